@@ -1,0 +1,159 @@
+"""Pydantic models shared by every module: profiles, item metadata, page and item records."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SAFE_ID = re.compile(r"^[\w][\w.\-]{0,127}$")
+
+
+class Category(str, Enum):
+    dia_chi = "dia_chi"
+    rare = "rare"
+    endogenous = "endogenous"
+    other = "other"
+
+
+class Access(str, Enum):
+    open = "open"
+    restricted = "restricted"
+    secret = "secret"
+
+
+class Preprocessing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    orientation: bool = True
+    deskew: bool = True
+    crop: bool = True
+    normalize: bool = True
+    binarize: bool = True
+    cleanup: int = Field(1, ge=1, le=2, description="1 = light, 2 = stronger denoising for old print")
+
+
+class Profile(BaseModel):
+    """A material profile: how one kind of material is checked, cleaned and read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    languages: list[str] = Field(min_length=1, description="Tesseract language codes, in order")
+    min_dpi: int = Field(200, ge=50, description="national scanning rule: at least 200 dpi")
+    dpi_policy: str = Field("error", pattern="^(error|warn)$",
+                            description="what a missing or too low resolution is")
+    page_segmentation: int = Field(3, ge=0, le=13, description="Tesseract --psm")
+    needs_transcription: bool = Field(False, description="OCR text is only a draft for human transcription")
+    jpeg_quality: int = Field(85, ge=30, le=100, description="quality of the page images in the PDF")
+    preprocessing: Preprocessing = Preprocessing()
+
+    @property
+    def tesseract_lang(self) -> str:
+        return "+".join(self.languages)
+
+
+class ItemMetadata(BaseModel):
+    """What the operator tells us about one item (book, volume), from item.toml or items.csv."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    id: str
+    title: str
+    creator: str = ""
+    date: str = ""
+    call_number: str = ""
+    library: str
+    category: Category = Category.other
+    access: Access = Access.open
+    language: str = "vie"
+    profile: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _nfc(cls, value):
+        return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+    @field_validator("id", "library")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not SAFE_ID.match(value) or ".." in value:
+            raise ValueError(
+                f"{value!r} is not usable as a folder name: use letters, digits, '.', '-' or '_' "
+                "(no slashes, no '..')")
+        return value
+
+
+class PageSource(BaseModel):
+    """One page as found on disk: a file, or one frame of a multi-page TIFF."""
+
+    number: int  # 1-based order within the item
+    path: Path
+    frame: int = 0
+    name: str  # NFC file name as shown to people (with '#frame' for multi-page files)
+    sha256: str
+    size: int
+
+
+class PageRecord(BaseModel):
+    """The processing record of one page, written next to its outputs."""
+
+    number: int
+    source: str
+    source_sha256: str
+    frame: int = 0
+    width: int
+    height: int
+    dpi: int
+    mode: str
+    orientation: int
+    skew: float
+    crop: tuple[int, int, int, int]
+    confidence: float | None
+    words: int
+    text_file: str
+    alto_file: str
+    image_file: str
+    text_layer_file: str
+    timings: dict[str, float]
+    tools: dict[str, str]
+    warnings: list[str] = []
+
+
+class Problem(BaseModel):
+    """Something wrong with an input file or item, in words an operator can act on."""
+
+    item: str
+    file: str | None = None
+    reason: str
+    severity: str = "error"  # error | warning
+
+
+class ItemResult(BaseModel):
+    item_id: str
+    library: str
+    status: str  # ok | failed
+    pages: int = 0
+    mean_confidence: float | None = None
+    pdf: str | None = None
+    output_dir: str | None = None
+    seconds: float = 0.0
+    problems: list[Problem] = []
+
+
+class BatchSummary(BaseModel):
+    batch: str
+    started: datetime
+    finished: datetime
+    items: list[ItemResult]
+    problems: list[Problem]  # batch-level problems (items that could not even be read)
+
+    @property
+    def ok(self) -> bool:
+        return all(i.status == "ok" for i in self.items) and not any(
+            p.severity == "error" for p in self.problems)
