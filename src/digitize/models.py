@@ -98,6 +98,7 @@ class PageSource(BaseModel):
     name: str  # NFC file name as shown to people (with '#frame' for multi-page files)
     sha256: str
     size: int
+    dpi: int  # as recorded in the file, or the profile's minimum when missing (with a warning)
 
 
 class PageRecord(BaseModel):
@@ -132,6 +133,7 @@ class Problem(BaseModel):
     file: str | None = None
     reason: str
     severity: str = "error"  # error | warning
+    path: Path | None = Field(None, exclude=True)  # the file on disk, for the quarantine copy
 
 
 class ItemResult(BaseModel):

@@ -1,0 +1,131 @@
+"""Prefect flow `digitize-batch`: one flow run per batch, one task per item intake, per page and
+per item assembly. The work itself lives in digitize.ingest / digitize.pipeline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from digitize import ingest, pipeline, progress
+from digitize.errors import BadInput, DigitizeError
+from digitize.models import BatchSummary, ItemResult, PageRecord, PageSource, Problem, Profile
+from digitize.profiles import get_profile
+from digitize.settings import get_settings
+
+POOL = 32  # threads; the number of pages worked on at once is the `workers` parameter
+
+
+@task(name="ingest-item", cache_policy=NO_CACHE)
+def ingest_item(folder: Path, batch: Path, csv_row: dict | None, default_profile: str,
+                profiles: Path, max_pixels: int) -> ingest.ItemPlan:
+    return ingest.plan_item(folder, batch, csv_row,
+                            lambda meta: get_profile(profiles, meta.profile or default_profile), max_pixels)
+
+
+@task(name="page", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
+      task_run_name="{item_id} page {page.number}")
+def page_task(item_id: str, page: PageSource, profile: Profile, folder: Path,
+              slots: threading.Semaphore) -> PageRecord | Problem:
+    """Returns a Problem for a bad page; raises (and is retried) on tool failures."""
+    with slots:
+        try:
+            return pipeline.process_page(page, profile, folder)
+        except BadInput as exc:
+            return Problem(item=item_id, file=page.name, reason=exc.message, path=page.path)
+        finally:
+            progress.report("page")
+
+
+@task(name="assemble-item", cache_policy=NO_CACHE, task_run_name="assemble {meta.id}")
+def assemble_task(meta, profile: Profile, records: list[PageRecord], folder: Path,
+                  problems: list[Problem], seconds: float) -> ItemResult:
+    return pipeline.assemble_item(meta, profile, records, folder, problems, seconds)
+
+
+def _failed(plan: ingest.ItemPlan, problems: list[Problem], quarantine: Path) -> ItemResult:
+    """Record a failed item; copy what made it fail into the quarantine with the reason."""
+    for problem in problems:
+        if problem.severity == "error":
+            # a bad page is copied alone; an item that cannot be read at all, whole
+            ingest.quarantine(quarantine, plan.label, problem.path or plan.folder, problem.reason)
+    return ItemResult(item_id=plan.label, library=plan.meta.library if plan.meta else "", status="failed",
+                      pages=len(plan.pages), problems=problems)
+
+
+@flow(name="digitize-batch", task_runner=ThreadPoolTaskRunner(max_workers=POOL), log_prints=True)
+def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = None,
+                   workers: int | None = None) -> BatchSummary:
+    """Turn a batch of scanned items into searchable PDF/A with Vietnamese text.
+
+    batch: folder holding one sub-folder per item (page images + item.toml, or items.csv).
+    out: output folder (default: $DIGITIZE_DATA/out).
+    profile: material profile for items that do not name one (default: quoc-ngu-modern).
+    workers: pages worked on at once (default: number of CPU cores).
+    """
+    settings = get_settings()
+    logger = get_run_logger()
+    started = datetime.now(timezone.utc)
+    batch, out = Path(batch), Path(out or settings.out)
+    default_profile = profile or settings.default_profile
+    get_profile(settings.profiles, default_profile)  # an unknown profile stops the run before any work
+    quarantine = out / "_quarantine" / batch.name
+    slots = threading.Semaphore(max(1, min(workers or settings.workers, POOL)))
+
+    found, batch_problems = ingest.find_items(batch)
+    plans = [f.result() for f in [ingest_item.submit(folder, batch, row, default_profile, settings.profiles,
+                                                     settings.max_pixels) for folder, row in found]]
+    for problem in batch_problems:
+        logger.warning("%s: %s", problem.file or problem.item, problem.reason)
+
+    results: dict[int, ItemResult] = {}
+    running = []
+    progress.report("total", sum(len(p.pages) for p in plans if p.ok))
+    for index, plan in enumerate(plans):
+        if not plan.ok:
+            results[index] = _failed(plan, plan.problems, quarantine)
+            continue
+        item_profile = get_profile(settings.profiles, plan.meta.profile or default_profile)
+        folder = pipeline.item_dir(out, plan.meta)
+        earlier = pipeline.finished_item(folder, plan.pages)
+        if earlier is not None:
+            logger.info("%s already done, skipped", plan.meta.id)
+            progress.report("page", len(plan.pages))
+            results[index] = earlier
+            continue
+        futures = [page_task.submit(plan.meta.id, page, item_profile, folder, slots) for page in plan.pages]
+        running.append((index, plan, item_profile, folder, futures, time.monotonic()))
+
+    for index, plan, item_profile, folder, futures, began in running:
+        records, problems = [], list(plan.problems)
+        for page, future in zip(plan.pages, futures):
+            try:
+                outcome = future.result()
+            except DigitizeError as exc:
+                outcome = Problem(item=plan.meta.id, file=page.name, reason=exc.message, path=page.path)
+            except Exception as exc:  # a crash on one page must not stop the batch
+                outcome = Problem(item=plan.meta.id, file=page.name, reason=f"processing failed: {exc!r}",
+                                  path=page.path)
+            (problems if isinstance(outcome, Problem) else records).append(outcome)
+        if any(p.severity == "error" for p in problems):
+            results[index] = _failed(plan, problems, quarantine)
+            continue
+        try:
+            results[index] = assemble_task(plan.meta, item_profile, records, folder, problems,
+                                           time.monotonic() - began)
+        except DigitizeError as exc:
+            problems.append(Problem(item=plan.meta.id, reason=exc.message))
+            results[index] = _failed(plan, problems, quarantine)
+
+    summary = BatchSummary(batch=str(batch), started=started, finished=datetime.now(timezone.utc),
+                           items=[results[i] for i in sorted(results)], problems=batch_problems)
+    report = out / "_reports" / f"{batch.name}-{started:%Y%m%dT%H%M%S}.json"
+    pipeline.write_atomic(report, summary.model_dump_json(indent=1))
+    for item in summary.items:
+        logger.info("%s: %s, %d pages, confidence %s", item.item_id, item.status, item.pages, item.mean_confidence)
+    return summary

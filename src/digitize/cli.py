@@ -1,0 +1,99 @@
+"""Command line: `digitize run BATCH` runs the digitize-batch flow with a progress bar and ends
+with a summary table; the exit code is not zero if anything failed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+# Prefect's own console logging would break the progress bar; its logs still reach the Prefect UI.
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from digitize import progress  # noqa: E402
+from digitize.errors import BatchIncomplete, DigitizeError  # noqa: E402
+from digitize.models import BatchSummary  # noqa: E402
+
+app = typer.Typer(help="Digitization pipeline for Vietnamese libraries.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+console = Console()
+errors = Console(stderr=True)
+
+
+@app.callback()
+def main() -> None:
+    """Scanner batches to searchable PDF/A with Vietnamese OCR."""
+
+
+def summary_table(summary: BatchSummary) -> Table:
+    table = Table(title=f"Batch {Path(summary.batch).name}")
+    for column in ("item", "status", "pages", "confidence", "seconds", "output or reason"):
+        table.add_column(column, overflow="fold")
+    for item in summary.items:
+        errors_ = [p for p in item.problems if p.severity == "error"]
+        detail = item.pdf if item.status == "ok" else "; ".join(
+            f"{p.file + ': ' if p.file else ''}{p.reason}" for p in errors_)
+        table.add_row(item.item_id, "[green]ok" if item.status == "ok" else "[red]failed", str(item.pages),
+                      f"{item.mean_confidence:.1f}" if item.mean_confidence is not None else "-",
+                      f"{item.seconds:.1f}", detail)
+    return table
+
+
+def print_summary(summary: BatchSummary, seconds: float) -> None:
+    console.print(summary_table(summary))
+    warnings = [p for i in summary.items for p in i.problems if p.severity == "warning"]
+    for problem in summary.problems + warnings:
+        where = " / ".join(x for x in (problem.item, problem.file) if x)
+        console.print(f"[yellow]{problem.severity}[/] {where}: {problem.reason}")
+    ok = [i for i in summary.items if i.status == "ok"]
+    pages = sum(i.pages for i in ok)
+    confidences = [i.mean_confidence for i in ok if i.mean_confidence is not None]
+    mean = f"{sum(confidences) / len(confidences):.1f}" if confidences else "-"
+    console.print(f"items ok {len(ok)}, failed {len(summary.items) - len(ok)}; pages {pages}; "
+                  f"mean confidence {mean}; time {seconds:.1f} s")
+
+
+@app.command()
+def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per item"),
+        out: Optional[Path] = typer.Option(None, "--out", help="output folder [default: $DIGITIZE_DATA/out]"),
+        profile: Optional[str] = typer.Option(None, "--profile", help="material profile for items that name none"),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="pages at once [default: CPU cores]"),
+        ) -> None:
+    """Run the digitize-batch flow on BATCH, with progress and a summary."""
+    import time
+
+    from flows.batch import digitize_batch
+
+    started = time.monotonic()
+    bar = Progress(TextColumn("[bold]pages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=False)
+    task = bar.add_task("pages", total=None)
+
+    def on_event(event: str, count: int) -> None:
+        if event == "total":
+            bar.update(task, total=count)
+        else:
+            bar.advance(task, count)
+
+    progress.listen(on_event)
+    try:
+        with bar:
+            summary = digitize_batch(batch=batch, out=out, profile=profile, workers=workers)
+    except DigitizeError as exc:
+        errors.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(exc.exit_code) from None
+    finally:
+        progress.forget(on_event)
+    print_summary(summary, time.monotonic() - started)
+    if not summary.ok:
+        raise typer.Exit(BatchIncomplete.exit_code)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,79 @@
+"""Searchable PDF/A-2b: each page is the cleaned colour or grey image with Tesseract's invisible
+text layer on top. Written and validated with pikepdf.pdfa (no Ghostscript re-rendering, so the
+images and the text pass through untouched)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pikepdf
+import pikepdf.pdfa
+from pikepdf import Name
+
+from digitize.errors import OutputInvalid
+
+FLAVOUR = "2b"
+
+
+@dataclass
+class PdfPage:
+    image: Path  # JPEG of the page as shown
+    text_layer: Path  # one-page text-only PDF from Tesseract
+    width: int  # pixels
+    height: int
+    dpi: int
+    grey: bool
+
+
+@dataclass
+class PdfInfo:
+    title: str
+    creator: str
+    language: str  # ISO 639 code, e.g. vie
+    identifier: str
+    date: str = ""
+
+
+def _image_page(pdf: pikepdf.Pdf, page: PdfPage) -> pikepdf.Page:
+    width_pt, height_pt = page.width * 72.0 / page.dpi, page.height * 72.0 / page.dpi
+    image = pikepdf.Stream(pdf, page.image.read_bytes())
+    image.Type, image.Subtype = Name.XObject, Name.Image
+    image.Width, image.Height, image.BitsPerComponent = page.width, page.height, 8
+    image.ColorSpace = Name.DeviceGray if page.grey else Name.DeviceRGB
+    image.Filter = Name.DCTDecode
+    pdf_page = pikepdf.Page(pikepdf.Dictionary(
+        Type=Name.Page, MediaBox=[0, 0, width_pt, height_pt],
+        Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image)),
+        Contents=pikepdf.Stream(pdf, f"q {width_pt:.4f} 0 0 {height_pt:.4f} 0 0 cm /Im0 Do Q".encode())))
+    pdf.pages.append(pdf_page)
+    added = pdf.pages[-1]
+    with pikepdf.open(page.text_layer) as layer:
+        form = pdf.copy_foreign(layer.pages[0].as_form_xobject())
+    added.add_overlay(form, pikepdf.Rectangle(0, 0, width_pt, height_pt))
+    return added
+
+
+def build_pdfa(pages: list[PdfPage], target: Path, info: PdfInfo) -> None:
+    """Write a PDF/A-2b file; raises OutputInvalid (and writes nothing) if it does not validate."""
+    pdf = pikepdf.new()
+    for page in pages:
+        _image_page(pdf, page)
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:title"] = info.title
+        if info.creator:
+            meta["dc:creator"] = [info.creator]
+        meta["dc:language"] = [info.language]
+        meta["dc:identifier"] = info.identifier
+        meta["xmp:CreatorTool"] = "digitize"
+    try:
+        pikepdf.pdfa.save(pdf, target, FLAVOUR, output_intent="sRGB")
+    except pikepdf.pdfa.PdfaError as exc:
+        raise OutputInvalid(f"PDF/A-{FLAVOUR} validation failed: {exc}", str(target),
+                            "report this page set to the maintainers") from None
+
+
+def validate_pdfa(path: Path) -> list[str]:
+    """Reasons the file is not PDF/A-2b (empty when it is)."""
+    report = pikepdf.pdfa.validate_written(path, FLAVOUR)
+    return [] if report.passed else [str(f) for f in report.findings]

@@ -1,0 +1,165 @@
+"""The work on one page and on one item, as plain functions (the Prefect flow only schedules them).
+
+Output layout of an item (see README):
+  <out>/<library>/<item_id>/<item_id>.pdf   searchable PDF/A-2b
+  <out>/<library>/<item_id>/<item_id>.txt   the item's text, pages separated by form feeds
+  <out>/<library>/<item_id>/text/0001.txt   text per page (NFC)
+  <out>/<library>/<item_id>/alto/0001.xml   ALTO per page
+  <out>/<library>/<item_id>/pages/0001.json processing record per page
+  <out>/<library>/<item_id>/item.json       item record: metadata, pages, result
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import PIL
+import pikepdf
+from PIL import Image
+
+from digitize import __version__, imaging, ocr
+from digitize.ingest import load_page
+from digitize.models import ItemMetadata, ItemResult, PageRecord, PageSource, Problem, Profile
+from digitize.pdf import PdfInfo, PdfPage, build_pdfa
+
+WORK = ".work"
+
+
+def item_dir(out: Path, meta: ItemMetadata) -> Path:
+    return out / meta.library / meta.id
+
+
+@lru_cache
+def tool_versions() -> dict[str, str]:
+    return {"digitize": __version__, "tesseract": ocr.tesseract_version(), "opencv": cv2.__version__,
+            "pillow": PIL.__version__, "pikepdf": pikepdf.__version__}
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write via a temporary file and rename, so a killed run never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(raw)
+    os.replace(tmp, path)
+
+
+def page_files(folder: Path, number: int) -> dict[str, Path]:
+    stem = f"{number:04d}"
+    return {"text": folder / "text" / f"{stem}.txt", "alto": folder / "alto" / f"{stem}.xml",
+            "record": folder / "pages" / f"{stem}.json", "image": folder / WORK / f"{stem}.jpg",
+            "layer": folder / WORK / f"{stem}.pdf"}
+
+
+def finished_page(files: dict[str, Path], page: PageSource) -> PageRecord | None:
+    """The record of this page if an earlier run already finished it from the same original."""
+    if not files["record"].exists():
+        return None
+    record = PageRecord.model_validate_json(files["record"].read_text(encoding="utf-8"))
+    if record.source_sha256 != page.sha256 or record.frame != page.frame:
+        return None
+    if not (files["image"].exists() and files["layer"].exists()):
+        return None
+    return record
+
+
+def process_page(page: PageSource, profile: Profile, folder: Path) -> PageRecord:
+    """Prepare, OCR and record one page. Safe to call again: a finished page is not redone."""
+    files = page_files(folder, page.number)
+    done = finished_page(files, page)
+    if done is not None:
+        return done
+    dpi, timings = page.dpi, {}
+    clock = time.perf_counter()
+    pixels = load_page(page)
+    timings["load"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    prepared = imaging.prepare_page(pixels, dpi, profile.preprocessing)
+    timings["prepare"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    files["image"].parent.mkdir(parents=True, exist_ok=True)
+    base = files["layer"].with_suffix("")
+    ocr_input = base.with_suffix(".ocr.png")
+    cv2.imwrite(str(ocr_input), prepared.ocr)
+    result = ocr.recognize(ocr_input, base, profile.languages, dpi, profile.page_segmentation)
+    ocr_input.unlink()
+    base.with_suffix(".txt").unlink(missing_ok=True)
+    base.with_suffix(".xml").unlink(missing_ok=True)
+    timings["ocr"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    grey = prepared.display.ndim == 2
+    Image.fromarray(prepared.display).save(files["image"], "JPEG", quality=profile.jpeg_quality,
+                                           dpi=(dpi, dpi), optimize=False)
+    write_atomic(files["text"], result.text)
+    write_atomic(files["alto"], result.alto)
+    timings["write"] = time.perf_counter() - clock
+
+    height, width = prepared.display.shape[:2]
+    record = PageRecord(
+        number=page.number, source=page.name, source_sha256=page.sha256, frame=page.frame,
+        width=width, height=height, dpi=dpi, mode="grey" if grey else "colour",
+        orientation=prepared.orientation, skew=prepared.skew, crop=prepared.crop,
+        confidence=result.confidence, words=result.words,
+        text_file=str(files["text"].relative_to(folder)), alto_file=str(files["alto"].relative_to(folder)),
+        image_file=str(files["image"].relative_to(folder)),
+        text_layer_file=str(files["layer"].relative_to(folder)),
+        timings={k: round(v, 3) for k, v in timings.items()}, tools=tool_versions())
+    write_atomic(files["record"], record.model_dump_json(indent=1))  # last: marks the page done
+    return record
+
+
+def mean_confidence(records: list[PageRecord]) -> float | None:
+    values = [r.confidence for r in records if r.confidence is not None]
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def assemble_item(meta: ItemMetadata, profile: Profile, records: list[PageRecord], folder: Path,
+                  problems: list[Problem], seconds: float) -> ItemResult:
+    """Join the pages of a finished item into its PDF/A, text and item record."""
+    records = sorted(records, key=lambda r: r.number)
+    pdf_path = folder / f"{meta.id}.pdf"
+    build_pdfa([PdfPage(image=folder / r.image_file, text_layer=folder / r.text_layer_file,
+                        width=r.width, height=r.height, dpi=r.dpi, grey=r.mode == "grey")
+                for r in records], pdf_path,
+               PdfInfo(title=meta.title, creator=meta.creator, language=meta.language,
+                       identifier=meta.id, date=meta.date))
+    texts = [(folder / r.text_file).read_text(encoding="utf-8") for r in records]
+    write_atomic(folder / f"{meta.id}.txt", "\f".join(texts))
+    if profile.needs_transcription:
+        write_atomic(folder / "text" / "NEEDS_TRANSCRIPTION.txt",
+                     f"The text of this item was read by OCR with profile {profile.name} and is only a "
+                     "draft: it needs human transcription before it is used as the item's text.\n")
+    result = ItemResult(item_id=meta.id, library=meta.library, status="ok", pages=len(records),
+                        mean_confidence=mean_confidence(records), pdf=str(pdf_path), output_dir=str(folder),
+                        seconds=round(seconds, 2), problems=problems)
+    record = {"metadata": meta.model_dump(mode="json"), "profile": profile.name,
+              "needs_transcription": profile.needs_transcription, "result": result.model_dump(mode="json"),
+              "pages": [r.model_dump(mode="json") for r in records]}
+    write_atomic(folder / "item.json", json.dumps(record, ensure_ascii=False, indent=1))
+    shutil.rmtree(folder / WORK, ignore_errors=True)
+    return result
+
+
+def finished_item(folder: Path, pages: list[PageSource]) -> ItemResult | None:
+    """The result of an earlier run that finished this item from the same originals."""
+    path = folder / "item.json"
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    done = [(p["source_sha256"], p["frame"]) for p in record["pages"]]
+    if done != [(p.sha256, p.frame) for p in pages] or record["result"]["status"] != "ok":
+        return None
+    if not Path(record["result"]["pdf"]).exists():
+        return None
+    return ItemResult.model_validate(record["result"])

@@ -1,0 +1,30 @@
+"""Settings from the environment (DIGITIZE_*), with defaults that work on a bare workstation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIGITIZE_")
+
+    data: Path = Field(Path("data"), description="root of outputs, work files and quarantine")
+    profiles: Path = Field(PROJECT_ROOT / "profiles", description="folder of profile data files")
+    default_profile: str = "quoc-ngu-modern"
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    max_pixels: int = Field(250_000_000, description="larger images are refused (decompression bombs)")
+    ocr_timeout: int = Field(600, description="seconds before one page's OCR is abandoned")
+
+    @property
+    def out(self) -> Path:
+        return self.data / "out"
+
+
+def get_settings() -> Settings:
+    return Settings()
