@@ -58,7 +58,7 @@ def flatten_background(gray: np.ndarray, strength: int = 1) -> np.ndarray:
     return cv2.convertScaleAbs(flat, alpha=255.0 / (hi - lo), beta=-lo * 255.0 / (hi - lo))
 
 
-def binarize(flat: np.ndarray, dpi: int) -> np.ndarray:
+def binarize(flat: np.ndarray, dpi: float) -> np.ndarray:
     """Ink (0) where a pixel is darker than its neighbourhood (a window of about 1/10 inch)
     and also darker than the page-wide Otsu threshold, so paper noise and bleed-through,
     lighter than real ink once the background is flat, stay white."""
@@ -183,22 +183,25 @@ def _bbox(mask: np.ndarray, inset: float = 0.0) -> tuple[int, int, int, int]:
     return int(x0 + dx), int(y0 + dy), int(x1 - x0 - 2 * dx), int(y1 - y0 - 2 * dy)
 
 
-def _ink_mask(gray: np.ndarray) -> np.ndarray:
-    flat = flatten_background(gray)
-    return cv2.adaptiveThreshold(flat, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 25, 20)
+def _ink_mask(gray: np.ndarray, dpi: float) -> np.ndarray:
+    return cv2.bitwise_not(binarize(flatten_background(gray), dpi))
 
 
 def _analysis_masks(gray: np.ndarray, sheet: np.ndarray, dpi: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ink masks of the inner sheet (away from its edges), small and at about 150 dpi."""
-    sx, sy, sw, sh = _bbox(sheet, inset=0.04)
+    """Ink masks of the inner sheet, small and at about 150 dpi. Whatever lies off the sheet
+    (scanner bed, the edges of the paper) is blanked: its straight edges would pass for lines."""
+    sx, sy, sw, sh = _bbox(sheet, inset=0.02)
     scale = gray.shape[1] / sheet.shape[1]
     x, y, w, h = (int(v * scale) for v in (sx, sy, sw, sh))
     inner = gray[y:y + h, x:x + w]
-    fine_scale = min(1.0, 150 / max(dpi, 1))
-    fine = cv2.resize(inner, None, fx=fine_scale, fy=fine_scale, interpolation=cv2.INTER_AREA)
-    small_scale = min(1.0, ANALYSIS_WIDTH / max(inner.shape))
-    small = cv2.resize(inner, None, fx=small_scale, fy=small_scale, interpolation=cv2.INTER_AREA)
-    return _ink_mask(small), _ink_mask(fine)
+    inner_sheet = cv2.erode(sheet, np.ones((25, 25), np.uint8))[sy:sy + sh, sx:sx + sw]
+    masks = []
+    for target in (min(1.0, ANALYSIS_WIDTH / max(inner.shape)), min(1.0, 150 / dpi)):
+        reduced = cv2.resize(inner, None, fx=target, fy=target, interpolation=cv2.INTER_AREA)
+        on_sheet = cv2.resize(inner_sheet, (reduced.shape[1], reduced.shape[0]),
+                              interpolation=cv2.INTER_NEAREST)
+        masks.append(cv2.bitwise_and(_ink_mask(reduced, dpi * target), on_sheet))
+    return masks[0], masks[1]
 
 
 def _reduce(gray: np.ndarray) -> np.ndarray:

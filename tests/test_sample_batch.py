@@ -1,0 +1,98 @@
+"""End to end: `digitize run` on the bundled sample_scans/ batch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import unicodedata
+
+import pikepdf
+import pytest
+
+from conftest import SAMPLES, TRUTH, run_cli, sample_manifest, tree_hashes
+from digitize.pdf import validate_pdfa
+from digitize.quality import cer
+
+
+@pytest.fixture(scope="module")
+def sample_run(prefect_server, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    before = tree_hashes(SAMPLES)
+    result = run_cli("run", str(SAMPLES), "--out", str(out), "--workers", "2")
+    return out, result, before
+
+
+def items(out):
+    for item_id in sample_manifest():
+        record = json.loads(next(out.glob(f"*/{item_id}/item.json")).read_text(encoding="utf-8"))
+        yield item_id, record
+
+
+def pdf_page_text(pdf, number: int) -> str:
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", "-f", str(number), "-l", str(number), str(pdf), "-"],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def test_run_succeeds_and_summarises(sample_run):
+    out, result, _ = sample_run
+    assert result.exit_code == 0, result.output
+    assert "items ok 2, failed 0; pages 7" in result.output
+
+
+def test_every_pdf_is_valid_pdfa_2b(sample_run):
+    out, _, _ = sample_run
+    for item_id, record in items(out):
+        pdf = out / record["metadata"]["library"] / item_id / f"{item_id}.pdf"
+        assert validate_pdfa(pdf) == [], item_id
+        with pikepdf.open(pdf) as doc:
+            assert len(doc.pages) == len(sample_manifest()[item_id])
+            with doc.open_metadata() as meta:
+                assert meta["dc:title"] == record["metadata"]["title"]
+                assert meta["pdfaid:part"] == "2"
+
+
+def test_pdf_text_layer_matches_ground_truth_and_keeps_diacritics(sample_run):
+    out, _, _ = sample_run
+    for item_id, record in items(out):
+        pdf = out / record["metadata"]["library"] / item_id / f"{item_id}.pdf"
+        for page in sample_manifest()[item_id]:
+            text = pdf_page_text(pdf, page["page"])
+            truth = (TRUTH / item_id / page["gt"]).read_text(encoding="utf-8")
+            assert cer(text, truth) <= 0.02, (item_id, page["page"], cer(text, truth))
+            # the words in the PDF are exactly the OCR's words, in NFC
+            ocr_text = (out / record["metadata"]["library"] / item_id / "text" / f"{page['page']:04d}.txt"
+                        ).read_text(encoding="utf-8")
+            assert text.split() == ocr_text.split()
+            assert unicodedata.is_normalized("NFC", text)
+            assert any(ch in text for ch in "ễệữợ") or any(ch in text for ch in "ắằẩậđ")
+
+
+def test_pages_are_upright_and_deskewed(sample_run):
+    out, _, _ = sample_run
+    for item_id, record in items(out):
+        for page, truth in zip(record["pages"], sample_manifest()[item_id]):
+            assert page["orientation"] == (360 - truth["turned_cw"]) % 360, (item_id, page["number"])
+            assert abs(page["skew"] - truth["skew_deg"]) <= 0.3, (item_id, page["number"])
+            assert 0 < page["confidence"] <= 100
+
+
+def test_outputs_follow_the_documented_layout(sample_run):
+    out, _, _ = sample_run
+    for item_id, record in items(out):
+        folder = out / record["metadata"]["library"] / item_id
+        count = len(sample_manifest()[item_id])
+        for n in range(1, count + 1):
+            for path in (f"text/{n:04d}.txt", f"alto/{n:04d}.xml", f"pages/{n:04d}.json"):
+                assert (folder / path).is_file(), path
+        assert (folder / f"{item_id}.txt").read_text(encoding="utf-8").count("\f") == count - 1
+        assert not (folder / ".work").exists()
+
+
+def test_originals_untouched_and_rerun_does_nothing_twice(sample_run):
+    out, _, before = sample_run
+    assert tree_hashes(SAMPLES) == before
+    pdfs = {p: p.stat().st_mtime_ns for p in out.glob("*/*/*.pdf")}
+    result = run_cli("run", str(SAMPLES), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/*/*.pdf")} == pdfs
+    assert tree_hashes(SAMPLES) == before
