@@ -22,7 +22,7 @@ class Prepared:
     """The result of preparing one page."""
 
     display: np.ndarray  # upright, deskewed, cropped colour or grey image (what the PDF shows)
-    ocr: np.ndarray  # same geometry, binarised (0/255) for Tesseract
+    ocr: np.ndarray  # same geometry, normalised grey (or binarised) for Tesseract
     orientation: int  # degrees the page was turned clockwise to make it upright (0/90/180/270)
     skew: float  # measured skew of the content, degrees counter-clockwise
     crop: tuple[int, int, int, int]  # x, y, width, height of the kept area after deskew
@@ -241,9 +241,7 @@ def prepare_page(image: np.ndarray, dpi: int, settings: Preprocessing) -> Prepar
 
     gray = to_gray(image)
     flat = flatten_background(gray, strength=settings.cleanup) if settings.normalize else gray
-    if settings.cleanup >= 2:
-        flat = cv2.medianBlur(flat, 3)
-    ocr = binarize(flat, dpi) if settings.binarize else flat
+    ocr = binarize(flat, dpi) if settings.binarize else flat.copy()
     ocr[sheet == 0] = 255  # whatever is not paper (scanner bed, fill) is not text
     return Prepared(display=np.ascontiguousarray(image), ocr=ocr, orientation=orientation,
                     skew=skew, crop=crop)
