@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,10 +19,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 @pytest.fixture(scope="session")
 def prefect_server():
     """A temporary Prefect API for the flow runs of the session (started once)."""
+    from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
-        yield
+        yield PREFECT_API_URL.value()
 
 
 def tree_hashes(folder: Path) -> dict[str, str]:
@@ -32,9 +35,8 @@ def sample_manifest() -> dict:
     return json.loads((TRUTH / "manifest.json").read_text(encoding="utf-8"))
 
 
-def run_cli(*args: str):
-    from typer.testing import CliRunner
-
-    from digitize.cli import app
-
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+def run_cli(api_url: str, *args: str) -> subprocess.CompletedProcess:
+    """`digitize ARGS` in its own process, as an operator runs it, against the test Prefect API."""
+    env = {**os.environ, "PREFECT_API_URL": api_url, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "digitize.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=900)

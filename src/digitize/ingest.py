@@ -182,7 +182,10 @@ def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_
     files = sorted(folder.iterdir(), key=lambda p: natural_key(p.name))
     for path in files:
         name = nfc(path.name)
-        if name.startswith(".") or name.lower() in IGNORED_FILES:
+        if name.lower() in IGNORED_FILES or name == ".DS_Store" or name.startswith("._"):
+            continue  # our own metadata, or what file managers leave behind
+        if name.startswith("."):
+            plan.problem("hidden file (name starts with '.'); left out", file=name, severity="warning")
             continue
         if name != path.name:
             plan.problem("file name is in decomposed Unicode (NFD); recorded in its NFC form",

@@ -1,0 +1,129 @@
+"""A batch full of bad files: the good items finish, every bad file is reported with a plain
+reason and copied to the quarantine, and nothing under the input folder changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import unicodedata
+import zlib
+
+import pytest
+
+from conftest import SAMPLES, run_cli, tree_hashes
+
+GOOD_PAGE = SAMPLES / "HD-DC-0001" / "0002.jpg"
+HOSTILE = "0005..\\..\\..\\evil.jpg"
+
+
+def item_toml(item_id: str, title: str = "Tài liệu thử") -> str:
+    return f'id = "{item_id}"\ntitle = "{title}"\nlibrary = "TEST"\ncategory = "dia_chi"\n'
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(
+        b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def bad_batch(tmp_path_factory, prefect_server):
+    root = tmp_path_factory.mktemp("bad")
+    batch = root / "batch"
+    good = batch / "GOOD-1"
+    good.mkdir(parents=True)
+    (good / "item.toml").write_text(item_toml("GOOD-1"), encoding="utf-8")
+    shutil.copy(GOOD_PAGE, good / "0001.jpg")
+
+    nfd_folder = batch / unicodedata.normalize("NFD", "Địa-chí-2")
+    nfd_folder.mkdir()
+    (nfd_folder / "item.toml").write_text(item_toml("DC-2", "Địa chí Hải Dương"), encoding="utf-8")
+    shutil.copy(GOOD_PAGE, nfd_folder / unicodedata.normalize("NFD", "trang-một.jpg"))
+
+    bad = batch / "BAD-FILES"
+    bad.mkdir()
+    (bad / "item.toml").write_text(item_toml("BAD-FILES"), encoding="utf-8")
+    (bad / "0001.tif").write_bytes(b"")
+    data = GOOD_PAGE.read_bytes()
+    (bad / "0002.jpg").write_bytes(data[: len(data) // 2])
+    (bad / "0003.tif").write_text("Đây là một tệp văn bản, không phải ảnh.\n", encoding="utf-8")
+    (bad / "0004.png").write_bytes(png_claiming(30000, 30000))
+    (bad / HOSTILE).write_bytes(b"not a jpeg")
+    (bad / ".hidden.tif").write_bytes(b"")
+
+    broken = batch / "BAD-META"
+    broken.mkdir()
+    (broken / "item.toml").write_text('id = "BAD-META"\ntitle = "thiếu dấu ngoặc\n', encoding="utf-8")
+    shutil.copy(GOOD_PAGE, broken / "0001.jpg")
+
+    escape = batch / "ESCAPE"
+    escape.mkdir()
+    (escape / "item.toml").write_text(item_toml("../../evil"), encoding="utf-8")
+    shutil.copy(GOOD_PAGE, escape / "0001.jpg")
+    (batch / "items.csv").write_text("folder,id,title,library\n../outside,X-1,Ngoài lô,TEST\n", encoding="utf-8")
+
+    before = tree_hashes(batch)
+    out = root / "out"
+    result = run_cli(prefect_server, "run", str(batch), "--out", str(out))
+    report = json.loads(next((out / "_reports").glob("batch-*.json")).read_text(encoding="utf-8"))
+    return root, batch, out, result, report, before
+
+
+def reasons(report: dict) -> dict[str, str]:
+    found = {}
+    for item in report["items"]:
+        for problem in item["problems"]:
+            found[f"{item['item_id']}/{problem['file']}"] = problem["reason"]
+    for problem in report["problems"]:
+        found[f"{problem['item']}/{problem['file']}"] = problem["reason"]
+    return found
+
+
+def test_good_items_finish_and_the_run_reports_failure(bad_batch):
+    _, _, out, result, report, _ = bad_batch
+    status = {item["item_id"]: item["status"] for item in report["items"]}
+    assert status["GOOD-1"] == "ok" and status["DC-2"] == "ok"
+    assert status["BAD-FILES"] == "failed"
+    assert (out / "TEST" / "GOOD-1" / "GOOD-1.pdf").is_file()
+    assert (out / "TEST" / "DC-2" / "DC-2.pdf").is_file()
+    assert result.returncode != 0
+
+
+@pytest.mark.parametrize("where,words", [
+    ("BAD-FILES/0001.tif", "empty (0 bytes)"),
+    ("BAD-FILES/0002.jpg", "damaged or truncated"),
+    ("BAD-FILES/0003.tif", "not an image"),
+    ("BAD-FILES/0004.png", "30000x30000"),
+    (f"BAD-FILES/{HOSTILE}", "not an image"),
+    ("BAD-FILES/.hidden.tif", "hidden file"),
+    ("BAD-META/item.toml", "cannot be read"),
+    ("ESCAPE/item.toml", "not usable as a folder name"),
+    ("../outside/items.csv", "outside the batch"),
+    ("DC-2/trang-một.jpg", "decomposed Unicode"),
+])
+def test_each_bad_file_has_a_plain_reason(bad_batch, where, words):
+    _, _, _, result, report, _ = bad_batch
+    found = reasons(report)
+    assert where in found, sorted(found)
+    assert words in found[where]
+    assert where.split("/")[-1] in result.stdout  # the operator sees it in the summary too
+
+
+def test_bad_files_are_copied_to_quarantine_with_reasons(bad_batch):
+    _, batch, out, _, _, _ = bad_batch
+    quarantine = out / "_quarantine" / "batch"
+    for name in ("0001.tif", "0002.jpg", "0003.tif", "0004.png", HOSTILE.replace("\\", "_")):
+        assert (quarantine / "BAD-FILES" / name).is_file(), name
+        assert (quarantine / "BAD-FILES" / f"{name}.reason.txt").read_text(encoding="utf-8").strip()
+    assert (quarantine / "BAD-META" / "original" / "item.toml").is_file()
+    assert "cannot be read" in (quarantine / "BAD-META" / "REASON.txt").read_text(encoding="utf-8")
+
+
+def test_input_untouched_and_nothing_written_outside_the_output(bad_batch):
+    root, batch, out, _, _, before = bad_batch
+    assert tree_hashes(batch) == before
+    assert sorted(p.name for p in root.iterdir()) == ["batch", "out"]
+    assert not list(root.rglob("evil*"))
