@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Throughput and accuracy benchmark: bare Tesseract vs OCRmyPDF vs our pipeline on the same pages.
+
+Run: .venv/bin/python bench/throughput.py [--pages 8] [--seed 1] [--level mixed] [--workers N] [--json PATH]
+Prints a table (wall seconds, pages per minute, mean and max CER) and the ratios against the targets.
+It is a benchmark that prints numbers, not a test: it never fails on a missed target.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+CORPUS = ROOT / "scripts" / "corpus" / "truyen-kieu-1866.txt"
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "src"))
+
+from vnpages import render_pages  # noqa: E402
+from digitize.quality import cer  # noqa: E402
+
+ITEM_TOML = 'id = "BENCH-1"\ntitle = "Benchmark pages"\nlibrary = "BENCH"\nprofile = "quoc-ngu-old"\n'
+
+
+def make_batch(work: Path, pages: int, seed: int, level: str) -> tuple[Path, list[Path], list[str]]:
+    """BATCH/BENCH-1/ with the page images and item.toml; ground truth kept in work/truth/."""
+    batch, truth_dir = work / "batch", work / "truth"
+    item = batch / "BENCH-1"
+    levels = ["moderate", "hard"] * pages if level == "mixed" else level
+    manifest = render_pages(CORPUS, item, pages, seed, level=levels, dpi=300, paper="A4")
+    truth_dir.mkdir()
+    for entry in manifest:
+        shutil.move(item / entry["gt"], truth_dir / entry["gt"])
+    shutil.move(item / "manifest.json", truth_dir / "manifest.json")
+    (item / "item.toml").write_text(ITEM_TOML, encoding="utf-8")
+    images = [item / e["image"] for e in manifest]  # render order = natural file-name order
+    truths = [(truth_dir / e["gt"]).read_text(encoding="utf-8") for e in manifest]
+    return batch, images, truths
+
+
+def run(cmd: list, env: dict | None = None, what: str = "") -> subprocess.CompletedProcess:
+    done = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what or cmd[0]} failed (exit {done.returncode}):\n"
+                           f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done
+
+
+def pdf_page_texts(pdf: Path, pages: int) -> list[str]:
+    return [run(["pdftotext", "-enc", "UTF-8", "-f", i, "-l", i, pdf, "-"]).stdout for i in range(1, pages + 1)]
+
+
+def bare_tesseract(images: list[Path], work: Path, workers: int) -> dict:
+    """`tesseract IMG OUT -l vie txt` per page, `workers` processes at once (threads only wait)."""
+    out = work / "tesseract"
+    out.mkdir()
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    bases = [out / image.stem for image in images]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(lambda a: run(["tesseract", a[0], a[1], "-l", "vie", "txt"], env, "tesseract"),
+                      zip(images, bases)))
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "texts": [b.with_suffix(".txt").read_text(encoding="utf-8") for b in bases]}
+
+
+def ocrmypdf_run(images: list[Path], work: Path, workers: int) -> dict:
+    """All pages combined into one PDF with img2pdf (not timed), then one timed ocrmypdf run."""
+    import img2pdf
+
+    source, result = work / "ocrmypdf-in.pdf", work / "ocrmypdf-out.pdf"
+    source.write_bytes(img2pdf.convert([str(i) for i in images]))
+    started = time.perf_counter()
+    run([BIN / "ocrmypdf", "-l", "vie", "--rotate-pages", "--deskew", "--clean", "--output-type", "pdfa",
+         "--jobs", workers, source, result], what="ocrmypdf")
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "texts": pdf_page_texts(result, len(images))}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+@contextmanager
+def prefect_server(home: Path):
+    """A real Prefect server on a free port; yields its API URL and is stopped on exit."""
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    home.mkdir(parents=True, exist_ok=True)
+    log = (home / "server.log").open("w")
+    server = subprocess.Popen([BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{api}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Prefect server did not start; log: {home / 'server.log'}")
+            time.sleep(0.5)
+        yield api
+    finally:
+        stop(server, signal.SIGTERM)  # the server's own process group: uvicorn and its children too
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            stop(server, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+def our_pipeline(batch: Path, work: Path, workers: int, api: str, pages: int) -> dict:
+    """`digitize run BATCH --out OUT --workers N` against the Prefect server; flow time from the report."""
+    out = work / "out"
+    env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(work / "prefect"), "COLUMNS": "200"}
+    started = time.perf_counter()
+    run([BIN / "digitize", "run", batch, "--out", out, "--workers", workers], env, "digitize run")
+    wall = time.perf_counter() - started
+    report = json.loads(next((out / "_reports").glob("*.json")).read_text(encoding="utf-8"))
+    flow = (datetime.fromisoformat(report["finished"]) - datetime.fromisoformat(report["started"])).total_seconds()
+    return {"seconds": flow, "cli_seconds": wall, "items_seconds": sum(i["seconds"] for i in report["items"]),
+            "texts": pdf_page_texts(out / "BENCH" / "BENCH-1" / "BENCH-1.pdf", pages)}
+
+
+def stats(name: str, seconds: float, texts: list[str], truths: list[str]) -> dict:
+    errors = [cer(t, g) for t, g in zip(texts, truths)]
+    return {"method": name, "seconds": round(seconds, 2), "pages_per_minute": round(len(truths) / seconds * 60, 2),
+            "mean_cer": round(sum(errors) / len(errors), 4), "max_cer": round(max(errors), 4),
+            "page_cer": [round(e, 4) for e in errors]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--level", choices=["moderate", "hard", "mixed"], default="mixed")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary work folder")
+    a = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="digitize-bench-"))
+    try:
+        batch, images, truths = make_batch(work, a.pages, a.seed, a.level)
+        n = len(images)
+        print(f"{n} pages ({a.level}, seed {a.seed}), {a.workers} workers, {os.cpu_count()} cores; work in {work}",
+              flush=True)
+        bare = bare_tesseract(images, work, a.workers)
+        print(f"bare tesseract done in {bare['seconds']:.1f} s", flush=True)
+        omp = ocrmypdf_run(images, work, a.workers)
+        print(f"ocrmypdf done in {omp['seconds']:.1f} s", flush=True)
+        with prefect_server(work / "prefect") as api:
+            ours = our_pipeline(batch, work, a.workers, api, n)
+        print(f"our pipeline done: flow {ours['seconds']:.1f} s, CLI {ours['cli_seconds']:.1f} s", flush=True)
+    finally:
+        if a.keep:
+            print(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    rows = [stats("bare tesseract", bare["seconds"], bare["texts"], truths),
+            stats("ocrmypdf", omp["seconds"], omp["texts"], truths),
+            stats("ours (flow)", ours["seconds"], ours["texts"], truths),
+            stats("ours (CLI wall)", ours["cli_seconds"], ours["texts"], truths)]
+    print(f"\n{'method':<16} {'wall s':>8} {'pages/min':>10} {'mean CER':>9} {'max CER':>8}")
+    for r in rows:
+        print(f"{r['method']:<16} {r['seconds']:>8.1f} {r['pages_per_minute']:>10.2f} "
+              f"{r['mean_cer']:>9.4f} {r['max_cer']:>8.4f}")
+    print(f"(sum of items[].seconds in the run report: {ours['items_seconds']:.1f} s)")
+    speed = {r["method"]: r["pages_per_minute"] for r in rows}
+    ratios = {}
+    print("\nratios of pages/min (targets: ours >= 0.8x bare tesseract, >= 3x ocrmypdf; "
+          "our CER <= ocrmypdf's CER)")
+    for ours_name in ("ours (flow)", "ours (CLI wall)"):
+        for other, target in (("bare tesseract", 0.8), ("ocrmypdf", 3.0)):
+            ratio = speed[ours_name] / speed[other]
+            ratios[f"{ours_name} / {other}"] = round(ratio, 3)
+            print(f"  {ours_name} / {other}: {ratio:.2f}x (target >= {target}x: "
+                  f"{'met' if ratio >= target else 'MISSED'})")
+    cer_ok = rows[2]["mean_cer"] <= rows[1]["mean_cer"]
+    print(f"  mean CER ours {rows[2]['mean_cer']:.4f} vs ocrmypdf {rows[1]['mean_cer']:.4f}: "
+          f"{'met' if cer_ok else 'MISSED'}")
+    if a.json:
+        a.json.write_text(json.dumps({"pages": n, "level": a.level, "seed": a.seed, "workers": a.workers,
+                                      "cores": os.cpu_count(), "results": rows, "ratios": ratios,
+                                      "items_seconds": ours["items_seconds"], "cer_target_met": cer_ok},
+                                     indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what is missing on a Debian 12 machine (as root, or with sudo): the system programs
+# (Tesseract with Vietnamese, French and Han language data, Ghostscript, unpaper, poppler, fonts)
+# and the project's locked Python environment in .venv. Safe to run again: it only adds what is
+# missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  tesseract-ocr tesseract-ocr-vie tesseract-ocr-fra tesseract-ocr-chi-tra tesseract-ocr-chi-tra-vert
+  ghostscript unpaper pngquant qpdf poppler-utils fonts-noto-core
+  python3 python3-venv python3-pip
+)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing system packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+UV_VERSION=0.13.8
+if ! python3 -m uv --version >/dev/null 2>&1; then
+  python3 -m pip install -q "uv==$UV_VERSION" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "uv==$UV_VERSION"
+fi
+export UV_PYTHON_DOWNLOADS=never
+python3 -m uv sync --frozen --quiet
