@@ -19,7 +19,7 @@ import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -90,31 +90,20 @@ def ocrmypdf_run(images: list[Path], work: Path, workers: int) -> dict:
     return {"seconds": seconds, "texts": pdf_page_texts(result, len(images))}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(process: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
-
-
 @contextmanager
 def prefect_server(home: Path):
-    """A real Prefect server on a free port; yields its API URL and is stopped on exit."""
-    port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    """A real Prefect server on a free port; yields its API URL and is stopped on exit, even on errors."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     home.mkdir(parents=True, exist_ok=True)
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen([BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    api = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    log_path = home / "server.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen([BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    api, deadline = f"http://127.0.0.1:{port}/api", time.monotonic() + 180
     try:
-        deadline = time.monotonic() + 180
         while True:
             try:
                 with urllib.request.urlopen(f"{api}/health", timeout=2) as answer:
@@ -123,17 +112,17 @@ def prefect_server(home: Path):
             except OSError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Prefect server did not start; log: {home / 'server.log'}")
+                raise RuntimeError(f"Prefect server did not start:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.5)
         yield api
-    finally:
-        stop(server, signal.SIGTERM)  # the server's own process group: uvicorn and its children too
+    finally:  # signal the server's own process group, so uvicorn under it stops too
+        with suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            stop(server, signal.SIGKILL)
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait()
-        log.close()
 
 
 def our_pipeline(batch: Path, work: Path, workers: int, api: str, pages: int) -> dict:

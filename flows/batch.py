@@ -35,11 +35,11 @@ def page_task(item_id: str, page: PageSource, profile: Profile, folder: Path,
     """Returns a Problem for a bad page; raises (and is retried) on tool failures."""
     with slots:
         try:
-            return pipeline.process_page(page, profile, folder)
+            outcome = pipeline.process_page(page, profile, folder)
         except BadInput as exc:
-            return Problem(item=item_id, file=page.name, reason=exc.message, path=page.path)
-        finally:
-            progress.report("page")
+            outcome = Problem(item=item_id, file=page.name, reason=exc.message, path=page.path)
+    progress.report("page")
+    return outcome
 
 
 @task(name="assemble-item", cache_policy=NO_CACHE, task_run_name="assemble {meta.id}")

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table  # noqa: E402
 
 from digitize import progress  # noqa: E402
-from digitize.errors import BatchIncomplete, DigitizeError  # noqa: E402
+from digitize.errors import BadInput, BatchIncomplete, DigitizeError  # noqa: E402
 from digitize.models import BatchSummary  # noqa: E402
 
 app = typer.Typer(help="Digitization pipeline for Vietnamese libraries.", no_args_is_help=True,
@@ -68,9 +68,19 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
     """Run the digitize-batch flow on BATCH, with progress and a summary."""
     import time
 
+    from digitize.profiles import get_profile
+    from digitize.settings import get_settings
     from flows.batch import digitize_batch
 
     started = time.monotonic()
+    try:  # mistakes on the command line are reported before the flow starts
+        if not batch.is_dir():
+            raise BadInput("batch folder not found", str(batch), "give the path of a folder holding one folder per item")
+        settings = get_settings()
+        get_profile(settings.profiles, profile or settings.default_profile)
+    except DigitizeError as exc:
+        errors.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(exc.exit_code) from None
     bar = Progress(TextColumn("[bold]pages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, transient=False)
     task = bar.add_task("pages", total=None)

@@ -14,7 +14,7 @@ class DigitizeError(Exception):
     @property
     def message(self) -> str:
         text = f"{self.where}: {self.what}" if self.where else self.what
-        return f"{text}. {self.todo}" if self.todo else text
+        return f"{text}. {self.todo[0].upper()}{self.todo[1:]}" if self.todo else text
 
 
 class BadInput(DigitizeError):

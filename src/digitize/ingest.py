@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
-from digitize.errors import BadInput
+from digitize.errors import BadInput, DigitizeError
 from digitize.models import ItemMetadata, PageSource, Problem, Profile
 
 IMAGE_SUFFIXES = {".tif", ".tiff", ".jpg", ".jpeg", ".png", ".jp2", ".j2k", ".jpf", ".jpx"}
@@ -177,9 +177,15 @@ def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_
         plan.problem(exc.message, file=exc.where)
         return plan
     plan.label = plan.meta.id
-    profile = profile_for(plan.meta)
-
-    files = sorted(folder.iterdir(), key=lambda p: natural_key(p.name))
+    try:
+        profile = profile_for(plan.meta)
+        files = sorted(folder.iterdir(), key=lambda p: natural_key(p.name))
+    except DigitizeError as exc:  # e.g. an unknown profile named in the metadata
+        plan.problem(exc.message, file=ITEM_FILE)
+        return plan
+    except OSError as exc:
+        plan.problem(f"item folder cannot be read ({exc.strerror}); check its permissions")
+        return plan
     for path in files:
         name = nfc(path.name)
         if name.lower() in IGNORED_FILES or name == ".DS_Store" or name.startswith("._"):
