@@ -54,6 +54,12 @@ def bad_batch(tmp_path_factory, prefect_server):
     (bad / HOSTILE).write_bytes(b"not a jpeg")
     (bad / ".hidden.tif").write_bytes(b"")
 
+    damaged = batch / "TRUNC-1"  # looks fine at intake; the damage shows when the page is decoded
+    damaged.mkdir()
+    (damaged / "item.toml").write_text(item_toml("TRUNC-1"), encoding="utf-8")
+    shutil.copy(GOOD_PAGE, damaged / "0001.jpg")
+    (damaged / "0002.jpg").write_bytes(data[: len(data) // 3])
+
     broken = batch / "BAD-META"
     broken.mkdir()
     (broken / "item.toml").write_text('id = "BAD-META"\ntitle = "thiếu dấu ngoặc\n', encoding="utf-8")
@@ -86,7 +92,7 @@ def test_good_items_finish_and_the_run_reports_failure(bad_batch):
     _, _, out, result, report, _ = bad_batch
     status = {item["item_id"]: item["status"] for item in report["items"]}
     assert status["GOOD-1"] == "ok" and status["DC-2"] == "ok"
-    assert status["BAD-FILES"] == "failed"
+    assert status["BAD-FILES"] == "failed" and status["TRUNC-1"] == "failed"
     assert (out / "TEST" / "GOOD-1" / "GOOD-1.pdf").is_file()
     assert (out / "TEST" / "DC-2" / "DC-2.pdf").is_file()
     assert result.returncode != 0
@@ -95,6 +101,7 @@ def test_good_items_finish_and_the_run_reports_failure(bad_batch):
 @pytest.mark.parametrize("where,words", [
     ("BAD-FILES/0001.tif", "empty (0 bytes)"),
     ("BAD-FILES/0002.jpg", "damaged or truncated"),
+    ("TRUNC-1/0002.jpg", "damaged or truncated"),
     ("BAD-FILES/0003.tif", "not an image"),
     ("BAD-FILES/0004.png", "30000x30000"),
     (f"BAD-FILES/{HOSTILE}", "not an image"),
@@ -118,6 +125,8 @@ def test_bad_files_are_copied_to_quarantine_with_reasons(bad_batch):
     for name in ("0001.tif", "0002.jpg", "0003.tif", "0004.png", HOSTILE.replace("\\", "_")):
         assert (quarantine / "BAD-FILES" / name).is_file(), name
         assert (quarantine / "BAD-FILES" / f"{name}.reason.txt").read_text(encoding="utf-8").strip()
+    assert (quarantine / "TRUNC-1" / "0002.jpg.reason.txt").is_file()
+    assert not (quarantine / "TRUNC-1" / "0001.jpg").exists()  # the good page is not set aside
     assert (quarantine / "BAD-META" / "original" / "item.toml").is_file()
     assert "cannot be read" in (quarantine / "BAD-META" / "REASON.txt").read_text(encoding="utf-8")
 

@@ -7,6 +7,7 @@ what to do) and copied, never moved, to the quarantine folder with a reason file
 from __future__ import annotations
 
 import csv
+from contextlib import contextmanager
 import hashlib
 import re
 import shutil
@@ -123,41 +124,49 @@ def page_dpi(image: Image.Image) -> int | None:
     return value if value > 1 else None
 
 
-def check_page_file(path: Path, profile: Profile, max_pixels: int) -> tuple[list[dict], list[str]]:
-    """Decode every frame of a page file fully. Returns the frames (size, mode, dpi) and warnings;
-    raises BadInput with a plain reason if the file cannot be used."""
-    if path.stat().st_size == 0:
-        raise BadInput("the file is empty (0 bytes)", todo="copy it again from the scanner or rescan the page")
-    frames, warnings = [], []
+@contextmanager
+def reading(path: Path):
+    """Open an image, turning whatever the decoder says into a BadInput an operator can act on."""
     try:
         with Image.open(path) as image:
-            for frame in range(getattr(image, "n_frames", 1)):
-                image.seek(frame)
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise BadInput(
-                        f"the image claims {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), "
-                        f"more than the {max_pixels / 1e6:.0f} megapixel limit; refused as a possible "
-                        "decompression bomb", todo="check the file; rescan at a sensible resolution")
-                image.load()  # full decode: truncated or corrupt data fails here
-                dpi = page_dpi(image)
-                if dpi is None or dpi < profile.min_dpi:
-                    said = "has no resolution (dpi) recorded" if dpi is None else f"is {dpi} dpi"
-                    reason = (f"frame {frame + 1} " if frame else "") + (
-                        f"{said}; profile {profile.name} asks for at least {profile.min_dpi} dpi")
-                    if profile.dpi_policy == "error":
-                        raise BadInput(reason, todo=f"rescan at {profile.min_dpi} dpi or more")
-                    warnings.append(reason)
-                frames.append({"frame": frame, "width": width, "height": height,
-                               "mode": image.mode, "dpi": dpi or profile.min_dpi})
-    except BadInput:
-        raise
+            yield image
     except UnidentifiedImageError:
         raise BadInput(f"not an image that can be read (the content is not {path.suffix.lstrip('.').upper()})",
                        todo="replace it with the scanner's image file") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise BadInput(f"the image data is damaged or truncated ({exc})",
                        todo="copy it again from the scanner or rescan the page") from None
+
+
+def check_page_file(path: Path, profile: Profile, max_pixels: int,
+                    decode: bool = True) -> tuple[list[dict], list[str]]:
+    """Check every frame of a page file: size (before decoding), resolution and, with ``decode``,
+    the pixel data itself. Returns the frames (size, mode, dpi) and warnings; raises BadInput
+    with a plain reason if the file cannot be used."""
+    if path.stat().st_size == 0:
+        raise BadInput("the file is empty (0 bytes)", todo="copy it again from the scanner or rescan the page")
+    frames, warnings = [], []
+    with reading(path) as image:
+        for frame in range(getattr(image, "n_frames", 1)):
+            image.seek(frame)
+            width, height = image.size
+            if width * height > max_pixels:
+                raise BadInput(
+                    f"the image claims {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), "
+                    f"more than the {max_pixels / 1e6:.0f} megapixel limit; refused as a possible "
+                    "decompression bomb", todo="check the file; rescan at a sensible resolution")
+            if decode:
+                image.load()  # truncated or corrupt data fails here
+            dpi = page_dpi(image)
+            if dpi is None or dpi < profile.min_dpi:
+                said = "has no resolution (dpi) recorded" if dpi is None else f"is {dpi} dpi"
+                reason = (f"frame {frame + 1} " if frame else "") + (
+                    f"{said}; profile {profile.name} asks for at least {profile.min_dpi} dpi")
+                if profile.dpi_policy == "error":
+                    raise BadInput(reason, todo=f"rescan at {profile.min_dpi} dpi or more")
+                warnings.append(reason)
+            frames.append({"frame": frame, "width": width, "height": height,
+                           "mode": image.mode, "dpi": dpi or profile.min_dpi})
     return frames, warnings
 
 
@@ -207,7 +216,8 @@ def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_
                          file=name, severity="warning")
             continue
         try:
-            frames, warnings = check_page_file(path, profile, max_pixels)
+            # headers only here: the pixels are decoded once, when the page is processed
+            frames, warnings = check_page_file(path, profile, max_pixels, decode=False)
             digest = sha256_file(path)
         except BadInput as exc:
             plan.problem(exc.message, file=name, path=path)
@@ -224,7 +234,19 @@ def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_
                                          dpi=frame["dpi"]))
     if not plan.pages and not any(p.severity == "error" for p in plan.problems):
         plan.problem("no page images found (TIFF, JPEG, PNG or JPEG 2000)")
+    if not plan.ok:
+        _report_damaged_pages(plan, profile, max_pixels)
     return plan
+
+
+def _report_damaged_pages(plan: ItemPlan, profile: Profile, max_pixels: int) -> None:
+    """An item that already failed is not processed, so decode its remaining pages now: the
+    operator learns about every damaged file in one run."""
+    for path in dict.fromkeys(page.path for page in plan.pages):
+        try:
+            check_page_file(path, profile, max_pixels, decode=True)
+        except BadInput as exc:
+            plan.problem(exc.message, file=nfc(path.name), path=path)
 
 
 def find_items(batch: Path) -> tuple[list[tuple[Path, dict | None]], list[Problem]]:
@@ -251,8 +273,8 @@ def find_items(batch: Path) -> tuple[list[tuple[Path, dict | None]], list[Proble
 
 
 def load_page(page: PageSource) -> np.ndarray:
-    """Pixels of one page as 8-bit grey or RGB."""
-    with Image.open(page.path) as image:
+    """Pixels of one page as 8-bit grey or RGB (the full decode: damaged data fails here)."""
+    with reading(page.path) as image:
         image.seek(page.frame)
         image.load()
         if image.mode.startswith("I;16") or image.mode in ("I", "F"):

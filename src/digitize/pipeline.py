@@ -89,7 +89,7 @@ def process_page(page: PageSource, profile: Profile, folder: Path) -> PageRecord
     clock = time.perf_counter()
     files["image"].parent.mkdir(parents=True, exist_ok=True)
     base = files["layer"].with_suffix("")
-    ocr_input = base.with_suffix(".ocr.png")
+    ocr_input = base.with_suffix(".ocr.pnm")  # uncompressed: quick to write and to read
     cv2.imwrite(str(ocr_input), prepared.ocr)
     result = ocr.recognize(ocr_input, base, profile.languages, dpi, profile.page_segmentation)
     ocr_input.unlink()
