@@ -77,6 +77,20 @@ def test_pages_are_upright_and_deskewed(sample_run):
             assert 0 < page["confidence"] <= 100
 
 
+def test_alto_positions_are_in_page_image_pixels(sample_run):
+    from lxml import etree
+
+    out, _, _ = sample_run
+    for item_id, record in items(out):
+        for page in record["pages"]:
+            alto = etree.parse(str(out / record["metadata"]["library"] / item_id / page["alto_file"]))
+            [layout] = alto.iter("{*}Page")
+            assert abs(int(layout.get("WIDTH")) - page["width"]) <= 2
+            assert abs(int(layout.get("HEIGHT")) - page["height"]) <= 2
+            words = list(alto.iter("{*}String"))
+            assert max(int(w.get("HPOS")) + int(w.get("WIDTH")) for w in words) <= page["width"]
+
+
 def test_outputs_follow_the_documented_layout(sample_run):
     out, _, _ = sample_run
     for item_id, record in items(out):

@@ -92,6 +92,8 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
             bar.advance(task, count)
 
     progress.listen(on_event)
+    if not os.environ.get("PREFECT_API_URL"):
+        console.print("[dim]No PREFECT_API_URL set: the flow runs on a temporary Prefect server (about 15 s to start).")
     try:
         with bar:
             summary = digitize_batch(batch=batch, out=out, profile=profile, workers=workers)

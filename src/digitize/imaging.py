@@ -26,6 +26,8 @@ class Prepared:
     orientation: int  # degrees the page was turned clockwise to make it upright (0/90/180/270)
     skew: float  # measured skew of the content, degrees counter-clockwise
     crop: tuple[int, int, int, int]  # x, y, width, height of the kept area after deskew
+    ocr_scale: float = 1.0  # the OCR image is the display image scaled by this
+    line_height: float | None = None  # median height of the text lines, pixels
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -122,49 +124,36 @@ def measure_skew(ink: np.ndarray) -> tuple[float, float]:
     return round(angle, 2), score
 
 
-def _band_balance(rows: np.ndarray) -> float:
+def _text_lines(rows: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of rows holding ink (text lines, from the top of accents to the bottom of descenders)."""
+    if rows.max() <= 0:
+        return []
+    on = np.concatenate(([False], rows > 0.02 * rows.max(), [False]))
+    edges = np.flatnonzero(np.diff(on.astype(np.int8)))
+    return [(int(start), int(end)) for start, end in zip(edges[::2], edges[1::2]) if end - start >= 6]
+
+
+def _band_balance(rows: np.ndarray, lines: list[tuple[int, int]]) -> float:
     """Ink above the x-height band divided by ink below it, summed over the text lines.
 
     Latin script (and Vietnamese even more, with its stacked diacritics) carries more ink above
     the x-height band than below it: ascenders, capitals and accents against descenders. Upright
-    pages measure about 1.5-2.5, pages upside down about 0.4-0.65.
+    pages measure about 1.5-3, pages upside down about 0.3-0.7.
     """
-    if rows.max() <= 0:
-        return 1.0
-    on = rows > 0.02 * rows.max()
     above = below = 0.0
-    y, n = 0, len(rows)
-    while y < n:
-        if not on[y]:
-            y += 1
-            continue
-        start = y
-        while y < n and on[y]:
-            y += 1
-        line = rows[start:y]
-        if len(line) < 6:
-            continue
-        band = np.nonzero(line >= 0.5 * line.max())[0]
+    for start, end in lines:
+        line = rows[start:end]
+        band = np.flatnonzero(line >= 0.5 * line.max())
         above += line[:band.min()].sum()
         below += line[band.max() + 1:].sum()
     return float(above / max(below, 1.0))
 
 
-def detect_orientation(ink: np.ndarray, fine_ink: np.ndarray) -> tuple[int, float]:
-    """Clockwise turn (0/90/180/270) that makes the page upright, and the remaining skew.
-
-    ``ink`` is a small mask for the line search, ``fine_ink`` the same area at about 150 dpi,
-    fine enough to see ascenders and descenders.
-    """
-    _, score0 = _best_angle(_ink_points(ink), -MAX_SKEW, MAX_SKEW, 1.0)
-    _, score90 = _best_angle(_ink_points(cv2.rotate(ink, cv2.ROTATE_90_CLOCKWISE)), -MAX_SKEW, MAX_SKEW, 1.0)
-    base = 0 if score0 >= score90 else 90
-    ink, fine_ink = turn(ink, base), turn(fine_ink, base)
-    skew, _ = measure_skew(ink)
-    rows = _rotate(fine_ink, -skew, interpolation=cv2.INTER_NEAREST).sum(axis=1, dtype=np.float64)
-    if _band_balance(rows) < 1.0:
-        return (base + 180) % 360, skew  # a half turn keeps the slope of the lines
-    return base, skew
+def _quarter_turn(ink: np.ndarray) -> int:
+    """0 if the text lines run across the mask, 90 if they run down it."""
+    _, across = _best_angle(_ink_points(ink), -MAX_SKEW, MAX_SKEW, 1.0)
+    _, down = _best_angle(_ink_points(cv2.rotate(ink, cv2.ROTATE_90_CLOCKWISE)), -MAX_SKEW, MAX_SKEW, 1.0)
+    return 0 if across >= down else 90
 
 
 def turn(image: np.ndarray, clockwise: int) -> np.ndarray:
@@ -225,13 +214,18 @@ def prepare_page(image: np.ndarray, dpi: int, settings: Preprocessing) -> Prepar
     small = _reduce(gray)
     sheet = _sheet_mask(small) if settings.crop else np.full_like(small, 255)
 
-    orientation, skew = 0, 0.0
-    if settings.orientation or settings.deskew:
+    orientation, skew, line_height = 0, 0.0, None
+    if settings.orientation or settings.deskew or settings.ocr_line_height:
         ink, fine_ink = _analysis_masks(gray, sheet, dpi)
-        if settings.orientation:
-            orientation, skew = detect_orientation(ink, fine_ink)
-        else:
-            skew, _ = measure_skew(ink)
+        orientation = _quarter_turn(ink) if settings.orientation else 0
+        ink, fine_ink = turn(ink, orientation), turn(fine_ink, orientation)
+        skew, _ = measure_skew(ink)
+        rows = _rotate(fine_ink, -skew, interpolation=cv2.INTER_NEAREST).sum(axis=1, dtype=np.float64)
+        lines = _text_lines(rows)
+        if settings.orientation and lines and _band_balance(rows, lines) < 1.0:
+            orientation += 180  # upside down; a half turn keeps the slope of the lines
+        if len(lines) >= 3:
+            line_height = float(np.median([end - start for start, end in lines])) * dpi / min(dpi, 150)
         if not settings.deskew:
             skew = 0.0
     image, sheet = turn(image, orientation), turn(sheet, orientation)
@@ -253,5 +247,9 @@ def prepare_page(image: np.ndarray, dpi: int, settings: Preprocessing) -> Prepar
     flat = flatten_background(gray, strength=settings.cleanup) if settings.normalize else gray
     ocr = binarize(flat, dpi) if settings.binarize else flat.copy()
     ocr[sheet == 0] = 255  # whatever is not paper (scanner bed, fill) is not text
+    scale = 1.0
+    if settings.ocr_line_height and line_height and line_height * 0.95 > settings.ocr_line_height:
+        scale = settings.ocr_line_height / line_height
+        ocr = cv2.resize(ocr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return Prepared(display=np.ascontiguousarray(image), ocr=ocr, orientation=orientation,
-                    skew=skew, crop=crop)
+                    skew=skew, crop=crop, ocr_scale=scale, line_height=line_height)

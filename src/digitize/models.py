@@ -38,6 +38,10 @@ class Preprocessing(BaseModel):
     # on a flattened background); our adaptive binarisation still drives the geometry.
     binarize: bool = False
     cleanup: int = Field(1, ge=1, le=2, description="1 = light, 2 = stronger denoising for old print")
+    # Tesseract reads every text line scaled to 36 pixels high, so taller lines lose nothing when
+    # the OCR image is reduced to about this height (pixels), and its layout analysis gets faster.
+    # 0 keeps the full resolution (vertical scripts, where rows are not lines).
+    ocr_line_height: int = Field(48, ge=0)
 
 
 class Profile(BaseModel):
@@ -118,6 +122,8 @@ class PageRecord(BaseModel):
     orientation: int
     skew: float
     crop: tuple[int, int, int, int]
+    line_height: float | None = None  # median text line height, pixels
+    ocr_scale: float = 1.0  # the image Tesseract read was the page image times this
     confidence: float | None
     words: int
     text_file: str

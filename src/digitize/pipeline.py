@@ -91,7 +91,8 @@ def process_page(page: PageSource, profile: Profile, folder: Path) -> PageRecord
     base = files["layer"].with_suffix("")
     ocr_input = base.with_suffix(".ocr.pnm")  # uncompressed: quick to write and to read
     cv2.imwrite(str(ocr_input), prepared.ocr)
-    result = ocr.recognize(ocr_input, base, profile.languages, dpi, profile.page_segmentation)
+    result = ocr.recognize(ocr_input, base, profile.languages, max(1, round(dpi * prepared.ocr_scale)),
+                           profile.page_segmentation, scale=prepared.ocr_scale)
     ocr_input.unlink()
     base.with_suffix(".txt").unlink(missing_ok=True)
     base.with_suffix(".xml").unlink(missing_ok=True)
@@ -110,6 +111,7 @@ def process_page(page: PageSource, profile: Profile, folder: Path) -> PageRecord
         number=page.number, source=page.name, source_sha256=page.sha256, frame=page.frame,
         width=width, height=height, dpi=dpi, mode="grey" if grey else "colour",
         orientation=prepared.orientation, skew=prepared.skew, crop=prepared.crop,
+        line_height=prepared.line_height, ocr_scale=round(prepared.ocr_scale, 3),
         confidence=result.confidence, words=result.words,
         text_file=str(files["text"].relative_to(folder)), alto_file=str(files["alto"].relative_to(folder)),
         image_file=str(files["image"].relative_to(folder)),
