@@ -39,9 +39,10 @@ class Preprocessing(BaseModel):
     binarize: bool = False
     cleanup: int = Field(1, ge=1, le=2, description="1 = light, 2 = stronger denoising for old print")
     # Tesseract reads every text line scaled to 36 pixels high, so taller lines lose nothing when
-    # the OCR image is reduced to about this height (pixels), and its layout analysis gets faster.
+    # the OCR image is reduced to about this height (pixels; measured: no loss of accuracy at 40),
+    # and its layout analysis gets faster.
     # 0 keeps the full resolution (vertical scripts, where rows are not lines).
-    ocr_line_height: int = Field(48, ge=0)
+    ocr_line_height: int = Field(40, ge=0)
 
 
 class Profile(BaseModel):
