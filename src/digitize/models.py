@@ -97,6 +97,47 @@ class ItemMetadata(BaseModel):
         return value
 
 
+class Name(BaseModel):
+    """A person or body responsible for the item."""
+
+    name: str
+    kind: str = Field("personal", pattern="^(personal|corporate)$")
+    role: str = "creator"  # MARC relator term (author, editor, translator, ...) or creator/contributor
+    primary: bool = False  # main entry (MARC 100/110) rather than an added entry (700/710)
+
+
+class Description(BaseModel):
+    """Descriptive metadata of an item, from its catalogue record (MARC21) or its item metadata;
+    the source of its MODS and Dublin Core. All text NFC."""
+
+    title: str
+    subtitle: str = ""
+    responsibility: str = ""  # statement of responsibility (245 $c)
+    names: list[Name] = []
+    place: str = ""  # place of publication
+    publisher: str = ""
+    date: str = ""  # as the record gives it, e.g. "1866" or "[1923?]"
+    date_w3cdtf: str = ""  # the same as YYYY, YYYY-MM or YYYY-MM-DD where it can be read
+    languages: list[str] = ["vie"]  # ISO 639-2/B codes
+    extent: str = ""  # e.g. "120 tr. ; 21 cm"
+    notes: list[str] = []
+    subjects: list[str] = []  # topical subjects (650), subdivisions joined with " -- "
+    places: list[str] = []  # geographic names (651 $a, 650/651 $z): coverage for địa chí
+    periods: list[str] = []  # chronological subdivisions (650/651 $y)
+    call_number: str = ""
+    control_number: str = ""  # MARC 001
+    links: list[str] = []  # 856 $u
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _nfc(cls, value):
+        if isinstance(value, str):
+            return unicodedata.normalize("NFC", value)
+        if isinstance(value, list):
+            return [unicodedata.normalize("NFC", v) if isinstance(v, str) else v for v in value]
+        return value
+
+
 class PageSource(BaseModel):
     """One page as found on disk: a file, or one frame of a multi-page TIFF."""
 
