@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from digitize import ingest, pipeline, progress
+from digitize import ingest, marc, package, pipeline, progress
 from digitize.errors import BadInput, DigitizeError
 from digitize.models import BatchSummary, ItemResult, PageRecord, PageSource, Problem, Profile
 from digitize.profiles import get_profile
@@ -42,10 +42,23 @@ def page_task(item_id: str, page: PageSource, profile: Profile, folder: Path,
     return outcome
 
 
-@task(name="assemble-item", cache_policy=NO_CACHE, task_run_name="assemble {meta.id}")
-def assemble_task(meta, profile: Profile, records: list[PageRecord], folder: Path,
-                  problems: list[Problem], seconds: float) -> ItemResult:
-    return pipeline.assemble_item(meta, profile, records, folder, problems, seconds)
+@task(name="assemble-item", cache_policy=NO_CACHE, task_run_name="assemble {plan.label}")
+def assemble_task(plan: ingest.ItemPlan, catalogue: list, profile: Profile, records: list[PageRecord],
+                  folder: Path, problems: list[Problem], seconds: float, ingested: str) -> ItemResult:
+    description = pipeline.describe(plan.meta, catalogue)
+    return pipeline.assemble_item(plan.meta, description, profile, plan.pages, records, folder, problems,
+                                  seconds, ingested)
+
+
+def read_catalogue(batch: Path) -> tuple[list, list[Problem]]:
+    """Every MARC21 record the batch carries; a file that cannot be read is reported."""
+    records, problems = [], []
+    for path in ingest.catalogue_files(batch):
+        try:
+            records += marc.read_records(path)
+        except BadInput as exc:
+            problems.append(Problem(item=batch.name, file=path.name, reason=exc.message))
+    return records, problems
 
 
 def _failed(plan: ingest.ItemPlan, problems: list[Problem], quarantine: Path) -> ItemResult:
@@ -77,7 +90,10 @@ def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = N
     quarantine = out / "_quarantine" / batch.name
     slots = threading.Semaphore(max(1, min(workers or settings.workers, POOL)))
 
+    ingested = package.now()
     found, batch_problems = ingest.find_items(batch)
+    catalogue, catalogue_problems = read_catalogue(batch)
+    batch_problems += catalogue_problems
     plans = [f.result() for f in [ingest_item.submit(folder, batch, row, default_profile, settings.profiles,
                                                      settings.max_pixels) for folder, row in found]]
     for problem in batch_problems:
@@ -116,8 +132,8 @@ def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = N
             results[index] = _failed(plan, problems, quarantine)
             continue
         try:
-            results[index] = assemble_task(plan.meta, item_profile, records, folder, problems,
-                                           time.monotonic() - began)
+            results[index] = assemble_task(plan, catalogue, item_profile, records, folder, problems,
+                                           time.monotonic() - began, ingested)
         except DigitizeError as exc:
             problems.append(Problem(item=plan.meta.id, reason=exc.message))
             results[index] = _failed(plan, problems, quarantine)

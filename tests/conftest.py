@@ -26,6 +26,15 @@ def prefect_server():
         yield PREFECT_API_URL.value()
 
 
+@pytest.fixture(scope="session")
+def sample_run(prefect_server, tmp_path_factory):
+    """`digitize run sample_scans` once for the session: (out folder, completed process, input hashes)."""
+    out = tmp_path_factory.mktemp("out")
+    before = tree_hashes(SAMPLES)
+    result = run_cli(prefect_server, "run", str(SAMPLES), "--out", str(out), "--workers", "2")
+    return out, result, before
+
+
 def tree_hashes(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}

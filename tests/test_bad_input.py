@@ -29,13 +29,28 @@ def png_claiming(width: int, height: int) -> bytes:
         b"IEND", b"")
 
 
+def catalogue_record():
+    from pymarc import Field, Indicators, Record, Subfield
+
+    record = Record(force_utf8=True)
+    record.leader = record.leader[:9] + "a" + record.leader[10:]
+    record.add_field(Field(tag="001", data="HD-CAT-1"))
+    record.add_field(Field(tag="245", indicators=Indicators("1", "0"), subfields=[
+        Subfield("a", "Địa chí Hải Dương :"), Subfield("b", "Tập 1 /"), Subfield("c", "Sở Văn hóa biên soạn.")]))
+    record.add_field(Field(tag="651", indicators=Indicators(" ", "4"), subfields=[Subfield("a", "Hải Dương")]))
+    record.add_field(Field(tag="852", indicators=Indicators(" ", " "), subfields=[Subfield("h", "ĐC.TEST.1")]))
+    return record
+
+
 @pytest.fixture(scope="module")
 def bad_batch(tmp_path_factory, prefect_server):
     root = tmp_path_factory.mktemp("bad")
     batch = root / "batch"
     good = batch / "GOOD-1"
     good.mkdir(parents=True)
-    (good / "item.toml").write_text(item_toml("GOOD-1"), encoding="utf-8")
+    (good / "item.toml").write_text(item_toml("GOOD-1") + 'call_number = "ĐC.TEST.1"\n', encoding="utf-8")
+    (batch / "catalogue.mrc").write_bytes(catalogue_record().as_marc())  # matched by call number
+    (batch / "old-export.xml").write_text("<html>not a catalogue</html>", encoding="utf-8")
     shutil.copy(GOOD_PAGE, good / "0001.jpg")
 
     nfd_folder = batch / unicodedata.normalize("NFD", "Địa-chí-2")
@@ -110,6 +125,7 @@ def test_good_items_finish_and_the_run_reports_failure(bad_batch):
     ("ESCAPE/item.toml", "not usable as a folder name"),
     ("../outside/items.csv", "outside the batch"),
     ("DC-2/trang-một.jpg", "decomposed Unicode"),
+    ("batch/old-export.xml", "no MARC records"),
 ])
 def test_each_bad_file_has_a_plain_reason(bad_batch, where, words):
     _, _, _, result, report, _ = bad_batch
@@ -136,3 +152,14 @@ def test_input_untouched_and_nothing_written_outside_the_output(bad_batch):
     assert tree_hashes(batch) == before
     assert sorted(p.name for p in root.iterdir()) == ["batch", "out"]
     assert not list(root.rglob("evil*"))
+
+
+def test_a_catalogue_record_matched_by_call_number_describes_the_item(bad_batch):
+    from digitize import mets
+
+    _, _, out, _, _, _ = bad_batch
+    package = mets.read(out / "TEST" / "GOOD-1" / "mets.xml")
+    assert package.description.title == "Địa chí Hải Dương"
+    assert package.description.subtitle == "Tập 1"
+    assert package.description.places == ["Hải Dương"]
+    assert package.description.control_number == "HD-CAT-1"

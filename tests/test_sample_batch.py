@@ -7,19 +7,10 @@ import subprocess
 import unicodedata
 
 import pikepdf
-import pytest
 
 from conftest import SAMPLES, TRUTH, run_cli, sample_manifest, tree_hashes
 from digitize.pdf import validate_pdfa
 from digitize.quality import cer
-
-
-@pytest.fixture(scope="module")
-def sample_run(prefect_server, tmp_path_factory):
-    out = tmp_path_factory.mktemp("out")
-    before = tree_hashes(SAMPLES)
-    result = run_cli(prefect_server, "run", str(SAMPLES), "--out", str(out), "--workers", "2")
-    return out, result, before
 
 
 def items(out):

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from digitize.errors import BadInput, DigitizeError
 from digitize.models import ItemMetadata, PageSource, Problem, Profile
 
+CATALOGUE_SUFFIXES = {".mrc", ".marc", ".xml", ".marcxml"}  # MARC21 exports in the batch folder
 IMAGE_SUFFIXES = {".tif", ".tiff", ".jpg", ".jpeg", ".png", ".jp2", ".j2k", ".jpf", ".jpx"}
 ITEM_FILE = "item.toml"
 BATCH_CSV = "items.csv"
@@ -165,8 +166,8 @@ def check_page_file(path: Path, profile: Profile, max_pixels: int,
                 if profile.dpi_policy == "error":
                     raise BadInput(reason, todo=f"rescan at {profile.min_dpi} dpi or more")
                 warnings.append(reason)
-            frames.append({"frame": frame, "width": width, "height": height,
-                           "mode": image.mode, "dpi": dpi or profile.min_dpi})
+            frames.append({"frame": frame, "width": width, "height": height, "mode": image.mode,
+                           "format": image.format or "", "dpi": dpi or profile.min_dpi})
     return frames, warnings
 
 
@@ -231,7 +232,8 @@ def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_
             label = name if len(frames) == 1 else f"{name}#{frame['frame'] + 1}"
             plan.pages.append(PageSource(number=len(plan.pages) + 1, path=path, frame=frame["frame"],
                                          name=label, sha256=digest, size=path.stat().st_size,
-                                         dpi=frame["dpi"]))
+                                         dpi=frame["dpi"], width=frame["width"], height=frame["height"],
+                                         mode=frame["mode"], format=frame["format"]))
     if not plan.pages and not any(p.severity == "error" for p in plan.problems):
         plan.problem("no page images found (TIFF, JPEG, PNG or JPEG 2000)")
     if not plan.ok:
@@ -309,3 +311,9 @@ def quarantine(folder: Path, item: str, source: Path | None, reason: str) -> Pat
 def _safe_component(name: str) -> str:
     cleaned = re.sub(r"[/\\\x00]", "_", name).strip()
     return "_" if cleaned in ("", ".", "..") else cleaned
+
+
+def catalogue_files(batch: Path) -> list[Path]:
+    """MARC21 catalogue records (binary or MARCXML) the batch carries beside its item folders."""
+    return sorted((p for p in batch.iterdir() if p.is_file() and p.suffix.lower() in CATALOGUE_SUFFIXES),
+                  key=lambda p: natural_key(p.name))

@@ -76,6 +76,7 @@ class ItemMetadata(BaseModel):
     creator: str = ""
     date: str = ""
     call_number: str = ""
+    control_number: str = ""  # the catalogue record's 001, to match a MARC record
     library: str
     category: Category = Category.other
     access: Access = Access.open
@@ -148,6 +149,14 @@ class PageSource(BaseModel):
     sha256: str
     size: int
     dpi: int  # as recorded in the file, or the profile's minimum when missing (with a warning)
+    width: int = 0  # pixels of the master image
+    height: int = 0
+    mode: str = ""  # Pillow's name of its colour mode (1, L, I;16, RGB, ...)
+    format: str = ""  # Pillow's name of its file format (TIFF, JPEG, PNG, JPEG2000)
+
+    @property
+    def file_name(self) -> str:
+        return self.name.split("#")[0]
 
 
 class PageRecord(BaseModel):
@@ -173,6 +182,7 @@ class PageRecord(BaseModel):
     image_file: str
     text_layer_file: str
     timings: dict[str, float]
+    processed: str = ""  # ISO date-time the page was processed
     tools: dict[str, str]
     warnings: list[str] = []
 
@@ -210,3 +220,66 @@ class BatchSummary(BaseModel):
     def ok(self) -> bool:
         return all(i.status == "ok" for i in self.items) and not any(
             p.severity == "error" for p in self.problems)
+
+
+class FileEntry(BaseModel):
+    """One file of an item's package, as listed in its METS fileSec."""
+
+    id: str
+    use: str  # master | access | alto | text
+    href: str  # relative to the METS file, or a storage URL
+    mimetype: str
+    size: int
+    sha256: str
+    created: str = ""  # ISO date-time
+
+
+class PageImage(BaseModel):
+    """One page of the physical item: where its master is and what it is like."""
+
+    number: int
+    label: str
+    master: str  # FileEntry id of the master file
+    frame: int = 0  # frame of a multi-page master
+    width: int
+    height: int
+    dpi: int
+    mode: str  # colour mode of the master, as Pillow names it (1, L, I;16, RGB, ...)
+    format: str  # TIFF, JPEG, PNG, JPEG2000
+    alto: str | None = None  # FileEntry ids
+    text: str | None = None
+
+
+class Agent(BaseModel):
+    id: str
+    name: str
+    kind: str  # software | organization
+    version: str = ""
+
+
+class Event(BaseModel):
+    """A PREMIS event: something done to the item or its files, and how it went."""
+
+    id: str
+    type: str  # PREMIS event type: ingestion, fixity check, validation, modification, creation, ...
+    date: str  # ISO date-time
+    detail: str
+    outcome: str  # success | failure | warning
+    outcome_detail: str = ""
+    agents: list[str] = []  # Agent ids
+    objects: list[str] = []  # FileEntry ids
+
+
+class ItemPackage(BaseModel):
+    """Everything an item's METS document says; written and read back by digitize.mets."""
+
+    item_id: str
+    library: str
+    category: Category
+    access: Access
+    created: str  # ISO date-time
+    description: Description
+    agents: list[Agent]
+    files: list[FileEntry]
+    pages: list[PageImage]
+    events: list[Event]

@@ -28,11 +28,12 @@ class PdfPage:
 
 @dataclass
 class PdfInfo:
+    """What the XMP metadata says: the same values as the item's Dublin Core record."""
+
     title: str
-    creator: str
-    language: str  # ISO 639 code, e.g. vie
+    creators: list[str]
+    languages: list[str]  # as in the DC record, e.g. ["vie"]
     identifier: str
-    date: str = ""
 
 
 def _image_page(pdf: pikepdf.Pdf, page: PdfPage) -> pikepdf.Page:
@@ -61,9 +62,9 @@ def build_pdfa(pages: list[PdfPage], target: Path, info: PdfInfo) -> None:
         _image_page(pdf, page)
     with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
         meta["dc:title"] = info.title
-        if info.creator:
-            meta["dc:creator"] = [info.creator]
-        meta["dc:language"] = [info.language]
+        if info.creators:
+            meta["dc:creator"] = info.creators
+        meta["dc:language"] = info.languages
         meta["dc:identifier"] = info.identifier
         meta["xmp:CreatorTool"] = "digitize"
     try:

@@ -6,6 +6,9 @@ Output layout of an item (see README):
   <out>/<library>/<item_id>/text/0001.txt   text per page (NFC)
   <out>/<library>/<item_id>/alto/0001.xml   ALTO per page
   <out>/<library>/<item_id>/pages/0001.json processing record per page
+  <out>/<library>/<item_id>/masters/         copies of the originals (checksums verified)
+  <out>/<library>/<item_id>/dc.xml           Dublin Core (oai_dc)
+  <out>/<library>/<item_id>/mets.xml         METS with MODS, DC, PREMIS; every file with SHA-256
   <out>/<library>/<item_id>/item.json       item record: metadata, pages, result
 """
 
@@ -24,9 +27,11 @@ import PIL
 import pikepdf
 from PIL import Image
 
-from digitize import __version__, imaging, ocr
+from lxml import etree
+
+from digitize import __version__, dublincore, imaging, marc, mets, ocr, package, schemas
 from digitize.ingest import load_page
-from digitize.models import ItemMetadata, ItemResult, PageRecord, PageSource, Problem, Profile
+from digitize.models import Description, ItemMetadata, ItemResult, PageRecord, PageSource, Problem, Profile
 from digitize.pdf import PdfInfo, PdfPage, build_pdfa
 
 WORK = ".work"
@@ -116,7 +121,7 @@ def process_page(page: PageSource, profile: Profile, folder: Path) -> PageRecord
         text_file=str(files["text"].relative_to(folder)), alto_file=str(files["alto"].relative_to(folder)),
         image_file=str(files["image"].relative_to(folder)),
         text_layer_file=str(files["layer"].relative_to(folder)),
-        timings={k: round(v, 3) for k, v in timings.items()}, tools=tool_versions())
+        timings={k: round(v, 3) for k, v in timings.items()}, tools=tool_versions(), processed=package.now())
     write_atomic(files["record"], record.model_dump_json(indent=1))  # last: marks the page done
     return record
 
@@ -126,22 +131,38 @@ def mean_confidence(records: list[PageRecord]) -> float | None:
     return round(sum(values) / len(values), 2) if values else None
 
 
-def assemble_item(meta: ItemMetadata, profile: Profile, records: list[PageRecord], folder: Path,
-                  problems: list[Problem], seconds: float) -> ItemResult:
-    """Join the pages of a finished item into its PDF/A, text and item record."""
+def describe(meta: ItemMetadata, catalogue: list) -> Description:
+    """The item's catalogue record, matched by control number or call number, crosswalked; or,
+    without one, what its own metadata says."""
+    record = marc.match(catalogue, call_number=meta.call_number, control_number=meta.control_number)
+    return marc.describe(record) if record is not None else dublincore.from_item(meta)
+
+
+def assemble_item(meta: ItemMetadata, description: Description, profile: Profile, pages: list[PageSource],
+                  records: list[PageRecord], folder: Path, problems: list[Problem], seconds: float,
+                  ingested: str) -> ItemResult:
+    """Join the pages of a finished item into its PDF/A, text, Dublin Core, METS and item record."""
     records = sorted(records, key=lambda r: r.number)
     pdf_path = folder / f"{meta.id}.pdf"
     build_pdfa([PdfPage(image=folder / r.image_file, text_layer=folder / r.text_layer_file,
                         width=r.width, height=r.height, dpi=r.dpi, grey=r.mode == "grey")
                 for r in records], pdf_path,
-               PdfInfo(title=meta.title, creator=meta.creator, language=meta.language,
-                       identifier=meta.id, date=meta.date))
+               PdfInfo(title=dublincore.title(description), creators=dublincore.creators(description),
+                       languages=description.languages, identifier=meta.id))
     texts = [(folder / r.text_file).read_text(encoding="utf-8") for r in records]
     write_atomic(folder / f"{meta.id}.txt", "\f".join(texts))
     if profile.needs_transcription:
         write_atomic(folder / "text" / "NEEDS_TRANSCRIPTION.txt",
                      f"The text of this item was read by OCR with profile {profile.name} and is only a "
                      "draft: it needs human transcription before it is used as the item's text.\n")
+    identifiers = package.identifiers(meta, pdf_path)
+    dc = dublincore.oai_dc(description, meta, identifiers)
+    schemas.validate(dc, str(folder / "dc.xml"))
+    write_atomic(folder / "dc.xml", etree.tostring(dc, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+    warnings = [f"{p.file}: {p.reason}" for p in problems if p.severity == "warning"]
+    item_package = package.build_package(meta, description, profile, pages, records, folder, pdf_path,
+                                         ingested, warnings)
+    mets.write(item_package, meta, identifiers, folder / "mets.xml")
     result = ItemResult(item_id=meta.id, library=meta.library, status="ok", pages=len(records),
                         mean_confidence=mean_confidence(records), pdf=str(pdf_path), output_dir=str(folder),
                         seconds=round(seconds, 2), problems=problems)

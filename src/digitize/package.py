@@ -1,0 +1,128 @@
+"""An item's package: the masters copied in beside the outputs (checksums verified), every file
+listed with size and SHA-256, and the PREMIS events of what was done, ready for METS."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from digitize import __version__
+from digitize.errors import OutputInvalid
+from digitize.ingest import _safe_component, nfc, sha256_file
+from digitize.models import (Agent, Description, Event, FileEntry, ItemMetadata, ItemPackage, PageImage,
+                             PageRecord, PageSource, Profile)
+
+MIMETYPES = {"TIFF": "image/tiff", "JPEG": "image/jpeg", "PNG": "image/png", "JPEG2000": "image/jp2",
+             ".pdf": "application/pdf", ".xml": "application/xml", ".txt": "text/plain"}
+ALTO_MIMETYPE = "application/alto+xml"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def entry(folder: Path, path: Path, file_id: str, use: str, mimetype: str) -> FileEntry:
+    return FileEntry(id=file_id, use=use, href=path.relative_to(folder).as_posix(), mimetype=mimetype,
+                     size=path.stat().st_size, sha256=sha256_file(path),
+                     created=datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(
+                         microsecond=0).isoformat())
+
+
+def copy_masters(pages: list[PageSource], folder: Path) -> dict[Path, FileEntry]:
+    """Copy each original once into masters/ and check the copy's SHA-256 against intake's."""
+    target_dir = folder / "masters"
+    target_dir.mkdir(parents=True, exist_ok=True)
+    copied: dict[Path, FileEntry] = {}
+    for page in pages:
+        if page.path in copied:
+            continue
+        name = _safe_component(nfc(page.path.name))
+        target = target_dir / name
+        if target.exists() and sha256_file(target) != page.sha256:
+            target = target_dir / f"{len(copied) + 1:04d}-{name}"  # another original of the same name
+        if not target.exists():
+            shutil.copy2(page.path, target)
+        found = entry(folder, target, f"master-{len(copied) + 1:04d}", "master", MIMETYPES.get(page.format, ""))
+        if found.sha256 != page.sha256:
+            raise OutputInvalid("the copy of the master differs from the original (SHA-256)", str(target),
+                                "check the disk; the item is run again next time")
+        copied[page.path] = found
+    return copied
+
+
+def agents(meta: ItemMetadata, records: list[PageRecord]) -> list[Agent]:
+    tools = records[0].tools
+    return [Agent(id="digitize", name="digitize", kind="software", version=__version__),
+            Agent(id="tesseract", name="Tesseract OCR", kind="software", version=tools.get("tesseract", "")),
+            Agent(id="pikepdf", name="pikepdf", kind="software", version=tools.get("pikepdf", "")),
+            Agent(id="library", name=meta.library, kind="organization")]
+
+
+def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], records: list[PageRecord],
+           masters: dict[Path, FileEntry], files: list[FileEntry], ingested: str, warnings: list[str]) -> list[Event]:
+    master_ids = [f.id for f in masters.values()]
+    by_use = {use: [f.id for f in files if f.use == use] for use in ("access", "alto", "text")}
+    found = [
+        Event(id="ingestion", type="ingestion", date=ingested, outcome="success", agents=["digitize", "library"],
+              detail=f"{len(pages)} page images in {len(masters)} files received; SHA-256 of each recorded",
+              objects=master_ids),
+        Event(id="intake-validation", type="validation", date=ingested, agents=["digitize"], objects=master_ids,
+              detail=f"every image decoded in full; resolution checked against profile {profile.name} "
+                     f"(at least {profile.min_dpi} dpi)",
+              outcome="warning" if warnings else "success", outcome_detail="; ".join(warnings)),
+        Event(id="master-fixity", type="fixity check", date=now(), outcome="success", agents=["digitize"],
+              detail="masters copied into the package; SHA-256 of each copy equals the original's",
+              objects=master_ids),
+    ]
+    for page, record in zip(pages, records):
+        found.append(Event(
+            id=f"page-{record.number:04d}-geometry", type="modification", date=record.processed or ingested,
+            agents=["digitize"], objects=[masters[page.path].id], outcome="success",
+            detail=(f"page {record.number}: orientation turned {record.orientation} degrees clockwise; deskew angle "
+                    f"{record.skew:.2f} degrees (measured skew, counter-clockwise); cropped to "
+                    f"{record.width}x{record.height} pixels; background flattened for OCR (copy only; the master "
+                    "is unchanged)")))
+    confidences = ", ".join(f"{r.number}: {r.confidence}" for r in records)
+    mean = [r.confidence for r in records if r.confidence is not None]
+    found += [
+        Event(id="ocr", type="creation", date=max((r.processed for r in records), default=ingested),
+              agents=["tesseract", "digitize"], objects=by_use["alto"] + by_use["text"], outcome="success",
+              detail=(f"OCR: Tesseract {records[0].tools.get('tesseract', '')}, languages "
+                      f"{'+'.join(profile.languages)}, profile {profile.name}"
+                      + ("; draft text, needs human transcription" if profile.needs_transcription else "")),
+              outcome_detail=(f"mean word confidence {sum(mean) / len(mean):.2f}" if mean else "no words found")
+              + f" (per page: {confidences})"),
+        Event(id="pdfa-creation", type="creation", date=now(), agents=["pikepdf", "digitize"],
+              objects=by_use["access"], outcome="success",
+              detail="searchable PDF/A-2b: the page images with the invisible OCR text layer"),
+        Event(id="pdfa-validation", type="validation", date=now(), agents=["pikepdf"], objects=by_use["access"],
+              outcome="success", detail="PDF/A-2b conformance checked with pikepdf.pdfa after writing"),
+    ]
+    return found
+
+
+def build_package(meta: ItemMetadata, description: Description, profile: Profile, pages: list[PageSource],
+                  records: list[PageRecord], folder: Path, pdf: Path, ingested: str,
+                  warnings: list[str]) -> ItemPackage:
+    masters = copy_masters(pages, folder)
+    files = list(masters.values())
+    files.append(entry(folder, pdf, "access-pdf", "access", MIMETYPES[".pdf"]))
+    images = []
+    for page, record in zip(pages, records):
+        alto = entry(folder, folder / record.alto_file, f"alto-{record.number:04d}", "alto", ALTO_MIMETYPE)
+        text = entry(folder, folder / record.text_file, f"text-{record.number:04d}", "text", MIMETYPES[".txt"])
+        files += [alto, text]
+        images.append(PageImage(number=record.number, label=str(record.number), master=masters[page.path].id,
+                                frame=page.frame, width=page.width, height=page.height, dpi=page.dpi,
+                                mode=page.mode, format=page.format, alto=alto.id, text=text.id))
+    files.append(entry(folder, folder / f"{meta.id}.txt", "text-item", "text", MIMETYPES[".txt"]))
+    return ItemPackage(item_id=meta.id, library=meta.library, category=meta.category, access=meta.access,
+                       created=now(), description=description, agents=agents(meta, records), files=files,
+                       pages=images, events=events(meta, profile, pages, records, masters, files, ingested, warnings))
+
+
+def identifiers(meta: ItemMetadata, pdf: Path) -> list[str]:
+    """The DC identifiers: the item id and where its access copy is kept."""
+    return [meta.id, pdf.resolve().as_uri()]
+
