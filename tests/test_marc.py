@@ -237,3 +237,60 @@ def test_match(call_number, control_number, expected):
 ])
 def test_isbd_punctuation_is_trimmed(text, trimmed):
     assert _trim(text) == trimmed
+
+
+def test_marc_crosswalks_to_the_expected_dc_and_mods_values(catalogue):
+    """Binary MARC21 and MARCXML alike, field by field into oai_dc and MODS (both schema-valid)."""
+    from lxml import etree
+
+    from digitize import dublincore, mods, schemas
+    from digitize.models import Access, ItemMetadata
+
+    description = describe(match(read_records(catalogue), control_number="HD0001"))
+    meta = ItemMetadata(id="HD-DC-2008", title="x", library="HD-TV", access=Access.restricted)
+    dc = dublincore.oai_dc(description, meta, ["HD-DC-2008", "file:///srv/HD-DC-2008.pdf"])
+    schemas.validate(dc, "dc")
+    values = {}
+    for element in dc:
+        values.setdefault(etree.QName(element).localname, []).append(element.text)
+    assert values == {
+        "title": ["Địa chí Hải Dương : Tập 1"],
+        "creator": ["Ủy ban nhân dân tỉnh Hải Dương"],
+        "subject": ["Lịch sử -- Văn hóa"],
+        "description": ["Đầu trang tên sách ghi: Tỉnh ủy - HĐND - UBND tỉnh Hải Dương", "Thư mục: tr. 1010-1020"],
+        "publisher": ["Nxb. Chính trị Quốc gia"],
+        "contributor": ["Nguyễn Văn Đức", "Trần, Thị B."],
+        "date": ["2008"],
+        "type": ["Text"],
+        "format": ["application/pdf"],
+        "identifier": ["HD-DC-2008", "file:///srv/HD-DC-2008.pdf"],
+        "source": ["ĐC.2008.001"],
+        "language": ["vie", "fre"],
+        "coverage": ["Hải Dương", "Hải Dương (Việt Nam)", "Thế kỷ 20"],
+        "rights": [dublincore.ACCESS_TEXT[Access.restricted]],
+    }
+    assert dc[0].get("{http://www.w3.org/XML/1998/namespace}lang") == "vi"
+
+    element = mods.to_mods(description, "HD-DC-2008", "restricted")
+    schemas.validate(element, "mods")
+    ns = {"m": mods.MODS}
+    first = lambda path: element.xpath(path, namespaces=ns)  # noqa: E731
+    assert [e.text for e in first("m:titleInfo/*")] == ["Địa chí Hải Dương", "Tập 1"]
+    assert [(n.get("type"), n.get("usage"), n.findtext("m:namePart", namespaces=ns),
+             n.findtext("m:role/m:roleTerm", namespaces=ns)) for n in first("m:name")] == [
+        ("corporate", "primary", "Ủy ban nhân dân tỉnh Hải Dương", "creator"),
+        ("personal", None, "Nguyễn Văn Đức", "hiệu đính"),
+        ("personal", None, "Trần, Thị B.", "editor, translator")]
+    assert first("m:originInfo/m:place/m:placeTerm")[0].text == "Hải Dương"
+    assert first("m:originInfo/m:publisher")[0].text == "Nxb. Chính trị Quốc gia"
+    assert first("m:originInfo/m:dateIssued[@encoding='w3cdtf']")[0].text == "2008"
+    assert [e.text for e in first("m:language/m:languageTerm")] == ["vie", "fre"]
+    assert first("m:physicalDescription/m:extent")[0].text == "1024 tr. : ảnh ; 27 cm"
+    assert first("m:note[@type='statement of responsibility']")[0].text == "Ủy ban nhân dân tỉnh Hải Dương biên soạn"
+    assert [e.text for e in first("m:subject/m:topic")] == ["Lịch sử", "Văn hóa"]
+    assert [e.text for e in first("m:subject/m:geographic")] == ["Hải Dương", "Hải Dương (Việt Nam)"]
+    assert [e.text for e in first("m:subject/m:temporal")] == ["Thế kỷ 20"]
+    assert first("m:location/m:shelfLocator")[0].text == "ĐC.2008.001"
+    assert first("m:location/m:url")[0].text == "https://thuvien.haiduong.gov.vn/dc/001"
+    assert first("m:recordInfo/m:recordIdentifier")[0].text == "HD0001"
+    assert unicodedata.is_normalized("NFC", etree.tostring(element, encoding="unicode"))
