@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from digitize import ingest, marc, package, pipeline, progress
+from digitize import ingest, marc, package, pipeline, progress, storage
 from digitize.errors import BadInput, DigitizeError
 from digitize.models import BatchSummary, ItemResult, PageRecord, PageSource, Problem, Profile
 from digitize.profiles import get_profile
@@ -44,10 +44,27 @@ def page_task(item_id: str, page: PageSource, profile: Profile, folder: Path,
 
 @task(name="assemble-item", cache_policy=NO_CACHE, task_run_name="assemble {plan.label}")
 def assemble_task(plan: ingest.ItemPlan, catalogue: list, profile: Profile, records: list[PageRecord],
-                  folder: Path, problems: list[Problem], seconds: float, ingested: str) -> ItemResult:
+                  folder: Path, problems: list[Problem], seconds: float, ingested: str, base: str) -> ItemResult:
     description = pipeline.describe(plan.meta, catalogue)
     return pipeline.assemble_item(plan.meta, description, profile, plan.pages, records, folder, problems,
-                                  seconds, ingested)
+                                  seconds, ingested, base)
+
+
+@task(name="store-item", cache_policy=NO_CACHE, task_run_name="store {meta.id}")
+def store_task(meta, folder: Path, result: ItemResult, store_url: str, multipart_mb: int) -> ItemResult:
+    """Push a finished item; if the store stays unreachable the item waits for the next run."""
+    store = storage.open_store(store_url, multipart_mb << 20)
+    try:
+        url, sent = pipeline.store_item(meta, folder, store)
+    except storage.StorageUnavailable as exc:
+        problem = Problem(item=meta.id, reason=f"waiting for storage: {exc.message}", severity="warning")
+        return result.model_copy(update={"status": "waiting", "problems": result.problems + [problem]})
+    except DigitizeError as exc:
+        return result.model_copy(update={"status": "failed", "problems": result.problems + [
+            Problem(item=meta.id, reason=exc.message)]})
+    pipeline.mark_stored(folder, url)
+    get_run_logger().info("%s stored at %s (%d objects sent)", meta.id, url, sent)
+    return result.model_copy(update={"status": "ok", "stored": url})
 
 
 def read_catalogue(batch: Path) -> tuple[list, list[Problem]]:
@@ -91,6 +108,7 @@ def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = N
     slots = threading.Semaphore(max(1, min(workers or settings.workers, POOL)))
 
     ingested = package.now()
+    store = storage.open_store(settings.store_url)  # a wrong store setting stops the run before any work
     found, batch_problems = ingest.find_items(batch)
     catalogue, catalogue_problems = read_catalogue(batch)
     batch_problems += catalogue_problems
@@ -112,7 +130,8 @@ def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = N
         if earlier is not None:
             logger.info("%s already done, skipped", plan.meta.id)
             progress.report("page", len(plan.pages))
-            results[index] = earlier
+            results[index] = earlier if earlier.stored else store_task(
+                plan.meta, folder, earlier, settings.store_url, settings.multipart_mb)
             continue
         futures = [page_task.submit(plan.meta.id, page, item_profile, folder, slots) for page in plan.pages]
         running.append((index, plan, item_profile, folder, futures, time.monotonic()))
@@ -132,8 +151,10 @@ def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = N
             results[index] = _failed(plan, problems, quarantine)
             continue
         try:
-            results[index] = assemble_task(plan, catalogue, item_profile, records, folder, problems,
-                                           time.monotonic() - began, ingested)
+            base = store.url(pipeline.item_key(plan.meta))
+            done = assemble_task(plan, catalogue, item_profile, records, folder, problems,
+                                 time.monotonic() - began, ingested, base)
+            results[index] = store_task(plan.meta, folder, done, settings.store_url, settings.multipart_mb)
         except DigitizeError as exc:
             problems.append(Problem(item=plan.meta.id, reason=exc.message))
             results[index] = _failed(plan, problems, quarantine)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -35,6 +36,13 @@ def sample_run(prefect_server, tmp_path_factory):
     return out, result, before
 
 
+def resolve(href: str) -> Path:
+    """The local file a file:// href names."""
+    parsed = urlparse(href)
+    assert parsed.scheme == "file", href
+    return Path(unquote(parsed.path))
+
+
 def tree_hashes(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -44,8 +52,83 @@ def sample_manifest() -> dict:
     return json.loads((TRUTH / "manifest.json").read_text(encoding="utf-8"))
 
 
-def run_cli(api_url: str, *args: str) -> subprocess.CompletedProcess:
-    """`digitize ARGS` in its own process, as an operator runs it, against the test Prefect API."""
+def run_cli(api_url: str, *args: str, **settings: str) -> subprocess.CompletedProcess:
+    """`digitize ARGS` in its own process, as an operator runs it, against the test Prefect API.
+    ``settings`` become DIGITIZE_* variables (store=... sets DIGITIZE_STORE); the store defaults to
+    a folder beside --out."""
     env = {**os.environ, "PREFECT_API_URL": api_url, "COLUMNS": "200"}
+    if "--out" in args:
+        env["DIGITIZE_STORE"] = (Path(args[args.index("--out") + 1]).parent / "store").as_uri()
+    env.update({f"DIGITIZE_{k.upper()}": v for k, v in settings.items()})
     return subprocess.run([sys.executable, "-m", "digitize.cli", *args], env=env, capture_output=True,
                           text=True, timeout=900)
+
+
+SWIFT_DIR = ROOT / "tests" / "s3swift"
+SWIFT_VERSION = "2.38.3"
+
+
+class Swift:
+    """A real single-node OpenStack Swift with the S3 API on loopback (tests/s3swift)."""
+
+    def __init__(self, state: Path, port: int, python: Path):
+        self.state, self.port, self.python = state, port, python
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.env = {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "test:tester",
+                    "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def start(self) -> None:
+        subprocess.run(["bash", str(SWIFT_DIR / "start.sh"), str(self.state), str(self.port)], check=True,
+                       env={**os.environ, "SWIFT_PYTHON": str(self.python)}, capture_output=True, timeout=120)
+
+    def stop(self) -> None:
+        subprocess.run(["bash", str(SWIFT_DIR / "stop.sh"), str(self.state)], check=True, capture_output=True,
+                       timeout=60)
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="test:tester",
+                            aws_secret_access_key="testing", region_name="us-east-1")
+
+    def bucket(self, name: str) -> str:
+        self.client().create_bucket(Bucket=name)
+        return name
+
+
+def swift_python() -> Path:
+    """A virtual environment with Swift from PyPI, made once and kept between test sessions."""
+    import tempfile
+
+    venv = Path(tempfile.gettempdir()) / f"digitize-test-swift-{SWIFT_VERSION}"
+    python = venv / "bin" / "python"
+    if not python.exists() or subprocess.run([str(python), "-c", "import swift"], capture_output=True).returncode:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"swift=={SWIFT_VERSION}"], check=True)
+    return python
+
+
+def free_port_block(size: int = 5) -> int:
+    import random
+    import socket
+
+    for _ in range(50):
+        base = random.randint(20000, 40000)
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free block of ports on 127.0.0.1")
+
+
+@pytest.fixture(scope="session")
+def swift(tmp_path_factory):
+    server = Swift(tmp_path_factory.mktemp("swift"), free_port_block(), swift_python())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -10,7 +10,7 @@ import pikepdf
 import pytest
 from lxml import etree
 
-from conftest import sample_manifest
+from conftest import resolve, sample_manifest
 from digitize import mets, schemas
 from digitize.dublincore import DC, OAI_DC
 from digitize.errors import OutputInvalid
@@ -70,8 +70,10 @@ def test_every_checksum_and_href_in_mets_holds(folders):
         uses = {f.use for f in package.files}
         assert uses == {"master", "access", "alto", "text"}
         for entry in package.files:
-            target = folder / entry.href
+            target = resolve(entry.href)  # in the store, which mirrors the item's folder
             assert target.is_file(), entry.href
+            relative = target.as_posix().split(f"/{package.library}/{package.item_id}/", 1)[1]
+            assert (folder / relative).is_file()  # the stored key mirrors the item's folder
             assert hashlib.sha256(target.read_bytes()).hexdigest() == entry.sha256, entry.href
             assert target.stat().st_size == entry.size
         assert [p.number for p in package.pages] == list(range(1, len(sample_manifest()[package.item_id]) + 1))

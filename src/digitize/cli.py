@@ -36,10 +36,11 @@ def summary_table(summary: BatchSummary) -> Table:
     for column in ("item", "status", "pages", "confidence", "seconds", "output or reason"):
         table.add_column(column, overflow="fold")
     for item in summary.items:
-        errors_ = [p for p in item.problems if p.severity == "error"]
+        shown = [p for p in item.problems if p.severity == "error" or item.status == "waiting"]
         detail = item.pdf if item.status == "ok" else "; ".join(
-            f"{p.file + ': ' if p.file else ''}{p.reason}" for p in errors_)
-        table.add_row(item.item_id, "[green]ok" if item.status == "ok" else "[red]failed", str(item.pages),
+            f"{p.file + ': ' if p.file else ''}{p.reason}" for p in shown)
+        status = {"ok": "[green]ok", "waiting": "[yellow]waiting for storage"}.get(item.status, "[red]failed")
+        table.add_row(item.item_id, status, str(item.pages),
                       f"{item.mean_confidence:.1f}" if item.mean_confidence is not None else "-",
                       f"{item.seconds:.1f}", detail)
     return table
@@ -47,7 +48,7 @@ def summary_table(summary: BatchSummary) -> Table:
 
 def print_summary(summary: BatchSummary, seconds: float) -> None:
     console.print(summary_table(summary))
-    warnings = [p for i in summary.items for p in i.problems if p.severity == "warning"]
+    warnings = [p for i in summary.items for p in i.problems if p.severity == "warning" and i.status != "waiting"]
     for problem in summary.problems + warnings:
         where = " / ".join(x for x in (problem.item, problem.file) if x)
         console.print(f"[yellow]{problem.severity}[/] {where}: {problem.reason}")
@@ -55,7 +56,9 @@ def print_summary(summary: BatchSummary, seconds: float) -> None:
     pages = sum(i.pages for i in ok)
     confidences = [i.mean_confidence for i in ok if i.mean_confidence is not None]
     mean = f"{sum(confidences) / len(confidences):.1f}" if confidences else "-"
-    console.print(f"items ok {len(ok)}, failed {len(summary.items) - len(ok)}; pages {pages}; "
+    waiting = sum(i.status == "waiting" for i in summary.items)
+    console.print(f"items ok {len(ok)}, failed {len(summary.items) - len(ok) - waiting}"
+                  + (f", waiting for storage {waiting}" if waiting else "") + f"; pages {pages}; "
                   f"mean confidence {mean}; time {seconds:.1f} s")
 
 
@@ -105,6 +108,32 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
     print_summary(summary, time.monotonic() - started)
     if not summary.ok:
         raise typer.Exit(BatchIncomplete.exit_code)
+
+
+@app.command()
+def audit(library: Optional[str] = typer.Option(None, "--library", help="only this library's items")) -> None:
+    """Fixity check: re-read every stored object and compare it with the SHA-256 recorded when it was
+    stored; report missing or changed objects (exit code 5 if there are any)."""
+    from digitize import storage
+    from digitize.settings import get_settings
+
+    settings = get_settings()
+    try:
+        store = storage.open_store(settings.store_url, settings.multipart_mb << 20)
+        checked, problems = storage.audit(store, library or "")
+    except DigitizeError as exc:
+        errors.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(exc.exit_code) from None
+    if problems:
+        table = Table(title="Objects that fail the fixity check")
+        table.add_column("object", overflow="fold")
+        table.add_column("problem", overflow="fold")
+        for url, problem in problems:
+            table.add_row(url, problem)
+        console.print(table)
+    console.print(f"{checked} objects checked in {settings.store_url}; {len(problems)} missing or changed")
+    if problems:
+        raise typer.Exit(5)
 
 
 if __name__ == "__main__":

@@ -200,7 +200,8 @@ class Problem(BaseModel):
 class ItemResult(BaseModel):
     item_id: str
     library: str
-    status: str  # ok | failed
+    status: str  # ok | failed | waiting (done, waiting for storage)
+    stored: str | None = None  # where the item was stored and verified
     pages: int = 0
     mean_confidence: float | None = None
     pdf: str | None = None

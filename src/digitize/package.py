@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from digitize import __version__
 from digitize.errors import OutputInvalid
@@ -22,14 +23,19 @@ def now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def entry(folder: Path, path: Path, file_id: str, use: str, mimetype: str) -> FileEntry:
-    return FileEntry(id=file_id, use=use, href=path.relative_to(folder).as_posix(), mimetype=mimetype,
+def href(base: str, relative: str) -> str:
+    """Where a file of the item is kept: its store URL (base = the item's URL in the store)."""
+    return f"{base}/{quote(relative)}" if base else relative
+
+
+def entry(folder: Path, path: Path, file_id: str, use: str, mimetype: str, base: str = "") -> FileEntry:
+    return FileEntry(id=file_id, use=use, href=href(base, path.relative_to(folder).as_posix()), mimetype=mimetype,
                      size=path.stat().st_size, sha256=sha256_file(path),
                      created=datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(
                          microsecond=0).isoformat())
 
 
-def copy_masters(pages: list[PageSource], folder: Path) -> dict[Path, FileEntry]:
+def copy_masters(pages: list[PageSource], folder: Path, base: str = "") -> dict[Path, FileEntry]:
     """Copy each original once into masters/ and check the copy's SHA-256 against intake's."""
     target_dir = folder / "masters"
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -43,7 +49,7 @@ def copy_masters(pages: list[PageSource], folder: Path) -> dict[Path, FileEntry]
             target = target_dir / f"{len(copied) + 1:04d}-{name}"  # another original of the same name
         if not target.exists():
             shutil.copy2(page.path, target)
-        found = entry(folder, target, f"master-{len(copied) + 1:04d}", "master", MIMETYPES.get(page.format, ""))
+        found = entry(folder, target, f"master-{len(copied) + 1:04d}", "master", MIMETYPES.get(page.format, ""), base)
         if found.sha256 != page.sha256:
             raise OutputInvalid("the copy of the master differs from the original (SHA-256)", str(target),
                                 "check the disk; the item is run again next time")
@@ -104,25 +110,26 @@ def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], record
 
 def build_package(meta: ItemMetadata, description: Description, profile: Profile, pages: list[PageSource],
                   records: list[PageRecord], folder: Path, pdf: Path, ingested: str,
-                  warnings: list[str]) -> ItemPackage:
-    masters = copy_masters(pages, folder)
+                  warnings: list[str], base: str = "") -> ItemPackage:
+    """``base``: the item's URL in the store, which the hrefs name (relative hrefs without one)."""
+    masters = copy_masters(pages, folder, base)
     files = list(masters.values())
-    files.append(entry(folder, pdf, "access-pdf", "access", MIMETYPES[".pdf"]))
+    files.append(entry(folder, pdf, "access-pdf", "access", MIMETYPES[".pdf"], base))
     images = []
     for page, record in zip(pages, records):
-        alto = entry(folder, folder / record.alto_file, f"alto-{record.number:04d}", "alto", ALTO_MIMETYPE)
-        text = entry(folder, folder / record.text_file, f"text-{record.number:04d}", "text", MIMETYPES[".txt"])
+        alto = entry(folder, folder / record.alto_file, f"alto-{record.number:04d}", "alto", ALTO_MIMETYPE, base)
+        text = entry(folder, folder / record.text_file, f"text-{record.number:04d}", "text", MIMETYPES[".txt"],
+                     base)
         files += [alto, text]
         images.append(PageImage(number=record.number, label=str(record.number), master=masters[page.path].id,
                                 frame=page.frame, width=page.width, height=page.height, dpi=page.dpi,
                                 mode=page.mode, format=page.format, alto=alto.id, text=text.id))
-    files.append(entry(folder, folder / f"{meta.id}.txt", "text-item", "text", MIMETYPES[".txt"]))
+    files.append(entry(folder, folder / f"{meta.id}.txt", "text-item", "text", MIMETYPES[".txt"], base))
     return ItemPackage(item_id=meta.id, library=meta.library, category=meta.category, access=meta.access,
                        created=now(), description=description, agents=agents(meta, records), files=files,
                        pages=images, events=events(meta, profile, pages, records, masters, files, ingested, warnings))
 
 
-def identifiers(meta: ItemMetadata, pdf: Path) -> list[str]:
+def identifiers(meta: ItemMetadata, base: str) -> list[str]:
     """The DC identifiers: the item id and where its access copy is kept."""
-    return [meta.id, pdf.resolve().as_uri()]
-
+    return [meta.id, href(base, f"{meta.id}.pdf")]

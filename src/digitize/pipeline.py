@@ -30,8 +30,8 @@ from PIL import Image
 from lxml import etree
 
 from digitize import __version__, dublincore, imaging, marc, mets, ocr, package, schemas
-from digitize.ingest import load_page
-from digitize.models import Description, ItemMetadata, ItemResult, PageRecord, PageSource, Problem, Profile
+from digitize.ingest import load_page, sha256_file
+from digitize.models import Description, Event, ItemMetadata, ItemResult, PageRecord, PageSource, Problem, Profile
 from digitize.pdf import PdfInfo, PdfPage, build_pdfa
 
 WORK = ".work"
@@ -140,8 +140,9 @@ def describe(meta: ItemMetadata, catalogue: list) -> Description:
 
 def assemble_item(meta: ItemMetadata, description: Description, profile: Profile, pages: list[PageSource],
                   records: list[PageRecord], folder: Path, problems: list[Problem], seconds: float,
-                  ingested: str) -> ItemResult:
-    """Join the pages of a finished item into its PDF/A, text, Dublin Core, METS and item record."""
+                  ingested: str, base: str = "") -> ItemResult:
+    """Join the pages of a finished item into its PDF/A, text, Dublin Core, METS and item record.
+    ``base`` is the item's URL in the store, named by the METS hrefs and the DC identifier."""
     records = sorted(records, key=lambda r: r.number)
     pdf_path = folder / f"{meta.id}.pdf"
     build_pdfa([PdfPage(image=folder / r.image_file, text_layer=folder / r.text_layer_file,
@@ -155,13 +156,13 @@ def assemble_item(meta: ItemMetadata, description: Description, profile: Profile
         write_atomic(folder / "text" / "NEEDS_TRANSCRIPTION.txt",
                      f"The text of this item was read by OCR with profile {profile.name} and is only a "
                      "draft: it needs human transcription before it is used as the item's text.\n")
-    identifiers = package.identifiers(meta, pdf_path)
+    identifiers = package.identifiers(meta, base)
     dc = dublincore.oai_dc(description, meta, identifiers)
     schemas.validate(dc, str(folder / "dc.xml"))
     write_atomic(folder / "dc.xml", etree.tostring(dc, xml_declaration=True, encoding="UTF-8", pretty_print=True))
     warnings = [f"{p.file}: {p.reason}" for p in problems if p.severity == "warning"]
     item_package = package.build_package(meta, description, profile, pages, records, folder, pdf_path,
-                                         ingested, warnings)
+                                         ingested, warnings, base)
     mets.write(item_package, meta, identifiers, folder / "mets.xml")
     result = ItemResult(item_id=meta.id, library=meta.library, status="ok", pages=len(records),
                         mean_confidence=mean_confidence(records), pdf=str(pdf_path), output_dir=str(folder),
@@ -172,6 +173,53 @@ def assemble_item(meta: ItemMetadata, description: Description, profile: Profile
     write_atomic(folder / "item.json", json.dumps(record, ensure_ascii=False, indent=1))
     shutil.rmtree(folder / WORK, ignore_errors=True)
     return result
+
+
+def item_key(meta: ItemMetadata) -> str:
+    return f"{meta.library}/{meta.id}"
+
+
+def store_item(meta: ItemMetadata, folder: Path, store) -> tuple[str, int]:
+    """Push every output of a finished item to the store, verified, the METS (with its storage
+    event) and the manifest stored.json last. Returns the item's URL in the store and how many
+    objects were sent (0 when all were there already). Raises StorageUnavailable when the store
+    cannot be reached: what was sent stays, and the next run sends the rest."""
+    prefix = item_key(meta)
+    last = ("mets.xml", "stored.json")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and WORK not in p.relative_to(folder).parts
+                   and p.name not in last + ("item.json",) and not p.name.startswith("."))
+    manifest, sent = {}, 0
+    for path in files:
+        relative = path.relative_to(folder).as_posix()
+        digest = sha256_file(path)
+        sent += store.put(path, f"{prefix}/{relative}", digest)
+        manifest[relative] = {"size": path.stat().st_size, "sha256": digest}
+    mets_path = folder / "mets.xml"
+    item_package = mets.read(mets_path)
+    if not any(e.id == "storage" for e in item_package.events):
+        item_package.events.append(Event(
+            id="storage", type="replication", date=package.now(), agents=["digitize"], outcome="success",
+            objects=[f.id for f in item_package.files],
+            detail=f"stored at {store.url(prefix)}: {len(files)} files, each sent with its SHA-256 (checked "
+                   "by the store) and verified after upload"))
+        identifiers = package.identifiers(meta, store.url(prefix))
+        mets.write(item_package, meta, identifiers, mets_path)
+    for name in last:
+        path = folder / name
+        if name == "stored.json":
+            write_atomic(path, json.dumps({"store": store.url(prefix), "objects": manifest}, ensure_ascii=False,
+                                          indent=1))
+        digest = sha256_file(path)
+        sent += store.put(path, f"{prefix}/{name}", digest)
+        manifest[name] = {"size": path.stat().st_size, "sha256": digest}
+    return store.url(prefix), sent
+
+
+def mark_stored(folder: Path, url: str) -> None:
+    path = folder / "item.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["result"]["stored"] = url
+    write_atomic(path, json.dumps(record, ensure_ascii=False, indent=1))
 
 
 def finished_item(folder: Path, pages: list[PageSource]) -> ItemResult | None:

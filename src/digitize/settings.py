@@ -20,10 +20,16 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     max_pixels: int = Field(250_000_000, description="larger images are refused (decompression bombs)")
     ocr_timeout: int = Field(600, description="seconds before one page's OCR is abandoned")
+    store: str = Field("", description="file:///path or s3://bucket/prefix [default: file://$DIGITIZE_DATA/store]")
+    multipart_mb: int = Field(64, ge=5, description="files larger than this go to S3 in parts")
 
     @property
     def out(self) -> Path:
         return self.data / "out"
+
+    @property
+    def store_url(self) -> str:
+        return self.store or (self.data / "store").resolve().as_uri()
 
 
 def get_settings() -> Settings:

@@ -1,0 +1,265 @@
+"""Where finished items are kept: a local folder (the default) or S3-compatible object storage.
+
+Every object goes with its SHA-256 (sent to the server, which must refuse a mismatch, and kept as
+object metadata), is verified after it arrives, is never overwritten silently, and an identical
+object already there is not sent again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from digitize.errors import DigitizeError
+from digitize.ingest import sha256_file
+
+READ_BACK_LIMIT = 8 << 20  # objects up to this size are read back and hashed after upload
+
+
+class StorageError(DigitizeError):
+    """The store refused or lost something (a checksum mismatch, a bad response)."""
+
+    exit_code = 74
+
+
+class StorageConflict(StorageError):
+    """A different object already sits at the key."""
+
+
+class StorageUnavailable(StorageError):
+    """The store cannot be reached (after retries): the item waits for the next run."""
+
+    exit_code = 75
+
+
+@dataclass
+class Stored:
+    key: str
+    size: int
+    sha256: str | None  # as recorded with the object (None if it carries no record)
+
+
+def _hash_stream(stream) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+class FolderStore:
+    """Objects as files under a root folder; keys are relative paths."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def url(self, key: str) -> str:
+        return (self.root / key).resolve().as_uri()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise StorageError("key points outside the store", key, "report this as a bug")
+        return path
+
+    def head(self, key: str) -> Stored | None:
+        path = self._path(key)
+        return Stored(key, path.stat().st_size, None) if path.is_file() else None
+
+    def read_sha256(self, key: str) -> str:
+        return sha256_file(self._path(key))
+
+    def read_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def put(self, source: Path, key: str, sha256: str) -> bool:
+        """Store a file; False if the identical object was already there."""
+        target = self._path(key)
+        if target.is_file():
+            if sha256_file(target) == sha256:
+                return False
+            raise StorageConflict("a different file is already stored under this key", self.url(key),
+                                  "the item changed after it was stored: give it a new item id, or move the "
+                                  "stored copy aside after checking it")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        os.close(fd)
+        shutil.copyfile(source, tmp)
+        if sha256_file(Path(tmp)) != sha256:
+            os.unlink(tmp)
+            raise StorageError("the stored copy differs from the file (SHA-256)", self.url(key), "check the disk")
+        os.replace(tmp, target)
+        return True
+
+    def keys(self, prefix: str = "") -> list[str]:
+        base = self.root / prefix
+        if not base.exists():
+            return []
+        return sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*")
+                      if p.is_file() and not p.name.startswith("."))
+
+
+class S3Store:
+    """Objects in a bucket of an S3-compatible server, under an optional key prefix. The endpoint
+    and credentials come from the standard AWS settings (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...,
+    or ~/.aws); they never appear in our messages."""
+
+    def __init__(self, bucket: str, prefix: str = "", multipart_threshold: int = 64 << 20,
+                 part_size: int = 16 << 20, attempts: int = 4, timeout: float = 20.0):
+        import boto3
+        from botocore.config import Config
+
+        self.bucket, self.prefix = bucket, prefix.strip("/")
+        self.multipart_threshold, self.part_size = multipart_threshold, part_size
+        self.client = boto3.client("s3", config=Config(
+            retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=timeout,
+            read_timeout=timeout, s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required", response_checksum_validation="when_required"))
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+    def _call(self, operation: str, key: str, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+
+        try:
+            return getattr(self.client, operation)(Bucket=self.bucket, **kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if status >= 500 or error.get("Code") in ("SlowDown", "ServiceUnavailable", "RequestTimeout"):
+                raise StorageUnavailable(f"the store answers {status} {error.get('Code', '')} (after retries)",
+                                         self.url(key), "the item waits for storage; run again later") from None
+            raise StorageError(f"the store refused {operation}: {error.get('Code', '')} {error.get('Message', '')}",
+                               self.url(key), "check the bucket name, permissions and the file") from None
+        except (BotoConnectionError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"the store cannot be reached ({type(exc).__name__})", self.url(key),
+                                     "the item waits for storage; run again when the store is back") from None
+
+    def head(self, key: str) -> Stored | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return None
+            self._call("head_object", key, Key=self._key(key))  # raises the right error
+            raise
+        except Exception:
+            return self._call("head_object", key, Key=self._key(key))  # raises StorageUnavailable
+        return Stored(key, answer["ContentLength"], answer.get("Metadata", {}).get("sha256"))
+
+    def read_sha256(self, key: str) -> str:
+        answer = self._call("get_object", key, Key=self._key(key))
+        return _hash_stream(answer["Body"])
+
+    def read_bytes(self, key: str) -> bytes:
+        return self._call("get_object", key, Key=self._key(key))["Body"].read()
+
+    def put(self, source: Path, key: str, sha256: str, checksum: str | None = None) -> bool:
+        """Store a file; False if the identical object was already there. ``checksum`` (base64
+        SHA-256) is what we tell the server; only tests pass a wrong one on purpose."""
+        existing = self.head(key)
+        if existing is not None:
+            if existing.sha256 == sha256 and existing.size == source.stat().st_size:
+                return False
+            raise StorageConflict("a different object is already stored under this key", self.url(key),
+                                  "the item changed after it was stored: give it a new item id, or have the "
+                                  "stored object checked and removed by the store's administrator")
+        checksum = checksum or base64.b64encode(bytes.fromhex(sha256)).decode()
+        size = source.stat().st_size
+        if size <= self.multipart_threshold:
+            with source.open("rb") as body:
+                self._call("put_object", key, Key=self._key(key), Body=body, ChecksumSHA256=checksum,
+                           Metadata={"sha256": sha256})
+        else:
+            self._multipart(source, key, sha256)
+        self.verify(key, size, sha256)
+        return True
+
+    def _multipart(self, source: Path, key: str, sha256: str) -> None:
+        upload = self._call("create_multipart_upload", key, Key=self._key(key), ChecksumAlgorithm="SHA256",
+                            Metadata={"sha256": sha256})["UploadId"]
+        try:
+            parts = []
+            with source.open("rb") as handle:
+                for number, chunk in enumerate(iter(lambda: handle.read(self.part_size), b""), start=1):
+                    checksum = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+                    answer = self._call("upload_part", key, Key=self._key(key), UploadId=upload,
+                                        PartNumber=number, Body=chunk, ChecksumSHA256=checksum)
+                    parts.append({"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum})
+            self._call("complete_multipart_upload", key, Key=self._key(key), UploadId=upload,
+                       MultipartUpload={"Parts": parts})
+        except BaseException:
+            try:  # leave no partial object behind
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key), UploadId=upload)
+            except Exception:
+                pass  # the store is gone; its lifecycle rules clean up abandoned uploads
+            raise
+
+    def verify(self, key: str, size: int, sha256: str) -> None:
+        stored = self.head(key)
+        if stored is None or stored.size != size or stored.sha256 != sha256:
+            raise StorageError("the stored object does not match the file (size or SHA-256)", self.url(key),
+                               "run again; if it persists, check the store")
+        if size <= READ_BACK_LIMIT and self.read_sha256(key) != sha256:
+            raise StorageError("the stored object reads back differently (SHA-256)", self.url(key),
+                               "run again; if it persists, check the store")
+
+    def keys(self, prefix: str = "") -> list[str]:
+        found, token = [], None
+        full = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            answer = self._call("list_objects_v2", prefix, Prefix=full, **extra)
+            found += [o["Key"][len(self.prefix) + 1 if self.prefix else 0:] for o in answer.get("Contents", [])]
+            if not answer.get("IsTruncated"):
+                return found
+            token = answer["NextContinuationToken"]
+
+
+MANIFEST = "stored.json"
+
+
+def audit(store, library: str = "") -> tuple[int, list[tuple[str, str]]]:
+    """Re-read every object that the stored items' manifests list and compare it with the SHA-256
+    recorded when it was stored. Returns how many objects were checked and the (url, problem) of
+    each missing or changed one."""
+    checked, problems = 0, []
+    manifests = [k for k in store.keys(f"{library}/" if library else "") if k.endswith(f"/{MANIFEST}")]
+    for manifest in manifests:
+        prefix = manifest[: -len(MANIFEST)]
+        objects = json.loads(store.read_bytes(manifest))["objects"]
+        for relative, recorded in objects.items():
+            key = prefix + relative
+            checked += 1
+            found = store.head(key)
+            if found is None:
+                problems.append((store.url(key), "missing"))
+            elif found.size != recorded["size"]:
+                problems.append((store.url(key), f"changed: {found.size} bytes, {recorded['size']} recorded"))
+            elif store.read_sha256(key) != recorded["sha256"]:
+                problems.append((store.url(key), "changed: its SHA-256 differs from the one recorded"))
+    return checked, problems
+
+
+def open_store(url: str, multipart_threshold: int = 64 << 20):
+    """`file:///path` or `s3://bucket/prefix`."""
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return FolderStore(Path(parsed.path))
+    if parsed.scheme == "s3" and parsed.netloc:
+        return S3Store(parsed.netloc, parsed.path, multipart_threshold=multipart_threshold)
+    if parsed.scheme == "":
+        return FolderStore(Path(url))
+    raise StorageError(f"unknown store {url!r}", "DIGITIZE_STORE", "use file:///path or s3://bucket/prefix")
