@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   tesseract-ocr tesseract-ocr-vie tesseract-ocr-fra tesseract-ocr-chi-tra tesseract-ocr-chi-tra-vert
-  ghostscript unpaper pngquant qpdf poppler-utils fonts-noto-core
+  ghostscript unpaper pngquant qpdf poppler-utils fonts-noto-core curl
   python3 python3-venv python3-pip
 )
 missing=()
