@@ -150,7 +150,7 @@ def test_bad_files_are_copied_to_quarantine_with_reasons(bad_batch):
 def test_input_untouched_and_nothing_written_outside_the_output(bad_batch):
     root, batch, out, _, _, before = bad_batch
     assert tree_hashes(batch) == before
-    assert sorted(p.name for p in root.iterdir()) == ["batch", "out"]
+    assert sorted(p.name for p in root.iterdir()) == ["batch", "out", "store"]
     assert not list(root.rglob("evil*"))
 
 
