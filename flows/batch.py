@@ -51,11 +51,12 @@ def assemble_task(plan: ingest.ItemPlan, catalogue: list, profile: Profile, reco
 
 
 @task(name="store-item", cache_policy=NO_CACHE, task_run_name="store {meta.id}")
-def store_task(meta, folder: Path, result: ItemResult, store_url: str, multipart_mb: int) -> ItemResult:
+def store_task(meta, folder: Path, result: ItemResult, store_url: str, multipart_mb: int,
+               new_version: bool) -> ItemResult:
     """Push a finished item; if the store stays unreachable the item waits for the next run."""
     store = storage.open_store(store_url, multipart_mb << 20)
     try:
-        url, sent = pipeline.store_item(meta, folder, store)
+        url, sent = pipeline.store_item(meta, folder, store, new_version)
     except storage.StorageUnavailable as exc:
         problem = Problem(item=meta.id, reason=f"waiting for storage: {exc.message}", severity="warning")
         return result.model_copy(update={"status": "waiting", "problems": result.problems + [problem]})
@@ -90,13 +91,14 @@ def _failed(plan: ingest.ItemPlan, problems: list[Problem], quarantine: Path) ->
 
 @flow(name="digitize-batch", task_runner=ThreadPoolTaskRunner(max_workers=POOL), log_prints=True)
 def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = None,
-                   workers: int | None = None) -> BatchSummary:
+                   workers: int | None = None, new_version: bool = False) -> BatchSummary:
     """Turn a batch of scanned items into searchable PDF/A with Vietnamese text.
 
     batch: folder holding one sub-folder per item (page images + item.toml, or items.csv).
     out: output folder (default: $DIGITIZE_DATA/out).
     profile: material profile for items that do not name one (default: quoc-ngu-modern).
     workers: pages worked on at once (default: number of CPU cores).
+    new_version: store changed items over their stored copies, keeping those as previous versions.
     """
     settings = get_settings()
     logger = get_run_logger()
@@ -131,7 +133,7 @@ def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = N
             logger.info("%s already done, skipped", plan.meta.id)
             progress.report("page", len(plan.pages))
             results[index] = earlier if earlier.stored else store_task(
-                plan.meta, folder, earlier, settings.store_url, settings.multipart_mb)
+                plan.meta, folder, earlier, settings.store_url, settings.multipart_mb, new_version)
             continue
         futures = [page_task.submit(plan.meta.id, page, item_profile, folder, slots) for page in plan.pages]
         running.append((index, plan, item_profile, folder, futures, time.monotonic()))
@@ -154,7 +156,8 @@ def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = N
             base = store.url(pipeline.item_key(plan.meta))
             done = assemble_task(plan, catalogue, item_profile, records, folder, problems,
                                  time.monotonic() - began, ingested, base)
-            results[index] = store_task(plan.meta, folder, done, settings.store_url, settings.multipart_mb)
+            results[index] = store_task(plan.meta, folder, done, settings.store_url, settings.multipart_mb,
+                                        new_version)
         except DigitizeError as exc:
             problems.append(Problem(item=plan.meta.id, reason=exc.message))
             results[index] = _failed(plan, problems, quarantine)

@@ -114,6 +114,14 @@ def test_a_changed_file_at_an_existing_key_is_refused(swift, monkeypatch, tmp_pa
     assert "s3://conflict/L/I/text/0001.txt" in caught.value.message
     assert swift.client().get_object(Bucket="conflict", Key="L/I/text/0001.txt")["Body"].read() == \
         "bản gốc".encode()
+    # asked for explicitly, the new version takes the key and the stored one is kept
+    assert store.put(path, "L/I/text/0001.txt", sha256(path.read_bytes()), new_version=True) is True
+    stored = objects(swift, "conflict")
+    [previous] = [k for k in stored if k.startswith("_versions/")]
+    assert previous.endswith("/L/I/text/0001.txt")
+    client = swift.client()
+    assert client.get_object(Bucket="conflict", Key=previous)["Body"].read() == "bản gốc".encode()
+    assert client.get_object(Bucket="conflict", Key="L/I/text/0001.txt")["Body"].read() == "bản đã sửa".encode()
 
 
 def test_large_files_go_in_verified_parts(swift, monkeypatch, tmp_path):
@@ -203,3 +211,22 @@ def test_audit_finds_changed_and_deleted_objects(swift, pushed, prefect_server):
     assert "HD-DC-0001/text/0001.txt" in result.stdout and "changed" in result.stdout
     assert "HN-TK-0002/alto/0002.xml" in result.stdout and "missing" in result.stdout
     assert "testing" not in result.stdout + result.stderr  # the secret key never shows
+
+
+def test_folder_store_refuses_a_changed_file_and_keeps_versions(tmp_path):
+    from digitize.storage import FolderStore
+
+    store = FolderStore(tmp_path / "store")
+    path = tmp_path / "0001.txt"
+    path.write_text("bản gốc", encoding="utf-8")
+    assert store.put(path, "L/I/text/0001.txt", sha256(path.read_bytes())) is True
+    assert store.put(path, "L/I/text/0001.txt", sha256(path.read_bytes())) is False
+    path.write_text("bản đã sửa", encoding="utf-8")
+    with pytest.raises(StorageConflict, match="--new-version"):
+        store.put(path, "L/I/text/0001.txt", sha256(path.read_bytes()))
+    assert store.put(path, "L/I/text/0001.txt", sha256(path.read_bytes()), new_version=True) is True
+    [previous] = [k for k in store.keys() if k.startswith("_versions/")]
+    assert (tmp_path / "store" / previous).read_text(encoding="utf-8") == "bản gốc"
+    assert (tmp_path / "store" / "L/I/text/0001.txt").read_text(encoding="utf-8") == "bản đã sửa"
+    with pytest.raises(StorageError, match="outside the store"):
+        store.put(path, "../../escape.txt", sha256(path.read_bytes()))

@@ -67,6 +67,8 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
         out: Optional[Path] = typer.Option(None, "--out", help="output folder [default: $DIGITIZE_DATA/out]"),
         profile: Optional[str] = typer.Option(None, "--profile", help="material profile for items that name none"),
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="pages at once [default: CPU cores]"),
+        new_version: bool = typer.Option(False, "--new-version",
+                                         help="store changed items, keeping the stored copies as previous versions"),
         ) -> None:
     """Run the digitize-batch flow on BATCH, with progress and a summary."""
     import time
@@ -99,7 +101,8 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
         console.print("[dim]No PREFECT_API_URL set: the flow runs on a temporary Prefect server (about 15 s to start).")
     try:
         with bar:
-            summary = digitize_batch(batch=batch, out=out, profile=profile, workers=workers)
+            summary = digitize_batch(batch=batch, out=out, profile=profile, workers=workers,
+                                     new_version=new_version)
     except DigitizeError as exc:
         errors.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(exc.exit_code) from None

@@ -179,11 +179,12 @@ def item_key(meta: ItemMetadata) -> str:
     return f"{meta.library}/{meta.id}"
 
 
-def store_item(meta: ItemMetadata, folder: Path, store) -> tuple[str, int]:
+def store_item(meta: ItemMetadata, folder: Path, store, new_version: bool = False) -> tuple[str, int]:
     """Push every output of a finished item to the store, verified, the METS (with its storage
     event) and the manifest stored.json last. Returns the item's URL in the store and how many
     objects were sent (0 when all were there already). Raises StorageUnavailable when the store
-    cannot be reached: what was sent stays, and the next run sends the rest."""
+    cannot be reached: what was sent stays, and the next run sends the rest. With ``new_version``
+    a changed object replaces the stored one, which is kept as a previous version."""
     prefix = item_key(meta)
     last = ("mets.xml", "stored.json")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and WORK not in p.relative_to(folder).parts
@@ -192,7 +193,7 @@ def store_item(meta: ItemMetadata, folder: Path, store) -> tuple[str, int]:
     for path in files:
         relative = path.relative_to(folder).as_posix()
         digest = sha256_file(path)
-        sent += store.put(path, f"{prefix}/{relative}", digest)
+        sent += store.put(path, f"{prefix}/{relative}", digest, new_version=new_version)
         manifest[relative] = {"size": path.stat().st_size, "sha256": digest}
     mets_path = folder / "mets.xml"
     item_package = mets.read(mets_path)
@@ -210,7 +211,7 @@ def store_item(meta: ItemMetadata, folder: Path, store) -> tuple[str, int]:
             write_atomic(path, json.dumps({"store": store.url(prefix), "objects": manifest}, ensure_ascii=False,
                                           indent=1))
         digest = sha256_file(path)
-        sent += store.put(path, f"{prefix}/{name}", digest)
+        sent += store.put(path, f"{prefix}/{name}", digest, new_version=new_version)
         manifest[name] = {"size": path.stat().st_size, "sha256": digest}
     return store.url(prefix), sent
 

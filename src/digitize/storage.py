@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,6 +22,13 @@ from digitize.errors import DigitizeError
 from digitize.ingest import sha256_file
 
 READ_BACK_LIMIT = 8 << 20  # objects up to this size are read back and hashed after upload
+VERSIONS = "_versions"  # earlier versions of replaced objects: _versions/<UTC time>/<key>
+CONFLICT_TODO = ("if the item really changed, run again with --new-version: the stored object is kept as "
+                 f"a previous version under {VERSIONS}/ and the new one takes its place")
+
+
+def version_key(key: str) -> str:
+    return f"{VERSIONS}/{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}/{key}"
 
 
 class StorageError(DigitizeError):
@@ -78,15 +86,18 @@ class FolderStore:
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
-    def put(self, source: Path, key: str, sha256: str) -> bool:
+    def put(self, source: Path, key: str, sha256: str, new_version: bool = False) -> bool:
         """Store a file; False if the identical object was already there."""
         target = self._path(key)
         if target.is_file():
             if sha256_file(target) == sha256:
                 return False
-            raise StorageConflict("a different file is already stored under this key", self.url(key),
-                                  "the item changed after it was stored: give it a new item id, or move the "
-                                  "stored copy aside after checking it")
+            if not new_version:
+                raise StorageConflict("a different file is already stored under this key", self.url(key),
+                                      CONFLICT_TODO)
+            previous = self._path(version_key(key))
+            previous.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(target, previous)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         os.close(fd)
@@ -166,16 +177,24 @@ class S3Store:
     def read_bytes(self, key: str) -> bytes:
         return self._call("get_object", key, Key=self._key(key))["Body"].read()
 
-    def put(self, source: Path, key: str, sha256: str, checksum: str | None = None) -> bool:
+    def put(self, source: Path, key: str, sha256: str, new_version: bool = False,
+            checksum: str | None = None) -> bool:
         """Store a file; False if the identical object was already there. ``checksum`` (base64
         SHA-256) is what we tell the server; only tests pass a wrong one on purpose."""
         existing = self.head(key)
         if existing is not None:
             if existing.sha256 == sha256 and existing.size == source.stat().st_size:
                 return False
-            raise StorageConflict("a different object is already stored under this key", self.url(key),
-                                  "the item changed after it was stored: give it a new item id, or have the "
-                                  "stored object checked and removed by the store's administrator")
+            if not new_version:
+                raise StorageConflict("a different object is already stored under this key", self.url(key),
+                                      CONFLICT_TODO)
+            previous = version_key(key)
+            self._call("copy_object", key, Key=self._key(previous), MetadataDirective="COPY",
+                       CopySource={"Bucket": self.bucket, "Key": self._key(key)})
+            kept = self.head(previous)
+            if kept is None or kept.size != existing.size:
+                raise StorageError("the previous version could not be kept", self.url(previous),
+                                   "nothing was replaced; check the store")
         checksum = checksum or base64.b64encode(bytes.fromhex(sha256)).decode()
         size = source.stat().st_size
         if size <= self.multipart_threshold:
@@ -236,7 +255,8 @@ def audit(store, library: str = "") -> tuple[int, list[tuple[str, str]]]:
     recorded when it was stored. Returns how many objects were checked and the (url, problem) of
     each missing or changed one."""
     checked, problems = 0, []
-    manifests = [k for k in store.keys(f"{library}/" if library else "") if k.endswith(f"/{MANIFEST}")]
+    manifests = [k for k in store.keys(f"{library}/" if library else "")
+                 if k.endswith(f"/{MANIFEST}") and not k.startswith(f"{VERSIONS}/")]
     for manifest in manifests:
         prefix = manifest[: -len(MANIFEST)]
         objects = json.loads(store.read_bytes(manifest))["objects"]
