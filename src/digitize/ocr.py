@@ -1,5 +1,6 @@
-"""Tesseract through pytesseract: one run per page gives plain text, ALTO and a text-only PDF
-page (the invisible text layer), so the words in the PDF are exactly the words OCR produced."""
+"""Tesseract through pytesseract: one run per page gives its ALTO (words, positions, confidences),
+from which the plain text and the PDF's invisible text layer are drawn, so the words in the PDF are
+exactly the words OCR produced."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytesseract
 from lxml import etree
 
+from digitize import textlayer
 from digitize.errors import ToolError
 
 # one thread per Tesseract process: pages run in parallel instead (much faster overall)
@@ -22,8 +24,7 @@ os.environ["OMP_THREAD_LIMIT"] = "1"
 @dataclass
 class OcrResult:
     text: str
-    alto: bytes
-    text_layer: Path  # a one-page PDF holding only invisible text
+    alto: bytes  # in NFC, positions in the page image's pixels
     confidence: float | None  # mean word confidence, 0-100
     words: int
 
@@ -73,18 +74,17 @@ def nfc_alto(alto: bytes, scale: float = 1.0) -> tuple[bytes, float | None, int]
 
 def recognize(image: Path, base: Path, languages: list[str], dpi: int, psm: int = 3,
               timeout: int = 600, scale: float = 1.0) -> OcrResult:
-    """OCR one prepared page image (the page image reduced by ``scale``, at ``dpi`` once reduced);
-    writes base.txt, base.xml (ALTO) and base.pdf (text only)."""
-    config = f"--psm {psm} --dpi {dpi} -c tessedit_create_alto=1 -c textonly_pdf=1"
+    """OCR one prepared page image (the page image reduced by ``scale``, at ``dpi`` once reduced).
+    Tesseract writes ALTO only (base.xml); the plain text and the PDF text layer are drawn from it."""
+    config = f"--psm {psm} --dpi {dpi}"
     try:
-        pytesseract.pytesseract.run_tesseract(str(image), str(base), extension="txt pdf",
+        pytesseract.pytesseract.run_tesseract(str(image), str(base), extension="alto",
                                               lang="+".join(languages), config=config, timeout=timeout)
     except RuntimeError as exc:  # pytesseract's TesseractError and its timeout
         raise ToolError(f"Tesseract failed: {exc}", str(image), "the page is retried; if it keeps "
                         "failing, check the image") from None
     except (subprocess.SubprocessError, OSError) as exc:
         raise ToolError(f"Tesseract could not run: {exc}", str(image)) from None
-    text = unicodedata.normalize("NFC", base.with_suffix(".txt").read_text(encoding="utf-8"))
     alto, confidence, words = nfc_alto(base.with_suffix(".xml").read_bytes(), scale)
-    return OcrResult(text=text.strip() + "\n" if text.strip() else "", alto=alto,
-                     text_layer=base.with_suffix(".pdf"), confidence=confidence, words=words)
+    text = textlayer.plain_text(textlayer.read_alto(alto))
+    return OcrResult(text=text + "\n" if text else "", alto=alto, confidence=confidence, words=words)

@@ -1,5 +1,5 @@
-"""Searchable PDF/A-2b: each page is the cleaned colour or grey image with Tesseract's invisible
-text layer on top. Written and validated with pikepdf.pdfa (no Ghostscript re-rendering, so the
+"""Searchable PDF/A-2b: each page is the cleaned colour or grey image with the OCR's invisible
+text layer on top (digitize.textlayer). Written and validated with pikepdf.pdfa (no Ghostscript re-rendering, so the
 images and the text pass through untouched)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import pikepdf
 import pikepdf.pdfa
 from pikepdf import Name
 
+from digitize import textlayer
 from digitize.errors import OutputInvalid
 
 FLAVOUR = "2b"
@@ -19,7 +20,7 @@ FLAVOUR = "2b"
 @dataclass
 class PdfPage:
     image: Path  # JPEG of the page as shown
-    text_layer: Path  # one-page text-only PDF from Tesseract
+    alto: Path  # the page's ALTO, positions in the image's pixels
     width: int  # pixels
     height: int
     dpi: int
@@ -36,30 +37,28 @@ class PdfInfo:
     identifier: str
 
 
-def _image_page(pdf: pikepdf.Pdf, page: PdfPage) -> pikepdf.Page:
+def _image_page(pdf: pikepdf.Pdf, page: PdfPage, font: pikepdf.Object) -> None:
     width_pt, height_pt = page.width * 72.0 / page.dpi, page.height * 72.0 / page.dpi
     image = pikepdf.Stream(pdf, page.image.read_bytes())
     image.Type, image.Subtype = Name.XObject, Name.Image
     image.Width, image.Height, image.BitsPerComponent = page.width, page.height, 8
     image.ColorSpace = Name.DeviceGray if page.grey else Name.DeviceRGB
     image.Filter = Name.DCTDecode
-    pdf_page = pikepdf.Page(pikepdf.Dictionary(
+    words = textlayer.content(textlayer.read_alto(page.alto.read_bytes()), page.height, page.dpi)
+    drawing = f"q {width_pt:.4f} 0 0 {height_pt:.4f} 0 0 cm /Im0 Do Q\n".encode() + words
+    pdf.pages.append(pikepdf.Page(pikepdf.Dictionary(
         Type=Name.Page, MediaBox=[0, 0, width_pt, height_pt],
-        Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image)),
-        Contents=pikepdf.Stream(pdf, f"q {width_pt:.4f} 0 0 {height_pt:.4f} 0 0 cm /Im0 Do Q".encode())))
-    pdf.pages.append(pdf_page)
-    added = pdf.pages[-1]
-    with pikepdf.open(page.text_layer) as layer:
-        form = pdf.copy_foreign(layer.pages[0].as_form_xobject())
-    added.add_overlay(form, pikepdf.Rectangle(0, 0, width_pt, height_pt))
-    return added
+        Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image),
+                                     Font=pikepdf.Dictionary(GlyphLess=font)),
+        Contents=pikepdf.Stream(pdf, drawing))))
 
 
 def build_pdfa(pages: list[PdfPage], target: Path, info: PdfInfo) -> None:
     """Write a PDF/A-2b file; raises OutputInvalid (and writes nothing) if it does not validate."""
     pdf = pikepdf.new()
+    font = textlayer.font(pdf)
     for page in pages:
-        _image_page(pdf, page)
+        _image_page(pdf, page, font)
     with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
         meta["dc:title"] = info.title
         if info.creators:

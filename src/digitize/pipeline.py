@@ -60,8 +60,7 @@ def write_atomic(path: Path, data: bytes | str) -> None:
 def page_files(folder: Path, number: int) -> dict[str, Path]:
     stem = f"{number:04d}"
     return {"text": folder / "text" / f"{stem}.txt", "alto": folder / "alto" / f"{stem}.xml",
-            "record": folder / "pages" / f"{stem}.json", "image": folder / WORK / f"{stem}.jpg",
-            "layer": folder / WORK / f"{stem}.pdf"}
+            "record": folder / "pages" / f"{stem}.json", "image": folder / WORK / f"{stem}.jpg"}
 
 
 def finished_page(files: dict[str, Path], page: PageSource) -> PageRecord | None:
@@ -71,7 +70,7 @@ def finished_page(files: dict[str, Path], page: PageSource) -> PageRecord | None
     record = PageRecord.model_validate_json(files["record"].read_text(encoding="utf-8"))
     if record.source_sha256 != page.sha256 or record.frame != page.frame:
         return None
-    if not (files["image"].exists() and files["layer"].exists()):
+    if not (files["image"].exists() and files["alto"].exists()):
         return None
     return record
 
@@ -93,13 +92,12 @@ def process_page(page: PageSource, profile: Profile, folder: Path) -> PageRecord
 
     clock = time.perf_counter()
     files["image"].parent.mkdir(parents=True, exist_ok=True)
-    base = files["layer"].with_suffix("")
+    base = files["image"].with_suffix("")
     ocr_input = base.with_suffix(".ocr.pnm")  # uncompressed: quick to write and to read
     cv2.imwrite(str(ocr_input), prepared.ocr)
     result = ocr.recognize(ocr_input, base, profile.languages, max(1, round(dpi * prepared.ocr_scale)),
                            profile.page_segmentation, scale=prepared.ocr_scale)
     ocr_input.unlink()
-    base.with_suffix(".txt").unlink(missing_ok=True)
     base.with_suffix(".xml").unlink(missing_ok=True)
     timings["ocr"] = time.perf_counter() - clock
 
@@ -120,7 +118,6 @@ def process_page(page: PageSource, profile: Profile, folder: Path) -> PageRecord
         confidence=result.confidence, words=result.words,
         text_file=str(files["text"].relative_to(folder)), alto_file=str(files["alto"].relative_to(folder)),
         image_file=str(files["image"].relative_to(folder)),
-        text_layer_file=str(files["layer"].relative_to(folder)),
         timings={k: round(v, 3) for k, v in timings.items()}, tools=tool_versions(), processed=package.now())
     write_atomic(files["record"], record.model_dump_json(indent=1))  # last: marks the page done
     return record
@@ -145,7 +142,7 @@ def assemble_item(meta: ItemMetadata, description: Description, profile: Profile
     ``base`` is the item's URL in the store, named by the METS hrefs and the DC identifier."""
     records = sorted(records, key=lambda r: r.number)
     pdf_path = folder / f"{meta.id}.pdf"
-    build_pdfa([PdfPage(image=folder / r.image_file, text_layer=folder / r.text_layer_file,
+    build_pdfa([PdfPage(image=folder / r.image_file, alto=folder / r.alto_file,
                         width=r.width, height=r.height, dpi=r.dpi, grey=r.mode == "grey")
                 for r in records], pdf_path,
                PdfInfo(title=dublincore.title(description), creators=dublincore.creators(description),
