@@ -12,9 +12,10 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from digitize import ingest, marc, package, pipeline, progress, storage
+from digitize import ingest, ledger, marc, package, pipeline, progress, quota, storage
 from digitize.errors import BadInput, DigitizeError
 from digitize.models import BatchSummary, ItemResult, PageRecord, PageSource, Problem, Profile
+from digitize.plans import load_plans
 from digitize.profiles import get_profile
 from digitize.settings import get_settings
 
@@ -66,6 +67,38 @@ def store_task(meta, folder: Path, result: ItemResult, store_url: str, multipart
     pipeline.mark_stored(folder, url)
     get_run_logger().info("%s stored at %s (%d objects sent)", meta.id, url, sent)
     return result.model_copy(update={"status": "ok", "stored": url})
+
+
+@task(name="record-run", cache_policy=NO_CACHE)
+def record_task(batch: str, started: datetime, finished: datetime, items: list) -> list[Problem]:
+    """Count the run in the quota ledger and publish the quota of the libraries it touched as
+    Prefect artifacts. A ledger that cannot be reached is reported; the outputs stand."""
+    settings = get_settings()
+    try:
+        session = ledger.open_ledger(settings.ledger_url)
+        notes = ledger.record_run(session, batch, started, finished, items)
+        libraries = sorted({meta.library for meta, _, _ in items})
+        rows = [r for library in libraries
+                for r in quota.progress(session, load_plans(settings.profiles), finished.date(), library=library)]
+    except Exception as exc:  # the ledger is bookkeeping: a failure there must not undo the batch
+        return [Problem(item=Path(batch).name, reason=f"quota ledger not updated: {exc}", severity="warning")]
+    publish_artifacts(rows, items)
+    return [Problem(item=Path(batch).name, reason=note, severity="warning") for note in notes]
+
+
+def publish_artifacts(rows: list, items: list) -> None:
+    """A table of quota progress and a markdown summary of the run (no titles: secret items are
+    never named in anything public)."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    table = [{"library": r.library, "category": r.category, "holdings": r.holdings, "digitized": r.digitized,
+              "percent": r.percent, "target": r.target, "met": r.met, "pace_per_month": r.pace,
+              "projected": str(r.projected or "not at this pace")} for r in rows]
+    create_table_artifact(table=table, key="quota-progress", description="Quota progress after this run")
+    lines = ["| item | status | pages |", "|---|---|---|"] + [
+        f"| {meta.id} | {result.status} | {result.pages} |" for meta, result, _ in items]
+    create_markdown_artifact(markdown="\n".join(["# Batch run", *lines]), key="batch-summary",
+                             description="Items of this run")
 
 
 def read_catalogue(batch: Path) -> tuple[list, list[Problem]]:
@@ -162,7 +195,11 @@ def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = N
             problems.append(Problem(item=plan.meta.id, reason=exc.message))
             results[index] = _failed(plan, problems, quarantine)
 
-    summary = BatchSummary(batch=str(batch), started=started, finished=datetime.now(timezone.utc),
+    finished = datetime.now(timezone.utc)
+    counted = [(plans[i].meta, results[i], pipeline.item_dir(out, plans[i].meta))
+               for i in sorted(results) if plans[i].meta is not None]
+    batch_problems += record_task(str(batch), started, finished, counted)
+    summary = BatchSummary(batch=str(batch), started=started, finished=finished,
                            items=[results[i] for i in sorted(results)], problems=batch_problems)
     report = out / "_reports" / f"{batch.name}-{started:%Y%m%dT%H%M%S}.json"
     pipeline.write_atomic(report, summary.model_dump_json(indent=1))

@@ -22,10 +22,15 @@ class Settings(BaseSettings):
     ocr_timeout: int = Field(600, description="seconds before one page's OCR is abandoned")
     store: str = Field("", description="file:///path or s3://bucket/prefix [default: file://$DIGITIZE_DATA/store]")
     multipart_mb: int = Field(64, ge=5, description="files larger than this go to S3 in parts")
+    ledger: str = Field("", description="SQLAlchemy URL of the quota ledger [default: SQLite in $DIGITIZE_DATA]")
 
     @property
     def out(self) -> Path:
         return self.data / "out"
+
+    @property
+    def ledger_url(self) -> str:
+        return self.ledger or f"sqlite:///{(self.data / 'ledger.sqlite').resolve()}"
 
     @property
     def store_url(self) -> str:

@@ -1,0 +1,170 @@
+"""The quota ledger: libraries, their holdings register (the denominator), the items digitized
+(the numerator) with their outputs and storage, and the batch runs. SQLAlchemy 2 over SQLite
+(the default, one file) or PostgreSQL; the schema is made and upgraded by Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import (JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint, create_engine, select)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+TIERS = ("provincial", "district", "specialized", "school", "armed_forces", "public")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Library(Base):
+    __tablename__ = "libraries"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    province: Mapped[str] = mapped_column(String(64), index=True)
+    tier: Mapped[str] = mapped_column(String(32))
+
+
+class Holding(Base):
+    """One record of a library's holdings register; `key` is its control number, or its call
+    number when it has none (re-importing updates the record with the same key)."""
+
+    __tablename__ = "holdings"
+    __table_args__ = (UniqueConstraint("library", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    library: Mapped[str] = mapped_column(ForeignKey("libraries.code"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    control_number: Mapped[str] = mapped_column(String(100), default="", index=True)
+    call_number: Mapped[str] = mapped_column(String(100), default="", index=True)
+    title: Mapped[str] = mapped_column(String(1000), default="")
+    creator: Mapped[str] = mapped_column(String(500), default="")
+    date: Mapped[str] = mapped_column(String(100), default="")
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    imported: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BatchRun(Base):
+    __tablename__ = "batch_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch: Mapped[str] = mapped_column(String(1000))
+    started: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    items_ok: Mapped[int] = mapped_column(Integer, default=0)
+    items_failed: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Item(Base):
+    """A digitized item (a book, a volume) and where its outputs are."""
+
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("library", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    library: Mapped[str] = mapped_column(ForeignKey("libraries.code"), index=True)
+    item_id: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(1000), default="")
+    category: Mapped[str] = mapped_column(String(32))
+    access: Mapped[str] = mapped_column(String(16), default="open")
+    call_number: Mapped[str] = mapped_column(String(100), default="")
+    control_number: Mapped[str] = mapped_column(String(100), default="")
+    holding_id: Mapped[int | None] = mapped_column(ForeignKey("holdings.id"), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16))  # ok | waiting | failed
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    stored: Mapped[str] = mapped_column(String(1000), default="")
+    digitized: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("batch_runs.id"), nullable=True)
+    outputs: Mapped[list["Output"]] = relationship(cascade="all, delete-orphan")
+
+
+class Output(Base):
+    __tablename__ = "outputs"
+    __table_args__ = (UniqueConstraint("item", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    path: Mapped[str] = mapped_column(String(1000))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def upgrade(url: str) -> None:
+    """Bring the ledger's schema to the newest migration (creates it on first use)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+def open_ledger(url: str) -> Session:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    upgrade(url)
+    return Session(create_engine(url), expire_on_commit=False)
+
+
+def find_holding(session: Session, library: str, call_number: str, control_number: str) -> Holding | None:
+    """The holding record a digitized item belongs to: by control number, else by call number."""
+    for column, value in ((Holding.control_number, control_number), (Holding.call_number, call_number)):
+        if value:
+            found = session.scalars(select(Holding).where(Holding.library == library, column == value)).first()
+            if found is not None:
+                return found
+    return None
+
+
+def record_run(session: Session, batch: str, started: datetime, finished: datetime, items) -> list[str]:
+    """Record a batch run and its items. ``items``: (ItemMetadata, ItemResult, output folder) for
+    each item that got as far as its metadata. Returns what could not be counted, and why."""
+    import json
+
+    run = BatchRun(batch=batch, started=started, finished=finished,
+                   items_ok=sum(r.status == "ok" for _, r, _ in items),
+                   items_failed=sum(r.status != "ok" for _, r, _ in items), pages=sum(r.pages for _, r, _ in items))
+    session.add(run)
+    session.flush()
+    notes = []
+    for meta, result, folder in items:
+        if session.get(Library, meta.library) is None:
+            notes.append(f"{meta.id}: library {meta.library} is not in the ledger, so the item is not counted; "
+                         "import its holdings register first (digitize holdings import)")
+            continue
+        holding = find_holding(session, meta.library, meta.call_number, meta.control_number)
+        if holding is None and result.status == "ok":
+            notes.append(f"{meta.id}: no holding record with call number {meta.call_number or '-'} or control "
+                         f"number {meta.control_number or '-'} in {meta.library}'s register: not counted")
+        item = session.scalars(select(Item).where(Item.library == meta.library, Item.item_id == meta.id)).first()
+        if item is None:
+            item = Item(library=meta.library, item_id=meta.id, digitized=finished)
+            session.add(item)
+        elif item.status != "ok" and result.status == "ok":
+            item.digitized = finished  # digitized when it was first done and stored
+        item.title, item.category, item.access = meta.title, meta.category.value, meta.access.value
+        item.call_number, item.control_number = meta.call_number, meta.control_number
+        item.holding_id = holding.id if holding else None
+        item.status, item.pages, item.stored, item.run_id = result.status, result.pages, result.stored or "", run.id
+        manifest = folder / "stored.json" if folder else None
+        if manifest is not None and manifest.exists():
+            stored = json.loads(manifest.read_text(encoding="utf-8"))["objects"]
+            known = {o.path: o for o in item.outputs}
+            for path, facts in stored.items():
+                output = known.get(path) or Output(path=path, size=0, sha256="")
+                output.size, output.sha256 = facts["size"], facts["sha256"]
+                if path not in known:
+                    item.outputs.append(output)
+    session.commit()
+    return notes
