@@ -113,6 +113,92 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
         raise typer.Exit(BatchIncomplete.exit_code)
 
 
+holdings_app = typer.Typer(help="The holdings register: what each library collected and manages.")
+app.add_typer(holdings_app, name="holdings")
+
+
+def _fail(exc: DigitizeError) -> typer.Exit:
+    errors.print(f"[red]error:[/] {exc.message}")
+    return typer.Exit(exc.exit_code)
+
+
+@holdings_app.command("import")
+def holdings_import(file: Path = typer.Argument(..., help="CSV, MARC21 (.mrc) or MARCXML export"),
+                    library: str = typer.Option(..., "--library", help="library code"),
+                    name: Optional[str] = typer.Option(None, "--name", help="library name (first import)"),
+                    province: Optional[str] = typer.Option(None, "--province", help="province code, e.g. hai-duong"),
+                    tier: Optional[str] = typer.Option(None, "--tier", help="provincial, district, specialized, "
+                                                                          "school, armed_forces or public")) -> None:
+    """Load (or update) a library's holdings register: the quota's denominator."""
+    from digitize import holdings, ledger
+    from digitize.settings import get_settings
+
+    settings = get_settings()
+    try:
+        if not file.is_file():
+            raise BadInput("file not found", str(file), "give the path of the catalogue export")
+        session = ledger.open_ledger(settings.ledger_url)
+        found = holdings.ensure_library(session, library, name, province, tier)
+        report = holdings.import_file(session, file, found, settings.profiles)
+    except DigitizeError as exc:
+        raise _fail(exc) from None
+    for label, reason in report.rejected:
+        console.print(f"[yellow]rejected[/] {label}: {reason}")
+    console.print(f"{library}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+                  f"{len(report.rejected)} rejected")
+
+
+def _progress_table(rows, title: str) -> Table:
+    table = Table(title=title)
+    for column in ("province", "library", "category", "holdings", "digitized", "pages", "%", "target",
+                   "met", "pace/month", "target reached"):
+        table.add_column(column)
+    for r in rows:
+        met = "-" if r.met is None else ("[green]met" if r.met else "[red]behind")
+        reached = str(r.projected) if r.projected else ("-" if r.target is None else "not at this pace")
+        table.add_row(r.province, r.library, r.category, str(r.holdings), str(r.digitized), str(r.pages),
+                      f"{r.percent:.1f}", "-" if r.target is None else f"{r.target}", met, f"{r.pace:.1f}", reached)
+    return table
+
+
+@app.command()
+def quota(province: Optional[str] = typer.Option(None, "--province"),
+          library: Optional[str] = typer.Option(None, "--library")) -> None:
+    """Progress per library and category against the province plan."""
+    from datetime import date
+
+    from digitize import ledger, quota as quotas
+    from digitize.plans import load_plans
+    from digitize.settings import get_settings
+
+    settings = get_settings()
+    try:
+        session = ledger.open_ledger(settings.ledger_url)
+        rows = quotas.progress(session, load_plans(settings.profiles), date.today(), province, library)
+    except DigitizeError as exc:
+        raise _fail(exc) from None
+    console.print(_progress_table(rows, f"Quota progress on {date.today():%d/%m/%Y}"))
+
+
+@app.command()
+def report(period: str = typer.Option(..., "--period", help="2026-H1, 2026-H2 or 2026"),
+           province: Optional[str] = typer.Option(None, "--province"),
+           out: Path = typer.Option(Path("."), "--out", help="folder for the CSV and XLSX files")) -> None:
+    """The periodic report to the Department of Culture, as CSV and XLSX."""
+    from digitize import ledger, quota as quotas
+    from digitize.plans import load_plans
+    from digitize.settings import get_settings
+
+    settings = get_settings()
+    try:
+        session = ledger.open_ledger(settings.ledger_url)
+        rows = quotas.report_rows(session, load_plans(settings.profiles), period, province)
+        paths = quotas.write_report(rows, out, f"bao-cao-so-hoa-{province or 'all'}-{period}")
+    except DigitizeError as exc:
+        raise _fail(exc) from None
+    console.print(f"{len(rows)} rows: {paths[0]} and {paths[1]}")
+
+
 @app.command()
 def audit(library: Optional[str] = typer.Option(None, "--library", help="only this library's items")) -> None:
     """Fixity check: re-read every stored object and compare it with the SHA-256 recorded when it was

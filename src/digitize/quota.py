@@ -73,18 +73,18 @@ def progress(session: Session, plans: dict[str, Plan], as_of: date, province: st
                                    _end_of(as_of))
             target = target_for(plan, category, lib.tier) if plan else None
             percent = round(100.0 * digitized / holdings, 2) if holdings else 0.0
-            pace = round(recent / (PACE_DAYS / MONTH_DAYS), 2)
             projected = None
             if target is not None and holdings:
                 needed = math.ceil(target * holdings / 100) - digitized
                 if needed <= 0:
                     projected = as_of
-                elif pace > 0:
-                    projected = as_of + timedelta(days=math.ceil(needed / pace * MONTH_DAYS))
+                elif recent:  # at the pace of the last 90 days: recent items per 90 days
+                    projected = as_of + timedelta(days=math.ceil(round(needed * PACE_DAYS / recent, 6)))
             rows.append(Progress(
                 province=lib.province, library=lib.code, library_name=lib.name, tier=lib.tier, category=category,
                 holdings=holdings, digitized=digitized, pages=pages, percent=percent, target=target,
-                met=None if target is None else percent >= target, pace=pace, projected=projected))
+                met=None if target is None else percent >= target,
+                pace=round(recent / (PACE_DAYS / MONTH_DAYS), 2), projected=projected))
     return rows
 
 
