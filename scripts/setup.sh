@@ -10,7 +10,7 @@ APT_PACKAGES=(
   tesseract-ocr tesseract-ocr-vie tesseract-ocr-fra tesseract-ocr-chi-tra tesseract-ocr-chi-tra-vert
   ghostscript unpaper pngquant qpdf poppler-utils fonts-noto-core curl
   python3 python3-venv python3-pip
-  postgresql
+  postgresql chromium
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -78,6 +78,10 @@ def digitize(session, library, category, number, when: date, status="ok", access
 
 @pytest.fixture
 def fixture_ledger(session, tmp_path):
+    return populate(session, tmp_path)
+
+
+def populate(session, tmp_path):
     """Hải Dương provincial library: 10 địa chí, 20 rare, 4 other; Vĩnh Phúc district: 10 rare."""
     register(session, tmp_path, "HD-TV", "hai-duong", "provincial", {"dia_chi": 10, "rare": 20, "other": 4})
     register(session, tmp_path, "VP-LT", "vinh-phuc", "district", {"rare": 10})

@@ -200,6 +200,36 @@ def report(period: str = typer.Option(..., "--period", help="2026-H1, 2026-H2 or
 
 
 @app.command()
+def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
+        export: Optional[Path] = typer.Option(None, "--export", help="write the dashboard as one static HTML "
+                                                                     "file instead of serving it"),
+        lang: str = typer.Option("vi", "--lang", help="vi or en (for --export)")) -> None:
+    """The coordinators' dashboard at / (Vietnamese; ?lang=en for English)."""
+    from datetime import date
+
+    from sqlalchemy.orm import Session
+
+    from digitize import dashboard, ledger
+    from digitize.plans import load_plans
+    from digitize.settings import get_settings
+
+    settings = get_settings()
+    try:
+        session = ledger.open_ledger(settings.ledger_url)
+        plans = load_plans(settings.profiles)
+    except DigitizeError as exc:
+        raise _fail(exc) from None
+    if export:
+        export.write_text(dashboard.render(session, plans, date.today(), lang), encoding="utf-8")
+        console.print(f"dashboard written to {export}")
+        return
+    import uvicorn
+
+    engine = session.get_bind()
+    uvicorn.run(dashboard.create_app(lambda: Session(engine), plans), host=host, port=port, log_level="warning")
+
+
+@app.command()
 def audit(library: Optional[str] = typer.Option(None, "--library", help="only this library's items")) -> None:
     """Fixity check: re-read every stored object and compare it with the SHA-256 recorded when it was
     stored; report missing or changed objects (exit code 5 if there are any)."""

@@ -1,0 +1,90 @@
+"""The coordinators' dashboard served by `digitize web`, read in headless Chromium in Vietnamese
+and English: the numbers on the page are the ledger's, and secret titles never show."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import ROOT
+from digitize import ledger, quota
+from digitize.plans import load_plans
+from test_ledger import AS_OF, PROFILES, SECRET_TITLE, populate
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("web")
+    url = f"sqlite:///{folder / 'ledger.sqlite'}"
+    session = populate(ledger.open_ledger(url), folder)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "digitize.cli", "web", "--port", str(port)],
+                              env={**os.environ, "DIGITIZE_LEDGER": url})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(base, timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield base, session
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.parametrize("lang,heading,category", [("vi", "Tiến độ số hóa tài liệu", "Địa chí"),
+                                                   ("en", "Digitization progress", "Local history (địa chí)")])
+def test_dashboard_shows_the_ledger_figures(served, browser, lang, heading, category):
+    base, session = served
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{base}/?lang={lang}&as_of={AS_OF}&since=2026-06-01")
+    assert page.locator("h1").inner_text() == heading
+    assert category in page.locator("#progress").inner_text()
+    for row in quota.progress(session, load_plans(PROFILES), AS_OF):
+        cell = f'[data-library="{row.library}"][data-category="{row.category}"]'
+        assert page.locator(f"td.holdings{cell}").inner_text() == str(row.holdings)
+        assert page.locator(f"td.digitized{cell}").inner_text() == str(row.digitized)
+        assert page.locator(f"td.percent{cell}").inner_text() == f"{row.percent:.1f}"
+        assert page.locator(f"td.target{cell}").inner_text() == ("" if row.target is None else str(row.target))
+    content = page.content()
+    assert SECRET_TITLE not in content
+    assert ("tài liệu mật" if lang == "vi" else "secret item") in page.locator("#items").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{lang}.png"), full_page=True)
+    page.close()
+
+
+def test_dashboard_exports_as_one_static_file(served, tmp_path):
+    _, session = served
+    from digitize import dashboard
+
+    html = dashboard.render(session, load_plans(PROFILES), AS_OF, "vi")
+    assert html.startswith("<!doctype html>") and "<svg" in html and SECRET_TITLE not in html
+    assert "http" not in html.split("<body>")[0]  # no external resources
