@@ -54,11 +54,11 @@ def sample_manifest() -> dict:
 
 def run_cli(api_url: str, *args: str, **settings: str) -> subprocess.CompletedProcess:
     """`digitize ARGS` in its own process, as an operator runs it, against the test Prefect API.
-    ``settings`` become DIGITIZE_* variables (store=... sets DIGITIZE_STORE); the store defaults to
-    a folder beside --out."""
+    ``settings`` become DIGITIZE_* variables (store=... sets DIGITIZE_STORE); the data folder (store,
+    ledger) defaults to the folder holding --out."""
     env = {**os.environ, "PREFECT_API_URL": api_url, "COLUMNS": "200"}
-    if "--out" in args:
-        env["DIGITIZE_STORE"] = (Path(args[args.index("--out") + 1]).parent / "store").as_uri()
+    if "--out" in args:  # the store and the ledger go beside the output, not into the project
+        env["DIGITIZE_DATA"] = str(Path(args[args.index("--out") + 1]).parent)
     env.update({f"DIGITIZE_{k.upper()}": v for k, v in settings.items()})
     return subprocess.run([sys.executable, "-m", "digitize.cli", *args], env=env, capture_output=True,
                           text=True, timeout=900)

@@ -88,6 +88,13 @@ def bad_batch(tmp_path_factory, prefect_server):
 
     before = tree_hashes(batch)
     out = root / "out"
+    register = root / "holdings.csv"
+    register.write_text("call_number,title,category\nĐC.TEST.1,Địa chí Hải Dương,dia_chi\nĐC.TEST.2,Khác,dia_chi\n",
+                        encoding="utf-8")
+    imported = run_cli(prefect_server, "holdings", "import", str(register), "--library", "TEST", "--name",
+                       "Thư viện thử", "--province", "hai-duong", "--tier", "provincial", data=str(root))
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    register.unlink()
     result = run_cli(prefect_server, "run", str(batch), "--out", str(out))
     report = json.loads(next((out / "_reports").glob("batch-*.json")).read_text(encoding="utf-8"))
     return root, batch, out, result, report, before
@@ -150,7 +157,7 @@ def test_bad_files_are_copied_to_quarantine_with_reasons(bad_batch):
 def test_input_untouched_and_nothing_written_outside_the_output(bad_batch):
     root, batch, out, _, _, before = bad_batch
     assert tree_hashes(batch) == before
-    assert sorted(p.name for p in root.iterdir()) == ["batch", "out", "store"]
+    assert {p.name for p in root.iterdir()} <= {"batch", "ledger.sqlite", "out", "store", "reports"}
     assert not list(root.rglob("evil*"))
 
 
@@ -163,3 +170,29 @@ def test_a_catalogue_record_matched_by_call_number_describes_the_item(bad_batch)
     assert package.description.subtitle == "Tập 1"
     assert package.description.places == ["Hải Dương"]
     assert package.description.control_number == "HD-CAT-1"
+
+
+def test_the_ledger_counts_the_items_that_match_the_holdings_register(bad_batch, prefect_server):
+    root, _, _, _, report, _ = bad_batch
+    notes = [p["reason"] for p in report["problems"]]
+    assert any("DC-2" in n and "no holding record" in n for n in notes)  # digitized, but not in the register
+    quota = run_cli(prefect_server, "quota", "--library", "TEST", data=str(root))
+    assert quota.returncode == 0, quota.stdout + quota.stderr
+    line = next(line for line in quota.stdout.splitlines() if "dia_chi" in line)
+    cells = [c.strip() for c in line.split("│") if c.strip()]
+    assert cells[:6] == ["hai-duong", "TEST", "dia_chi", "2", "1", "1"]  # 2 held, 1 digitized, 1 page
+    assert cells[6] == "50.0" and cells[7] == "100"
+    from datetime import date
+
+    from openpyxl import load_workbook
+
+    period = str(date.today().year)
+    made = run_cli(prefect_server, "report", "--period", period, "--province", "hai-duong", "--out",
+                   str(root / "reports"), data=str(root))
+    assert made.returncode == 0, made.stdout + made.stderr
+    sheet = load_workbook(root / "reports" / f"bao-cao-so-hoa-hai-duong-{period}.xlsx").active
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, r)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    [dia_chi] = [r for r in rows if r["category"] == "dia_chi"]
+    assert (dia_chi["holdings"], dia_chi["digitized_in_period"], dia_chi["digitized_total"]) == (2, 1, 1)
+    assert (root / "reports" / f"bao-cao-so-hoa-hai-duong-{period}.csv").is_file()

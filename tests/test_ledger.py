@@ -128,6 +128,14 @@ def test_progress_figures_equal_hand_computation(fixture_ledger):
     assert district.projected == AS_OF
 
 
+def test_rollup_per_province_and_tier(fixture_ledger):
+    rows = quota.rollup(quota.progress(fixture_ledger, load_plans(PROFILES), AS_OF))
+    found = {(r.province, r.tier, r.category): (r.libraries, r.holdings, r.digitized, r.percent, r.target)
+             for r in rows}
+    assert found[("hai-duong", "provincial", "rare")] == (1, 20, 6, 30.0, 70)
+    assert found[("vinh-phuc", "district", "rare")] == (1, 10, 5, 50.0, 50)
+
+
 def test_filters_by_province_and_library(fixture_ledger):
     plans = load_plans(PROFILES)
     assert {r.library for r in quota.progress(fixture_ledger, plans, AS_OF, province="vinh-phuc")} == {"VP-LT"}
@@ -208,22 +216,26 @@ def test_marc_holdings_get_their_category_from_the_rules(session, tmp_path):
     assert categories == {"HD1": "dia_chi", "HD2": "rare", "HD3": "other", "HD4": "endogenous"}
 
 
-def test_secret_items_count_but_their_titles_stay_out_of_the_artifacts(fixture_ledger):
+def test_secret_items_count_but_their_titles_stay_out_of_the_artifacts(fixture_ledger, prefect_server):
+    import httpx
+    from prefect import flow
+
     import flows.batch as batch_flow
 
-    captured = {}
     rows = quota.progress(fixture_ledger, load_plans(PROFILES), AS_OF)
     secret = fixture_ledger.query(Item).filter_by(access="secret").one()
     assert secret.title == SECRET_TITLE
     meta = ItemMetadata(id=secret.item_id, title=SECRET_TITLE, library="HD-TV", access=Access.secret)
     result = ItemResult(item_id=secret.item_id, library="HD-TV", status="ok", pages=10)
-    import prefect.artifacts as artifacts
-    original = (artifacts.create_table_artifact, artifacts.create_markdown_artifact)
-    artifacts.create_table_artifact = lambda **kw: captured.setdefault("table", kw)
-    artifacts.create_markdown_artifact = lambda **kw: captured.setdefault("markdown", kw)
-    try:
+    marker = uuid.uuid4().hex
+
+    @flow(name=f"artifacts-{marker}")
+    def publish():
         batch_flow.publish_artifacts(rows, [(meta, result, None)])
-    finally:
-        artifacts.create_table_artifact, artifacts.create_markdown_artifact = original
-    assert SECRET_TITLE not in repr(captured)
-    assert any(row["library"] == "HD-TV" for row in captured["table"]["table"])
+
+    publish()
+    artifacts = httpx.post(f"{prefect_server}/artifacts/filter", json={"artifacts": {"key": {"any_": [
+        "quota-progress", "batch-summary"]}}, "sort": "CREATED_DESC", "limit": 2}).json()
+    assert {a["key"] for a in artifacts} == {"quota-progress", "batch-summary"}
+    assert SECRET_TITLE not in repr(artifacts)
+    assert "HD-TV" in repr(artifacts) and secret.item_id in repr(artifacts)

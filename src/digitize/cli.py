@@ -178,6 +178,13 @@ def quota(province: Optional[str] = typer.Option(None, "--province"),
     except DigitizeError as exc:
         raise _fail(exc) from None
     console.print(_progress_table(rows, f"Quota progress on {date.today():%d/%m/%Y}"))
+    totals = Table(title="Per province and library tier")
+    for column in ("province", "tier", "category", "libraries", "holdings", "digitized", "%", "target"):
+        totals.add_column(column)
+    for r in quotas.rollup(rows):
+        totals.add_row(r.province, r.tier, r.category, str(r.libraries), str(r.holdings), str(r.digitized),
+                       f"{r.percent:.1f}", "-" if r.target is None else str(r.target))
+    console.print(totals)
 
 
 @app.command()

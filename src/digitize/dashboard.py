@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from digitize.ledger import Item, Library
 from digitize.plans import Plan
-from digitize.quota import Progress, progress
+from digitize.quota import Progress, progress, rollup
 
 LABELS = {
     "vi": {"title": "Tiến độ số hóa tài liệu", "as_of": "Số liệu đến ngày", "library": "Thư viện",
@@ -25,7 +25,8 @@ LABELS = {
            "never": "không đạt với tốc độ này", "chart": "Số tài liệu số hóa theo tháng",
            "items": "Tài liệu số hóa trong kỳ", "item": "Mã tài liệu", "date": "Ngày", "name": "Nhan đề",
            "secret": "[tài liệu mật: không công bố nhan đề]", "none": "Không có tài liệu nào trong kỳ",
-           "switch": "English", "dia_chi": "Địa chí", "rare": "Cổ, quý hiếm, có giá trị đặc biệt",
+           "switch": "English", "totals": "Theo tỉnh và cấp thư viện", "province": "Tỉnh", "tier": "Cấp",
+           "libraries": "Số thư viện", "dia_chi": "Địa chí", "rare": "Cổ, quý hiếm, có giá trị đặc biệt",
            "endogenous": "Nội sinh", "other": "Khác"},
     "en": {"title": "Digitization progress", "as_of": "Figures as of", "library": "Library",
            "category": "Category", "holdings": "Holdings", "digitized": "Digitized", "pages": "Pages",
@@ -34,7 +35,8 @@ LABELS = {
            "never": "not at this pace", "chart": "Items digitized per month",
            "items": "Items digitized in the period", "item": "Item", "date": "Date", "name": "Title",
            "secret": "[secret item: title withheld]", "none": "No items in the period",
-           "switch": "Tiếng Việt", "dia_chi": "Local history (địa chí)", "rare": "Ancient, rare, special value",
+           "switch": "Tiếng Việt", "totals": "Per province and library tier", "province": "Province",
+           "tier": "Tier", "libraries": "Libraries", "dia_chi": "Local history (địa chí)", "rare": "Ancient, rare, special value",
            "endogenous": "Endogenous works", "other": "Other"},
 }
 STYLE = """body{font-family:'Noto Sans',sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;
@@ -112,7 +114,14 @@ def render(session: Session, plans: dict[str, Plan], as_of: date, lang: str = "v
             f"<style>{STYLE}</style></head><body><h1>{t['title']}</h1>"
             f"<p>{t['as_of']} {as_of:%d/%m/%Y} · <a href=\"?lang={other}\">{t['switch']}</a></p>"
             f"<table id=\"progress\">{head}{''.join(_row(r, t) for r in rows)}</table>"
-            f"<h2>{t['chart']}</h2>{charts}"
+            f"<h2>{t['totals']}</h2><table id=\"totals\"><tr><th>{t['province']}</th><th>{t['tier']}</th>"
+            f"<th>{t['category']}</th><th>{t['libraries']}</th><th>{t['holdings']}</th><th>{t['digitized']}</th>"
+            f"<th>{t['percent']}</th><th>{t['target']}</th></tr>"
+            + "".join(f"<tr><td class=\"text\">{escape(r.province)}</td><td class=\"text\">{escape(r.tier)}</td>"
+                      f"<td class=\"text\">{escape(t[r.category])}</td><td>{r.libraries}</td><td>{r.holdings}</td>"
+                      f"<td>{r.digitized}</td><td>{r.percent:.1f}</td>"
+                      f"<td>{'' if r.target is None else r.target}</td></tr>" for r in rollup(rows))
+            + f"</table><h2>{t['chart']}</h2>{charts}"
             f"<h2>{t['items']} ({since:%d/%m/%Y} – {as_of:%d/%m/%Y})</h2><table id=\"items\">"
             f"<tr><th>{t['item']}</th><th>{t['library']}</th><th>{t['category']}</th><th>{t['date']}</th>"
             f"<th>{t['name']}</th></tr>{item_rows}</table></body></html>")

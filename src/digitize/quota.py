@@ -88,6 +88,32 @@ def progress(session: Session, plans: dict[str, Plan], as_of: date, province: st
     return rows
 
 
+@dataclass
+class Rollup:
+    province: str
+    tier: str
+    category: str
+    libraries: int
+    holdings: int
+    digitized: int
+    percent: float
+    target: int | None
+
+
+def rollup(rows: list[Progress]) -> list[Rollup]:
+    """The libraries' progress added up per province, library tier and category."""
+    groups: dict[tuple[str, str, str], list[Progress]] = {}
+    for row in rows:
+        groups.setdefault((row.province, row.tier, row.category), []).append(row)
+    result = []
+    for (province, tier, category), members in sorted(groups.items()):
+        holdings = sum(m.holdings for m in members)
+        digitized = sum(m.digitized for m in members)
+        result.append(Rollup(province, tier, category, len(members), holdings, digitized,
+                             round(100.0 * digitized / holdings, 2) if holdings else 0.0, members[0].target))
+    return result
+
+
 def period_bounds(period: str) -> tuple[date, date]:
     """'2026-H1' -> 1 January to 30 June 2026; '2026-H2'; '2026' -> the whole year."""
     try:
