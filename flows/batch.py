@@ -74,6 +74,7 @@ def record_task(batch: str, started: datetime, finished: datetime, items: list) 
     """Count the run in the quota ledger and publish the quota of the libraries it touched as
     Prefect artifacts. A ledger that cannot be reached is reported; the outputs stand."""
     settings = get_settings()
+    session = None
     try:
         session = ledger.open_ledger(settings.ledger_url)
         notes = ledger.record_run(session, batch, started, finished, items)
@@ -82,6 +83,10 @@ def record_task(batch: str, started: datetime, finished: datetime, items: list) 
                 for r in quota.progress(session, load_plans(settings.profiles), finished.date(), library=library)]
     except Exception as exc:  # the ledger is bookkeeping: a failure there must not undo the batch
         return [Problem(item=Path(batch).name, reason=f"quota ledger not updated: {exc}", severity="warning")]
+    finally:
+        if session is not None:
+            session.close()
+            session.get_bind().dispose()
     publish_artifacts(rows, items)
     return [Problem(item=Path(batch).name, reason=note, severity="warning") for note in notes]
 

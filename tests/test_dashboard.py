@@ -45,6 +45,8 @@ def served(tmp_path_factory):
     finally:
         server.terminate()
         server.wait(timeout=20)
+        session.close()
+        session.get_bind().dispose()
 
 
 @pytest.fixture(scope="module")

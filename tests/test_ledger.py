@@ -47,7 +47,10 @@ def session(request, tmp_path):
             connection.execute(text(f"CREATE DATABASE {name} OWNER digitize"))
         admin.dispose()
         url = f"postgresql+psycopg://digitize@127.0.0.1:{server.port}/{name}"
-    yield ledger.open_ledger(url)
+    opened = ledger.open_ledger(url)
+    yield opened
+    opened.close()
+    opened.get_bind().dispose()  # no connection left for the garbage collector to find
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
