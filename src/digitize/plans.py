@@ -8,7 +8,6 @@ A new province is one more file: `profiles/plans/<province>.toml`.
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from datetime import date
 from enum import Enum
@@ -16,10 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from digitize.errors import ConfigError
 from digitize.models import Category
+from digitize.profiles import load_data_files
 
 DAY_MONTH = re.compile(r"^(\d{2})/(\d{2})$")
 PROVINCE_CODE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -145,22 +145,7 @@ class Plan(_Strict):
 @lru_cache
 def load_plans(folder: Path) -> dict[str, Plan]:
     """Every plan in `folder/plans/*.toml` (folder = the profiles folder), by province code."""
-    plans_dir = folder / "plans"
-    plans: dict[str, Plan] = {}
-    for path in sorted(plans_dir.glob("*.toml")):
-        try:
-            plan = Plan.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-        except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"invalid province plan: {exc}", str(path),
-                              "fix the file (see the other plans for the keys)") from exc
-        if plan.province != path.stem:
-            raise ConfigError(f"province {plan.province!r} differs from the file name", str(path),
-                              "make them the same")
-        plans[plan.province] = plan
-    if not plans:
-        raise ConfigError("no province plans found", str(plans_dir),
-                          "set DIGITIZE_PROFILES to the project's profiles folder")
-    return plans
+    return load_data_files(folder / "plans", Plan, "province", "province plan")
 
 
 def plan_for(plans: dict[str, Plan], province: str) -> Plan:

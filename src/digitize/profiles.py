@@ -6,30 +6,34 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from digitize.errors import ConfigError
 from digitize.models import Profile
 
 
+def load_data_files(folder: Path, model: type[BaseModel], key: str, what: str) -> dict:
+    """Every `folder/*.toml` validated by `model`, by its `key` field, which must equal the file
+    name; a ConfigError names the file that is wrong."""
+    found = {}
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            item = model.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"invalid {what}: {exc}", str(path),
+                              f"fix the file (see the other {what}s for the keys)") from exc
+        if getattr(item, key) != path.stem:
+            raise ConfigError(f"{key} {getattr(item, key)!r} differs from the file name", str(path),
+                              "make them the same")
+        found[path.stem] = item
+    if not found:
+        raise ConfigError(f"no {what}s found", str(folder), "set DIGITIZE_PROFILES to the project's profiles folder")
+    return found
+
+
 @lru_cache
 def load_profiles(folder: Path) -> dict[str, Profile]:
-    materials = folder / "materials"
-    profiles = {}
-    for path in sorted(materials.glob("*.toml")):
-        try:
-            profile = Profile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-        except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"invalid material profile: {exc}", str(path),
-                              "fix the file (see the other profiles for the keys)") from exc
-        if profile.name != path.stem:
-            raise ConfigError(f"profile name {profile.name!r} differs from the file name", str(path),
-                              "make them the same")
-        profiles[profile.name] = profile
-    if not profiles:
-        raise ConfigError("no material profiles found", str(materials),
-                          "set DIGITIZE_PROFILES to the project's profiles folder")
-    return profiles
+    return load_data_files(folder / "materials", Profile, "name", "material profile")
 
 
 def get_profile(folder: Path, name: str) -> Profile:
