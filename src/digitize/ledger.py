@@ -81,6 +81,9 @@ class Item(Base):
     stored: Mapped[str] = mapped_column(String(1000), default="")
     digitized: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("batch_runs.id"), nullable=True)
+    # last change to the item's record (OAI-PMH datestamp); withdrawn items stay as deleted records
+    updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    withdrawn: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     outputs: Mapped[list["Output"]] = relationship(cascade="all, delete-orphan")
 
 
@@ -157,6 +160,8 @@ def record_run(session: Session, batch: str, started: datetime, finished: dateti
         item.call_number, item.control_number = meta.call_number, meta.control_number
         item.holding_id = holding.id if holding else None
         item.status, item.pages, item.stored, item.run_id = result.status, result.pages, result.stored or "", run.id
+        if session.is_modified(item) or item.updated is None:
+            item.updated = finished
         manifest = folder / "stored.json" if folder else None
         if manifest is not None and manifest.exists():
             stored = json.loads(manifest.read_text(encoding="utf-8"))["objects"]
