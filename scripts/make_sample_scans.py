@@ -127,6 +127,20 @@ def item_toml(meta):
     return "".join(f"{k} = {json.dumps(v, ensure_ascii=False)}\n" for k, v in meta.items())
 
 
+def write_holdings(path):
+    """A small holdings register of the sample library: the two sample items and what is not yet
+    digitized (folders starting with '_' are not items of the batch)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [("ĐC.2023.001", "Kế hoạch chuyển đổi số ngành thư viện tỉnh Hải Dương", "2023", "dia_chi"),
+            ("ĐC.2019.014", "Địa chí huyện Kinh Môn", "2019", "dia_chi"),
+            ("ĐC.2008.001", "Địa chí Hải Dương", "2008", "dia_chi"),
+            ("HN.1866.002", "Truyện Kiều (bản 1866)", "1866", "rare"),
+            ("HN.1902.005", "Đại Nam nhất thống chí", "1902", "rare"),
+            ("VV.1998.120", "Tạp chí Văn hóa Hải Dương", "1998", "other")]
+    lines = ["call_number,title,date,category"] + [",".join(row) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def main():
     for folder in (SCANS, TRUTH):
         shutil.rmtree(folder, ignore_errors=True)
@@ -155,6 +169,7 @@ def main():
         truth[item_id] = pages
     (TRUTH / "manifest.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n",
                                          encoding="utf-8")
+    write_holdings(SCANS / "_holdings" / "HD-TV.csv")
     print(f"{sum(map(len, truth.values()))} pages in {len(truth)} items -> {SCANS}")
 
 
