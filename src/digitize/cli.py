@@ -211,7 +211,8 @@ def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Optio
         export: Optional[Path] = typer.Option(None, "--export", help="write the dashboard as one static HTML "
                                                                      "file instead of serving it"),
         lang: str = typer.Option("vi", "--lang", help="vi or en (for --export)")) -> None:
-    """The coordinators' dashboard at / (Vietnamese; ?lang=en for English)."""
+    """The coordinators' dashboard at / (Vietnamese; ?lang=en for English) and the OAI-PMH data
+    provider at /oai (public items only)."""
     from datetime import date
 
     from sqlalchemy.orm import Session
@@ -233,7 +234,74 @@ def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Optio
     import uvicorn
 
     engine = session.get_bind()
-    uvicorn.run(dashboard.create_app(lambda: Session(engine), plans), host=host, port=port, log_level="warning")
+    app_ = dashboard.create_app(lambda: Session(engine), plans, store_url=settings.store_url)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _ledger_and_store():
+    from digitize import ledger, storage
+    from digitize.settings import get_settings
+
+    settings = get_settings()
+    return ledger.open_ledger(settings.ledger_url), storage.open_store(settings.store_url, settings.multipart_mb << 20)
+
+
+@app.command()
+def export(items: Optional[list[str]] = typer.Argument(None, help="LIBRARY/ITEM_ID ... [default: every stored item]"),
+           to: str = typer.Option(..., "--to", help="folder, file:///path or s3://bucket/prefix"),
+           masters: bool = typer.Option(True, "--masters/--no-masters", help="put the masters in the bags"),
+           public: bool = typer.Option(False, "--public", help="a public package: restricted and secret items "
+                                                               "are left out")) -> None:
+    """BagIt packages (one per item) with the PDF/A, METS, DC, ALTO, text and masters."""
+    from digitize import export as exporting
+
+    try:
+        session, store = _ledger_and_store()
+        report = exporting.export_bags(session, store, items or None, to, masters=masters, public=public)
+    except DigitizeError as exc:
+        raise _fail(exc) from None
+    for written in report.written:
+        console.print(f"[green]bag[/] {written}")
+    for item, reason in report.skipped:
+        console.print(f"[yellow]skipped[/] {item}: {reason}")
+    console.print(f"{len(report.written)} bags written, {len(report.skipped)} skipped")
+
+
+@app.command()
+def dataset(library: str = typer.Argument(..., help="library code"),
+            oai_url: str = typer.Option(..., "--oai-url", help="public address of this installation's /oai"),
+            out: Optional[Path] = typer.Option(None, "--out", help="file to write [default: print]")) -> None:
+    """DCAT (JSON-LD) description of a library's digitized collection, for an open-data portal."""
+    import json
+    from datetime import date
+
+    from digitize import export as exporting
+
+    try:
+        session, _ = _ledger_and_store()
+        record = exporting.dcat_record(session, library, oai_url, date.today())
+    except DigitizeError as exc:
+        raise _fail(exc) from None
+    text = json.dumps(record, ensure_ascii=False, indent=1)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"dataset record written to {out}")
+    else:
+        print(text)
+
+
+@app.command("union-catalogue")
+def union_catalogue(library: str = typer.Argument(..., help="library code"),
+                    out: Path = typer.Option(..., "--out", help="MARCXML file to write")) -> None:
+    """MARCXML of the library's public digitized items, each with an 856 link to its digital copy."""
+    from digitize import export as exporting
+
+    try:
+        session, store = _ledger_and_store()
+        out.write_bytes(exporting.union_catalogue_marcxml(session, store, library))
+    except DigitizeError as exc:
+        raise _fail(exc) from None
+    console.print(f"MARCXML written to {out}")
 
 
 @app.command()

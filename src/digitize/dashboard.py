@@ -127,8 +127,11 @@ def render(session: Session, plans: dict[str, Plan], as_of: date, lang: str = "v
             f"<th>{t['name']}</th></tr>{item_rows}</table></body></html>")
 
 
-def create_app(open_session, plans: dict[str, Plan], today=date.today):
-    """The web app: the dashboard at /. ``open_session`` gives a ledger session per request."""
+def create_app(open_session, plans: dict[str, Plan], today=date.today, store_url: str | None = None,
+               oai_page_size: int = 100):
+    """The web app: the dashboard at /, and the OAI-PMH data provider at /oai when ``store_url``
+    (where the items' dc.xml and mets.xml are) is given. ``open_session`` gives a ledger session
+    per request."""
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse
 
@@ -143,4 +146,8 @@ def create_app(open_session, plans: dict[str, Plan], today=date.today):
         finally:
             session.close()
 
+    if store_url is not None:
+        from digitize.oai import add_oai
+
+        add_oai(app, open_session, store_url, oai_page_size)
     return app

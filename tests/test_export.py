@@ -1,0 +1,256 @@
+"""Exports on the real sample run: BagIt bags (validated by bagit-python and its command line), the
+DCAT description and the MARCXML union catalogue; restricted and secret items stay out of
+everything public."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import unicodedata
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from conftest import resolve
+from digitize import export, ledger, mets
+from digitize.ledger import Item, Library
+from digitize.storage import FolderStore
+
+bagit = pytest.importorskip("bagit")
+
+LIBRARY, LIBRARY_NAME = "HD-TV", "Thư viện tỉnh Hải Dương"
+SAMPLES = ("HD-DC-0001", "HN-TK-0002")
+RESTRICTED, RESTRICTED_TITLE = "HD-HC-0003", "Hồ sơ hạn chế số ba"
+SECRET, SECRET_TITLE = "HD-MAT-0004", "Hồ sơ mật số bốn"
+SAMPLE_TITLE = "Kế hoạch chuyển đổi số ngành thư viện tỉnh Hải Dương"
+OAI = "https://thuvien.example.vn/oai"
+BAGIT_CLI = Path(sys.executable).parent / "bagit.py"
+
+
+def when(day: int) -> datetime:
+    return datetime(2026, 6, day, 10, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def exported(sample_run, tmp_path_factory):
+    """A copy of the sample run's store with a restricted item added (the first sample's files
+    under another id, its METS saying restricted), and a ledger holding the two samples as open,
+    the restricted item, and a secret item that is only in the ledger."""
+    out, result, _ = sample_run
+    assert result.returncode == 0, result.stdout + result.stderr
+    root = tmp_path_factory.mktemp("export")
+    shutil.copytree(out.parent / "store", root / "store")
+    store = FolderStore(root / "store")
+    source, copy = root / "store" / LIBRARY / SAMPLES[0], root / "store" / LIBRARY / RESTRICTED
+    shutil.copytree(source, copy)
+    (copy / f"{SAMPLES[0]}.pdf").rename(copy / f"{RESTRICTED}.pdf")
+    (copy / f"{SAMPLES[0]}.txt").rename(copy / f"{RESTRICTED}.txt")
+    for name in ("mets.xml", "dc.xml"):
+        text = (copy / name).read_text(encoding="utf-8").replace(SAMPLES[0], RESTRICTED)
+        text = text.replace(SAMPLE_TITLE, RESTRICTED_TITLE).replace(">open<", ">restricted<")
+        (copy / name).write_text(text, encoding="utf-8")
+    manifest = json.loads((copy / "stored.json").read_text(encoding="utf-8"))
+    manifest["store"] = store.url(f"{LIBRARY}/{RESTRICTED}")
+    manifest["objects"] = {relative.replace(SAMPLES[0], RESTRICTED): {
+        "size": (copy / relative.replace(SAMPLES[0], RESTRICTED)).stat().st_size,
+        "sha256": hashlib.sha256((copy / relative.replace(SAMPLES[0], RESTRICTED)).read_bytes()).hexdigest()}
+        for relative in manifest["objects"]}
+    (copy / "stored.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    session = ledger.open_ledger(f"sqlite:///{root / 'ledger.sqlite'}")
+    session.add(Library(code=LIBRARY, name=LIBRARY_NAME, province="HD", tier="provincial"))
+    rows = [(SAMPLES[0], SAMPLE_TITLE, "dia_chi", "open", 3),
+            (SAMPLES[1], "Truyện Kiều (bản 1866)", "rare", "open", 5),
+            (RESTRICTED, RESTRICTED_TITLE, "dia_chi", "restricted", 20), (SECRET, SECRET_TITLE, "other", "secret", 21)]
+    for item_id, title, category, access, day in rows:
+        session.add(Item(library=LIBRARY, item_id=item_id, title=title, category=category, access=access,
+                         status="ok", pages=4, stored=store.url(f"{LIBRARY}/{item_id}"), digitized=when(day),
+                         updated=when(day)))
+    session.commit()
+    yield root, store, session
+    session.close()
+    session.get_bind().dispose()
+
+
+def bag_files(bag: Path) -> dict[str, bytes]:
+    return {p.relative_to(bag).as_posix(): p.read_bytes() for p in bag.rglob("*") if p.is_file()}
+
+
+def check_bag(bag: Path, item_id: str, masters: bool) -> None:
+    opened = bagit.Bag(str(bag))
+    opened.validate()
+    cli = subprocess.run([sys.executable, str(BAGIT_CLI), "--validate", str(bag)], capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    assert opened.info["Source-Organization"] == LIBRARY_NAME
+    assert opened.info["External-Identifier"] == item_id
+    assert opened.info["Payload-Oxum"] and opened.info["Bagging-Date"]
+    assert opened.algorithms == ["sha256"]
+    payload = set(opened.payload_entries())
+    assert {f"data/{item_id}.pdf", "data/mets.xml", "data/dc.xml"} <= payload
+    assert any(p.startswith("data/alto/") for p in payload) and any(p.startswith("data/text/") for p in payload)
+    assert any(p.startswith("data/masters/") for p in payload) == masters
+    # every file the METS lists and the bag holds has the METS checksum in the bag manifest
+    package = mets.read(bag / "data" / "mets.xml")
+    compared = 0
+    for entry in package.files:
+        relative = entry.href.split(f"/{LIBRARY}/{item_id}/", 1)[1]
+        if f"data/{relative}" in payload:
+            assert opened.entries[f"data/{relative}"]["sha256"] == entry.sha256, relative
+            compared += 1
+        else:
+            assert entry.use == "master" and not masters, relative
+    assert compared == len(payload & {f"data/{e.href.split(f'/{item_id}/', 1)[1]}" for e in package.files}) > 0
+
+
+@pytest.mark.parametrize("masters", [True, False])
+def test_bags_of_the_samples_validate(exported, tmp_path, masters):
+    _, store, session = exported
+    for item_id in SAMPLES:
+        bag = export.export_bag(store, session.get(Library, LIBRARY), item_id, tmp_path, masters=masters)
+        assert bag == tmp_path / f"{LIBRARY}_{item_id}"
+        check_bag(bag, item_id, masters)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{LIBRARY}_{i}" for i in SAMPLES]  # no staging left
+
+
+def test_library_name_looked_up_or_code(exported, tmp_path):
+    _, store, session = exported
+    bag = export.export_bag(store, LIBRARY, SAMPLES[1], tmp_path / "a", masters=False, session=session)
+    assert bagit.Bag(str(bag)).info["Source-Organization"] == LIBRARY_NAME
+    bag = export.export_bag(store, LIBRARY, SAMPLES[1], tmp_path / "b", masters=False)
+    assert bagit.Bag(str(bag)).info["Source-Organization"] == LIBRARY
+
+
+def test_a_changed_stored_file_stops_the_bag(exported, tmp_path):
+    root, _, _ = exported
+    for item_id in SAMPLES:
+        shutil.copytree(root / "store" / LIBRARY / item_id, tmp_path / "store" / LIBRARY / item_id)
+    (tmp_path / "store" / LIBRARY / SAMPLES[1] / "text" / "0001.txt").write_text("đã bị sửa", encoding="utf-8")
+    with pytest.raises(export.ExportError, match="differs from its manifest"):
+        export.export_bag(FolderStore(tmp_path / "store"), LIBRARY, SAMPLES[1], tmp_path / "bags")
+    assert list((tmp_path / "bags").iterdir()) == []  # nothing half-made left behind
+    bag = export.export_bag(FolderStore(tmp_path / "store"), LIBRARY, SAMPLES[0], tmp_path / "bags")
+    with pytest.raises(export.ExportError, match="already there"):
+        export.export_bag(FolderStore(tmp_path / "store"), LIBRARY, SAMPLES[0], tmp_path / "bags")
+    assert bag.is_dir()
+
+
+def test_public_export_skips_restricted_and_secret(exported, tmp_path):
+    _, store, session = exported
+    report = export.export_bags(session, store, None, str(tmp_path / "public"), masters=False, public=True)
+    assert sorted(report.written) == sorted(str(tmp_path / "public" / f"{LIBRARY}_{i}") for i in SAMPLES)
+    skipped = dict(report.skipped)
+    assert skipped.keys() == {f"{LIBRARY}/{RESTRICTED}", f"{LIBRARY}/{SECRET}"}
+    assert skipped[f"{LIBRARY}/{RESTRICTED}"].startswith("restricted")
+    assert skipped[f"{LIBRARY}/{SECRET}"].startswith("secret")
+    for bag in (tmp_path / "public").iterdir():
+        check_bag(bag, bag.name.split("_", 1)[1], masters=False)
+        for name, data in bag_files(bag).items():
+            for hidden in (RESTRICTED, SECRET, RESTRICTED_TITLE, SECRET_TITLE):
+                assert hidden not in name and hidden.encode() not in data, (bag, name)
+    # asked for by name: still refused
+    report = export.export_bags(session, store, [f"{LIBRARY}/{RESTRICTED}", f"{LIBRARY}/{SAMPLES[0]}", "HD-TV/NOPE"],
+                                str(tmp_path / "asked"), masters=False, public=True)
+    assert [p.rsplit("/", 1)[-1] for p in report.written] == [f"{LIBRARY}_{SAMPLES[0]}"]
+    assert [s for s, _ in report.skipped] == [f"{LIBRARY}/{RESTRICTED}", "HD-TV/NOPE"]
+
+
+def test_public_export_trusts_the_stricter_of_ledger_and_mets(exported, tmp_path):
+    _, store, session = exported
+    row = session.scalars(select(Item).where(Item.item_id == RESTRICTED)).one()
+    row.access = "open"  # the ledger is wrong, the stored METS still says restricted
+    try:
+        report = export.export_bags(session, store, [f"{LIBRARY}/{RESTRICTED}"], str(tmp_path), False, True)
+    finally:
+        row.access = "restricted"
+        session.commit()
+    assert report.written == [] and "METS" in report.skipped[0][1]
+
+
+def test_internal_export_holds_the_restricted_item(exported, tmp_path):
+    _, store, session = exported
+    report = export.export_bags(session, store, [f"{LIBRARY}/{RESTRICTED}"], str(tmp_path), masters=False,
+                                public=False)
+    assert report.written == [str(tmp_path / f"{LIBRARY}_{RESTRICTED}")]
+    check_bag(tmp_path / f"{LIBRARY}_{RESTRICTED}", RESTRICTED, masters=False)
+
+
+def test_export_to_a_store_url(exported, tmp_path):
+    _, store, session = exported
+    target = (tmp_path / "remote" / "bags").as_uri()
+    report = export.export_bags(session, store, None, target, masters=False, public=True)
+    assert sorted(report.written) == sorted(FolderStore(tmp_path / "remote" / "bags").url(f"{LIBRARY}_{i}")
+                                            for i in SAMPLES)
+    for item_id in SAMPLES:
+        check_bag(tmp_path / "remote" / "bags" / f"{LIBRARY}_{item_id}", item_id, masters=False)
+    assert sorted(p.name for p in (tmp_path / "remote" / "bags").iterdir()) == [f"{LIBRARY}_{i}" for i in SAMPLES]
+    # the same bags again: nothing to send; a different bag there: refused, the old one kept
+    again = export.export_bags(session, store, None, target, masters=False, public=True)
+    assert sorted(again.written) == sorted(report.written)
+    different = export.export_bags(session, store, [f"{LIBRARY}/{SAMPLES[0]}"], target, masters=True, public=True)
+    assert different.written == [] and "already" in different.skipped[0][1]
+    check_bag(tmp_path / "remote" / "bags" / f"{LIBRARY}_{SAMPLES[0]}", SAMPLES[0], masters=False)
+
+
+def test_dcat_record(exported):
+    _, _, session = exported
+    record = json.loads(json.dumps(export.dcat_record(session, LIBRARY, OAI, date(2026, 7, 1)), ensure_ascii=False))
+    context = record["@context"]
+    assert context["dcat"] == "http://www.w3.org/ns/dcat#" and context["dct"] == "http://purl.org/dc/terms/"
+    assert context["foaf"] == "http://xmlns.com/foaf/0.1/" and context["xsd"] == "http://www.w3.org/2001/XMLSchema#"
+    for key in record:  # every term is a keyword or uses a prefix of the context
+        assert key.startswith("@") or key.split(":")[0] in context, key
+    assert record["@type"] == "dcat:Dataset"
+    assert record["dct:title"]["@value"] == f"Bộ sưu tập số của {LIBRARY_NAME}"
+    assert record["dct:publisher"] == {"@type": "foaf:Organization", "foaf:name": LIBRARY_NAME}
+    assert record["dct:license"]["@id"] == "https://creativecommons.org/publicdomain/zero/1.0/"
+    assert record["void:entities"] == {"@value": "2", "@type": "xsd:integer"}
+    assert record["dct:modified"]["@value"] == "2026-06-05"  # the later of the two open items
+    distribution = record["dcat:distribution"][0]
+    assert distribution["dcat:accessURL"] == {"@id": OAI} and distribution["dct:format"] == "application/xml"
+    keywords = {k["@value"] for k in record["dcat:keyword"]}
+    assert {"tài liệu địa chí", "tài liệu quý hiếm"} <= keywords and "tài liệu khác" not in keywords
+    text = json.dumps(record, ensure_ascii=False)
+    for hidden in (RESTRICTED, SECRET, RESTRICTED_TITLE, SECRET_TITLE):
+        assert hidden not in text
+    assert unicodedata.is_normalized("NFC", text)
+    try:
+        from pyld import jsonld
+    except ImportError:
+        return
+    assert jsonld.expand(record)
+
+
+def test_union_catalogue_marcxml(exported):
+    from pymarc import parse_xml_to_array
+
+    root, store, session = exported
+    data = export.union_catalogue_marcxml(session, store, LIBRARY)
+    text = data.decode("utf-8")
+    assert unicodedata.is_normalized("NFC", text)
+    for hidden in (RESTRICTED, SECRET, RESTRICTED_TITLE, SECRET_TITLE):
+        assert hidden not in text
+    records = parse_xml_to_array(io.BytesIO(data))
+    assert sorted(r["001"].data for r in records) == list(SAMPLES)
+    by_id = {r["001"].data: r for r in records}
+    first = by_id[SAMPLES[0]]
+    assert first["245"]["a"].startswith(SAMPLE_TITLE)
+    assert first.get("110") is None and first["100"]["a"].startswith("Ủy ban nhân dân tỉnh Hải Dương")
+    assert first["264"]["c"] == "2023" and first["852"]["h"] == "ĐC.2023.001"
+    assert by_id[SAMPLES[1]]["100"]["a"].startswith("Nguyễn Du")
+    for item_id, record in by_id.items():
+        assert record["003"].data == LIBRARY and len(record["008"].data) == 40
+        assert record.leader[9] == "a"
+        link = record["856"]
+        assert link.indicators[0] == "4" and link["y"] == "Bản số"
+        assert link["u"].endswith(f"/{LIBRARY}/{item_id}/{item_id}.pdf")
+        recorded = json.loads(store.read_bytes(f"{LIBRARY}/{item_id}/stored.json"))["objects"][f"{item_id}.pdf"]
+        assert hashlib.sha256(resolve(link["u"]).read_bytes()).hexdigest() == recorded["sha256"]
+        for field in record.get_fields():
+            values = [field.data] if field.is_control_field() else [s.value for s in field.subfields]
+            assert all(unicodedata.is_normalized("NFC", v) for v in values)
