@@ -234,7 +234,8 @@ def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Optio
     import uvicorn
 
     engine = session.get_bind()
-    app_ = dashboard.create_app(lambda: Session(engine), plans, store_url=settings.store_url)
+    app_ = dashboard.create_app(lambda: Session(engine), plans, store_url=settings.store_url,
+                                oai_page_size=settings.oai_page_size)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 

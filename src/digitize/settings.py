@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     store: str = Field("", description="file:///path or s3://bucket/prefix [default: file://$DIGITIZE_DATA/store]")
     multipart_mb: int = Field(64, ge=5, description="files larger than this go to S3 in parts")
     ledger: str = Field("", description="SQLAlchemy URL of the quota ledger [default: SQLite in $DIGITIZE_DATA]")
+    oai_page_size: int = Field(100, ge=1, description="records per OAI-PMH response before a resumption token")
 
     @property
     def out(self) -> Path:
