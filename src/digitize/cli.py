@@ -306,6 +306,17 @@ def union_catalogue(library: str = typer.Argument(..., help="library code"),
 
 
 @app.command()
+def serve() -> None:
+    """Serve the Prefect deployments (digitize-batch, nightly-inbox at 01:00 Asia/Ho_Chi_Minh,
+    quota-report weekly, fixity-audit weekly) from this process, against PREFECT_API_URL."""
+    from prefect import serve as prefect_serve
+
+    from flows.nightly import deployments
+
+    prefect_serve(*deployments())
+
+
+@app.command()
 def audit(library: Optional[str] = typer.Option(None, "--library", help="only this library's items")) -> None:
     """Fixity check: re-read every stored object and compare it with the SHA-256 recorded when it was
     stored; report missing or changed objects (exit code 5 if there are any)."""

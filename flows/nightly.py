@@ -1,0 +1,92 @@
+"""Prefect flows for the night: `nightly-inbox` takes every complete batch from the inbox,
+`quota-report` refreshes the periodic report files, `fixity-audit` re-reads the stored objects."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+
+from digitize import ledger, quota, storage
+from digitize.plans import load_plans
+from digitize.settings import get_settings
+from flows.batch import digitize_batch
+
+READY = "READY"
+STATE = "inbox-state.json"
+
+
+def is_complete(batch: Path, quiet_minutes: float, now: float | None = None) -> bool:
+    """A batch is complete when the operator left a READY file in it, or when nothing in it has
+    changed for the quiet time (a batch still being copied keeps changing)."""
+    if (batch / READY).exists():
+        return True
+    newest = max((p.stat().st_mtime for p in batch.rglob("*")), default=batch.stat().st_mtime)
+    return (now or time.time()) - newest >= quiet_minutes * 60
+
+
+def _state(data: Path) -> dict:
+    path = data / STATE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+@flow(name="nightly-inbox")
+def nightly_inbox(inbox: Path, quiet_minutes: float = 30.0, workers: int | None = None) -> dict:
+    """Process every complete batch of the inbox that is not done yet; a batch is done when all its
+    items are. Failed items stay where they are, with their reasons in the run's report."""
+    settings, logger = get_settings(), get_run_logger()
+    state = _state(settings.data)
+    outcome = {}
+    for batch in sorted(p for p in Path(inbox).iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        if state.get(batch.name) == "done":
+            continue
+        if not is_complete(batch, quiet_minutes):
+            logger.info("%s is still being written: left for the next night", batch.name)
+            outcome[batch.name] = "incomplete"
+            continue
+        summary = digitize_batch(batch=batch, workers=workers)
+        outcome[batch.name] = state[batch.name] = "done" if summary.ok else "failed"
+        settings.data.mkdir(parents=True, exist_ok=True)
+        (settings.data / STATE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+    return outcome
+
+
+@flow(name="quota-report")
+def quota_report(period: str | None = None, out: Path | None = None) -> list[str]:
+    """Write the periodic report (the current half-year by default) as CSV and XLSX."""
+    settings = get_settings()
+    today = date.today()
+    period = period or f"{today.year}-H{1 if today.month <= 6 else 2}"
+    session = ledger.open_ledger(settings.ledger_url)
+    try:
+        rows = quota.report_rows(session, load_plans(settings.profiles), period)
+    finally:
+        session.close()
+    paths = quota.write_report(rows, Path(out or settings.data / "reports"), f"bao-cao-so-hoa-all-{period}")
+    return [str(p) for p in paths]
+
+
+@flow(name="fixity-audit")
+def fixity_audit(library: str = "") -> dict:
+    """Re-read every stored object against its recorded SHA-256; the run fails if any is missing
+    or changed."""
+    settings = get_settings()
+    checked, problems = storage.audit(storage.open_store(settings.store_url), library)
+    if problems:
+        raise RuntimeError(f"{len(problems)} of {checked} stored objects missing or changed: "
+                           + "; ".join(f"{url}: {why}" for url, why in problems[:20]))
+    return {"checked": checked}
+
+
+def deployments():
+    """The deployments `digitize serve` runs: flow name = deployment name."""
+    return [
+        digitize_batch.to_deployment(name="digitize-batch"),
+        nightly_inbox.to_deployment(name="nightly-inbox", cron="0 1 * * *", timezone="Asia/Ho_Chi_Minh",
+                                    parameters={"inbox": str(get_settings().data / "inbox")}),
+        quota_report.to_deployment(name="quota-report", cron="0 6 * * 1", timezone="Asia/Ho_Chi_Minh"),
+        fixity_audit.to_deployment(name="fixity-audit", cron="0 3 * * 0", timezone="Asia/Ho_Chi_Minh"),
+    ]

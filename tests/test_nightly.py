@@ -1,0 +1,51 @@
+"""The nightly flow, run directly: it takes the ready batch, skips the one still being written,
+and leaves a failed item with its reason; a second night does not redo a finished batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+from conftest import SAMPLES
+
+
+def test_nightly_inbox_takes_ready_batches_only(prefect_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITIZE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
+    from flows.nightly import nightly_inbox
+
+    inbox = tmp_path / "inbox"
+    ready = inbox / "lo-1"
+    shutil.copytree(SAMPLES / "HN-TK-0002", ready / "HN-TK-0002")
+    (ready / "BROKEN-1").mkdir()
+    (ready / "BROKEN-1" / "item.toml").write_text('id = "BROKEN-1"\ntitle = "x"\nlibrary = "HD-TV"\n',
+                                                  encoding="utf-8")
+    (ready / "BROKEN-1" / "0001.tif").write_bytes(b"")
+    (ready / "READY").touch()
+    copying = inbox / "lo-2"
+    shutil.copytree(SAMPLES / "HD-DC-0001", copying / "HD-DC-0001")
+    for path in copying.rglob("*"):  # still being copied: files changed just now, no READY marker
+        path.touch()
+
+    outcome = nightly_inbox(inbox=inbox, quiet_minutes=30)
+    assert outcome == {"lo-1": "failed", "lo-2": "incomplete"}
+    out = tmp_path / "data" / "out"
+    assert (out / "HD-TV" / "HN-TK-0002" / "HN-TK-0002.pdf").is_file()
+    assert not (out / "HD-TV" / "HD-DC-0001").exists()
+    report = json.loads(next((out / "_reports").glob("lo-1-*.json")).read_text(encoding="utf-8"))
+    [broken] = [i for i in report["items"] if i["item_id"] == "BROKEN-1"]
+    assert broken["status"] == "failed" and "empty (0 bytes)" in broken["problems"][0]["reason"]
+    assert (ready / "BROKEN-1" / "0001.tif").exists()  # the failed item stays where it is
+
+    # the next night: lo-2 has been quiet long enough; lo-1 (failed) is tried again, nothing redone
+    old = time.time() - 3600
+    for path in copying.rglob("*"):
+        os.utime(path, (old, old))
+    pdf = out / "HD-TV" / "HN-TK-0002" / "HN-TK-0002.pdf"
+    before = pdf.stat().st_mtime_ns
+    outcome = nightly_inbox(inbox=inbox, quiet_minutes=30)
+    assert outcome == {"lo-1": "failed", "lo-2": "done"}
+    assert (out / "HD-TV" / "HD-DC-0001" / "HD-DC-0001.pdf").is_file()
+    assert pdf.stat().st_mtime_ns == before
