@@ -83,10 +83,13 @@ def fixity_audit(library: str = "") -> dict:
 
 def deployments():
     """The deployments `digitize serve` runs: flow name = deployment name."""
+    from prefect.schedules import Cron
+
+    zone = "Asia/Ho_Chi_Minh"
     return [
         digitize_batch.to_deployment(name="digitize-batch"),
-        nightly_inbox.to_deployment(name="nightly-inbox", cron="0 1 * * *", timezone="Asia/Ho_Chi_Minh",
+        nightly_inbox.to_deployment(name="nightly-inbox", schedule=Cron("0 1 * * *", timezone=zone),
                                     parameters={"inbox": str(get_settings().data / "inbox")}),
-        quota_report.to_deployment(name="quota-report", cron="0 6 * * 1", timezone="Asia/Ho_Chi_Minh"),
-        fixity_audit.to_deployment(name="fixity-audit", cron="0 3 * * 0", timezone="Asia/Ho_Chi_Minh"),
+        quota_report.to_deployment(name="quota-report", schedule=Cron("0 6 * * 1", timezone=zone)),
+        fixity_audit.to_deployment(name="fixity-audit", schedule=Cron("0 3 * * 0", timezone=zone)),
     ]

@@ -1,0 +1,54 @@
+"""`digitize serve` against a real `prefect server start`: the deployments exist with their
+schedules, and a digitize-batch run triggered through the API completes with its outputs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import httpx
+
+from conftest import SAMPLES
+from test_prefect_server import prefect_api  # noqa: F401  (the real server fixture)
+
+
+def deployment(api: str, name: str) -> dict | None:
+    found = httpx.post(f"{api}/deployments/filter", json={"deployments": {"name": {"any_": [name]}}}).json()
+    return found[0] if found else None
+
+
+def test_serve_creates_deployments_and_runs_a_batch(prefect_api, tmp_path):  # noqa: F811
+    batch = tmp_path / "inbox" / "lo-1"
+    shutil.copytree(SAMPLES / "HN-TK-0002", batch / "HN-TK-0002")
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "DIGITIZE_DATA": str(tmp_path / "data")}
+    served = subprocess.Popen([sys.executable, "-m", "digitize.cli", "serve"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while deployment(prefect_api, "digitize-batch") is None or deployment(prefect_api, "fixity-audit") is None:
+            assert time.monotonic() < deadline, "the deployments did not appear"
+            time.sleep(1)
+        nightly = deployment(prefect_api, "nightly-inbox")
+        [schedule] = nightly["schedules"]
+        assert schedule["schedule"]["cron"] == "0 1 * * *"
+        assert schedule["schedule"]["timezone"] == "Asia/Ho_Chi_Minh"
+        assert deployment(prefect_api, "quota-report")["schedules"]
+
+        batch_deployment = deployment(prefect_api, "digitize-batch")
+        run = httpx.post(f"{prefect_api}/deployments/{batch_deployment['id']}/create_flow_run",
+                         json={"parameters": {"batch": str(batch), "workers": 2}}).json()
+        deadline = time.monotonic() + 240
+        while True:
+            state = httpx.get(f"{prefect_api}/flow_runs/{run['id']}").json()["state"]["type"]
+            if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                break
+            assert time.monotonic() < deadline, f"the flow run is still {state}"
+            time.sleep(2)
+        assert state == "COMPLETED"
+        assert (tmp_path / "data" / "out" / "HD-TV" / "HN-TK-0002" / "HN-TK-0002.pdf").is_file()
+    finally:
+        os.killpg(served.pid, 15)
+        served.wait(timeout=30)
