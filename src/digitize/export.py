@@ -18,7 +18,6 @@ import io
 import json
 import shutil
 import tempfile
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digitize.errors import DigitizeError
+from digitize.ingest import nfc
 from digitize.ledger import Item, Library
 from digitize.storage import MANIFEST, StorageError
 
@@ -50,10 +50,6 @@ class ExportError(DigitizeError):
     """An export could not be made (a missing or changed stored file, a bag already there)."""
 
     exit_code = 65
-
-
-def nfc(text: str | None) -> str:
-    return unicodedata.normalize("NFC", text or "")
 
 
 def bag_name(library: str, item_id: str) -> str:

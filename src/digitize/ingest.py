@@ -52,8 +52,8 @@ class ItemPlan:
         self.problems.append(Problem(item=self.label, file=file, reason=reason, severity=severity, path=path))
 
 
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
+def nfc(text: str | None) -> str:
+    return unicodedata.normalize("NFC", text or "")
 
 
 def natural_key(name: str) -> list:
@@ -61,12 +61,16 @@ def natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part.casefold() for part in re.split(r"(\d+)", nfc(name))]
 
 
-def sha256_file(path: Path) -> str:
+def sha256_stream(stream) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    with path.open("rb") as handle:
+        return sha256_stream(handle)
 
 
 def read_items_csv(path: Path) -> tuple[dict[str, dict], list[Problem]]:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -133,8 +134,6 @@ def find_holding(session: Session, library: str, call_number: str, control_numbe
 def record_run(session: Session, batch: str, started: datetime, finished: datetime, items) -> list[str]:
     """Record a batch run and its items. ``items``: (ItemMetadata, ItemResult, output folder) for
     each item that got as far as its metadata. Returns what could not be counted, and why."""
-    import json
-
     run = BatchRun(batch=batch, started=started, finished=finished,
                    items_ok=sum(r.status == "ok" for _, r, _ in items),
                    items_failed=sum(r.status != "ok" for _, r, _ in items), pages=sum(r.pages for _, r, _ in items))

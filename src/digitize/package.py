@@ -29,10 +29,10 @@ def href(base: str, relative: str) -> str:
 
 
 def entry(folder: Path, path: Path, file_id: str, use: str, mimetype: str, base: str = "") -> FileEntry:
+    facts = path.stat()
     return FileEntry(id=file_id, use=use, href=href(base, path.relative_to(folder).as_posix()), mimetype=mimetype,
-                     size=path.stat().st_size, sha256=sha256_file(path),
-                     created=datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(
-                         microsecond=0).isoformat())
+                     size=facts.st_size, sha256=sha256_file(path),
+                     created=datetime.fromtimestamp(facts.st_mtime, timezone.utc).replace(microsecond=0).isoformat())
 
 
 def copy_masters(pages: list[PageSource], folder: Path, base: str = "") -> dict[Path, FileEntry]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from digitize.errors import DigitizeError
-from digitize.ingest import sha256_file
+from digitize.ingest import sha256_file, sha256_stream
 
 READ_BACK_LIMIT = 8 << 20  # objects up to this size are read back and hashed after upload
 VERSIONS = "_versions"  # earlier versions of replaced objects: _versions/<UTC time>/<key>
@@ -52,13 +52,6 @@ class Stored:
     key: str
     size: int
     sha256: str | None  # as recorded with the object (None if it carries no record)
-
-
-def _hash_stream(stream) -> str:
-    digest = hashlib.sha256()
-    for block in iter(lambda: stream.read(1 << 20), b""):
-        digest.update(block)
-    return digest.hexdigest()
 
 
 class FolderStore:
@@ -139,7 +132,9 @@ class S3Store:
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
 
-    def _call(self, operation: str, key: str, **kwargs):
+    def _call(self, operation: str, key: str, missing_ok: bool = False, **kwargs):
+        """One request (boto3 retries it); failures become our errors. With ``missing_ok`` a 404
+        answer gives None."""
         from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
 
         try:
@@ -147,6 +142,8 @@ class S3Store:
         except ClientError as exc:
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if missing_ok and status == 404:
+                return None
             if status >= 500 or error.get("Code") in ("SlowDown", "ServiceUnavailable", "RequestTimeout"):
                 raise StorageUnavailable(f"the store answers {status} {error.get('Code', '')} (after retries)",
                                          self.url(key), "the item waits for storage; run again later") from None
@@ -157,22 +154,14 @@ class S3Store:
                                      "the item waits for storage; run again when the store is back") from None
 
     def head(self, key: str) -> Stored | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            answer = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-                return None
-            self._call("head_object", key, Key=self._key(key))  # raises the right error
-            raise
-        except Exception:
-            return self._call("head_object", key, Key=self._key(key))  # raises StorageUnavailable
+        answer = self._call("head_object", key, missing_ok=True, Key=self._key(key))
+        if answer is None:
+            return None
         return Stored(key, answer["ContentLength"], answer.get("Metadata", {}).get("sha256"))
 
     def read_sha256(self, key: str) -> str:
         answer = self._call("get_object", key, Key=self._key(key))
-        return _hash_stream(answer["Body"])
+        return sha256_stream(answer["Body"])
 
     def read_bytes(self, key: str) -> bytes:
         return self._call("get_object", key, Key=self._key(key))["Body"].read()
