@@ -3,13 +3,17 @@ per item assembly. The work itself lives in digitize.ingest / digitize.pipeline.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, runtime, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from digitize import ingest, ledger, marc, package, pipeline, progress, quota, storage
@@ -29,18 +33,24 @@ def ingest_item(folder: Path, batch: Path, csv_row: dict | None, default_profile
                             lambda meta: get_profile(profiles, meta.profile or default_profile), max_pixels)
 
 
+_slots: dict[str, threading.Semaphore] = {}  # per flow run: pages worked on at once (thread runner)
+
+
+def _page_slot(run_key: str):
+    # a module function, pickled by reference: Dask must not try to ship the semaphores
+    return _slots.get(run_key) or nullcontext()
+
+
 @task(name="page", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
       task_run_name="{item_id} page {page.number}")
-def page_task(item_id: str, page: PageSource, profile: Profile, folder: Path,
-              slots: threading.Semaphore) -> PageRecord | Problem:
-    """Returns a Problem for a bad page; raises (and is retried) on tool failures."""
-    with slots:
+def page_task(item_id: str, page: PageSource, profile: Profile, folder: Path, run_key: str = "") -> PageRecord | Problem:
+    """Returns a Problem for a bad page; raises (and is retried) on tool failures. On Dask the
+    cluster's worker threads bound the pages at once, so no slot is looked up there."""
+    with _page_slot(run_key):
         try:
-            outcome = pipeline.process_page(page, profile, folder)
+            return pipeline.process_page(page, profile, folder)
         except BadInput as exc:
-            outcome = Problem(item=item_id, file=page.name, reason=exc.message, path=page.path)
-    progress.report("page")
-    return outcome
+            return Problem(item=item_id, file=page.name, reason=exc.message, path=page.path)
 
 
 @task(name="assemble-item", cache_policy=NO_CACHE, task_run_name="assemble {plan.label}")
@@ -127,7 +137,65 @@ def _failed(plan: ingest.ItemPlan, problems: list[Problem], quarantine: Path) ->
                       pages=len(plan.pages), problems=problems)
 
 
-@flow(name="digitize-batch", task_runner=ThreadPoolTaskRunner(max_workers=POOL), log_prints=True)
+def task_runner(dask: str = "", workers: int | None = None):
+    """Threads in this process by default; with ``dask``, a local Dask cluster ("local") or the
+    scheduler at that address (the workers must see the batch and output folders at the same paths)."""
+    if not dask:
+        return ThreadPoolTaskRunner(max_workers=POOL)
+    from prefect_dask import DaskTaskRunner
+
+    if dask == "local":
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers or get_settings().workers,
+                                              "threads_per_worker": 1, "processes": True})
+    return DaskTaskRunner(address=dask)
+
+
+@dataclass
+class ItemRun:
+    """An item whose pages are being worked on."""
+
+    index: int
+    plan: ingest.ItemPlan
+    profile: Profile
+    folder: Path
+    futures: list
+    began: float
+    left: int
+
+
+def _ingest_date(folder: Path) -> str:
+    """When the item's intake first began: a run that resumes the item keeps the first run's date."""
+    path = folder / pipeline.WORK / "ingested"
+    if not path.exists():
+        pipeline.write_atomic(path, package.now())
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _finish_item(job: ItemRun, catalogue: list, store, quarantine: Path, new_version: bool) -> ItemResult:
+    """Collect an item's pages, then assemble and store it."""
+    settings, plan = get_settings(), job.plan
+    records, problems = [], list(plan.problems)
+    for page, future in zip(plan.pages, job.futures):
+        try:
+            outcome = future.result()
+        except DigitizeError as exc:
+            outcome = Problem(item=plan.meta.id, file=page.name, reason=exc.message, path=page.path)
+        except Exception as exc:  # a crash on one page must not stop the batch
+            outcome = Problem(item=plan.meta.id, file=page.name, reason=f"processing failed: {exc!r}", path=page.path)
+        (problems if isinstance(outcome, Problem) else records).append(outcome)
+    if any(p.severity == "error" for p in problems):
+        return _failed(plan, problems, quarantine)
+    try:
+        base = store.url(pipeline.item_key(plan.meta))
+        done = assemble_task(plan, catalogue, job.profile, records, job.folder, problems,
+                             time.monotonic() - job.began, _ingest_date(job.folder), base)
+        return store_task(plan.meta, job.folder, done, settings.store_url, settings.multipart_mb, new_version)
+    except DigitizeError as exc:
+        problems.append(Problem(item=plan.meta.id, reason=exc.message))
+        return _failed(plan, problems, quarantine)
+
+
+@flow(name="digitize-batch", task_runner=task_runner(get_settings().dask), log_prints=True)
 def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = None,
                    workers: int | None = None, new_version: bool = False) -> BatchSummary:
     """Turn a batch of scanned items into searchable PDF/A with Vietnamese text.
@@ -135,20 +203,39 @@ def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = N
     batch: folder holding one sub-folder per item (page images + item.toml, or items.csv).
     out: output folder (default: $DIGITIZE_DATA/out).
     profile: material profile for items that do not name one (default: quoc-ngu-modern).
-    workers: pages worked on at once (default: number of CPU cores).
+    workers: pages worked on at once (default: DIGITIZE_WORKERS, the number of CPU cores).
     new_version: store changed items over their stored copies, keeping those as previous versions.
     """
     settings = get_settings()
-    logger = get_run_logger()
-    started = datetime.now(timezone.utc)
     batch, out = Path(batch), Path(out or settings.out)
     default_profile = profile or settings.default_profile
     get_profile(settings.profiles, default_profile)  # an unknown profile stops the run before any work
-    quarantine = out / "_quarantine" / batch.name
-    slots = threading.Semaphore(max(1, min(workers or settings.workers, POOL)))
+    store = storage.open_store(settings.store_url)  # so does a wrong store setting
+    key = str(batch.resolve())
+    session = ledger.open_ledger(settings.ledger_url)
+    try:
+        ledger.lock_batch(session, key, str(runtime.flow_run.id or ""))
+        return _run_batch(batch, out, default_profile, store, key, workers or settings.workers, new_version)
+    finally:
+        ledger.unlock_batch(session, key, os.getpid())
+        session.close()
+        session.get_bind().dispose()
 
-    ingested = package.now()
-    store = storage.open_store(settings.store_url)  # a wrong store setting stops the run before any work
+
+def _run_batch(batch: Path, out: Path, default_profile: str, store, key: str, workers: int,
+               new_version: bool) -> BatchSummary:
+    # the flow function is shipped to Dask by value, so the semaphores are handled out here
+    _slots[key] = threading.Semaphore(max(1, min(workers, POOL)))
+    try:
+        return _process(batch, out, default_profile, store, key, new_version)
+    finally:
+        _slots.pop(key, None)
+
+
+def _process(batch: Path, out: Path, default_profile: str, store, key: str, new_version: bool) -> BatchSummary:
+    settings, logger = get_settings(), get_run_logger()
+    started = datetime.now(timezone.utc)
+    quarantine = out / "_quarantine" / batch.name
     found, batch_problems = ingest.find_items(batch)
     catalogue, catalogue_problems = read_catalogue(batch)
     batch_problems += catalogue_problems
@@ -158,7 +245,7 @@ def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = N
         logger.warning("%s: %s", problem.file or problem.item, problem.reason)
 
     results: dict[int, ItemResult] = {}
-    running = []
+    jobs: dict = {}  # page future -> its item's run
     progress.report("total", sum(len(p.pages) for p in plans if p.ok))
     for index, plan in enumerate(plans):
         if not plan.ok:
@@ -173,32 +260,17 @@ def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = N
             results[index] = earlier if earlier.stored else store_task(
                 plan.meta, folder, earlier, settings.store_url, settings.multipart_mb, new_version)
             continue
-        futures = [page_task.submit(plan.meta.id, page, item_profile, folder, slots) for page in plan.pages]
-        running.append((index, plan, item_profile, folder, futures, time.monotonic()))
+        _ingest_date(folder)
+        futures = [page_task.submit(plan.meta.id, page, item_profile, folder, key) for page in plan.pages]
+        job = ItemRun(index, plan, item_profile, folder, futures, time.monotonic(), len(futures))
+        jobs.update((future, job) for future in futures)
 
-    for index, plan, item_profile, folder, futures, began in running:
-        records, problems = [], list(plan.problems)
-        for page, future in zip(plan.pages, futures):
-            try:
-                outcome = future.result()
-            except DigitizeError as exc:
-                outcome = Problem(item=plan.meta.id, file=page.name, reason=exc.message, path=page.path)
-            except Exception as exc:  # a crash on one page must not stop the batch
-                outcome = Problem(item=plan.meta.id, file=page.name, reason=f"processing failed: {exc!r}",
-                                  path=page.path)
-            (problems if isinstance(outcome, Problem) else records).append(outcome)
-        if any(p.severity == "error" for p in problems):
-            results[index] = _failed(plan, problems, quarantine)
-            continue
-        try:
-            base = store.url(pipeline.item_key(plan.meta))
-            done = assemble_task(plan, catalogue, item_profile, records, folder, problems,
-                                 time.monotonic() - began, ingested, base)
-            results[index] = store_task(plan.meta, folder, done, settings.store_url, settings.multipart_mb,
-                                        new_version)
-        except DigitizeError as exc:
-            problems.append(Problem(item=plan.meta.id, reason=exc.message))
-            results[index] = _failed(plan, problems, quarantine)
+    for future in as_completed(list(jobs)):  # an item is assembled as soon as its last page is done
+        progress.report("page")
+        job = jobs[future]
+        job.left -= 1
+        if job.left == 0:
+            results[job.index] = _finish_item(job, catalogue, store, quarantine, new_version)
 
     finished = datetime.now(timezone.utc)
     counted = [(plans[i].meta, results[i], pipeline.item_dir(out, plans[i].meta))

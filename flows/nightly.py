@@ -1,5 +1,6 @@
 """Prefect flows for the night: `nightly-inbox` takes every complete batch from the inbox,
-`quota-report` refreshes the periodic report files, `fixity-audit` re-reads the stored objects."""
+`quota-report` refreshes the periodic report files, `fixity-audit` re-reads the stored objects,
+`ledger-backup` puts a snapshot of the ledger and the profiles in the store."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from digitize import ledger, quota, storage
+from digitize import backup, ledger, quota, storage
 from digitize.plans import load_plans
 from digitize.settings import get_settings
 from flows.batch import digitize_batch
@@ -81,6 +82,15 @@ def fixity_audit(library: str = "") -> dict:
     return {"checked": checked}
 
 
+@flow(name="ledger-backup")
+def ledger_backup(to: str = "") -> dict:
+    """Snapshot the ledger and the profiles into the store ``to`` (default: DIGITIZE_STORE), under
+    _backups/ledger/<UTC time>/."""
+    settings = get_settings()
+    store = storage.open_store(to or settings.store_url, settings.multipart_mb << 20)
+    return backup.backup(settings.ledger_url, settings.profiles, store).model_dump(mode="json")
+
+
 def deployments():
     """The deployments `digitize serve` runs: flow name = deployment name."""
     from prefect.schedules import Cron
@@ -92,4 +102,5 @@ def deployments():
                                     parameters={"inbox": str(get_settings().data / "inbox")}),
         quota_report.to_deployment(name="quota-report", schedule=Cron("0 6 * * 1", timezone=zone)),
         fixity_audit.to_deployment(name="fixity-audit", schedule=Cron("0 3 * * 0", timezone=zone)),
+        ledger_backup.to_deployment(name="ledger-backup", schedule=Cron("30 2 * * 0", timezone=zone)),
     ]

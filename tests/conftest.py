@@ -28,6 +28,19 @@ def prefect_server():
 
 
 @pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A PostgreSQL server on loopback for the session (tests/pgserver.py)."""
+    from pgserver import PostgresServer, postgres_available
+
+    if not postgres_available():
+        pytest.skip("PostgreSQL is not installed (scripts/setup.sh installs it)")
+    server = PostgresServer(tmp_path_factory.mktemp("pg"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def sample_run(prefect_server, tmp_path_factory):
     """`digitize run sample_scans` once for the session: (out folder, completed process, input hashes)."""
     out = tmp_path_factory.mktemp("out")

@@ -28,7 +28,7 @@ def test_serve_creates_deployments_and_runs_a_batch(prefect_api, tmp_path):  # n
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 90
-        while deployment(prefect_api, "digitize-batch") is None or deployment(prefect_api, "fixity-audit") is None:
+        while deployment(prefect_api, "digitize-batch") is None or deployment(prefect_api, "ledger-backup") is None:
             assert time.monotonic() < deadline, "the deployments did not appear"
             time.sleep(1)
         nightly = deployment(prefect_api, "nightly-inbox")
@@ -36,6 +36,9 @@ def test_serve_creates_deployments_and_runs_a_batch(prefect_api, tmp_path):  # n
         assert schedule["schedule"]["cron"] == "0 1 * * *"
         assert schedule["schedule"]["timezone"] == "Asia/Ho_Chi_Minh"
         assert deployment(prefect_api, "quota-report")["schedules"]
+        assert deployment(prefect_api, "fixity-audit")["schedules"]
+        [weekly] = deployment(prefect_api, "ledger-backup")["schedules"]
+        assert (weekly["schedule"]["cron"], weekly["schedule"]["timezone"]) == ("30 2 * * 0", "Asia/Ho_Chi_Minh")
 
         batch_deployment = deployment(prefect_api, "digitize-batch")
         run = httpx.post(f"{prefect_api}/deployments/{batch_deployment['id']}/create_flow_run",

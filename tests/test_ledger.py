@@ -17,21 +17,10 @@ from digitize import holdings, ledger, quota
 from digitize.ledger import Holding, Item
 from digitize.models import Access, Category, ItemMetadata, ItemResult
 from digitize.plans import load_plans
-from pgserver import PostgresServer, postgres_available
 
 PROFILES = ROOT / "profiles"
 AS_OF = date(2026, 6, 30)
 SECRET_TITLE = "Hồ sơ mật số 7"
-
-
-@pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not installed (scripts/setup.sh installs it)")
-    server = PostgresServer(tmp_path_factory.mktemp("pg"))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

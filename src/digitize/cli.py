@@ -69,13 +69,16 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="pages at once [default: CPU cores]"),
         new_version: bool = typer.Option(False, "--new-version",
                                          help="store changed items, keeping the stored copies as previous versions"),
+        dask: Optional[str] = typer.Option(None, "--dask", help="run the pages on Dask: 'local' (a local cluster, "
+                                           "--workers single-threaded workers) or a scheduler address "
+                                           "tcp://HOST:8786 [default: DIGITIZE_DASK, else threads]"),
         ) -> None:
     """Run the digitize-batch flow on BATCH, with progress and a summary."""
     import time
 
     from digitize.profiles import get_profile
     from digitize.settings import get_settings
-    from flows.batch import digitize_batch
+    from flows.batch import digitize_batch, task_runner
 
     started = time.monotonic()
     try:  # mistakes on the command line are reported before the flow starts
@@ -100,9 +103,9 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
     if not os.environ.get("PREFECT_API_URL"):
         console.print("[dim]No PREFECT_API_URL set: the flow runs on a temporary Prefect server (about 15 s to start).")
     try:
+        flow = digitize_batch.with_options(task_runner=task_runner(dask, workers)) if dask else digitize_batch
         with bar:
-            summary = digitize_batch(batch=batch, out=out, profile=profile, workers=workers,
-                                     new_version=new_version)
+            summary = flow(batch=batch, out=out, profile=profile, workers=workers, new_version=new_version)
     except DigitizeError as exc:
         errors.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(exc.exit_code) from None
@@ -308,7 +311,7 @@ def union_catalogue(library: str = typer.Argument(..., help="library code"),
 @app.command()
 def serve() -> None:
     """Serve the Prefect deployments (digitize-batch, nightly-inbox at 01:00 Asia/Ho_Chi_Minh,
-    quota-report weekly, fixity-audit weekly) from this process, against PREFECT_API_URL."""
+    quota-report weekly, fixity-audit weekly, ledger-backup weekly) from this process, against PREFECT_API_URL."""
     from prefect import serve as prefect_serve
 
     from flows.nightly import deployments
@@ -340,6 +343,75 @@ def audit(library: Optional[str] = typer.Option(None, "--library", help="only th
     console.print(f"{checked} objects checked in {settings.store_url}; {len(problems)} missing or changed")
     if problems:
         raise typer.Exit(5)
+
+
+@app.command()
+def backup(to: Optional[str] = typer.Option(None, "--to", help="store for the snapshot: folder, file:///path or "
+                                                               "s3://bucket/prefix [default: DIGITIZE_STORE]"),
+           list_: bool = typer.Option(False, "--list", help="list the snapshots in the store instead")) -> None:
+    """Snapshot the quota ledger and the profiles into the store (_backups/ledger/<UTC time>/)."""
+    from digitize import backup as backups, storage
+    from digitize.settings import get_settings
+
+    settings = get_settings()
+    try:
+        store = storage.open_store(to or settings.store_url, settings.multipart_mb << 20)
+        if list_:
+            found = backups.list_backups(store)
+        else:
+            info = backups.backup(settings.ledger_url, settings.profiles, store)
+    except DigitizeError as exc:
+        raise _fail(exc) from None
+    if not list_:
+        console.print(f"ledger snapshot {info.snapshot} ({info.engine}, migration {info.revision}) at {info.url}: "
+                      f"{info.size} bytes, SHA-256 {info.sha256}; profiles in {backups.PROFILES} beside it")
+        return
+    if not found:
+        console.print(f"no ledger snapshots in {to or settings.store_url}")
+        return
+    table = Table(title=f"Ledger snapshots in {to or settings.store_url}")
+    for column in ("snapshot", "created (UTC)", "engine", "migration", "ledger bytes"):
+        table.add_column(column, no_wrap=True)
+    for info in found:
+        table.add_row(info.snapshot, f"{info.created:%Y-%m-%d %H:%M:%S}", info.engine, info.revision, str(info.size))
+    console.print(table)
+
+
+@app.command()
+def restore(snapshot: str = typer.Argument("latest", help="the snapshot's UTC time (digitize backup --list) "
+                                                          "or latest"),
+            from_: Optional[str] = typer.Option(None, "--from", help="store holding the snapshots "
+                                                                     "[default: DIGITIZE_STORE]"),
+            profiles: Optional[Path] = typer.Option(None, "--profiles", help="also unpack the snapshot's profiles "
+                                                                              "into this folder")) -> None:
+    """Rebuild the ledger (DIGITIZE_LEDGER, which must be empty) from a snapshot, then migrate it."""
+    from digitize import backup as backups, storage
+    from digitize.settings import get_settings
+
+    settings = get_settings()
+    try:
+        store = storage.open_store(from_ or settings.store_url, settings.multipart_mb << 20)
+        info = backups.restore(snapshot, settings.ledger_url, store, profiles)
+    except DigitizeError as exc:
+        raise _fail(exc) from None
+    console.print(f"ledger snapshot {info.snapshot} ({info.engine}, migration {info.revision}, made "
+                  f"{info.created:%Y-%m-%d %H:%M} UTC) restored into {backups.shown(settings.ledger_url)} "
+                  "and migrated to the newest schema" + (f"; profiles unpacked into {profiles}" if profiles else ""))
+
+
+@app.command()
+def unlock(batch: Path = typer.Argument(..., help="batch folder whose lock to remove")) -> None:
+    """Remove a batch's run lock left by a run that is gone on another machine (a lock left on this
+    machine by a killed run is taken over by the next run without this)."""
+    from digitize import ledger
+    from digitize.settings import get_settings
+
+    session = ledger.open_ledger(get_settings().ledger_url)
+    try:
+        removed = ledger.unlock_batch(session, str(batch.resolve()))
+    finally:
+        session.close()
+    console.print(f"lock on {batch} removed" if removed else f"{batch} was not locked")
 
 
 if __name__ == "__main__":

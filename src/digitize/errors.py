@@ -45,3 +45,9 @@ class BatchIncomplete(DigitizeError):
     """The batch ran, but some items failed."""
 
     exit_code = 4
+
+
+class BatchBusy(DigitizeError):
+    """Another run is processing the same batch."""
+
+    exit_code = 75

@@ -5,10 +5,14 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import (JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint, create_engine, select)
+from sqlalchemy import (JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint, create_engine, delete,
+                        select)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 TIERS = ("provincial", "district", "specialized", "school", "armed_forces", "public")
@@ -100,6 +104,18 @@ class Output(Base):
     extra: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+class BatchLock(Base):
+    """A batch being processed right now, and by which process: one run per batch."""
+
+    __tablename__ = "batch_locks"
+
+    batch: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    run: Mapped[str] = mapped_column(String(100), default="")  # the Prefect flow run, for the operator
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -172,3 +188,63 @@ def record_run(session: Session, batch: str, started: datetime, finished: dateti
                     item.outputs.append(output)
     session.commit()
     return notes
+
+
+def _running(pid: int) -> bool:
+    """Whether a process of this host still runs (a killed one may linger as a zombie)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def lock_batch(session: Session, batch: str, run: str = "") -> None:
+    """Take the batch for this process, or raise BatchBusy naming the run that has it. A lock left
+    by a process of this host that is gone (a run killed in the middle) is taken over."""
+    from digitize.errors import BatchBusy
+
+    host, pid = socket.gethostname(), os.getpid()
+    for _ in range(3):
+        try:
+            session.add(BatchLock(batch=batch, host=host, pid=pid, run=run))
+            session.commit()
+            return
+        except IntegrityError:
+            session.rollback()
+        held = session.get(BatchLock, batch)
+        if held is None:
+            continue
+        if held.host == host and not _running(held.pid):
+            session.execute(delete(BatchLock).where(BatchLock.batch == batch, BatchLock.pid == held.pid))
+            session.commit()
+            continue
+        raise BatchBusy(f"the batch is being processed by another run (flow run {held.run or '?'}, process "
+                        f"{held.pid} on {held.host}, since {held.since:%Y-%m-%d %H:%M} UTC)", batch,
+                        "wait for that run to finish; if it is gone and was on another machine, remove the "
+                        "lock with `digitize unlock`")
+    raise BatchBusy("the batch lock could not be taken", batch, "try again")
+
+
+def unlock_batch(session: Session, batch: str, pid: int | None = None) -> bool:
+    """Release the batch (only this process's lock, unless ``pid`` is None: the operator's unlock)."""
+    query = delete(BatchLock).where(BatchLock.batch == batch)
+    if pid is not None:
+        query = query.where(BatchLock.pid == pid, BatchLock.host == socket.gethostname())
+    removed = session.execute(query).rowcount
+    session.commit()
+    return removed > 0
+
+
+def clear_batch_locks(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(delete(BatchLock))
+    finally:
+        engine.dispose()

@@ -3,6 +3,7 @@ listed with size and SHA-256, and the PREMIS events of what was done, ready for 
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,8 +20,17 @@ MIMETYPES = {"TIFF": "image/tiff", "JPEG": "image/jpeg", "PNG": "image/png", "JP
 ALTO_MIMETYPE = "application/alto+xml"
 
 
+def _moment(when: datetime) -> str:
+    """ISO time in UTC, to the second; SOURCE_DATE_EPOCH (the reproducible-builds convention) caps
+    it, so that two runs of the same batch can be made to give byte-identical metadata."""
+    pinned = os.environ.get("SOURCE_DATE_EPOCH")
+    if pinned:
+        when = min(when, datetime.fromtimestamp(int(pinned), timezone.utc))
+    return when.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+
+
 def now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return _moment(datetime.now(timezone.utc))
 
 
 def href(base: str, relative: str) -> str:
@@ -32,7 +42,7 @@ def entry(folder: Path, path: Path, file_id: str, use: str, mimetype: str, base:
     facts = path.stat()
     return FileEntry(id=file_id, use=use, href=href(base, path.relative_to(folder).as_posix()), mimetype=mimetype,
                      size=facts.st_size, sha256=sha256_file(path),
-                     created=datetime.fromtimestamp(facts.st_mtime, timezone.utc).replace(microsecond=0).isoformat())
+                     created=_moment(datetime.fromtimestamp(facts.st_mtime, timezone.utc)))
 
 
 def copy_masters(pages: list[PageSource], folder: Path, base: str = "") -> dict[Path, FileEntry]:

@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     profiles: Path = Field(PROJECT_ROOT / "profiles", description="folder of profile data files")
     default_profile: str = "quoc-ngu-modern"
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    dask: str = Field("", description="run page tasks on Dask: 'local' (a local cluster with one single-threaded "
+                      "worker per DIGITIZE_WORKERS) or a scheduler address such as tcp://10.0.0.5:8786")
     max_pixels: int = Field(250_000_000, description="larger images are refused (decompression bombs)")
     ocr_timeout: int = Field(600, description="seconds before one page's OCR is abandoned")
     store: str = Field("", description="file:///path or s3://bucket/prefix [default: file://$DIGITIZE_DATA/store]")
