@@ -72,7 +72,7 @@ def export_bag(store, library: str | Library, item_id: str, target_dir: Path, ma
     code, the name is looked up in ``session`` when one is given, else the code is used).
 
     The payload (data/) is every object the item's stored.json lists (the PDF/A, the full text,
-    mets.xml, dc.xml, alto/, text/, pages/ and masters/), minus masters/ when ``masters`` is false;
+    mets.xml, dc.xml, alto/, text/ and masters/), minus masters/ when ``masters`` is false;
     each is checked against the manifest's size and SHA-256 as it is copied, so a bag never holds
     a file that changed in the store. Raises ExportError (nothing is left behind) on a mismatch,
     a missing manifest, or when the bag folder already exists."""

@@ -57,8 +57,10 @@ def copy_masters(pages: list[PageSource], folder: Path, base: str = "") -> dict[
         target = target_dir / name
         if target.exists() and sha256_file(target) != page.sha256:
             target = target_dir / f"{len(copied) + 1:04d}-{name}"  # another original of the same name
-        if not target.exists():
-            shutil.copy2(page.path, target)
+        if not target.exists():  # via a temporary name: a killed run must not leave half a master
+            partial = target.with_name(f".{target.name}.partial")
+            shutil.copy2(page.path, partial)
+            os.replace(partial, target)
         found = entry(folder, target, f"master-{len(copied) + 1:04d}", "master", MIMETYPES.get(page.format, ""), base)
         if found.sha256 != page.sha256:
             raise OutputInvalid("the copy of the master differs from the original (SHA-256)", str(target),

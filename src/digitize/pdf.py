@@ -4,7 +4,9 @@ images and the text pass through untouched)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pikepdf
@@ -67,10 +69,28 @@ def build_pdfa(pages: list[PdfPage], target: Path, info: PdfInfo) -> None:
         meta["dc:identifier"] = info.identifier
         meta["xmp:CreatorTool"] = "digitize"
     try:
-        pikepdf.pdfa.save(pdf, target, FLAVOUR, output_intent="sRGB")
+        pikepdf.pdfa.save(pdf, target, FLAVOUR, output_intent="sRGB", deterministic_id=True)
     except pikepdf.pdfa.PdfaError as exc:
         raise OutputInvalid(f"PDF/A-{FLAVOUR} validation failed: {exc}", str(target),
                             "report this page set to the maintainers") from None
+    if os.environ.get("SOURCE_DATE_EPOCH"):
+        _pin_metadata_date(target, int(os.environ["SOURCE_DATE_EPOCH"]))
+
+
+def _pin_metadata_date(target: Path, epoch: int) -> None:
+    """pikepdf stamps the time of saving into the XMP; reproducible builds want the pinned time."""
+    moment = datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+    with pikepdf.open(target) as pdf:
+        with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
+            meta["xmp:MetadataDate"] = moment
+        del pdf.trailer.ID  # made again from the content, which no longer holds the time of saving
+        pinned = target.with_name(f".{target.name}.pinned")
+        pdf.save(pinned, deterministic_id=True)
+    os.replace(pinned, target)
+    problems = validate_pdfa(target)
+    if problems:
+        raise OutputInvalid(f"PDF/A-{FLAVOUR} validation failed: {problems[0]}", str(target),
+                            "report this page set to the maintainers")
 
 
 def validate_pdfa(path: Path) -> list[str]:

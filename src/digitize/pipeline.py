@@ -176,6 +176,13 @@ def item_key(meta: ItemMetadata) -> str:
     return f"{meta.library}/{meta.id}"
 
 
+def stored_output(folder: Path, path: Path) -> bool:
+    """Whether a file of the item goes to the store: not the run's own bookkeeping, which stays here
+    (work files, the item record and the page records: they hold timings, so differ from run to run)."""
+    parts = path.relative_to(folder).parts
+    return not (WORK in parts or parts[0] == "pages" or path.name == "item.json" or path.name.startswith("."))
+
+
 def store_item(meta: ItemMetadata, folder: Path, store, new_version: bool = False) -> tuple[str, int]:
     """Push every output of a finished item to the store, verified, the METS (with its storage
     event) and the manifest stored.json last. Returns the item's URL in the store and how many
@@ -184,8 +191,7 @@ def store_item(meta: ItemMetadata, folder: Path, store, new_version: bool = Fals
     a changed object replaces the stored one, which is kept as a previous version."""
     prefix = item_key(meta)
     last = ("mets.xml", "stored.json")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and WORK not in p.relative_to(folder).parts
-                   and p.name not in last + ("item.json",) and not p.name.startswith("."))
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in last and stored_output(folder, p))
     manifest, sent = {}, 0
     for path in files:
         relative = path.relative_to(folder).as_posix()
