@@ -12,6 +12,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from digitize import backup, ledger, quota, storage
+from digitize.errors import BatchBusy
 from digitize.plans import load_plans
 from digitize.settings import get_settings
 from flows.batch import digitize_batch
@@ -48,7 +49,12 @@ def nightly_inbox(inbox: Path, quiet_minutes: float = 30.0, workers: int | None 
             logger.info("%s is still being written: left for the next night", batch.name)
             outcome[batch.name] = "incomplete"
             continue
-        summary = digitize_batch(batch=batch, workers=workers)
+        try:
+            summary = digitize_batch(batch=batch, workers=workers)
+        except BatchBusy as exc:
+            logger.info("%s", exc.message)
+            outcome[batch.name] = "busy"
+            continue
         outcome[batch.name] = state[batch.name] = "done" if summary.ok else "failed"
         settings.data.mkdir(parents=True, exist_ok=True)
         (settings.data / STATE).write_text(json.dumps(state, indent=1), encoding="utf-8")

@@ -65,16 +65,29 @@ def sample_manifest() -> dict:
     return json.loads((TRUTH / "manifest.json").read_text(encoding="utf-8"))
 
 
-def run_cli(api_url: str, *args: str, **settings: str) -> subprocess.CompletedProcess:
-    """`digitize ARGS` in its own process, as an operator runs it, against the test Prefect API.
-    ``settings`` become DIGITIZE_* variables (store=... sets DIGITIZE_STORE); the data folder (store,
-    ledger) defaults to the folder holding --out."""
+def cli_env(api_url: str, args: tuple[str, ...], settings: dict[str, str]) -> dict[str, str]:
+    """The environment of a `digitize` command: the test Prefect API; ``settings`` become DIGITIZE_*
+    variables (store=... sets DIGITIZE_STORE); the data folder (store, ledger) defaults to the
+    folder holding --out."""
     env = {**os.environ, "PREFECT_API_URL": api_url, "COLUMNS": "200"}
     if "--out" in args:  # the store and the ledger go beside the output, not into the project
         env["DIGITIZE_DATA"] = str(Path(args[args.index("--out") + 1]).parent)
     env.update({f"DIGITIZE_{k.upper()}": v for k, v in settings.items()})
-    return subprocess.run([sys.executable, "-m", "digitize.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=900)
+    return env
+
+
+def run_cli(api_url: str, *args: str, **settings: str) -> subprocess.CompletedProcess:
+    """`digitize ARGS` in its own process, as an operator runs it, against the test Prefect API."""
+    return subprocess.run([sys.executable, "-m", "digitize.cli", *args], env=cli_env(api_url, args, settings),
+                          capture_output=True, text=True, timeout=900)
+
+
+def start_cli(api_url: str, log: Path, *args: str, **settings: str) -> subprocess.Popen:
+    """`digitize ARGS` started in its own process group (so the test can kill it and its children),
+    its output going to ``log``."""
+    with open(log, "w", encoding="utf-8") as output:
+        return subprocess.Popen([sys.executable, "-m", "digitize.cli", *args], env=cli_env(api_url, args, settings),
+                                stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 SWIFT_DIR = ROOT / "tests" / "s3swift"

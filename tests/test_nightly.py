@@ -1,5 +1,6 @@
 """The nightly flow, run directly: it takes the ready batch, skips the one still being written,
-and leaves a failed item with its reason; a second night does not redo a finished batch."""
+and leaves a failed item with its reason; a second night does not redo a finished batch, and a
+batch another run holds is left to it."""
 
 from __future__ import annotations
 
@@ -49,3 +50,16 @@ def test_nightly_inbox_takes_ready_batches_only(prefect_server, tmp_path, monkey
     assert outcome == {"lo-1": "failed", "lo-2": "done"}
     assert (out / "HD-TV" / "HD-DC-0001" / "HD-DC-0001.pdf").is_file()
     assert pdf.stat().st_mtime_ns == before
+
+    # a batch another run is processing at this moment is left to that run
+    from digitize import ledger
+    from digitize.settings import get_settings
+
+    busy = inbox / "lo-3"
+    shutil.copytree(SAMPLES / "HD-DC-0001", busy / "HD-DC-0001")
+    (busy / "READY").touch()
+    session = ledger.open_ledger(get_settings().ledger_url)
+    ledger.lock_batch(session, str(busy.resolve()), "an operator's run")
+    outcome = nightly_inbox(inbox=inbox, quiet_minutes=30)
+    assert outcome == {"lo-1": "failed", "lo-3": "busy"}
+    assert not list(out.glob("_reports/lo-3-*.json"))

@@ -1,0 +1,136 @@
+"""Operations: one run per batch, and restart safety. A run killed with SIGKILL in the middle and
+started again does only the pages not yet done, and ends with outputs byte-identical to an
+uninterrupted run, with no duplicate items, outputs or stored objects."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLES, run_cli, start_cli, tree_hashes
+from digitize import ledger
+from digitize.errors import BatchBusy
+
+EPOCH = "1790000000"  # SOURCE_DATE_EPOCH for both runs, so their metadata dates agree
+LIBRARY = ("--library", "HD-TV", "--name", "Thư viện tỉnh Hải Dương", "--province", "hai-duong",
+           "--tier", "provincial")
+
+
+def import_holdings(api_url: str, data: Path) -> None:
+    result = run_cli(api_url, "holdings", "import", str(SAMPLES / "_holdings" / "HD-TV.csv"), *LIBRARY,
+                     data=str(data))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def outputs(data: Path) -> dict[str, str]:
+    """SHA-256 of every output and stored object, minus the run's local bookkeeping (item.json and
+    the page records hold timings) and the run reports (named by time)."""
+    found = tree_hashes(data / "out") | {f"store/{k}": v for k, v in tree_hashes(data / "store").items()}
+    return {k: v for k, v in found.items()
+            if not (k.startswith("_reports") or "/pages/" in k or k.endswith("item.json"))}
+
+
+def ledger_rows(data: Path) -> dict[str, list]:
+    with sqlite3.connect(data / "ledger.sqlite") as db:
+        return {"items": db.execute("SELECT library, item_id, status, pages, stored FROM items "
+                                    "ORDER BY item_id").fetchall(),
+                "outputs": db.execute("SELECT i.item_id, o.path, o.size, o.sha256 FROM outputs o JOIN items i "
+                                      "ON o.item = i.id ORDER BY 1, 2").fetchall(),
+                "locks": db.execute("SELECT batch FROM batch_locks").fetchall()}
+
+
+def wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_killed_run_resumes_to_the_same_outputs_and_a_second_run_is_refused(prefect_server, tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    batch = tmp_path / "batch"
+    shutil.copytree(SAMPLES, batch)
+    data, out = tmp_path / "data", tmp_path / "data" / "out"
+    args = ("run", str(batch), "--out", str(out), "--workers", "1")
+
+    # the uninterrupted run, kept aside; the other run then works in the same place (same paths)
+    import_holdings(prefect_server, data)
+    clean = run_cli(prefect_server, *args)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    data.rename(tmp_path / "clean")
+    clean_data = tmp_path / "clean"
+
+    import_holdings(prefect_server, data)
+    first = start_cli(prefect_server, tmp_path / "first.log", *args)
+    try:
+        wait_for(lambda: (data / "ledger.sqlite").exists() and ledger_rows(data)["locks"], 120, "the batch lock")
+        second = run_cli(prefect_server, *args)  # the same batch while the first run holds it
+        records = lambda: sorted(out.glob("HD-TV/*/pages/*.json"))  # noqa: E731
+        wait_for(lambda: len(records()) >= 2, 120, "two finished pages")
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the worker and its Tesseract children, as a power cut would
+        first.wait()
+    assert second.returncode == BatchBusy.exit_code, second.stdout + second.stderr
+    assert "being processed by another run" in second.stderr + second.stdout
+
+    done = {p: p.stat().st_mtime_ns for p in records()}
+    total = len(list((clean_data / "out").glob("HD-TV/*/pages/*.json")))
+    assert total == 7 and 2 <= len(done) < total, "the kill must come in the middle of the batch"
+    assert ledger_rows(data)["locks"], "a killed run leaves its lock behind"
+
+    again = run_cli(prefect_server, *args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    after = {p: p.stat().st_mtime_ns for p in records()}
+    assert all(after[p] == mtime for p, mtime in done.items()), "pages done before the kill were redone"
+    assert len(after) == total and sum(p not in done for p in after) == total - len(done)
+
+    resumed, uninterrupted = outputs(data), outputs(clean_data)
+    assert set(resumed) == set(uninterrupted)
+    assert resumed == uninterrupted  # text, ALTO, PDF/A, DC, METS, masters, manifests: byte for byte
+    assert any(k.endswith("mets.xml") for k in resumed) and any(k.endswith(".pdf") for k in resumed)
+    assert not any("/_versions/" in k or Path(k).name.startswith(".") for k in resumed)
+    rows = ledger_rows(data)
+    assert rows["items"] == ledger_rows(clean_data)["items"] and len(rows["items"]) == 2
+    assert rows["outputs"] == ledger_rows(clean_data)["outputs"]
+    assert rows["locks"] == []
+
+
+def test_lock_refuses_a_live_holder_and_takes_over_from_a_dead_one(tmp_path):
+    session = ledger.open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        session.add(ledger.BatchLock(batch="/inbox/b1", host=socket.gethostname(), pid=holder.pid, run="r1"))
+        session.commit()
+        with pytest.raises(BatchBusy, match=f"process {holder.pid}"):
+            ledger.lock_batch(session, "/inbox/b1")
+    finally:
+        holder.kill()
+        holder.wait()
+    ledger.lock_batch(session, "/inbox/b1", "r2")  # the holder is gone: its lock is taken over
+    assert session.get(ledger.BatchLock, "/inbox/b1").pid == os.getpid()
+    ledger.lock_batch(session, "/inbox/b2")  # other batches are free
+    assert ledger.unlock_batch(session, "/inbox/b1", os.getpid())
+
+
+def test_a_lock_held_on_another_machine_needs_the_operator(prefect_server, tmp_path):
+    data = tmp_path / "data"
+    session = ledger.open_ledger(f"sqlite:///{data / 'ledger.sqlite'}")
+    batch = tmp_path / "b1"
+    batch.mkdir()
+    session.add(ledger.BatchLock(batch=str(batch.resolve()), host="scan-server-2", pid=1, run="r1"))
+    session.commit()
+    refused = run_cli(prefect_server, "run", str(batch), data=str(data))
+    assert refused.returncode == BatchBusy.exit_code and "scan-server-2" in refused.stderr + refused.stdout
+    unlocked = run_cli(prefect_server, "unlock", str(batch), data=str(data))
+    assert unlocked.returncode == 0 and "removed" in unlocked.stdout
+    assert session.scalars(ledger.select(ledger.BatchLock)).all() == []
