@@ -35,12 +35,14 @@ from digitize.quality import cer  # noqa: E402
 ITEM_TOML = 'id = "BENCH-1"\ntitle = "Benchmark pages"\nlibrary = "BENCH"\nprofile = "quoc-ngu-old"\n'
 
 
-def make_batch(work: Path, pages: int, seed: int, level: str) -> tuple[Path, list[Path], list[str]]:
-    """BATCH/BENCH-1/ with the page images and item.toml; ground truth kept in work/truth/."""
+def make_batch(work: Path, pages: int, seed: int, level: str,
+               corpus: Path = CORPUS) -> tuple[Path, list[Path], list[str]]:
+    """BATCH/BENCH-1/ with the page images and item.toml; ground truth kept in work/truth/. The
+    corpus text runs out after about 20 pages: give a longer one for more."""
     batch, truth_dir = work / "batch", work / "truth"
     item = batch / "BENCH-1"
     levels = ["moderate", "hard"] * pages if level == "mixed" else level
-    manifest = render_pages(CORPUS, item, pages, seed, level=levels, dpi=300, paper="A4")
+    manifest = render_pages(corpus, item, pages, seed, level=levels, dpi=300, paper="A4")
     truth_dir.mkdir()
     for entry in manifest:
         shutil.move(item / entry["gt"], truth_dir / entry["gt"])

@@ -1,5 +1,6 @@
-"""Prefect flow `digitize-batch`: one flow run per batch, one task per item intake, per page and
-per item assembly. The work itself lives in digitize.ingest / digitize.pipeline."""
+"""Prefect flow `digitize-batch`: one flow run per batch (locked in the ledger), one task per item
+intake, per page and per item assembly and storage; pages on threads, or on Dask with
+DIGITIZE_DASK / `--dask`. The work itself lives in digitize.ingest / digitize.pipeline."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def _page_slot(run_key: str):
 
 @task(name="page", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
       task_run_name="{item_id} page {page.number}")
-def page_task(item_id: str, page: PageSource, profile: Profile, folder: Path, run_key: str = "") -> PageRecord | Problem:
+def page_task(item_id: str, page: PageSource, profile: Profile, folder: Path,
+              run_key: str = "") -> PageRecord | Problem:
     """Returns a Problem for a bad page; raises (and is retried) on tool failures. On Dask the
     cluster's worker threads bound the pages at once, so no slot is looked up there."""
     with _page_slot(run_key):

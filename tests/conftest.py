@@ -61,6 +61,17 @@ def tree_hashes(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+EPOCH = "1790000000"  # SOURCE_DATE_EPOCH for runs whose metadata dates must agree
+
+
+def output_hashes(data: Path) -> dict[str, str]:
+    """SHA-256 of every output and stored object under a data folder, minus the run's local
+    bookkeeping (item.json and the page records hold timings) and the run reports (named by time)."""
+    found = tree_hashes(data / "out") | {f"store/{k}": v for k, v in tree_hashes(data / "store").items()}
+    return {k: v for k, v in found.items()
+            if not (k.startswith("_reports") or "/pages/" in k or k.endswith("item.json"))}
+
+
 def sample_manifest() -> dict:
     return json.loads((TRUTH / "manifest.json").read_text(encoding="utf-8"))
 

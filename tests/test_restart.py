@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLES, run_cli, start_cli, tree_hashes
+from conftest import EPOCH, SAMPLES, output_hashes, run_cli, start_cli
 from digitize import ledger
 from digitize.errors import BatchBusy
 
-EPOCH = "1790000000"  # SOURCE_DATE_EPOCH for both runs, so their metadata dates agree
 LIBRARY = ("--library", "HD-TV", "--name", "Thư viện tỉnh Hải Dương", "--province", "hai-duong",
            "--tier", "provincial")
 
@@ -28,14 +27,6 @@ def import_holdings(api_url: str, data: Path) -> None:
     result = run_cli(api_url, "holdings", "import", str(SAMPLES / "_holdings" / "HD-TV.csv"), *LIBRARY,
                      data=str(data))
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def outputs(data: Path) -> dict[str, str]:
-    """SHA-256 of every output and stored object, minus the run's local bookkeeping (item.json and
-    the page records hold timings) and the run reports (named by time)."""
-    found = tree_hashes(data / "out") | {f"store/{k}": v for k, v in tree_hashes(data / "store").items()}
-    return {k: v for k, v in found.items()
-            if not (k.startswith("_reports") or "/pages/" in k or k.endswith("item.json"))}
 
 
 def ledger_rows(data: Path) -> dict[str, list]:
@@ -94,7 +85,7 @@ def test_killed_run_resumes_to_the_same_outputs_and_a_second_run_is_refused(pref
     assert all(after[p] == mtime for p, mtime in done.items()), "pages done before the kill were redone"
     assert len(after) == total and sum(p not in done for p in after) == total - len(done)
 
-    resumed, uninterrupted = outputs(data), outputs(clean_data)
+    resumed, uninterrupted = output_hashes(data), output_hashes(clean_data)
     assert set(resumed) == set(uninterrupted)
     assert resumed == uninterrupted  # text, ALTO, PDF/A, DC, METS, masters, manifests: byte for byte
     assert any(k.endswith("mets.xml") for k in resumed) and any(k.endswith(".pdf") for k in resumed)

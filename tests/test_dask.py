@@ -1,0 +1,25 @@
+"""Scale-out: the pages of a batch on a local Dask cluster with 2 workers (prefect-dask's
+DaskTaskRunner) give the same outputs, byte for byte, as the default thread runner."""
+
+from __future__ import annotations
+
+from conftest import EPOCH, SAMPLES, output_hashes, run_cli
+
+
+def test_dask_local_cluster_gives_the_same_outputs_as_threads(prefect_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    data = tmp_path / "data"
+    args = ("run", str(SAMPLES), "--out", str(data / "out"), "--workers", "2")
+    threads = run_cli(prefect_server, *args)
+    assert threads.returncode == 0, threads.stdout + threads.stderr
+    data.rename(tmp_path / "threads")  # the Dask run then writes to the same paths
+
+    dask = run_cli(prefect_server, *args, "--dask", "local")
+    assert dask.returncode == 0, dask.stdout + dask.stderr
+    log = dask.stdout + dask.stderr
+    assert log.count("distributed.scheduler - Register worker") == 2  # the pages went to two Dask workers
+    assert "items ok 2, failed 0; pages 7" in dask.stdout
+
+    on_dask, on_threads = output_hashes(data), output_hashes(tmp_path / "threads")
+    assert sum(k.endswith(".txt") for k in on_dask) >= 7 and any(k.endswith(".pdf") for k in on_dask)
+    assert on_dask == on_threads
