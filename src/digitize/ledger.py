@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint, create_engine, delete,
-                        select)
+                        insert, select)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
@@ -211,13 +211,14 @@ def lock_batch(session: Session, batch: str, run: str = "") -> None:
 
     host, pid = socket.gethostname(), os.getpid()
     for _ in range(3):
-        try:
-            session.add(BatchLock(batch=batch, host=host, pid=pid, run=run))
+        try:  # plain SQL rows, not ORM objects: another process may change them at any moment
+            session.execute(insert(BatchLock).values(batch=batch, host=host, pid=pid, run=run, since=utcnow()))
             session.commit()
             return
         except IntegrityError:
             session.rollback()
-        held = session.get(BatchLock, batch)
+        held = session.execute(select(BatchLock.host, BatchLock.pid, BatchLock.run, BatchLock.since)
+                               .where(BatchLock.batch == batch)).first()
         if held is None:
             continue
         if held.host == host and not _running(held.pid):
