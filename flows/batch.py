@@ -9,6 +9,7 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from enum import Enum
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from digitize import ingest, ledger, marc, package, pipeline, progress, quota, s
 from digitize.errors import BadInput, DigitizeError
 from digitize.models import BatchSummary, ItemResult, PageRecord, PageSource, Problem, Profile
 from digitize.plans import load_plans
-from digitize.profiles import get_profile
+from digitize.profiles import get_profile, load_profiles
 from digitize.settings import get_settings
 
 POOL = 32  # threads; the number of pages worked on at once is the `workers` parameter
@@ -29,9 +30,21 @@ POOL = 32  # threads; the number of pages worked on at once is the `workers` par
 
 @task(name="ingest-item", cache_policy=NO_CACHE)
 def ingest_item(folder: Path, batch: Path, csv_row: dict | None, default_profile: str,
-                profiles: Path, max_pixels: int) -> ingest.ItemPlan:
+                profiles: Path, max_pixels: int, defaults: dict) -> ingest.ItemPlan:
     return ingest.plan_item(folder, batch, csv_row,
-                            lambda meta: get_profile(profiles, meta.profile or default_profile), max_pixels)
+                            lambda meta: get_profile(profiles, meta.profile or default_profile), max_pixels, defaults)
+
+
+def _profile_names() -> type[Enum]:
+    """The material profiles, as a choice list in the Prefect UI's form."""
+    try:
+        names = sorted(load_profiles(get_settings().profiles))
+    except DigitizeError:  # reported when a run starts; the flow must still import
+        names = [get_settings().default_profile]
+    return Enum("MaterialProfile", {name: name for name in names}, type=str)
+
+
+MaterialProfile = _profile_names()
 
 
 _slots: dict[str, threading.Semaphore] = {}  # per flow run: pages worked on at once (thread runner)
@@ -198,43 +211,49 @@ def _finish_item(job: ItemRun, catalogue: list, store, quarantine: Path, new_ver
 
 
 @flow(name="digitize-batch", task_runner=task_runner(get_settings().dask), log_prints=True)
-def digitize_batch(batch: Path, out: Path | None = None, profile: str | None = None,
-                   workers: int | None = None, new_version: bool = False) -> BatchSummary:
+def digitize_batch(batch: Path, profile: MaterialProfile | None = None, library: str | None = None,
+                   workers: int | None = None, out: Path | None = None, new_version: bool = False) -> BatchSummary:
     """Turn a batch of scanned items into searchable PDF/A with Vietnamese text.
 
-    batch: folder holding one sub-folder per item (page images + item.toml, or items.csv).
-    out: output folder (default: $DIGITIZE_DATA/out).
-    profile: material profile for items that do not name one (default: quoc-ngu-modern).
-    workers: pages worked on at once (default: DIGITIZE_WORKERS, the number of CPU cores).
-    new_version: store changed items over their stored copies, keeping those as previous versions.
+    Args:
+        batch: Folder holding one sub-folder per item (page images and item.toml, or a batch
+            items.csv), e.g. a batch in the inbox.
+        profile: Material profile for the items that name none (default: quoc-ngu-modern).
+        library: Library code for the items that name none, e.g. HD-TV.
+        workers: Pages worked on at once (default: DIGITIZE_WORKERS, the number of CPU cores).
+        out: Output folder (default: $DIGITIZE_DATA/out).
+        new_version: Store changed items over their stored copies, keeping those as previous versions.
     """
     settings = get_settings()
     batch, out = Path(batch), Path(out or settings.out)
-    default_profile = profile or settings.default_profile
+    default_profile = profile.value if isinstance(profile, Enum) else profile or settings.default_profile
     get_profile(settings.profiles, default_profile)  # an unknown profile stops the run before any work
     store = storage.open_store(settings.store_url)  # so does a wrong store setting
     key = str(batch.resolve())
     session = ledger.open_ledger(settings.ledger_url)
     try:
         ledger.lock_batch(session, key, str(runtime.flow_run.id or ""))
-        return _run_batch(batch, out, default_profile, store, key, workers or settings.workers, new_version)
+        defaults = {"library": library} if library else {}
+        return _run_batch(batch, out, default_profile, defaults, store, key, workers or settings.workers,
+                          new_version)
     finally:
         ledger.unlock_batch(session, key, os.getpid())
         session.close()
         session.get_bind().dispose()
 
 
-def _run_batch(batch: Path, out: Path, default_profile: str, store, key: str, workers: int,
+def _run_batch(batch: Path, out: Path, default_profile: str, defaults: dict, store, key: str, workers: int,
                new_version: bool) -> BatchSummary:
     # the flow function is shipped to Dask by value, so the semaphores are handled out here
     _slots[key] = threading.Semaphore(max(1, min(workers, POOL)))
     try:
-        return _process(batch, out, default_profile, store, key, new_version)
+        return _process(batch, out, default_profile, defaults, store, key, new_version)
     finally:
         _slots.pop(key, None)
 
 
-def _process(batch: Path, out: Path, default_profile: str, store, key: str, new_version: bool) -> BatchSummary:
+def _process(batch: Path, out: Path, default_profile: str, defaults: dict, store, key: str,
+             new_version: bool) -> BatchSummary:
     settings, logger = get_settings(), get_run_logger()
     started = datetime.now(timezone.utc)
     quarantine = out / "_quarantine" / batch.name
@@ -242,7 +261,7 @@ def _process(batch: Path, out: Path, default_profile: str, store, key: str, new_
     catalogue, catalogue_problems = read_catalogue(batch)
     batch_problems += catalogue_problems
     plans = [f.result() for f in [ingest_item.submit(folder, batch, row, default_profile, settings.profiles,
-                                                     settings.max_pixels) for folder, row in found]]
+                                                     settings.max_pixels, defaults) for folder, row in found]]
     for problem in batch_problems:
         logger.warning("%s: %s", problem.file or problem.item, problem.reason)
 

@@ -41,8 +41,17 @@ def test_serve_creates_deployments_and_runs_a_batch(prefect_api, tmp_path):  # n
         assert (weekly["schedule"]["cron"], weekly["schedule"]["timezone"]) == ("30 2 * * 0", "Asia/Ho_Chi_Minh")
 
         batch_deployment = deployment(prefect_api, "digitize-batch")
+        form = batch_deployment["parameter_openapi_schema"]  # what the UI's run form shows
+        assert form["required"] == ["batch"] and "inbox" in form["properties"]["batch"]["description"]
+        assert form["definitions"]["MaterialProfile"]["enum"] == ["french-colonial", "han-nom", "quoc-ngu-modern",
+                                                                  "quoc-ngu-old"]
+        assert "Library code" in form["properties"]["library"]["description"]
+        toml = batch / "HN-TK-0002" / "item.toml"  # an item that names no library: the form's value is used
+        toml.write_text("".join(line for line in toml.read_text(encoding="utf-8").splitlines(keepends=True)
+                                if not line.startswith("library")), encoding="utf-8")
         run = httpx.post(f"{prefect_api}/deployments/{batch_deployment['id']}/create_flow_run",
-                         json={"parameters": {"batch": str(batch), "workers": 2}}).json()
+                         json={"parameters": {"batch": str(batch), "workers": 2, "profile": "quoc-ngu-old",
+                                              "library": "LC-TV"}}).json()
         deadline = time.monotonic() + 240
         while True:
             state = httpx.get(f"{prefect_api}/flow_runs/{run['id']}").json()["state"]["type"]
@@ -51,7 +60,7 @@ def test_serve_creates_deployments_and_runs_a_batch(prefect_api, tmp_path):  # n
             assert time.monotonic() < deadline, f"the flow run is still {state}"
             time.sleep(2)
         assert state == "COMPLETED"
-        assert (tmp_path / "data" / "out" / "HD-TV" / "HN-TK-0002" / "HN-TK-0002.pdf").is_file()
+        assert (tmp_path / "data" / "out" / "LC-TV" / "HN-TK-0002" / "HN-TK-0002.pdf").is_file()
     finally:
         os.killpg(served.pid, 15)
         served.wait(timeout=30)

@@ -66,6 +66,7 @@ def print_summary(summary: BatchSummary, seconds: float) -> None:
 def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per item"),
         out: Optional[Path] = typer.Option(None, "--out", help="output folder [default: $DIGITIZE_DATA/out]"),
         profile: Optional[str] = typer.Option(None, "--profile", help="material profile for items that name none"),
+        library: Optional[str] = typer.Option(None, "--library", help="library code for items that name none"),
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="pages at once [default: CPU cores]"),
         new_version: bool = typer.Option(False, "--new-version",
                                          help="store changed items, keeping the stored copies as previous versions"),
@@ -105,7 +106,8 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
     try:
         flow = digitize_batch.with_options(task_runner=task_runner(dask, workers)) if dask else digitize_batch
         with bar:
-            summary = flow(batch=batch, out=out, profile=profile, workers=workers, new_version=new_version)
+            summary = flow(batch=batch, out=out, profile=profile, library=library, workers=workers,
+                           new_version=new_version)
     except DigitizeError as exc:
         errors.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(exc.exit_code) from None

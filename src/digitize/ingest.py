@@ -91,8 +91,9 @@ def read_items_csv(path: Path) -> tuple[dict[str, dict], list[Problem]]:
     return rows, problems
 
 
-def read_item_metadata(folder: Path, csv_row: dict | None) -> ItemMetadata:
-    """Item metadata from item.toml in the folder, else from the batch CSV row."""
+def read_item_metadata(folder: Path, csv_row: dict | None, defaults: dict | None = None) -> ItemMetadata:
+    """Item metadata from item.toml in the folder, else from the batch CSV row; ``defaults`` (e.g.
+    the library of the whole batch) fill the fields the item leaves empty."""
     source = folder / ITEM_FILE
     if source.exists():
         try:
@@ -112,7 +113,7 @@ def read_item_metadata(folder: Path, csv_row: dict | None) -> ItemMetadata:
     else:
         raise BadInput("no item metadata", None,
                        f"add {ITEM_FILE} to the item folder or a row to the batch's {BATCH_CSV}")
-    data = {k: v for k, v in data.items() if v not in ("", None)}
+    data = {**(defaults or {}), **{k: v for k, v in data.items() if v not in ("", None)}}
     try:
         return ItemMetadata.model_validate(data)
     except ValidationError as exc:
@@ -179,14 +180,16 @@ def _inside(path: Path, root: Path) -> bool:
     return path.resolve().is_relative_to(root.resolve())
 
 
-def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_pixels: int) -> ItemPlan:
-    """Validate one item folder. ``profile_for(meta)`` gives the material profile to check with."""
+def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_pixels: int,
+              defaults: dict | None = None) -> ItemPlan:
+    """Validate one item folder. ``profile_for(meta)`` gives the material profile to check with;
+    ``defaults`` fill the metadata fields the item leaves empty."""
     plan = ItemPlan(folder=folder, label=nfc(folder.name))
     if plan.label != folder.name:
         plan.problem("folder name is in decomposed Unicode (NFD); it is recorded in its NFC form",
                      severity="warning")
     try:
-        plan.meta = read_item_metadata(folder, csv_row)
+        plan.meta = read_item_metadata(folder, csv_row, defaults)
     except BadInput as exc:
         plan.problem(exc.message, file=exc.where)
         return plan
