@@ -38,11 +38,12 @@ class Preprocessing(BaseModel):
     # on a flattened background); our adaptive binarisation still drives the geometry.
     binarize: bool = False
     cleanup: int = Field(1, ge=1, le=2, description="1 = light, 2 = stronger denoising for old print")
-    # Tesseract reads every text line scaled to 36 pixels high, so taller lines lose nothing when
-    # the OCR image is reduced to about this height (pixels; measured: no loss of accuracy at 36),
-    # and its layout analysis gets faster.
+    # Tesseract reads every text line scaled to 36 pixels high, so the OCR image can be reduced to
+    # about this line pitch (pixels) and its layout analysis gets faster. Measured on 24 generated
+    # A4 pages at 300 dpi: 30 is 8-10 % faster than 36 at the same CER (0.20-0.30 %); 26-28 are
+    # faster still but start to lose diacritics.
     # 0 keeps the full resolution (vertical scripts, where rows are not lines).
-    ocr_line_height: int = Field(36, ge=0)
+    ocr_line_height: int = Field(30, ge=0)
 
 
 class Profile(BaseModel):
