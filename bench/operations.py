@@ -27,7 +27,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from throughput import CORPUS, make_batch, prefect_server  # noqa: E402
+from throughput import long_corpus, make_batch, prefect_server  # noqa: E402
 
 
 def plain_run(batch: Path, data: Path, workers: int) -> float:
@@ -95,9 +95,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="digitize-ops-bench-"))
     numbers: dict = {"pages": a.pages, "dask_pages": a.dask_pages, "workers": a.workers, "cores": os.cpu_count()}
     try:
-        corpus = work / "corpus.txt"  # the bundled texts, repeated: one alone runs out after about 20 pages
-        corpus.write_text("\n\n".join(p.read_text(encoding="utf-8") for p in sorted(CORPUS.parent.glob("*.txt"))) * 3,
-                          encoding="utf-8")
+        corpus = long_corpus(work)
         big, small = work / "big", work / "small"
         big.mkdir()
         small.mkdir()

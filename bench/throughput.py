@@ -53,6 +53,14 @@ def make_batch(work: Path, pages: int, seed: int, level: str,
     return batch, images, truths
 
 
+def long_corpus(work: Path) -> Path:
+    """The bundled texts, repeated: enough for a hundred pages and more."""
+    corpus = work / "corpus.txt"
+    corpus.write_text("\n\n".join(p.read_text(encoding="utf-8") for p in sorted(CORPUS.parent.glob("*.txt"))) * 3,
+                      encoding="utf-8")
+    return corpus
+
+
 def run(cmd: list, env: dict | None = None, what: str = "") -> subprocess.CompletedProcess:
     done = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -135,7 +143,8 @@ def prefect_server(home: Path):
 def our_pipeline(batch: Path, work: Path, workers: int, api: str, pages: int) -> dict:
     """`digitize run BATCH --out OUT --workers N` against the Prefect server; flow time from the report."""
     out = work / "out"
-    env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(work / "prefect"), "COLUMNS": "200"}
+    env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(work / "prefect"), "COLUMNS": "200",
+           "DIGITIZE_DATA": str(work / "data")}  # store and ledger in the work folder too
     started = time.perf_counter()
     run([BIN / "digitize", "run", batch, "--out", out, "--workers", workers], env, "digitize run")
     wall = time.perf_counter() - started
@@ -166,7 +175,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="digitize-bench-"))
     try:
-        batch, images, truths = make_batch(work, a.pages, a.seed, a.level)
+        batch, images, truths = make_batch(work, a.pages, a.seed, a.level,
+                                           CORPUS if a.pages <= 16 else long_corpus(work))
         n = len(images)
         print(f"{n} pages ({a.level}, seed {a.seed}), {a.workers} workers, {os.cpu_count()} cores; work in {work}",
               flush=True)
