@@ -5,9 +5,9 @@ DIGITIZE_DASK / `--dask`. The work itself lives in digitize.ingest / digitize.pi
 from __future__ import annotations
 
 import os
-import threading
+import queue
 import time
-from contextlib import nullcontext
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 from datetime import datetime, timezone
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, runtime, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import as_completed
+from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from digitize import ingest, ledger, marc, package, pipeline, progress, quota, storage
@@ -25,7 +25,7 @@ from digitize.plans import load_plans
 from digitize.profiles import get_profile, load_profiles
 from digitize.settings import get_settings
 
-POOL = 32  # threads; the number of pages worked on at once is the `workers` parameter
+POOL = 32  # threads; the flow hands over `workers` pages at a time
 
 
 @task(name="ingest-item", cache_policy=NO_CACHE)
@@ -47,25 +47,14 @@ def _profile_names() -> type[Enum]:
 MaterialProfile = _profile_names()
 
 
-_slots: dict[str, threading.Semaphore] = {}  # per flow run: pages worked on at once (thread runner)
-
-
-def _page_slot(run_key: str):
-    # a module function, pickled by reference: Dask must not try to ship the semaphores
-    return _slots.get(run_key) or nullcontext()
-
-
 @task(name="page", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
       task_run_name="{item_id} page {page.number}")
-def page_task(item_id: str, page: PageSource, profile: Profile, folder: Path,
-              run_key: str = "") -> PageRecord | Problem:
-    """Returns a Problem for a bad page; raises (and is retried) on tool failures. On Dask the
-    cluster's worker threads bound the pages at once, so no slot is looked up there."""
-    with _page_slot(run_key):
-        try:
-            return pipeline.process_page(page, profile, folder)
-        except BadInput as exc:
-            return Problem(item=item_id, file=page.name, reason=exc.message, path=page.path)
+def page_task(item_id: str, page: PageSource, profile: Profile, folder: Path) -> PageRecord | Problem:
+    """Returns a Problem for a bad page; raises (and is retried) on tool failures."""
+    try:
+        return pipeline.process_page(page, profile, folder)
+    except BadInput as exc:
+        return Problem(item=item_id, file=page.name, reason=exc.message, path=page.path)
 
 
 @task(name="assemble-item", cache_policy=NO_CACHE, task_run_name="assemble {plan.label}")
@@ -234,25 +223,14 @@ def digitize_batch(batch: Path, profile: MaterialProfile | None = None, library:
     try:
         ledger.lock_batch(session, key, str(runtime.flow_run.id or ""))
         defaults = {"library": library} if library else {}
-        return _run_batch(batch, out, default_profile, defaults, store, key, workers or settings.workers,
-                          new_version)
+        return _process(batch, out, default_profile, defaults, store, workers or settings.workers, new_version)
     finally:
         ledger.unlock_batch(session, key, os.getpid())
         session.close()
         session.get_bind().dispose()
 
 
-def _run_batch(batch: Path, out: Path, default_profile: str, defaults: dict, store, key: str, workers: int,
-               new_version: bool) -> BatchSummary:
-    # the flow function is shipped to Dask by value, so the semaphores are handled out here
-    _slots[key] = threading.Semaphore(max(1, min(workers, POOL)))
-    try:
-        return _process(batch, out, default_profile, defaults, store, key, new_version)
-    finally:
-        _slots.pop(key, None)
-
-
-def _process(batch: Path, out: Path, default_profile: str, defaults: dict, store, key: str,
+def _process(batch: Path, out: Path, default_profile: str, defaults: dict, store, workers: int,
              new_version: bool) -> BatchSummary:
     settings, logger = get_settings(), get_run_logger()
     started = datetime.now(timezone.utc)
@@ -266,7 +244,7 @@ def _process(batch: Path, out: Path, default_profile: str, defaults: dict, store
         logger.warning("%s: %s", problem.file or problem.item, problem.reason)
 
     results: dict[int, ItemResult] = {}
-    jobs: dict = {}  # page future -> its item's run
+    waiting: deque[tuple[ItemRun, int]] = deque()  # pages not yet handed to the task runner, in batch order
     progress.report("total", sum(len(p.pages) for p in plans if p.ok))
     for index, plan in enumerate(plans):
         if not plan.ok:
@@ -282,13 +260,31 @@ def _process(batch: Path, out: Path, default_profile: str, defaults: dict, store
                 plan.meta, folder, earlier, settings.store_url, settings.multipart_mb, new_version)
             continue
         _ingest_date(folder)
-        futures = [page_task.submit(plan.meta.id, page, item_profile, folder, key) for page in plan.pages]
-        job = ItemRun(index, plan, item_profile, folder, futures, time.monotonic(), len(futures))
-        jobs.update((future, job) for future in futures)
+        job = ItemRun(index, plan, item_profile, folder, [None] * len(plan.pages), time.monotonic(), len(plan.pages))
+        waiting.extend((job, number) for number in range(len(plan.pages)))
 
-    for future in as_completed(list(jobs)):  # an item is assembled as soon as its last page is done
+    # Threads: only `workers` pages are handed over at a time, so the Prefect UI shows as running
+    # exactly the pages being worked on. Dask gets them all and spreads them over its workers.
+    finished_pages: queue.SimpleQueue = queue.SimpleQueue()
+    owners: dict = {}
+
+    def hand_over() -> None:
+        job, number = waiting.popleft()
+        if number == 0:
+            job.began = time.monotonic()
+        future = page_task.submit(job.plan.meta.id, job.plan.pages[number], job.profile, job.folder)
+        job.futures[number], owners[future] = future, job
+        future.add_done_callback(finished_pages.put)
+
+    on_threads = isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)
+    pages = len(waiting)
+    for _ in range(min(workers, pages) if on_threads else pages):
+        hand_over()
+    for _ in range(pages):  # an item is assembled as soon as its last page is done
+        job = owners[finished_pages.get()]
+        if waiting:
+            hand_over()
         progress.report("page")
-        job = jobs[future]
         job.left -= 1
         if job.left == 0:
             results[job.index] = _finish_item(job, catalogue, store, quarantine, new_version)
