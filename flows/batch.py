@@ -105,15 +105,22 @@ def record_task(batch: str, started: datetime, finished: datetime, items: list) 
     return [Problem(item=Path(batch).name, reason=note, severity="warning") for note in notes]
 
 
-def publish_artifacts(rows: list, items: list) -> None:
-    """A table of quota progress and a markdown summary of the run (no titles: secret items are
-    never named in anything public)."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+def publish_quota(rows: list, description: str) -> None:
+    """Quota progress per library and category as the Prefect table artifact `quota-progress`."""
+    from prefect.artifacts import create_table_artifact
 
     table = [{"library": r.library, "category": r.category, "holdings": r.holdings, "digitized": r.digitized,
               "percent": r.percent, "target": r.target, "met": r.met, "pace_per_month": r.pace,
               "projected": str(r.projected or "not at this pace")} for r in rows]
-    create_table_artifact(table=table, key="quota-progress", description="Quota progress after this run")
+    create_table_artifact(table=table, key="quota-progress", description=description)
+
+
+def publish_artifacts(rows: list, items: list) -> None:
+    """A table of quota progress and a markdown summary of the run (no titles: secret items are
+    never named in anything public)."""
+    from prefect.artifacts import create_markdown_artifact
+
+    publish_quota(rows, "Quota progress after this run")
     lines = ["| item | status | pages |", "|---|---|---|"] + [
         f"| {meta.id} | {result.status} | {result.pages} |" for meta, result, _ in items]
     create_markdown_artifact(markdown="\n".join(["# Batch run", *lines]), key="batch-summary",

@@ -15,7 +15,7 @@ from digitize import backup, ledger, quota, storage
 from digitize.errors import BatchBusy
 from digitize.plans import load_plans
 from digitize.settings import get_settings
-from flows.batch import digitize_batch
+from flows.batch import digitize_batch, publish_quota
 
 READY = "READY"
 STATE = "inbox-state.json"
@@ -63,16 +63,24 @@ def nightly_inbox(inbox: Path, quiet_minutes: float = 30.0, workers: int | None 
 
 @flow(name="quota-report")
 def quota_report(period: str | None = None, out: Path | None = None) -> list[str]:
-    """Write the periodic report (the current half-year by default) as CSV and XLSX."""
+    """Write the periodic report (the current half-year by default) as CSV and XLSX, and publish
+    the quota progress of every library and the report's files as Prefect artifacts."""
+    from prefect.artifacts import create_markdown_artifact
+
     settings = get_settings()
     today = date.today()
     period = period or f"{today.year}-H{1 if today.month <= 6 else 2}"
+    plans = load_plans(settings.profiles)
     session = ledger.open_ledger(settings.ledger_url)
     try:
-        rows = quota.report_rows(session, load_plans(settings.profiles), period)
+        rows = quota.report_rows(session, plans, period)
+        now = quota.progress(session, plans, today)
     finally:
         session.close()
     paths = quota.write_report(rows, Path(out or settings.data / "reports"), f"bao-cao-so-hoa-all-{period}")
+    publish_quota(now, f"Quota progress on {today:%Y-%m-%d}")
+    create_markdown_artifact(key="quota-report", description=f"Periodic report {period}", markdown="\n".join(
+        [f"# Quota report {period}", "", *(f"- `{p}`" for p in paths)]))
     return [str(p) for p in paths]
 
 

@@ -63,3 +63,34 @@ def test_nightly_inbox_takes_ready_batches_only(prefect_server, tmp_path, monkey
     outcome = nightly_inbox(inbox=inbox, quiet_minutes=30)
     assert outcome == {"lo-1": "failed", "lo-3": "busy"}
     assert not list(out.glob("_reports/lo-3-*.json"))
+
+
+def test_quota_report_writes_the_files_and_publishes_the_artifacts(prefect_server, tmp_path, monkeypatch):
+    import httpx
+
+    from digitize import holdings, ledger
+    from digitize.settings import get_settings
+
+    monkeypatch.setenv("DIGITIZE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
+    from flows.nightly import quota_report
+
+    settings = get_settings()
+    session = ledger.open_ledger(settings.ledger_url)
+    library = ledger.Library(code="HD-TV", name="Thư viện tỉnh Hải Dương", province="hai-duong", tier="provincial")
+    session.add(library)
+    session.commit()
+    holdings.import_file(session, SAMPLES / "_holdings" / "HD-TV.csv", library, settings.profiles)
+    session.close()
+
+    state = quota_report(period="2026-H2", return_state=True)
+    paths = state.result()
+    assert [p.rsplit("/", 1)[-1] for p in paths] == ["bao-cao-so-hoa-all-2026-H2.csv",
+                                                     "bao-cao-so-hoa-all-2026-H2.xlsx"]
+    assert "HD-TV" in (tmp_path / "data" / "reports" / "bao-cao-so-hoa-all-2026-H2.csv").read_text(encoding="utf-8")
+    found = httpx.post(f"{prefect_server}/artifacts/filter", json={"artifacts": {
+        "flow_run_id": {"any_": [str(state.state_details.flow_run_id)]}}}).json()
+    by_key = {a["key"]: a for a in found}
+    assert "bao-cao-so-hoa-all-2026-H2.xlsx" in by_key["quota-report"]["data"]
+    progress_table = repr(by_key["quota-progress"]["data"])
+    assert "HD-TV" in progress_table and "dia_chi" in progress_table

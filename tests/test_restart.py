@@ -108,7 +108,8 @@ def test_lock_refuses_a_live_holder_and_takes_over_from_a_dead_one(tmp_path):
         holder.kill()
         holder.wait()
     ledger.lock_batch(session, "/inbox/b1", "r2")  # the holder is gone: its lock is taken over
-    assert session.scalars(ledger.select(ledger.BatchLock.pid).where(ledger.BatchLock.batch == "/inbox/b1")).one() == os.getpid()
+    holder_now = ledger.select(ledger.BatchLock.pid).where(ledger.BatchLock.batch == "/inbox/b1")
+    assert session.scalars(holder_now).one() == os.getpid()
     ledger.lock_batch(session, "/inbox/b2")  # other batches are free
     assert ledger.unlock_batch(session, "/inbox/b1", os.getpid())
 
