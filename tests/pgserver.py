@@ -14,13 +14,13 @@ otherwise the commands run as the current user.
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 OS_USER = "postgres"  # the system user the server runs as when we are root
@@ -29,12 +29,13 @@ DB_USER = DB_NAME = "digitize"
 
 def bin_dir() -> Path | None:
     """The newest /usr/lib/postgresql/<version>/bin holding initdb, else the folder of initdb on PATH."""
-    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
-    if found:
-        newest = max(found, key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
-        return Path(newest).parent
-    on_path = shutil.which("initdb")
-    return Path(on_path).parent if on_path else None
+    from digitize.backup import pg_program
+    from digitize.errors import ToolError
+
+    try:
+        return Path(pg_program("initdb")).parent
+    except ToolError:
+        return None
 
 
 def postgres_available() -> bool:
@@ -93,6 +94,13 @@ class PostgresServer:
         self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-q",
                   "-v", "ON_ERROR_STOP=1", "-c", f"CREATE ROLE {DB_USER} LOGIN",
                   "-c", f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
+
+    def new_database(self, prefix: str = "db") -> str:
+        """A new empty database owned by the `digitize` role; returns its SQLAlchemy URL."""
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-q",
+                  "-v", "ON_ERROR_STOP=1", "-c", f"CREATE DATABASE {name} OWNER {DB_USER}")
+        return f"postgresql+psycopg://{DB_USER}@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:
         if self.started:

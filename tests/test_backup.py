@@ -5,13 +5,11 @@ a snapshot of the other engine are refused; an older snapshot is migrated forwar
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from conftest import run_cli, tree_hashes
 from digitize import backup, ledger, quota, storage
@@ -22,16 +20,6 @@ from digitize.storage import StorageError
 from test_ledger import AS_OF, PROFILES, populate
 
 HEAD = ScriptDirectory(str(ledger.MIGRATIONS)).get_current_head()
-
-
-def empty_database(server) -> str:
-    name = f"restore_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/postgres",
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name} OWNER digitize"))
-    admin.dispose()
-    return f"postgresql+psycopg://digitize@127.0.0.1:{server.port}/{name}"
 
 
 def figures(url: str) -> tuple[list, dict[str, int], str]:
@@ -55,7 +43,7 @@ def snapshot(request, tmp_path_factory):
     if request.param == "sqlite":
         url = f"sqlite:///{folder / 'ledger.sqlite'}"
     else:
-        url = empty_database(request.getfixturevalue("postgres"))
+        url = request.getfixturevalue("postgres").new_database("restore")
     session = populate(ledger.open_ledger(url), folder)
     session.close()
     session.get_bind().dispose()
@@ -71,7 +59,7 @@ def test_restore_rebuilds_the_ledger_with_the_same_figures(snapshot, schema_made
     assert [b.snapshot for b in backup.list_backups(store)] == [info.snapshot]
     assert info.revision == revision == HEAD and info.sha256 == info.files[backup.DUMPS[info.engine]].sha256
     target = (f"sqlite:///{tmp_path / 'new-server' / 'ledger.sqlite'}" if info.engine == "sqlite"
-              else empty_database(request.getfixturevalue("postgres")))
+              else request.getfixturevalue("postgres").new_database("restore"))
     if schema_made:  # another command opened the new ledger before the restore: its tables are empty
         figures(target)
     restored = backup.restore("latest", target, store, profiles_target=tmp_path / "profiles")

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from pymarc import Field, Indicators, Record, Subfield
-from sqlalchemy import create_engine, text
 
 from conftest import ROOT
 from digitize import holdings, ledger, quota
@@ -28,14 +27,7 @@ def session(request, tmp_path):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     else:
-        server = request.getfixturevalue("postgres")
-        name = f"ledger_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/postgres",
-                              isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name} OWNER digitize"))
-        admin.dispose()
-        url = f"postgresql+psycopg://digitize@127.0.0.1:{server.port}/{name}"
+        url = request.getfixturevalue("postgres").new_database("ledger")
     opened = ledger.open_ledger(url)
     yield opened
     opened.close()

@@ -78,32 +78,32 @@ def _reason(exc: Exception) -> str:
     return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+def _read(url: str, what: str, query):
+    """``query(connection)`` on the database at ``url``; a database error becomes a ConfigError
+    that starts with ``what``."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return query(connection)
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"{what} ({_reason(exc)})", shown(url),
+                          "check DIGITIZE_LEDGER and that the database server runs") from None
+    finally:
+        engine.dispose()
+
+
 def _tables(url: str) -> dict[str, bool]:
     """The database's tables, each with whether it holds a row."""
     if _engine(url) == "sqlite" and not _sqlite_path(url).exists():
         return {}
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return {name: connection.execute(select(literal(1)).select_from(table(name)).limit(1)).first() is not None
-                    for name in inspect(connection).get_table_names()}
-    except SQLAlchemyError as exc:
-        raise ConfigError(f"the ledger cannot be read ({_reason(exc)})", shown(url),
-                          "check DIGITIZE_LEDGER and that the database server runs") from None
-    finally:
-        engine.dispose()
+    return _read(url, "the ledger cannot be read", lambda connection: {
+        name: connection.execute(select(literal(1)).select_from(table(name)).limit(1)).first() is not None
+        for name in inspect(connection).get_table_names()})
 
 
 def _revision(url: str) -> str:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-    except SQLAlchemyError as exc:
-        raise ConfigError(f"the ledger cannot be read, or has no schema ({_reason(exc)})", shown(url),
-                          "check DIGITIZE_LEDGER and that the database server runs") from None
-    finally:
-        engine.dispose()
+    return _read(url, "the ledger cannot be read, or has no schema",
+                 lambda connection: connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
 
 
 def pg_program(name: str) -> str:
