@@ -19,7 +19,7 @@ COPY pyproject.toml uv.lock README.md ./
 COPY src ./src
 COPY flows ./flows
 COPY profiles ./profiles
-RUN python3 -m uv sync --frozen --no-dev
+RUN python3 -m uv sync --frozen --no-dev --compile-bytecode && .venv/bin/python -m compileall -q src flows
 # PREFECT_API_URL is not set here: it must come from `docker run -e` (without it `serve` would
 # register the deployments on a throwaway local server).
 ENV PATH=/app/.venv/bin:$PATH DIGITIZE_DATA=/data OMP_THREAD_LIMIT=1

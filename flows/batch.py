@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from digitize import ingest, ledger, marc, package, pipeline, progress, quota, storage
+from digitize import ingest, ledger, marc, ocr, package, pipeline, progress, quota, storage
 from digitize.errors import BadInput, DigitizeError
 from digitize.models import BatchSummary, ItemResult, PageRecord, PageSource, Problem, Profile
 from digitize.plans import load_plans
@@ -249,6 +249,8 @@ def _process(batch: Path, out: Path, default_profile: str, defaults: dict, store
                                                      settings.max_pixels, defaults) for folder, row in found]]
     for problem in batch_problems:
         logger.warning("%s: %s", problem.file or problem.item, problem.reason)
+    for name in {plan.meta.profile or default_profile for plan in plans if plan.ok}:
+        ocr.check_languages(get_profile(settings.profiles, name).languages)  # missing data stops the run here
 
     results: dict[int, ItemResult] = {}
     waiting: deque[tuple[ItemRun, int]] = deque()  # pages not yet handed to the task runner, in batch order

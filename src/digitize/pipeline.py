@@ -91,17 +91,13 @@ def process_page(page: PageSource, profile: Profile, folder: Path) -> PageRecord
     timings["prepare"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    files["image"].parent.mkdir(parents=True, exist_ok=True)
-    base = files["image"].with_suffix("")
-    ocr_input = base.with_suffix(".ocr.pnm")  # uncompressed: quick to write and to read
-    cv2.imwrite(str(ocr_input), prepared.ocr)
-    result = ocr.recognize(ocr_input, base, profile.languages, max(1, round(dpi * prepared.ocr_scale)),
-                           profile.page_segmentation, scale=prepared.ocr_scale)
-    ocr_input.unlink()
-    base.with_suffix(".xml").unlink(missing_ok=True)
+    result = ocr.recognize(prepared.ocr, profile.languages, max(1, round(dpi * prepared.ocr_scale)),
+                           profile.page_segmentation, scale=prepared.ocr_scale,
+                           source=page.name)
     timings["ocr"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    files["image"].parent.mkdir(parents=True, exist_ok=True)
     grey = prepared.display.ndim == 2
     Image.fromarray(prepared.display).save(files["image"], "JPEG", quality=profile.jpeg_quality,
                                            dpi=(dpi, dpi), optimize=False)
