@@ -46,8 +46,7 @@ def tesseract_version() -> str:
     return tesserocr.tesseract_version().split()[1]
 
 
-@lru_cache
-def installed_languages() -> frozenset[str]:
+def installed_languages() -> frozenset[str]:  # not cached: data installed later counts at once
     return frozenset(tesserocr.get_languages(TESSDATA)[1])
 
 
