@@ -126,3 +126,31 @@ def test_a_lock_held_on_another_machine_needs_the_operator(prefect_server, tmp_p
     unlocked = run_cli(prefect_server, "unlock", str(batch), data=str(data))
     assert unlocked.returncode == 0 and "removed" in unlocked.stdout
     assert session.scalars(ledger.select(ledger.BatchLock)).all() == []
+
+
+def test_page_that_killed_the_run_twice_is_set_aside_and_the_rest_finishes(prefect_server, tmp_path):
+    """Tesseract runs in the worker process: a page that crashes it kills the run. The markers an
+    OCR start leaves when its process dies are what a real crash leaves (two for one page, one for
+    another: an operator's kill -9, say); the next run sets the first page aside and retries the other."""
+    batch, out = tmp_path / "batch", tmp_path / "data" / "out"
+    shutil.copytree(SAMPLES, batch)
+    work = {item: out / "HD-TV" / item / ".work" for item in ("HD-DC-0001", "HN-TK-0002")}
+    for folder in work.values():
+        folder.mkdir(parents=True)
+    (work["HD-DC-0001"] / "0002.ocr-started").write_text("2", encoding="ascii")
+    (work["HN-TK-0002"] / "0001.ocr-started").write_text("1", encoding="ascii")
+
+    result = run_cli(prefect_server, "run", str(batch), "--out", str(out), "--workers", "1")
+    assert result.returncode == 4, result.stdout + result.stderr  # some items failed
+    assert "HD-DC-0001" in result.stdout and "died 2 times while Tesseract read this page" in result.stdout
+    assert (out / "HD-TV" / "HN-TK-0002" / "HN-TK-0002.pdf").is_file()
+    assert not (work["HN-TK-0002"] / "0001.ocr-started").exists()
+    quarantined = out / "_quarantine" / "batch" / "HD-DC-0001"
+    assert (quarantined / "0002.jpg").is_file() and "Tesseract" in (quarantined / "0002.jpg.reason.txt").read_text(
+        encoding="utf-8")
+    assert not (out / "HD-TV" / "HD-DC-0001" / "HD-DC-0001.pdf").exists()
+
+    (work["HD-DC-0001"] / "0002.ocr-started").unlink()  # as the message says: rescanned, try again
+    again = run_cli(prefect_server, "run", str(batch), "--out", str(out), "--workers", "1")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (out / "HD-TV" / "HD-DC-0001" / "HD-DC-0001.pdf").is_file()

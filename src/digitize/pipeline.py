@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,11 +31,13 @@ from PIL import Image
 from lxml import etree
 
 from digitize import __version__, dublincore, imaging, marc, mets, ocr, package, schemas
+from digitize.errors import BadInput
 from digitize.ingest import load_page, sha256_file
 from digitize.models import Description, Event, ItemMetadata, ItemResult, PageRecord, PageSource, Problem, Profile
 from digitize.pdf import PdfInfo, PdfPage, build_pdfa
 
 WORK = ".work"
+MAX_OCR_DEATHS = 2
 
 
 def item_dir(out: Path, meta: ItemMetadata) -> Path:
@@ -75,6 +78,24 @@ def finished_page(files: dict[str, Path], page: PageSource) -> PageRecord | None
     return record
 
 
+@contextmanager
+def crash_guard(marker: Path, page: PageSource):
+    """Tesseract runs inside the worker process, so a page that crashes it takes the run down. The
+    marker counts the OCR starts that never came back (the process died); after MAX_OCR_DEATHS of
+    them the page is reported as bad, so the next run finishes the rest of the batch."""
+    deaths = int(marker.read_text(encoding="ascii") or 0) if marker.exists() else 0
+    if deaths >= MAX_OCR_DEATHS:
+        raise BadInput(f"the process died {deaths} times while Tesseract read this page", page.name,
+                       "check the page image (rescan it if it looks damaged); its marker "
+                       f"{marker.name} in the item's {WORK} folder, deleted, gives it another try")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(marker, str(deaths + 1))
+    try:
+        yield
+    finally:  # reached on success and on errors: only a dead process leaves the marker behind
+        marker.unlink(missing_ok=True)
+
+
 def process_page(page: PageSource, profile: Profile, folder: Path) -> PageRecord:
     """Prepare, OCR and record one page. Safe to call again: a finished page is not redone."""
     files = page_files(folder, page.number)
@@ -91,9 +112,9 @@ def process_page(page: PageSource, profile: Profile, folder: Path) -> PageRecord
     timings["prepare"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    result = ocr.recognize(prepared.ocr, profile.languages, max(1, round(dpi * prepared.ocr_scale)),
-                           profile.page_segmentation, scale=prepared.ocr_scale,
-                           source=page.name)
+    with crash_guard(files["image"].with_suffix(".ocr-started"), page):
+        result = ocr.recognize(prepared.ocr, profile.languages, max(1, round(dpi * prepared.ocr_scale)),
+                               profile.page_segmentation, scale=prepared.ocr_scale, source=page.name)
     timings["ocr"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
