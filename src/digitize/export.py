@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from digitize.errors import DigitizeError
 from digitize.ingest import nfc
-from digitize.ledger import Item, Library
+from digitize.ledger import Item, Library, is_public
 from digitize.storage import MANIFEST, StorageError
 
 MASTERS = "masters/"
@@ -127,17 +127,19 @@ class ExportReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # ("LIBRARY/ITEM", reason)
 
 
-def _stored_access(store, library: str, item_id: str) -> str:
-    """The access the item's stored METS records (a second check besides the ledger)."""
+def _stored_package(store, library: str, item_id: str):
+    """The item's package as its stored METS describes it."""
     from digitize import mets
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "mets.xml"
-        try:
-            path.write_bytes(store.read_bytes(f"{library}/{item_id}/mets.xml"))
-            return mets.read(path).access.value
-        except Exception:  # missing or unreadable: not shown as open
-            return ""
+    return mets.read(store.read_bytes(f"{library}/{item_id}/mets.xml"))
+
+
+def _stored_access(store, library: str, item_id: str) -> str:
+    """The access the item's stored METS records (a second check besides the ledger)."""
+    try:
+        return _stored_package(store, library, item_id).access.value
+    except Exception:  # missing or unreadable: not shown as open
+        return ""
 
 
 def _upload_bag(bag: Path, target_store, report: ExportReport) -> None:
@@ -225,9 +227,8 @@ def export_bags(session: Session, store, items: list[str] | None, target: str, m
 # --- DCAT ------------------------------------------------------------------------------------
 
 def _public_items(session: Session, library_code: str) -> list[Item]:
-    return list(session.scalars(select(Item).where(
-        Item.library == library_code, Item.status == "ok", Item.access == "open", Item.withdrawn.is_(None))
-        .order_by(Item.item_id)))
+    return list(session.scalars(select(Item).where(is_public(), Item.library == library_code,
+                                                    Item.withdrawn.is_(None)).order_by(Item.item_id)))
 
 
 def _date(moment: datetime | date | None) -> str:
@@ -253,7 +254,7 @@ def dcat_record(session: Session, library_code: str, oai_url: str, today: date) 
     name = nfc(library.name if library is not None else library_code)
     public = _public_items(session, library_code)
     stamps = [i.updated or i.digitized for i in session.scalars(select(Item).where(
-        Item.library == library_code, Item.status == "ok", Item.access == "open"))]
+        is_public(), Item.library == library_code))]
     modified = max((s for s in stamps if s is not None), default=None)
     keywords = ["số hóa", "thư viện số", "tài liệu số"]
     keywords += [CATEGORY_KEYWORDS.get(c, c) for c in sorted({i.category for i in public})]
@@ -376,19 +377,14 @@ def union_catalogue_marcxml(session: Session, store, library_code: str) -> bytes
     the stored access PDF as the METS names it. Text is NFC."""
     from pymarc import XMLWriter
 
-    from digitize import mets
-
     library = session.get(Library, library_code)
     library_name = nfc(library.name if library is not None else library_code)
     buffer = io.BytesIO()
     writer = XMLWriter(buffer)
-    with tempfile.TemporaryDirectory() as folder:
-        for item in _public_items(session, library_code):
-            path = Path(folder) / f"{item.item_id}.mets.xml"
-            path.write_bytes(store.read_bytes(f"{library_code}/{item.item_id}/mets.xml"))
-            package = mets.read(path)
-            if package.access != "open":
-                continue  # the ledger and the package disagree: the stricter one wins
-            writer.write(catalogue_record(package, item, library_name))
+    for item in _public_items(session, library_code):
+        package = _stored_package(store, library_code, item.item_id)
+        if package.access != "open":
+            continue  # the ledger and the package disagree: the stricter one wins
+        writer.write(catalogue_record(package, item, library_name))
     writer.close(close_fh=False)
     return buffer.getvalue()

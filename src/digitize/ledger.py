@@ -10,8 +10,8 @@ import socket
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import (JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint, create_engine, delete,
-                        insert, select)
+from sqlalchemy import (JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint, and_, create_engine,
+                        delete, insert, select)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
@@ -114,6 +114,12 @@ class BatchLock(Base):
     pid: Mapped[int] = mapped_column(Integer)
     run: Mapped[str] = mapped_column(String(100), default="")  # the Prefect flow run, for the operator
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def is_public():
+    """The items anyone may see (OAI-PMH, public exports): stored and open. Withdrawn ones among
+    them remain as deleted records; restricted and secret items never appear."""
+    return and_(Item.status == "ok", Item.access == "open")
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -174,9 +174,11 @@ def _values(element: etree._Element, path: str) -> list[str]:
     return [e.text or "" for e in element.xpath(path, namespaces=NS)]
 
 
-def read(path: Path) -> ItemPackage:
-    """Load an item's METS file back into the project's model."""
-    root = etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False)).getroot()
+def read(source: Path | bytes) -> ItemPackage:
+    """Load an item's METS (its file, or its bytes as read from the store) back into the project's model."""
+    parser = etree.XMLParser(no_network=True, resolve_entities=False)
+    root = (etree.fromstring(source, parser) if isinstance(source, bytes)
+            else etree.parse(str(source), parser).getroot())
     files = []
     for group in root.xpath("mets:fileSec/mets:fileGrp", namespaces=NS):
         for node in group.xpath("mets:file", namespaces=NS):

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from digitize import schemas
 from digitize.errors import OutputInvalid
-from digitize.ledger import Item, Library
+from digitize.ledger import Item, Library, is_public
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,6 @@ def utc(moment: datetime) -> datetime:
 
 def stamp(moment: datetime) -> str:
     return utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def public():
-    return and_(Item.status == "ok", Item.access == "open")
 
 
 def identifier(item: Item, repository_id: str) -> str:
@@ -171,7 +167,7 @@ def _normalize(params) -> dict[str, list[str]]:
 # ---- the queries ------------------------------------------------------------------------------
 
 def _filters(args: dict[str, str]) -> list:
-    conditions = [public()]
+    conditions = [is_public()]
     if "from" in args:
         conditions.append(DATESTAMP >= _parse_time(args["from"], "from", False)[0])
     if "until" in args:
@@ -194,11 +190,11 @@ def find_item(session: Session, ident: str, repository_id: str) -> Item | None:
     library, _, item_id = ident[len(prefix):].partition("/")
     if not library or not item_id:
         return None
-    return session.scalars(select(Item).where(public(), Item.library == library, Item.item_id == item_id)).first()
+    return session.scalars(select(Item).where(is_public(), Item.library == library, Item.item_id == item_id)).first()
 
 
 def earliest(session: Session) -> datetime | None:
-    found = session.scalar(select(func.min(DATESTAMP)).where(public()))
+    found = session.scalar(select(func.min(DATESTAMP)).where(is_public()))
     return utc(found) if found else None
 
 
@@ -261,7 +257,7 @@ def _all_sets(session: Session) -> list[tuple[str, str]]:
     from digitize.dashboard import LABELS
 
     names = dict(session.execute(select(Library.code, Library.name)).all())
-    pairs = session.execute(select(Item.library, Item.category).where(public()).distinct()).all()
+    pairs = session.execute(select(Item.library, Item.category).where(is_public()).distinct()).all()
     libraries = sorted({library for library, _ in pairs})
     categories = sorted({category for _, category in pairs})
     sets = [("library", "Thư viện (libraries)")] if libraries else []
