@@ -33,4 +33,4 @@ export UV_PYTHON_DOWNLOADS=never
 # Bytecode compiled now, not at every start: where PYTHONDONTWRITEBYTECODE is set, Python would
 # otherwise compile Prefect and the rest from source each time (about 3 s a command).
 python3 -m uv sync --frozen --quiet --compile-bytecode
-.venv/bin/python -m compileall -q src flows >/dev/null
+.venv/bin/python -m compileall -q src flows

@@ -88,7 +88,6 @@ def crash_guard(marker: Path, page: PageSource):
         raise BadInput(f"the process died {deaths} times while Tesseract read this page", page.name,
                        "check the page image (rescan it if it looks damaged); its marker "
                        f"{marker.name} in the item's {WORK} folder, deleted, gives it another try")
-    marker.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(marker, str(deaths + 1))
     try:
         yield
