@@ -18,8 +18,10 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 COPY src ./src
 COPY flows ./flows
-COPY profiles ./profiles
-RUN python3 -m uv sync --frozen --no-dev --compile-bytecode && .venv/bin/python -m compileall -q src flows
+# The project is built as a wheel and installed (not editable) into .venv, with its package data
+# (src/digitize/data: profiles, schemas, the text layer's font), so the image runs what the wheel
+# carries; --compile-bytecode compiles it there.
+RUN python3 -m uv sync --frozen --no-dev --no-editable --compile-bytecode
 # PREFECT_API_URL is not set here: it must come from `docker run -e` (without it `serve` would
 # register the deployments on a throwaway local server).
 ENV PATH=/app/.venv/bin:$PATH DIGITIZE_DATA=/data OMP_THREAD_LIMIT=1

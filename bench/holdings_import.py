@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from pymarc import Field, Indicators, Record, Subfield  # noqa: E402
 
 from digitize import holdings, ledger  # noqa: E402
+from digitize.settings import PACKAGED_PROFILES  # noqa: E402
 
 
 def make_csv(path: Path, count: int) -> None:
@@ -45,7 +46,7 @@ def make_marc(path: Path, count: int) -> None:
 
 def timed(session, path: Path, library) -> tuple[float, holdings.ImportReport]:
     started = time.perf_counter()
-    report = holdings.import_file(session, path, library, ROOT / "profiles")
+    report = holdings.import_file(session, path, library, PACKAGED_PROFILES)
     return time.perf_counter() - started, report
 
 

@@ -17,6 +17,16 @@ CORPUS = ROOT / "scripts" / "corpus"
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """The settings are read once per process; a test that changes the environment reads them anew."""
+    from digitize.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def prefect_server():
     """A temporary Prefect API for the flow runs of the session (started once)."""

@@ -14,9 +14,9 @@ from sqlalchemy import func, select, text
 from conftest import run_cli, tree_hashes
 from digitize import backup, ledger, quota, storage
 from digitize.errors import ConfigError
-from digitize.ingest import sha256_file
+from digitize.files import sha256_file
 from digitize.plans import load_plans
-from digitize.storage import StorageError
+from digitize.errors import StorageError
 from test_ledger import AS_OF, PROFILES, populate
 
 HEAD = ScriptDirectory(str(ledger.MIGRATIONS)).get_current_head()

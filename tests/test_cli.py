@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import ROOT, SAMPLES, run_cli
+from conftest import SAMPLES, run_cli
+from digitize.settings import PACKAGED_PROFILES
 
 
 def test_missing_batch_folder(tmp_path):
@@ -22,7 +23,7 @@ def test_unknown_profile_lists_the_known_ones():
 
 def test_missing_tesseract_language_stops_the_run_and_names_the_package(prefect_server, tmp_path):
     profiles = tmp_path / "profiles"
-    shutil.copytree(ROOT / "profiles", profiles)
+    shutil.copytree(PACKAGED_PROFILES, profiles)
     khmer = (profiles / "materials" / "quoc-ngu-modern.toml").read_text(encoding="utf-8")
     (profiles / "materials" / "khmer.toml").write_text(
         khmer.replace('"quoc-ngu-modern"', '"khmer"').replace('["vie"]', '["khm"]'), encoding="utf-8")

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from conftest import resolve
 from digitize import export, ledger, mets
+from digitize.dcat import dcat_record
 from digitize.ledger import Item, Library
 from digitize.storage import FolderStore
 
@@ -199,7 +200,7 @@ def test_export_to_a_store_url(exported, tmp_path):
 
 def test_dcat_record(exported):
     _, _, session = exported
-    record = json.loads(json.dumps(export.dcat_record(session, LIBRARY, OAI, date(2026, 7, 1)), ensure_ascii=False))
+    record = json.loads(json.dumps(dcat_record(session, LIBRARY, OAI, date(2026, 7, 1)), ensure_ascii=False))
     context = record["@context"]
     assert context["dcat"] == "http://www.w3.org/ns/dcat#" and context["dct"] == "http://purl.org/dc/terms/"
     assert context["foaf"] == "http://xmlns.com/foaf/0.1/" and context["xsd"] == "http://www.w3.org/2001/XMLSchema#"

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from pymarc import Field, Indicators, Record, Subfield
 
-from conftest import ROOT
 from digitize import holdings, ledger, quota
 from digitize.ledger import Holding, Item
 from digitize.models import Access, Category, ItemMetadata, ItemResult
 from digitize.plans import load_plans
+from digitize.settings import PACKAGED_PROFILES
 
-PROFILES = ROOT / "profiles"
+PROFILES = PACKAGED_PROFILES
 AS_OF = date(2026, 6, 30)
 SECRET_TITLE = "Hồ sơ mật số 7"
 

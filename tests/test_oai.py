@@ -355,14 +355,14 @@ def test_validation_catches_a_broken_response(call):
 def server(repo):
     import uvicorn
 
-    from digitize.dashboard import create_app
+    from digitize.web import add_oai, create_app
 
     from sqlalchemy.orm import Session
 
     session, store, _ = repo
     engine = session.get_bind()
     app = create_app(lambda: Session(engine), {}, store_url=store.root.as_uri(), oai_page_size=1)
-    oai.add_oai(app, lambda: Session(engine), store.root.as_uri(), path="/oai-default")
+    add_oai(app, lambda: Session(engine), store.root.as_uri(), path="/oai-default")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -1,4 +1,4 @@
-"""Province quota plans (profiles/plans/*.toml): the data matches the plans table of DESIGN.md."""
+"""Province quota plans (src/digitize/data/profiles/plans/*.toml): the data matches the plans table of DESIGN.md."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from digitize.errors import ConfigError
 from digitize.models import Category
 from digitize.plans import Plan, Report, Target, Tier, load_plans, plan_for, target_for
+from digitize.settings import PACKAGED_PROFILES
 
-ROOT = Path(__file__).resolve().parents[1]
-PROFILES = ROOT / "profiles"
+PROFILES = PACKAGED_PROFILES
 DESIGN = Path("/work/shared/DESIGN.md")
 
 

@@ -14,7 +14,8 @@ import pytest
 from conftest import SAMPLES, run_cli, sample_manifest
 from digitize import mets, pipeline
 from digitize.models import ItemMetadata
-from digitize.storage import S3Store, StorageConflict, StorageError, StorageUnavailable
+from digitize.errors import StorageConflict, StorageError, StorageUnavailable
+from digitize.storage import S3Store
 
 
 def s3_env(swift, monkeypatch):
@@ -97,7 +98,8 @@ def test_a_wrong_checksum_is_refused_by_the_server(swift, monkeypatch, tmp_path)
     path.write_bytes("Trăm năm trong cõi người ta".encode() * 1000)
     wrong = base64.b64encode(hashlib.sha256(b"something else").digest()).decode()
     with pytest.raises(StorageError, match="BadDigest"):
-        S3Store(bucket).put(path, "HD-TV/X/page.txt", sha256(path.read_bytes()), checksum=wrong)
+        S3Store(bucket)._send(path, "HD-TV/X/page.txt", path.stat().st_size, sha256(path.read_bytes()),
+                              checksum=wrong)
     assert objects(swift, bucket) == {}
 
 

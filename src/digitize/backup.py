@@ -26,8 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digitize import ledger
 from digitize.errors import ConfigError, DigitizeError, ToolError
-from digitize.ingest import sha256_file
-from digitize.storage import StorageError
+from digitize.files import sha256_file
+from digitize.errors import StorageError
 
 PREFIX = "_backups/ledger"
 MANIFEST = "backup.json"
@@ -246,7 +246,7 @@ def restore(snapshot_ref: str, ledger_url: str, store, profiles_target: Path | N
         fetched = _fetch(store, info, Path(tmp))
         dump = fetched[DUMPS[engine]]
         if engine == "sqlite":
-            from digitize.pipeline import write_atomic  # here: the pipeline loads the slow OCR and PDF libraries
+            from digitize.files import write_atomic
 
             write_atomic(_sqlite_path(ledger_url), dump.read_bytes())
         else:

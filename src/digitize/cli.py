@@ -1,5 +1,7 @@
-"""Command line: `digitize run BATCH` runs the digitize-batch flow with a progress bar and ends
-with a summary table; the exit code is not zero if anything failed."""
+"""Command line: `digitize run BATCH` runs the batch engine (as the digitize-batch Prefect flow when
+PREFECT_API_URL is set, or with --prefect) with a progress bar and ends with a summary table; the
+exit code is not zero if anything failed. Every command's errors go through one handler, which
+prints the message and exits with the error's code (digitize.errors.ExitCode)."""
 
 from __future__ import annotations
 
@@ -16,14 +18,29 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from digitize import progress  # noqa: E402
-from digitize.errors import BadInput, BatchIncomplete, DigitizeError  # noqa: E402
-from digitize.models import BatchSummary  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
 
-app = typer.Typer(help="Digitization pipeline for Vietnamese libraries.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+from digitize import progress  # noqa: E402
+from digitize.errors import BadInput, DigitizeError, ExitCode  # noqa: E402
+from digitize.models import BatchSummary, Severity, Status  # noqa: E402
+
 console = Console()
 errors = Console(stderr=True)
+
+
+class _Commands(TyperGroup):
+    """Every command's DigitizeError becomes its message on stderr and the error's exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DigitizeError as exc:
+            errors.print(f"[red]error:[/] {exc.message}", highlight=False)
+            raise typer.Exit(int(exc.exit_code)) from None
+
+
+app = typer.Typer(cls=_Commands, help="Digitization pipeline for Vietnamese libraries.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
 
 
 @app.callback()
@@ -36,10 +53,10 @@ def summary_table(summary: BatchSummary) -> Table:
     for column in ("item", "status", "pages", "confidence", "seconds", "output or reason"):
         table.add_column(column, overflow="fold")
     for item in summary.items:
-        shown = [p for p in item.problems if p.severity == "error" or item.status == "waiting"]
-        detail = item.pdf if item.status == "ok" else "; ".join(
+        shown = [p for p in item.problems if p.severity == Severity.error or item.status == Status.waiting]
+        detail = item.pdf if item.status == Status.ok else "; ".join(
             f"{p.file + ': ' if p.file else ''}{p.reason}" for p in shown)
-        status = {"ok": "[green]ok", "waiting": "[yellow]waiting for storage"}.get(item.status, "[red]failed")
+        status = {Status.ok: "[green]ok", Status.waiting: "[yellow]waiting for storage"}.get(item.status, "[red]failed")
         table.add_row(item.item_id, status, str(item.pages),
                       f"{item.mean_confidence:.1f}" if item.mean_confidence is not None else "-",
                       f"{item.seconds:.1f}", detail)
@@ -48,15 +65,16 @@ def summary_table(summary: BatchSummary) -> Table:
 
 def print_summary(summary: BatchSummary, seconds: float) -> None:
     console.print(summary_table(summary))
-    warnings = [p for i in summary.items for p in i.problems if p.severity == "warning" and i.status != "waiting"]
+    warnings = [p for i in summary.items for p in i.problems
+                if p.severity == Severity.warning and i.status != Status.waiting]
     for problem in summary.problems + warnings:
         where = " / ".join(x for x in (problem.item, problem.file) if x)
-        console.print(f"[yellow]{problem.severity}[/] {where}: {problem.reason}")
-    ok = [i for i in summary.items if i.status == "ok"]
+        console.print(f"[yellow]{problem.severity.value}[/] {where}: {problem.reason}")
+    ok = [i for i in summary.items if i.status == Status.ok]
     pages = sum(i.pages for i in ok)
     confidences = [i.mean_confidence for i in ok if i.mean_confidence is not None]
     mean = f"{sum(confidences) / len(confidences):.1f}" if confidences else "-"
-    waiting = sum(i.status == "waiting" for i in summary.items)
+    waiting = sum(i.status == Status.waiting for i in summary.items)
     console.print(f"items ok {len(ok)}, failed {len(summary.items) - len(ok) - waiting}"
                   + (f", waiting for storage {waiting}" if waiting else "") + f"; pages {pages}; "
                   f"mean confidence {mean}; time {seconds:.1f} s")
@@ -73,28 +91,24 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
         dask: Optional[str] = typer.Option(None, "--dask", help="run the pages on Dask: 'local' (a local cluster, "
                                            "--workers single-threaded workers) or a scheduler address "
                                            "tcp://HOST:8786 [default: DIGITIZE_DASK, else threads]"),
+        prefect: bool = typer.Option(False, "--prefect", help="run as the digitize-batch Prefect flow, shown in "
+                                     "the Prefect UI [default: when PREFECT_API_URL is set]"),
         ) -> None:
-    """Run the digitize-batch flow on BATCH, with progress and a summary."""
-    import gc
+    """Digitize the batch BATCH, with progress and a summary."""
     import time
 
+    started = time.monotonic()
     from digitize import ocr
+    from digitize.batch import BatchRequest
     from digitize.profiles import get_profile
     from digitize.settings import get_settings
-    from flows.batch import digitize_batch, task_runner
 
-    # The modules just imported (Prefect is most of them) live as long as the process: kept out of
-    # the garbage collector, they cost nothing at each collection and half a second less at exit.
-    gc.freeze()
-    started = time.monotonic()
-    try:  # mistakes on the command line are reported before the flow starts
-        if not batch.is_dir():
-            raise BadInput("batch folder not found", str(batch), "give the path of a folder holding one folder per item")
-        settings = get_settings()
-        ocr.check_languages(get_profile(settings.profiles, profile or settings.default_profile).languages)
-    except DigitizeError as exc:
-        errors.print(f"[red]error:[/] {exc.message}")
-        raise typer.Exit(exc.exit_code) from None
+    if not batch.is_dir():  # mistakes on the command line are reported before any work
+        raise BadInput("batch folder not found", str(batch), "give the path of a folder holding one folder per item")
+    settings = get_settings()
+    request = BatchRequest.make(batch, settings, out, profile, library, workers, new_version)
+    ocr.check_languages(get_profile(request.profiles, request.default_profile).languages)
+    dask = dask or settings.dask
     bar = Progress(TextColumn("[bold]pages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, transient=False)
     task = bar.add_task("pages", total=None)
@@ -106,30 +120,60 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
             bar.advance(task, count)
 
     progress.listen(on_event)
-    if not os.environ.get("PREFECT_API_URL"):
-        console.print("[dim]No PREFECT_API_URL set: the flow runs on a temporary Prefect server (about 15 s to start).")
     try:
-        flow = digitize_batch.with_options(task_runner=task_runner(dask, workers)) if dask else digitize_batch
-        with bar:
-            summary = flow(batch=batch, out=out, profile=profile, library=library, workers=workers,
-                           new_version=new_version)
-    except DigitizeError as exc:
-        errors.print(f"[red]error:[/] {exc.message}")
-        raise typer.Exit(exc.exit_code) from None
+        if prefect or os.environ.get("PREFECT_API_URL"):
+            summary = _run_flow(request, profile, library, workers, dask, bar)
+        else:
+            summary = _run_engine(request, dask, bar)
     finally:
         progress.forget(on_event)
     print_summary(summary, time.monotonic() - started)
     if not summary.ok:
-        raise typer.Exit(BatchIncomplete.exit_code)
+        raise typer.Exit(int(ExitCode.batch_incomplete))
+
+
+def _run_engine(request, dask: str, bar: Progress) -> BatchSummary:
+    """The engine in this process: threads, or Dask workers."""
+    import gc
+
+    from digitize.batch import run_batch
+    from digitize.runner import ThreadRunner
+
+    if dask:
+        from flows.runners import DaskRunner
+
+        runner = DaskRunner(dask, request.workers)
+    else:
+        runner = ThreadRunner(request.workers)
+    # The modules imported by now live as long as the process: kept out of the garbage collector,
+    # they cost nothing at each collection and less at exit.
+    gc.freeze()
+    try:
+        with bar:
+            return run_batch(request, runner)
+    finally:
+        runner.close()
+
+
+def _run_flow(request, profile: str | None, library: str | None, workers: int | None, dask: str,
+              bar: Progress) -> BatchSummary:
+    """The digitize-batch flow, against PREFECT_API_URL (or a temporary Prefect server)."""
+    import gc
+
+    if not os.environ.get("PREFECT_API_URL"):
+        console.print("[dim]No PREFECT_API_URL set: the flow runs on a temporary Prefect server (about 15 s to "
+                      "start).")
+    from flows.batch import digitize_batch, task_runner
+
+    gc.freeze()
+    flow = digitize_batch.with_options(task_runner=task_runner(dask, workers)) if dask else digitize_batch
+    with bar:
+        return flow(batch=request.batch, out=request.out, profile=profile, library=library, workers=workers,
+                    new_version=request.new_version)
 
 
 holdings_app = typer.Typer(help="The holdings register: what each library collected and manages.")
 app.add_typer(holdings_app, name="holdings")
-
-
-def _fail(exc: DigitizeError) -> typer.Exit:
-    errors.print(f"[red]error:[/] {exc.message}")
-    return typer.Exit(exc.exit_code)
 
 
 @holdings_app.command("import")
@@ -144,14 +188,11 @@ def holdings_import(file: Path = typer.Argument(..., help="CSV, MARC21 (.mrc) or
     from digitize.settings import get_settings
 
     settings = get_settings()
-    try:
-        if not file.is_file():
-            raise BadInput("file not found", str(file), "give the path of the catalogue export")
-        session = ledger.open_ledger(settings.ledger_url)
-        found = holdings.ensure_library(session, library, name, province, tier)
-        report = holdings.import_file(session, file, found, settings.profiles)
-    except DigitizeError as exc:
-        raise _fail(exc) from None
+    if not file.is_file():
+        raise BadInput("file not found", str(file), "give the path of the catalogue export")
+    session = ledger.open_ledger(settings.ledger_url)
+    found = holdings.ensure_library(session, library, name, province, tier)
+    report = holdings.import_file(session, file, found, settings.profiles)
     for label, reason in report.rejected:
         console.print(f"[yellow]rejected[/] {label}: {reason}")
     console.print(f"{library}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
@@ -182,11 +223,8 @@ def quota(province: Optional[str] = typer.Option(None, "--province"),
     from digitize.settings import get_settings
 
     settings = get_settings()
-    try:
-        session = ledger.open_ledger(settings.ledger_url)
-        rows = quotas.progress(session, load_plans(settings.profiles), date.today(), province, library)
-    except DigitizeError as exc:
-        raise _fail(exc) from None
+    session = ledger.open_ledger(settings.ledger_url)
+    rows = quotas.progress(session, load_plans(settings.profiles), date.today(), province, library)
     console.print(_progress_table(rows, f"Quota progress on {date.today():%d/%m/%Y}"))
     totals = Table(title="Per province and library tier")
     for column in ("province", "tier", "category", "libraries", "holdings", "digitized", "%", "target"):
@@ -207,12 +245,9 @@ def report(period: str = typer.Option(..., "--period", help="2026-H1, 2026-H2 or
     from digitize.settings import get_settings
 
     settings = get_settings()
-    try:
-        session = ledger.open_ledger(settings.ledger_url)
-        rows = quotas.report_rows(session, load_plans(settings.profiles), period, province)
-        paths = quotas.write_report(rows, out, f"bao-cao-so-hoa-{province or 'all'}-{period}")
-    except DigitizeError as exc:
-        raise _fail(exc) from None
+    session = ledger.open_ledger(settings.ledger_url)
+    rows = quotas.report_rows(session, load_plans(settings.profiles), period, province)
+    paths = quotas.write_report(rows, out, f"bao-cao-so-hoa-{province or 'all'}-{period}")
     console.print(f"{len(rows)} rows: {paths[0]} and {paths[1]}")
 
 
@@ -232,11 +267,8 @@ def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Optio
     from digitize.settings import get_settings
 
     settings = get_settings()
-    try:
-        session = ledger.open_ledger(settings.ledger_url)
-        plans = load_plans(settings.profiles)
-    except DigitizeError as exc:
-        raise _fail(exc) from None
+    session = ledger.open_ledger(settings.ledger_url)
+    plans = load_plans(settings.profiles)
     if export:
         export.write_text(dashboard.render(session, plans, date.today(), lang), encoding="utf-8")
         console.print(f"dashboard written to {export}")
@@ -244,8 +276,10 @@ def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Optio
     import uvicorn
 
     engine = session.get_bind()
-    app_ = dashboard.create_app(lambda: Session(engine), plans, store_url=settings.store_url,
-                                oai_page_size=settings.oai_page_size)
+    from digitize.web import create_app
+
+    app_ = create_app(lambda: Session(engine), plans, store_url=settings.store_url,
+                      oai_page_size=settings.oai_page_size)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
@@ -266,11 +300,8 @@ def export(items: Optional[list[str]] = typer.Argument(None, help="LIBRARY/ITEM_
     """BagIt packages (one per item) with the PDF/A, METS, DC, ALTO, text and masters."""
     from digitize import export as exporting
 
-    try:
-        session, store = _ledger_and_store()
-        report = exporting.export_bags(session, store, items or None, to, masters=masters, public=public)
-    except DigitizeError as exc:
-        raise _fail(exc) from None
+    session, store = _ledger_and_store()
+    report = exporting.export_bags(session, store, items or None, to, masters=masters, public=public)
     for written in report.written:
         console.print(f"[green]bag[/] {written}")
     for item, reason in report.skipped:
@@ -286,13 +317,10 @@ def dataset(library: str = typer.Argument(..., help="library code"),
     import json
     from datetime import date
 
-    from digitize import export as exporting
+    from digitize.dcat import dcat_record
 
-    try:
-        session, _ = _ledger_and_store()
-        record = exporting.dcat_record(session, library, oai_url, date.today())
-    except DigitizeError as exc:
-        raise _fail(exc) from None
+    session, _ = _ledger_and_store()
+    record = dcat_record(session, library, oai_url, date.today())
     text = json.dumps(record, ensure_ascii=False, indent=1)
     if out:
         out.write_text(text, encoding="utf-8")
@@ -307,11 +335,8 @@ def union_catalogue(library: str = typer.Argument(..., help="library code"),
     """MARCXML of the library's public digitized items, each with an 856 link to its digital copy."""
     from digitize import export as exporting
 
-    try:
-        session, store = _ledger_and_store()
-        out.write_bytes(exporting.union_catalogue_marcxml(session, store, library))
-    except DigitizeError as exc:
-        raise _fail(exc) from None
+    session, store = _ledger_and_store()
+    out.write_bytes(exporting.union_catalogue_marcxml(session, store, library))
     console.print(f"MARCXML written to {out}")
 
 
@@ -334,12 +359,8 @@ def audit(library: Optional[str] = typer.Option(None, "--library", help="only th
     from digitize.settings import get_settings
 
     settings = get_settings()
-    try:
-        store = storage.open_store(settings.store_url, settings.multipart_mb << 20)
-        checked, problems = storage.audit(store, library or "")
-    except DigitizeError as exc:
-        errors.print(f"[red]error:[/] {exc.message}")
-        raise typer.Exit(exc.exit_code) from None
+    store = storage.open_store(settings.store_url, settings.multipart_mb << 20)
+    checked, problems = storage.audit(store, library or "")
     if problems:
         table = Table(title="Objects that fail the fixity check")
         table.add_column("object", overflow="fold")
@@ -349,7 +370,7 @@ def audit(library: Optional[str] = typer.Option(None, "--library", help="only th
         console.print(table)
     console.print(f"{checked} objects checked in {settings.store_url}; {len(problems)} missing or changed")
     if problems:
-        raise typer.Exit(5)
+        raise typer.Exit(int(ExitCode.fixity))
 
 
 @app.command()
@@ -361,14 +382,11 @@ def backup(to: Optional[str] = typer.Option(None, "--to", help="store for the sn
     from digitize.settings import get_settings
 
     settings = get_settings()
-    try:
-        store = storage.open_store(to or settings.store_url, settings.multipart_mb << 20)
-        if list_:
-            found = backups.list_backups(store)
-        else:
-            info = backups.backup(settings.ledger_url, settings.profiles, store)
-    except DigitizeError as exc:
-        raise _fail(exc) from None
+    store = storage.open_store(to or settings.store_url, settings.multipart_mb << 20)
+    if list_:
+        found = backups.list_backups(store)
+    else:
+        info = backups.backup(settings.ledger_url, settings.profiles, store)
     if not list_:
         console.print(f"ledger snapshot {info.snapshot} ({info.engine}, migration {info.revision}) at {info.url}: "
                       f"{info.size} bytes, SHA-256 {info.sha256}; profiles in {backups.PROFILES} beside it")
@@ -396,11 +414,8 @@ def restore(snapshot: str = typer.Argument("latest", help="the snapshot's UTC ti
     from digitize.settings import get_settings
 
     settings = get_settings()
-    try:
-        store = storage.open_store(from_ or settings.store_url, settings.multipart_mb << 20)
-        info = backups.restore(snapshot, settings.ledger_url, store, profiles)
-    except DigitizeError as exc:
-        raise _fail(exc) from None
+    store = storage.open_store(from_ or settings.store_url, settings.multipart_mb << 20)
+    info = backups.restore(snapshot, settings.ledger_url, store, profiles)
     console.print(f"ledger snapshot {info.snapshot} ({info.engine}, migration {info.revision}, made "
                   f"{info.created:%Y-%m-%d %H:%M} UTC) restored into {backups.shown(settings.ledger_url)} "
                   "and migrated to the newest schema" + (f"; profiles unpacked into {profiles}" if profiles else ""))

@@ -13,6 +13,7 @@ from html import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digitize.labels import CATEGORY_LABELS
 from digitize.ledger import Item, Library
 from digitize.plans import Plan
 from digitize.quota import Progress, progress, rollup
@@ -26,8 +27,7 @@ LABELS = {
            "items": "Tài liệu số hóa trong kỳ", "item": "Mã tài liệu", "date": "Ngày", "name": "Nhan đề",
            "secret": "[tài liệu mật: không công bố nhan đề]", "none": "Không có tài liệu nào trong kỳ",
            "switch": "English", "totals": "Theo tỉnh và cấp thư viện", "province": "Tỉnh", "tier": "Cấp",
-           "libraries": "Số thư viện", "dia_chi": "Địa chí", "rare": "Cổ, quý hiếm, có giá trị đặc biệt",
-           "endogenous": "Nội sinh", "other": "Khác"},
+           "libraries": "Số thư viện", **CATEGORY_LABELS["vi"]},
     "en": {"title": "Digitization progress", "as_of": "Figures as of", "library": "Library",
            "category": "Category", "holdings": "Holdings", "digitized": "Digitized", "pages": "Pages",
            "percent": "Percent", "target": "Target (%)", "status": "Status", "met": "met",
@@ -36,8 +36,7 @@ LABELS = {
            "items": "Items digitized in the period", "item": "Item", "date": "Date", "name": "Title",
            "secret": "[secret item: title withheld]", "none": "No items in the period",
            "switch": "Tiếng Việt", "totals": "Per province and library tier", "province": "Province",
-           "tier": "Tier", "libraries": "Libraries", "dia_chi": "Local history (địa chí)", "rare": "Ancient, rare, special value",
-           "endogenous": "Endogenous works", "other": "Other"},
+           "tier": "Tier", "libraries": "Libraries", **CATEGORY_LABELS["en"]},
 }
 STYLE = """body{font-family:'Noto Sans',sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;
 margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}td.text,th{text-align:left}
@@ -126,28 +125,3 @@ def render(session: Session, plans: dict[str, Plan], as_of: date, lang: str = "v
             f"<tr><th>{t['item']}</th><th>{t['library']}</th><th>{t['category']}</th><th>{t['date']}</th>"
             f"<th>{t['name']}</th></tr>{item_rows}</table></body></html>")
 
-
-def create_app(open_session, plans: dict[str, Plan], today=date.today, store_url: str | None = None,
-               oai_page_size: int = 100):
-    """The web app: the dashboard at /, and the OAI-PMH data provider at /oai when ``store_url``
-    (where the items' dc.xml and mets.xml are) is given. ``open_session`` gives a ledger session
-    per request."""
-    from fastapi import FastAPI
-    from fastapi.responses import HTMLResponse
-
-    app = FastAPI(title="digitize")
-
-    @app.get("/", response_class=HTMLResponse)
-    def dashboard(lang: str = "vi", province: str | None = None, library: str | None = None,
-                  since: date | None = None, as_of: date | None = None) -> str:
-        session = open_session()
-        try:
-            return render(session, plans, as_of or today(), lang, province, library, since)
-        finally:
-            session.close()
-
-    if store_url is not None:
-        from digitize.oai import add_oai
-
-        add_oai(app, open_session, store_url, oai_page_size)
-    return app

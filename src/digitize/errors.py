@@ -1,11 +1,30 @@
-"""One exception hierarchy; each error says what went wrong, where, and what to do, and maps
-to a process exit code (sysexits-style, as OCRmyPDF does)."""
+"""One exception hierarchy and one table of exit codes. Each error says what went wrong, where,
+and what to do; its class gives the process exit code (sysexits-style, as OCRmyPDF does), one
+meaning per code."""
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    ok = 0
+    failed = 1  # a fault we did not foresee (a bug): the message says what to report
+    batch_incomplete = 4  # the batch ran, but some items failed or wait for storage
+    fixity = 5  # the audit found stored objects missing or changed
+    output_invalid = 10  # an output failed its validation (PDF/A, schema)
+    bad_input = 65  # an input file, folder or metadata that the operator must fix
+    not_found = 66  # an item, snapshot or file asked for does not exist
+    store_unreachable = 69  # the object store cannot be reached
+    tool = 70  # an external program failed, or its data is missing
+    cannot_write = 73  # an output (export, bag, report) cannot be written where asked
+    storage = 74  # the store refused or lost something
+    busy = 75  # another run holds the batch
+    config = 78  # a setting, profile or command-line value is wrong
+
 
 class DigitizeError(Exception):
-    exit_code = 1
+    exit_code = ExitCode.failed
 
     def __init__(self, what: str, where: str | None = None, todo: str | None = None):
         self.what, self.where, self.todo = what, where, todo
@@ -20,34 +39,62 @@ class DigitizeError(Exception):
 class BadInput(DigitizeError):
     """An input file or folder that cannot be used as it is (the operator must fix it)."""
 
-    exit_code = 65
+    exit_code = ExitCode.bad_input
+
+
+class NotFound(DigitizeError):
+    """Something asked for by name (an item, a snapshot) does not exist."""
+
+    exit_code = ExitCode.not_found
 
 
 class ConfigError(DigitizeError):
     """A setting, profile or command-line value that is wrong."""
 
-    exit_code = 78
+    exit_code = ExitCode.config
 
 
 class ToolError(DigitizeError):
     """An external program (Tesseract) failed; often transient, so worth a retry."""
 
-    exit_code = 70
+    exit_code = ExitCode.tool
 
 
 class OutputInvalid(DigitizeError):
     """An output failed its validation (PDF/A, schema)."""
 
-    exit_code = 10
+    exit_code = ExitCode.output_invalid
 
 
 class BatchIncomplete(DigitizeError):
     """The batch ran, but some items failed."""
 
-    exit_code = 4
+    exit_code = ExitCode.batch_incomplete
 
 
 class BatchBusy(DigitizeError):
     """Another run is processing the same batch."""
 
-    exit_code = 75
+    exit_code = ExitCode.busy
+
+
+class StorageError(DigitizeError):
+    """The store refused or lost something (a checksum mismatch, a bad response)."""
+
+    exit_code = ExitCode.storage
+
+
+class StorageConflict(StorageError):
+    """A different object already sits at the key."""
+
+
+class StorageUnavailable(StorageError):
+    """The store cannot be reached (after retries): the item waits for the next run."""
+
+    exit_code = ExitCode.store_unreachable
+
+
+class ExportError(DigitizeError):
+    """An export could not be made (a missing or changed stored file, a bag already there)."""
+
+    exit_code = ExitCode.cannot_write

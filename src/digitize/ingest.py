@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import csv
 from contextlib import contextmanager
-import hashlib
-import re
 import shutil
 import tomllib
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
 from digitize.errors import BadInput, DigitizeError
+from digitize.files import natural_key, nfc, safe_component, sha256_file
 from digitize.models import ItemMetadata, PageSource, Problem, Profile
 
 CATALOGUE_SUFFIXES = {".mrc", ".marc", ".xml", ".marcxml"}  # MARC21 exports in the batch folder
@@ -50,27 +48,6 @@ class ItemPlan:
     def problem(self, reason: str, file: str | None = None, severity: str = "error",
                 path: Path | None = None) -> None:
         self.problems.append(Problem(item=self.label, file=file, reason=reason, severity=severity, path=path))
-
-
-def nfc(text: str | None) -> str:
-    return unicodedata.normalize("NFC", text or "")
-
-
-def natural_key(name: str) -> list:
-    """'p2.tif' before 'p10.tif', as the operator's file browser shows them."""
-    return [int(part) if part.isdigit() else part.casefold() for part in re.split(r"(\d+)", nfc(name))]
-
-
-def sha256_stream(stream) -> str:
-    digest = hashlib.sha256()
-    for block in iter(lambda: stream.read(1 << 20), b""):
-        digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    with path.open("rb") as handle:
-        return sha256_stream(handle)
 
 
 def read_items_csv(path: Path) -> tuple[dict[str, dict], list[Problem]]:
@@ -299,7 +276,7 @@ def load_page(page: PageSource) -> np.ndarray:
 
 def quarantine(folder: Path, item: str, source: Path | None, reason: str) -> Path:
     """Copy a bad file (or a whole item folder) into the quarantine with a reason file beside it."""
-    target_dir = folder / _safe_component(item)
+    target_dir = folder / safe_component(item)
     target_dir.mkdir(parents=True, exist_ok=True)
     if source is None:
         note = target_dir / "REASON.txt"
@@ -307,17 +284,12 @@ def quarantine(folder: Path, item: str, source: Path | None, reason: str) -> Pat
         shutil.copytree(source, target_dir / "original", dirs_exist_ok=True, symlinks=True)
         note = target_dir / "REASON.txt"
     else:
-        name = _safe_component(nfc(source.name))
+        name = safe_component(nfc(source.name))
         shutil.copy2(source, target_dir / name, follow_symlinks=False)
         note = target_dir / f"{name}.reason.txt"
     with note.open("a", encoding="utf-8") as handle:
         handle.write(f"{source or item}: {reason}\n")
     return note
-
-
-def _safe_component(name: str) -> str:
-    cleaned = re.sub(r"[/\\\x00]", "_", name).strip()
-    return "_" if cleaned in ("", ".", "..") else cleaned
 
 
 def catalogue_files(batch: Path) -> list[Path]:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from datetime import datetime, timezone
@@ -14,6 +13,8 @@ from sqlalchemy import (JSON, DateTime, ForeignKey, Integer, String, UniqueConst
                         delete, insert, select)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from digitize.errors import BatchBusy
 
 TIERS = ("provincial", "district", "specialized", "school", "armed_forces", "public")
 
@@ -154,15 +155,15 @@ def find_holding(session: Session, library: str, call_number: str, control_numbe
 
 
 def record_run(session: Session, batch: str, started: datetime, finished: datetime, items) -> list[str]:
-    """Record a batch run and its items. ``items``: (ItemMetadata, ItemResult, output folder) for
-    each item that got as far as its metadata. Returns what could not be counted, and why."""
+    """Record a batch run and its items. ``items``: (ItemMetadata, ItemResult, StoredManifest or
+    None) for each item that got as far as its metadata. Returns what could not be counted, and why."""
     run = BatchRun(batch=batch, started=started, finished=finished,
                    items_ok=sum(r.status == "ok" for _, r, _ in items),
                    items_failed=sum(r.status != "ok" for _, r, _ in items), pages=sum(r.pages for _, r, _ in items))
     session.add(run)
     session.flush()
     notes = []
-    for meta, result, folder in items:
+    for meta, result, manifest in items:
         if session.get(Library, meta.library) is None:
             notes.append(f"{meta.id}: library {meta.library} is not in the ledger, so the item is not counted; "
                          "import its holdings register first (digitize holdings import)")
@@ -183,13 +184,11 @@ def record_run(session: Session, batch: str, started: datetime, finished: dateti
         item.status, item.pages, item.stored, item.run_id = result.status, result.pages, result.stored or "", run.id
         if session.is_modified(item) or item.updated is None:
             item.updated = finished
-        manifest = folder / "stored.json" if folder else None
-        if manifest is not None and manifest.exists():
-            stored = json.loads(manifest.read_text(encoding="utf-8"))["objects"]
+        if manifest is not None:
             known = {o.path: o for o in item.outputs}
-            for path, facts in stored.items():
+            for path, facts in manifest.objects.items():
                 output = known.get(path) or Output(path=path, size=0, sha256="")
-                output.size, output.sha256 = facts["size"], facts["sha256"]
+                output.size, output.sha256 = facts.size, facts.sha256
                 if path not in known:
                     item.outputs.append(output)
     session.commit()
@@ -213,8 +212,6 @@ def _running(pid: int) -> bool:
 def lock_batch(session: Session, batch: str, run: str = "") -> None:
     """Take the batch for this process, or raise BatchBusy naming the run that has it. A lock left
     by a process of this host that is gone (a run killed in the middle) is taken over."""
-    from digitize.errors import BatchBusy
-
     host, pid = socket.gethostname(), os.getpid()
     for _ in range(3):
         try:  # plain SQL rows, not ORM objects: another process may change them at any moment

@@ -1,5 +1,6 @@
 """Catalogue records: read MARC21 (binary or MARCXML), find an item's record, and crosswalk it to
-a Description (the source of the item's MODS and Dublin Core).
+a Description (the source of the item's MODS and Dublin Core); and write a MARC21 record of a
+digitized item from its stored METS package (for the union catalogue).
 
 All text comes out NFC with the ISBD punctuation that closes a MARC subfield (" /", " :", " ;",
 " =", ",", ".") removed.
@@ -11,6 +12,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import date, datetime
 from pathlib import Path
 from xml.sax import SAXParseException
 
@@ -19,7 +21,8 @@ from pymarc.exceptions import EndOfRecordNotFound, RecordLengthInvalid, Truncate
 from pymarc.marcxml import MARC_XML_NS, XmlHandler, parse_xml
 
 from digitize.errors import BadInput
-from digitize.models import Description, Name
+from digitize.files import nfc
+from digitize.models import Description, ItemPackage, Name
 
 EXPORT_AGAIN = "export the catalogue again from the library system, as MARC21 (UTF-8) or MARCXML"
 
@@ -320,3 +323,91 @@ def _abbreviation(text: str) -> bool:
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(item for item in items if item))
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+DIGITAL_COPY = "Bản số"
+
+
+def _isbd(text: str, mark: str) -> str:
+    return text if not text or text.rstrip().endswith(mark.strip()) else f"{text}{mark}"
+
+
+def _fixed_field(year: str, language: str, entered: date) -> str:
+    year = year if len(year) == 4 and year.isdigit() else "    "
+    language = (language + "   ")[:3] if language else "vie"
+    # 00-05 entered, 06 type of date, 07-10 date 1, 11-14 date 2, 15-17 place (Vietnam), 18-22,
+    # 23 form of item (o: online), 24-34, 35-37 language, 38 modified, 39 cataloguing source
+    return (f"{entered:%y%m%d}{'s' if year.strip() else 'n'}{year}    " + "vm " + " " * 5 + "o"
+            + " " * 5 + "000 0 " + language + " d")
+
+
+def catalogue_record(package: ItemPackage, item, library_name: str) -> Record:
+    """A MARC21 bibliographic record (pymarc) of a digitized item, from its stored METS package.
+    ``item``: the item's ledger row (library, item_id, control_number, call_number, digitized)."""
+    from pymarc import Field, Indicators, Leader, Subfield
+
+    d = package.description
+    record = Record(force_utf8=True, leader=Leader("     nam a22     7i 4500"))
+
+    def add(tag: str, indicators: tuple[str, str], *pairs: tuple[str, str]) -> None:
+        subfields = [Subfield(code, nfc(value)) for code, value in pairs if value]
+        if subfields:
+            record.add_ordered_field(Field(tag=tag, indicators=Indicators(*indicators), subfields=subfields))
+
+    record.add_ordered_field(Field(tag="001", data=nfc(d.control_number or item.control_number or item.item_id)))
+    record.add_ordered_field(Field(tag="003", data=item.library))
+    record.add_ordered_field(Field(tag="007", data="cr |||||||||||"))
+    language = d.languages[0] if d.languages else "vie"
+    record.add_ordered_field(Field(tag="008", data=_fixed_field(d.date_w3cdtf[:4], language,
+                                                                 (item.digitized or datetime.now()).date())))
+    if len(d.languages) > 1:
+        add("041", ("0", " "), *(("a", code) for code in d.languages))
+    main = next((n for n in d.names if n.primary), None)
+    names = [n for n in d.names if n is not main]
+
+    def role(name) -> str:
+        return "" if name.role in ("creator", "contributor") else name.role
+
+    if main is not None:
+        tag, first = ("100", "1") if main.kind == "personal" else ("110", "2")
+        add(tag, (first, " "), ("a", _isbd(main.name, ",") if role(main) else _isbd(main.name, ".")),
+            ("e", _isbd(role(main), ".")))
+    title = d.title
+    title_pairs = [("a", _isbd(title, " :") if d.subtitle else (_isbd(title, " /") if d.responsibility else
+                                                                  _isbd(title, ".")))]
+    if d.subtitle:
+        title_pairs.append(("b", _isbd(d.subtitle, " /") if d.responsibility else _isbd(d.subtitle, ".")))
+    if d.responsibility:
+        title_pairs.append(("c", _isbd(d.responsibility, ".")))
+    add("245", ("1" if main is not None else "0", "0"), *title_pairs)
+    if d.place or d.publisher or d.date:
+        add("264", (" ", "1"), ("a", _isbd(d.place, " :") if d.publisher else _isbd(d.place, ",")),
+            ("b", _isbd(d.publisher, ",") if d.date else d.publisher), ("c", d.date))
+    pages = len(package.pages)
+    extent = d.extent or f"{pages} trang ảnh"
+    main_extent, _, dimensions = extent.partition(" ; ")
+    extent_a, _, extent_b = main_extent.partition(" : ")
+    add("300", (" ", " "), ("a", _isbd(extent_a, " :") if extent_b else (_isbd(extent_a, " ;") if dimensions
+                                                                          else extent_a)),
+        ("b", _isbd(extent_b, " ;") if dimensions else extent_b), ("c", dimensions))
+    for note in d.notes:
+        add("500", (" ", " "), ("a", note))
+    add("506", ("0", " "), ("a", "Truy cập mở (open access)"))
+    add("533", (" ", " "), ("a", "Bản số hóa"), ("c", library_name), ("d", str(item.digitized.year)
+                                                                         if item.digitized else ""),
+        ("e", f"{pages} trang ảnh"))
+    for subject in d.subjects:
+        head, *subdivisions = subject.split(" -- ")
+        add("650", (" ", "4"), ("a", head), *(("x", s) for s in subdivisions))
+    for place in d.places:
+        add("651", (" ", "4"), ("a", place))
+    for name in names:
+        tag, first = ("700", "1") if name.kind == "personal" else ("710", "2")
+        add(tag, (first, " "), ("a", name.name), ("e", role(name)))
+    add("852", (" ", " "), ("a", library_name), ("b", item.library), ("h", d.call_number or item.call_number))
+    access = next((f for f in package.files if f.use == "access" and f.mimetype == "application/pdf"), None)
+    if access is not None:
+        add("856", ("4", " "), ("u", access.href), ("q", "application/pdf"), ("y", DIGITAL_COPY))
+    return record

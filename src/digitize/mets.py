@@ -156,13 +156,12 @@ def build(package: ItemPackage, meta: ItemMetadata, identifiers: list[str]) -> e
     return root
 
 
-def write(package: ItemPackage, meta: ItemMetadata, identifiers: list[str], path: Path) -> bytes:
-    """Write the item's METS file after validating it (MODS, DC and PREMIS inside included)."""
+def render(package: ItemPackage, meta: ItemMetadata, identifiers: list[str], where: str) -> bytes:
+    """The item's METS document, validated (MODS, DC and PREMIS inside included); ``where`` names it
+    in an error."""
     root = build(package, meta, identifiers)
-    schemas.validate(root, str(path))
-    data = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    path.write_bytes(data)
-    return data
+    schemas.validate(root, where)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
 def _value(element: etree._Element, path: str) -> str:

@@ -13,6 +13,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 SAFE_ID = re.compile(r"^[\w][\w.\-]{0,127}$")
 
 
+class Status(str, Enum):
+    """Where an item stands after a run."""
+
+    ok = "ok"
+    failed = "failed"
+    waiting = "waiting"  # done, waiting for storage
+
+
+class Severity(str, Enum):
+    error = "error"
+    warning = "warning"
+
+
 class Category(str, Enum):
     dia_chi = "dia_chi"
     rare = "rare"
@@ -160,6 +173,13 @@ class PageSource(BaseModel):
         return self.name.split("#")[0]
 
 
+class FileFacts(BaseModel):
+    """Size and SHA-256 of a file, taken when it was written."""
+
+    size: int
+    sha256: str
+
+
 class PageRecord(BaseModel):
     """The processing record of one page, written next to its outputs."""
 
@@ -185,6 +205,7 @@ class PageRecord(BaseModel):
     processed: str = ""  # ISO date-time the page was processed
     tools: dict[str, str]
     warnings: list[str] = []
+    outputs: dict[str, FileFacts] = {}  # the page's text and ALTO (paths in the item folder) as written
 
 
 class Problem(BaseModel):
@@ -193,14 +214,14 @@ class Problem(BaseModel):
     item: str
     file: str | None = None
     reason: str
-    severity: str = "error"  # error | warning
+    severity: Severity = Severity.error
     path: Path | None = Field(None, exclude=True)  # the file on disk, for the quarantine copy
 
 
 class ItemResult(BaseModel):
     item_id: str
     library: str
-    status: str  # ok | failed | waiting (done, waiting for storage)
+    status: Status
     stored: str | None = None  # where the item was stored and verified
     pages: int = 0
     mean_confidence: float | None = None
@@ -216,11 +237,12 @@ class BatchSummary(BaseModel):
     finished: datetime
     items: list[ItemResult]
     problems: list[Problem]  # batch-level problems (items that could not even be read)
+    first_page: datetime | None = None  # when the first page was handed to a worker
 
     @property
     def ok(self) -> bool:
-        return all(i.status == "ok" for i in self.items) and not any(
-            p.severity == "error" for p in self.problems)
+        return all(i.status == Status.ok for i in self.items) and not any(
+            p.severity == Severity.error for p in self.problems)
 
 
 class FileEntry(BaseModel):
@@ -284,3 +306,26 @@ class ItemPackage(BaseModel):
     files: list[FileEntry]
     pages: list[PageImage]
     events: list[Event]
+
+
+class StoredManifest(BaseModel):
+    """An item's objects in the store (stored.json, stored last): what the audit re-reads and the
+    exports copy, each with the size and SHA-256 it was stored with."""
+
+    store: str  # the item's URL in the store
+    objects: dict[str, FileFacts]  # by path in the item
+
+
+class ItemRecord(BaseModel):
+    """The run's own record of a finished item (item.json, kept beside the outputs, not stored):
+    what the store step and a later run need without reading the outputs again."""
+
+    metadata: ItemMetadata
+    profile: str
+    needs_transcription: bool = False
+    result: ItemResult
+    pages: list[PageRecord]
+    package: ItemPackage  # the METS content, but for the storage event
+    identifiers: list[str]
+    outputs: dict[str, FileFacts]  # every file to store but the METS, by path in the item
+    stored: StoredManifest | None = None

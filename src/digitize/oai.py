@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from digitize import schemas
 from digitize.errors import OutputInvalid
+from digitize.labels import CATEGORY_LABELS
 from digitize.ledger import Item, Library, is_public
 
 log = logging.getLogger(__name__)
@@ -254,8 +255,6 @@ def _list_formats(body, session: Session, store, args: dict, repository_id: str)
 
 
 def _all_sets(session: Session) -> list[tuple[str, str]]:
-    from digitize.dashboard import LABELS
-
     names = dict(session.execute(select(Library.code, Library.name)).all())
     pairs = session.execute(select(Item.library, Item.category).where(is_public()).distinct()).all()
     libraries = sorted({library for library, _ in pairs})
@@ -263,7 +262,7 @@ def _all_sets(session: Session) -> list[tuple[str, str]]:
     sets = [("library", "Thư viện (libraries)")] if libraries else []
     sets += [(f"library:{code}", names.get(code) or code) for code in libraries]
     sets += [("category", "Loại tài liệu (categories)")] if categories else []
-    sets += [(f"category:{c}", LABELS["vi"].get(c, c)) for c in categories]
+    sets += [(f"category:{c}", CATEGORY_LABELS["vi"].get(c, c)) for c in categories]
     return [(spec, name) for spec, name in sets if SET_SPEC.fullmatch(spec)]
 
 
@@ -461,36 +460,3 @@ def validate_oai(document) -> etree._Element:
             schemas.validate(etree.fromstring(etree.tostring(record)), where)
     return root
 
-
-# ---- the web endpoint -------------------------------------------------------------------------
-
-def add_oai(app, open_session, store_url: str, page_size: int = 100, repository_id: str = "digitize",
-            base_url: str | None = None, secret: bytes | None = None, path: str = "/oai") -> None:
-    """Serve OAI-PMH at ``path`` (GET and POST) on a FastAPI app. ``base_url``: the address
-    harvesters use, if it is not the one the request came to (behind a proxy)."""
-    from urllib.parse import parse_qsl
-
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import Response
-
-    from digitize.storage import open_store
-
-    stores = []
-
-    def answer(url: str, pairs: list[tuple[str, str]]) -> Response:
-        if not stores:
-            stores.append(open_store(store_url))
-        session = open_session()
-        try:
-            body = respond(session, stores[0], pairs, base_url or url, repository_id, page_size, secret=secret)
-        finally:
-            session.close()
-        return Response(body, media_type="text/xml; charset=utf-8")
-
-    async def endpoint(request):  # a plain Starlette route: the OAI arguments are not FastAPI parameters
-        pairs = request.query_params.multi_items()
-        if request.method == "POST":
-            pairs = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
-        return await run_in_threadpool(answer, str(request.url.replace(query="", fragment="")), pairs)
-
-    app.add_route(path, endpoint, methods=["GET", "POST"], include_in_schema=False)

@@ -4,15 +4,15 @@ listed with size and SHA-256, and the PREMIS events of what was done, ready for 
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
 from digitize import __version__
 from digitize.errors import OutputInvalid
-from digitize.ingest import _safe_component, nfc, sha256_file
-from digitize.models import (Agent, Description, Event, FileEntry, ItemMetadata, ItemPackage, PageImage,
+from digitize import files
+from digitize.files import nfc, safe_component
+from digitize.models import (Agent, Description, Event, FileEntry, FileFacts, ItemMetadata, ItemPackage, PageImage,
                              PageRecord, PageSource, Profile)
 
 MIMETYPES = {"TIFF": "image/tiff", "JPEG": "image/jpeg", "PNG": "image/png", "JPEG2000": "image/jp2",
@@ -38,34 +38,36 @@ def href(base: str, relative: str) -> str:
     return f"{base}/{quote(relative)}" if base else relative
 
 
-def entry(folder: Path, path: Path, file_id: str, use: str, mimetype: str, base: str = "") -> FileEntry:
-    facts = path.stat()
-    return FileEntry(id=file_id, use=use, href=href(base, path.relative_to(folder).as_posix()), mimetype=mimetype,
-                     size=facts.st_size, sha256=sha256_file(path),
-                     created=_moment(datetime.fromtimestamp(facts.st_mtime, timezone.utc)))
+def entry(folder: Path, relative: str, facts: FileFacts, file_id: str, use: str, mimetype: str,
+          base: str = "") -> FileEntry:
+    """A file of the package, with the size and SHA-256 taken when it was written."""
+    modified = (folder / relative).stat().st_mtime
+    return FileEntry(id=file_id, use=use, href=href(base, relative), mimetype=mimetype, size=facts.size,
+                     sha256=facts.sha256, created=_moment(datetime.fromtimestamp(modified, timezone.utc)))
 
 
-def copy_masters(pages: list[PageSource], folder: Path, base: str = "") -> dict[Path, FileEntry]:
-    """Copy each original once into masters/ and check the copy's SHA-256 against intake's."""
-    target_dir = folder / "masters"
-    target_dir.mkdir(parents=True, exist_ok=True)
-    copied: dict[Path, FileEntry] = {}
+def copy_masters(pages: list[PageSource], folder: Path) -> dict[Path, tuple[str, FileFacts]]:
+    """Copy each original once into masters/, hashed as it is copied, and check the copy's SHA-256
+    against intake's. Returns, per original, the copy's path in the item and its facts."""
+    copied: dict[Path, tuple[str, FileFacts]] = {}
+    used: set[str] = set()
     for page in pages:
         if page.path in copied:
             continue
-        name = _safe_component(nfc(page.path.name))
-        target = target_dir / name
-        if target.exists() and sha256_file(target) != page.sha256:
-            target = target_dir / f"{len(copied) + 1:04d}-{name}"  # another original of the same name
-        if not target.exists():  # via a temporary name: a killed run must not leave half a master
-            partial = target.with_name(f".{target.name}.partial")
-            shutil.copy2(page.path, partial)
-            os.replace(partial, target)
-        found = entry(folder, target, f"master-{len(copied) + 1:04d}", "master", MIMETYPES.get(page.format, ""), base)
-        if found.sha256 != page.sha256:
-            raise OutputInvalid("the copy of the master differs from the original (SHA-256)", str(target),
-                                "check the disk; the item is run again next time")
-        copied[page.path] = found
+        name = safe_component(nfc(page.path.name))
+        if name in used:  # another original whose name reads the same
+            name = f"{len(copied) + 1:04d}-{name}"
+        used.add(name)
+        relative = f"masters/{name}"
+        try:
+            facts = files.copy_hashed(page.path, folder / relative, expected=page.sha256)
+        except files.ChecksumMismatch:
+            raise OutputInvalid("the copy of the master differs from the original as it was received (SHA-256)",
+                                str(folder / relative), "check the disk and the original; the item is run "
+                                "again next time") from None
+        original = page.path.stat()  # the copy keeps the scan's time, which its METS entry gives
+        os.utime(folder / relative, ns=(original.st_atime_ns, original.st_mtime_ns))
+        copied[page.path] = (relative, facts)
     return copied
 
 
@@ -121,25 +123,35 @@ def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], record
 
 
 def build_package(meta: ItemMetadata, description: Description, profile: Profile, pages: list[PageSource],
-                  records: list[PageRecord], folder: Path, pdf: Path, ingested: str,
+                  records: list[PageRecord], folder: Path, outputs: dict[str, FileFacts], ingested: str,
                   warnings: list[str], base: str = "") -> ItemPackage:
-    """``base``: the item's URL in the store, which the hrefs name (relative hrefs without one)."""
-    masters = copy_masters(pages, folder, base)
-    files = list(masters.values())
-    files.append(entry(folder, pdf, "access-pdf", "access", MIMETYPES[".pdf"], base))
+    """The item's package from its written outputs (``outputs``: facts by path in the item, to
+    which the masters are added as they are copied). ``base``: the item's URL in the store, which
+    the hrefs name (relative hrefs without one)."""
+    masters = {}
+    for number, (path, (relative, facts)) in enumerate(copy_masters(pages, folder).items(), start=1):
+        outputs[relative] = facts
+        masters[path] = entry(folder, relative, facts, f"master-{number:04d}", "master",
+                              MIMETYPES.get(next(p.format for p in pages if p.path == path), ""), base)
+    package_files = list(masters.values())
+    pdf = f"{meta.id}.pdf"
+    package_files.append(entry(folder, pdf, outputs[pdf], "access-pdf", "access", MIMETYPES[".pdf"], base))
     images = []
     for page, record in zip(pages, records):
-        alto = entry(folder, folder / record.alto_file, f"alto-{record.number:04d}", "alto", ALTO_MIMETYPE, base)
-        text = entry(folder, folder / record.text_file, f"text-{record.number:04d}", "text", MIMETYPES[".txt"],
-                     base)
-        files += [alto, text]
+        alto = entry(folder, record.alto_file, outputs[record.alto_file], f"alto-{record.number:04d}", "alto",
+                     ALTO_MIMETYPE, base)
+        text = entry(folder, record.text_file, outputs[record.text_file], f"text-{record.number:04d}", "text",
+                     MIMETYPES[".txt"], base)
+        package_files += [alto, text]
         images.append(PageImage(number=record.number, label=str(record.number), master=masters[page.path].id,
                                 frame=page.frame, width=page.width, height=page.height, dpi=page.dpi,
                                 mode=page.mode, format=page.format, alto=alto.id, text=text.id))
-    files.append(entry(folder, folder / f"{meta.id}.txt", "text-item", "text", MIMETYPES[".txt"], base))
+    text = f"{meta.id}.txt"
+    package_files.append(entry(folder, text, outputs[text], "text-item", "text", MIMETYPES[".txt"], base))
     return ItemPackage(item_id=meta.id, library=meta.library, category=meta.category, access=meta.access,
-                       created=now(), description=description, agents=agents(meta, records), files=files,
-                       pages=images, events=events(meta, profile, pages, records, masters, files, ingested, warnings))
+                       created=now(), description=description, agents=agents(meta, records), files=package_files,
+                       pages=images, events=events(meta, profile, pages, records, masters, package_files, ingested,
+                                                   warnings))
 
 
 def identifiers(meta: ItemMetadata, base: str) -> list[str]:

@@ -5,6 +5,7 @@ images and the text pass through untouched)."""
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,8 +14,9 @@ import pikepdf
 import pikepdf.pdfa
 from pikepdf import Name
 
-from digitize import textlayer
+from digitize import files, textlayer
 from digitize.errors import OutputInvalid
+from digitize.models import FileFacts
 
 FLAVOUR = "2b"
 
@@ -55,8 +57,9 @@ def _image_page(pdf: pikepdf.Pdf, page: PdfPage, font: pikepdf.Object) -> None:
         Contents=pikepdf.Stream(pdf, drawing))))
 
 
-def build_pdfa(pages: list[PdfPage], target: Path, info: PdfInfo) -> None:
-    """Write a PDF/A-2b file; raises OutputInvalid (and writes nothing) if it does not validate."""
+def build_pdfa(pages: list[PdfPage], target: Path, info: PdfInfo) -> FileFacts:
+    """Write a PDF/A-2b file, hashed as it is written; raises OutputInvalid (and writes nothing) if
+    it does not validate."""
     pdf = pikepdf.new()
     font = textlayer.font(pdf)
     for page in pages:
@@ -68,29 +71,36 @@ def build_pdfa(pages: list[PdfPage], target: Path, info: PdfInfo) -> None:
         meta["dc:language"] = info.languages
         meta["dc:identifier"] = info.identifier
         meta["xmp:CreatorTool"] = "digitize"
+    pinned = os.environ.get("SOURCE_DATE_EPOCH")
     try:
-        pikepdf.pdfa.save(pdf, target, FLAVOUR, output_intent="sRGB", deterministic_id=True)
+        if not pinned:
+            with files.atomic_writer(target) as out:
+                pikepdf.pdfa.save(pdf, out, FLAVOUR, output_intent="sRGB", deterministic_id=True)
+            return out.written
+        with tempfile.TemporaryFile() as first:
+            pikepdf.pdfa.save(pdf, first, FLAVOUR, output_intent="sRGB", deterministic_id=True)
+            first.seek(0)
+            return _pin_metadata_date(first, target, int(pinned))
     except pikepdf.pdfa.PdfaError as exc:
         raise OutputInvalid(f"PDF/A-{FLAVOUR} validation failed: {exc}", str(target),
                             "report this page set to the maintainers") from None
-    if os.environ.get("SOURCE_DATE_EPOCH"):
-        _pin_metadata_date(target, int(os.environ["SOURCE_DATE_EPOCH"]))
 
 
-def _pin_metadata_date(target: Path, epoch: int) -> None:
+def _pin_metadata_date(saved, target: Path, epoch: int) -> FileFacts:
     """pikepdf stamps the time of saving into the XMP; reproducible builds want the pinned time."""
     moment = datetime.fromtimestamp(epoch, timezone.utc).isoformat()
-    with pikepdf.open(target) as pdf:
+    with pikepdf.open(saved) as pdf:
         with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
             meta["xmp:MetadataDate"] = moment
         del pdf.trailer.ID  # made again from the content, which no longer holds the time of saving
-        pinned = target.with_name(f".{target.name}.pinned")
-        pdf.save(pinned, deterministic_id=True)
-    os.replace(pinned, target)
-    problems = validate_pdfa(target)
-    if problems:
-        raise OutputInvalid(f"PDF/A-{FLAVOUR} validation failed: {problems[0]}", str(target),
-                            "report this page set to the maintainers")
+        with files.atomic_writer(target) as out:
+            pdf.save(out, deterministic_id=True)
+            out.flush()
+            problems = validate_pdfa(Path(out.name))
+            if problems:
+                raise OutputInvalid(f"PDF/A-{FLAVOUR} validation failed: {problems[0]}", str(target),
+                                    "report this page set to the maintainers")
+    return out.written
 
 
 def validate_pdfa(path: Path) -> list[str]:

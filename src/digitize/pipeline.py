@@ -1,4 +1,4 @@
-"""The work on one page and on one item, as plain functions (the Prefect flow only schedules them).
+"""The work on one page and on one item, as plain functions (digitize.batch schedules them).
 
 Output layout of an item (see README):
   <out>/<library>/<item_id>/<item_id>.pdf   searchable PDF/A-2b
@@ -9,15 +9,17 @@ Output layout of an item (see README):
   <out>/<library>/<item_id>/masters/         copies of the originals (checksums verified)
   <out>/<library>/<item_id>/dc.xml           Dublin Core (oai_dc)
   <out>/<library>/<item_id>/mets.xml         METS with MODS, DC, PREMIS; every file with SHA-256
-  <out>/<library>/<item_id>/item.json       item record: metadata, pages, result
+  <out>/<library>/<item_id>/stored.json     what the store holds of the item, with sizes and SHA-256
+  <out>/<library>/<item_id>/item.json       the run's record of the item (not stored)
+
+Every output is hashed as it is written; that SHA-256 goes into the METS, the store's check and
+the manifest, so no output is read again to hash it (the store's copy reads it once).
 """
 
 from __future__ import annotations
 
-import json
-import os
+import io
 import shutil
-import tempfile
 import time
 from contextlib import contextmanager
 from functools import lru_cache
@@ -32,11 +34,15 @@ from lxml import etree
 
 from digitize import __version__, dublincore, imaging, marc, mets, ocr, package, schemas
 from digitize.errors import BadInput
-from digitize.ingest import load_page, sha256_file
-from digitize.models import Description, Event, ItemMetadata, ItemResult, PageRecord, PageSource, Problem, Profile
+from digitize.files import write_atomic
+from digitize.ingest import load_page
+from digitize.models import (Description, Event, FileFacts, ItemMetadata, ItemRecord, ItemResult, PageRecord,
+                             PageSource, Problem, Profile, Status, StoredManifest)
 from digitize.pdf import PdfInfo, PdfPage, build_pdfa
+from digitize.storage import MANIFEST, Store
 
 WORK = ".work"
+ITEM_RECORD = "item.json"
 MAX_OCR_DEATHS = 2
 
 
@@ -48,16 +54,6 @@ def item_dir(out: Path, meta: ItemMetadata) -> Path:
 def tool_versions() -> dict[str, str]:
     return {"digitize": __version__, "tesseract": ocr.tesseract_version(), "opencv": cv2.__version__,
             "pillow": PIL.__version__, "pikepdf": pikepdf.__version__}
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write via a temporary file and rename, so a killed run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(raw)
-    os.replace(tmp, path)
 
 
 def page_files(folder: Path, number: int) -> dict[str, Path]:
@@ -73,7 +69,7 @@ def finished_page(files: dict[str, Path], page: PageSource) -> PageRecord | None
     record = PageRecord.model_validate_json(files["record"].read_text(encoding="utf-8"))
     if record.source_sha256 != page.sha256 or record.frame != page.frame:
         return None
-    if not (files["image"].exists() and files["alto"].exists()):
+    if not (files["image"].exists() and files["alto"].exists() and record.outputs):
         return None
     return record
 
@@ -95,7 +91,7 @@ def crash_guard(marker: Path, page: PageSource):
         marker.unlink(missing_ok=True)
 
 
-def process_page(page: PageSource, profile: Profile, folder: Path) -> PageRecord:
+def process_page(page: PageSource, profile: Profile, folder: Path, ocr_timeout: int = 600) -> PageRecord:
     """Prepare, OCR and record one page. Safe to call again: a finished page is not redone."""
     files = page_files(folder, page.number)
     done = finished_page(files, page)
@@ -113,16 +109,19 @@ def process_page(page: PageSource, profile: Profile, folder: Path) -> PageRecord
     clock = time.perf_counter()
     with crash_guard(files["image"].with_suffix(".ocr-started"), page):
         result = ocr.recognize(prepared.ocr, profile.languages, max(1, round(dpi * prepared.ocr_scale)),
-                               profile.page_segmentation, scale=prepared.ocr_scale, source=page.name)
+                               profile.page_segmentation, timeout=ocr_timeout, scale=prepared.ocr_scale,
+                               source=page.name)
     timings["ocr"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     files["image"].parent.mkdir(parents=True, exist_ok=True)
     grey = prepared.display.ndim == 2
-    Image.fromarray(prepared.display).save(files["image"], "JPEG", quality=profile.jpeg_quality,
-                                           dpi=(dpi, dpi), optimize=False)
-    write_atomic(files["text"], result.text)
-    write_atomic(files["alto"], result.alto)
+    image = io.BytesIO()
+    Image.fromarray(prepared.display).save(image, "JPEG", quality=profile.jpeg_quality, dpi=(dpi, dpi),
+                                           optimize=False)
+    write_atomic(files["image"], image.getvalue())
+    outputs = {str(files[kind].relative_to(folder)): write_atomic(files[kind], data)
+               for kind, data in (("text", result.text), ("alto", result.alto))}
     timings["write"] = time.perf_counter() - clock
 
     height, width = prepared.display.shape[:2]
@@ -134,7 +133,8 @@ def process_page(page: PageSource, profile: Profile, folder: Path) -> PageRecord
         confidence=result.confidence, words=result.words,
         text_file=str(files["text"].relative_to(folder)), alto_file=str(files["alto"].relative_to(folder)),
         image_file=str(files["image"].relative_to(folder)),
-        timings={k: round(v, 3) for k, v in timings.items()}, tools=tool_versions(), processed=package.now())
+        timings={k: round(v, 3) for k, v in timings.items()}, tools=tool_versions(), processed=package.now(),
+        outputs=outputs)
     write_atomic(files["record"], record.model_dump_json(indent=1))  # last: marks the page done
     return record
 
@@ -153,104 +153,96 @@ def describe(meta: ItemMetadata, catalogue: list) -> Description:
 
 def assemble_item(meta: ItemMetadata, description: Description, profile: Profile, pages: list[PageSource],
                   records: list[PageRecord], folder: Path, problems: list[Problem], seconds: float,
-                  ingested: str, base: str = "") -> ItemResult:
-    """Join the pages of a finished item into its PDF/A, text, Dublin Core, METS and item record.
-    ``base`` is the item's URL in the store, named by the METS hrefs and the DC identifier."""
+                  ingested: str, base: str = "") -> ItemRecord:
+    """Join the pages of a finished item into its PDF/A, text, Dublin Core and package (the masters
+    copied in), each file hashed as it is written, and keep the item's record in item.json. The
+    METS is written when the item is stored (store_item). ``base`` is the item's URL in the store,
+    named by the METS hrefs and the DC identifier."""
     records = sorted(records, key=lambda r: r.number)
-    pdf_path = folder / f"{meta.id}.pdf"
-    build_pdfa([PdfPage(image=folder / r.image_file, alto=folder / r.alto_file,
-                        width=r.width, height=r.height, dpi=r.dpi, grey=r.mode == "grey")
-                for r in records], pdf_path,
-               PdfInfo(title=dublincore.title(description), creators=dublincore.creators(description),
-                       languages=description.languages, identifier=meta.id))
+    outputs: dict[str, FileFacts] = {}
+    for record in records:
+        outputs.update(record.outputs)
+    pdf = f"{meta.id}.pdf"
+    outputs[pdf] = build_pdfa(
+        [PdfPage(image=folder / r.image_file, alto=folder / r.alto_file, width=r.width, height=r.height, dpi=r.dpi,
+                 grey=r.mode == "grey") for r in records], folder / pdf,
+        PdfInfo(title=dublincore.title(description), creators=dublincore.creators(description),
+                languages=description.languages, identifier=meta.id))
     texts = [(folder / r.text_file).read_text(encoding="utf-8") for r in records]
-    write_atomic(folder / f"{meta.id}.txt", "\f".join(texts))
+    outputs[f"{meta.id}.txt"] = write_atomic(folder / f"{meta.id}.txt", "\f".join(texts))
     if profile.needs_transcription:
-        write_atomic(folder / "text" / "NEEDS_TRANSCRIPTION.txt",
-                     f"The text of this item was read by OCR with profile {profile.name} and is only a "
-                     "draft: it needs human transcription before it is used as the item's text.\n")
+        outputs["text/NEEDS_TRANSCRIPTION.txt"] = write_atomic(
+            folder / "text" / "NEEDS_TRANSCRIPTION.txt",
+            f"The text of this item was read by OCR with profile {profile.name} and is only a draft: it needs "
+            "human transcription before it is used as the item's text.\n")
     identifiers = package.identifiers(meta, base)
     dc = dublincore.oai_dc(description, meta, identifiers)
     schemas.validate(dc, str(folder / "dc.xml"))
-    write_atomic(folder / "dc.xml", etree.tostring(dc, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+    outputs["dc.xml"] = write_atomic(folder / "dc.xml", etree.tostring(dc, xml_declaration=True, encoding="UTF-8",
+                                                                       pretty_print=True))
     warnings = [f"{p.file}: {p.reason}" for p in problems if p.severity == "warning"]
-    item_package = package.build_package(meta, description, profile, pages, records, folder, pdf_path,
-                                         ingested, warnings, base)
-    mets.write(item_package, meta, identifiers, folder / "mets.xml")
-    result = ItemResult(item_id=meta.id, library=meta.library, status="ok", pages=len(records),
-                        mean_confidence=mean_confidence(records), pdf=str(pdf_path), output_dir=str(folder),
+    item_package = package.build_package(meta, description, profile, pages, records, folder, outputs, ingested,
+                                         warnings, base)
+    result = ItemResult(item_id=meta.id, library=meta.library, status=Status.ok, pages=len(records),
+                        mean_confidence=mean_confidence(records), pdf=str(folder / pdf), output_dir=str(folder),
                         seconds=round(seconds, 2), problems=problems)
-    record = {"metadata": meta.model_dump(mode="json"), "profile": profile.name,
-              "needs_transcription": profile.needs_transcription, "result": result.model_dump(mode="json"),
-              "pages": [r.model_dump(mode="json") for r in records]}
-    write_atomic(folder / "item.json", json.dumps(record, ensure_ascii=False, indent=1))
+    record = ItemRecord(metadata=meta, profile=profile.name, needs_transcription=profile.needs_transcription,
+                        result=result, pages=records, package=item_package, identifiers=identifiers,
+                        outputs=dict(sorted(outputs.items())))
+    write_atomic(folder / ITEM_RECORD, record.model_dump_json(indent=1))
     shutil.rmtree(folder / WORK, ignore_errors=True)
-    return result
+    return record
 
 
 def item_key(meta: ItemMetadata) -> str:
     return f"{meta.library}/{meta.id}"
 
 
-def stored_output(folder: Path, path: Path) -> bool:
-    """Whether a file of the item goes to the store: not the run's own bookkeeping, which stays here
-    (work files, the item record and the page records: they hold timings, so differ from run to run)."""
-    parts = path.relative_to(folder).parts
-    return not (WORK in parts or parts[0] == "pages" or path.name == "item.json" or path.name.startswith("."))
+def store_item(record: ItemRecord, folder: Path, store: Store, new_version: bool = False) -> tuple[StoredManifest, int]:
+    """Push every output of a finished item to the store with the SHA-256 taken when it was
+    written (the store checks it), then write the METS, once, with its storage event, and push it,
+    and the manifest stored.json last. Returns the manifest and how many objects were sent (0 when
+    all were there already). Raises StorageUnavailable when the store cannot be reached: what was
+    sent stays, and the next run sends the rest. With ``new_version`` a changed object replaces
+    the stored one, which is kept as a previous version."""
+    meta, prefix = record.metadata, item_key(record.metadata)
+    url = store.url(prefix)
+    objects, sent = dict(record.outputs), 0
+    for relative, facts in objects.items():
+        sent += store.put(folder / relative, f"{prefix}/{relative}", facts.sha256, new_version=new_version)
+    item_package = record.package.model_copy(deep=True)
+    item_package.events.append(Event(
+        id="storage", type="replication", date=package.now(), agents=["digitize"], outcome="success",
+        objects=[f.id for f in item_package.files],
+        detail=f"stored at {url}: {len(objects)} files, each sent with its SHA-256 (checked by the store) and "
+               "verified after upload"))
+    for name, data in (("mets.xml", lambda: mets.render(item_package, meta, record.identifiers,
+                                                         str(folder / "mets.xml"))),
+                       (MANIFEST, lambda: StoredManifest(store=url, objects=objects).model_dump_json(indent=1))):
+        objects[name] = write_atomic(folder / name, data())
+        sent += store.put(folder / name, f"{prefix}/{name}", objects[name].sha256, new_version=new_version)
+    return StoredManifest(store=url, objects=objects), sent
 
 
-def store_item(meta: ItemMetadata, folder: Path, store, new_version: bool = False) -> tuple[str, int]:
-    """Push every output of a finished item to the store, verified, the METS (with its storage
-    event) and the manifest stored.json last. Returns the item's URL in the store and how many
-    objects were sent (0 when all were there already). Raises StorageUnavailable when the store
-    cannot be reached: what was sent stays, and the next run sends the rest. With ``new_version``
-    a changed object replaces the stored one, which is kept as a previous version."""
-    prefix = item_key(meta)
-    last = ("mets.xml", "stored.json")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in last and stored_output(folder, p))
-    manifest, sent = {}, 0
-    for path in files:
-        relative = path.relative_to(folder).as_posix()
-        digest = sha256_file(path)
-        sent += store.put(path, f"{prefix}/{relative}", digest, new_version=new_version)
-        manifest[relative] = {"size": path.stat().st_size, "sha256": digest}
-    mets_path = folder / "mets.xml"
-    item_package = mets.read(mets_path)
-    if not any(e.id == "storage" for e in item_package.events):
-        item_package.events.append(Event(
-            id="storage", type="replication", date=package.now(), agents=["digitize"], outcome="success",
-            objects=[f.id for f in item_package.files],
-            detail=f"stored at {store.url(prefix)}: {len(files)} files, each sent with its SHA-256 (checked "
-                   "by the store) and verified after upload"))
-        identifiers = package.identifiers(meta, store.url(prefix))
-        mets.write(item_package, meta, identifiers, mets_path)
-    for name in last:
-        path = folder / name
-        if name == "stored.json":
-            write_atomic(path, json.dumps({"store": store.url(prefix), "objects": manifest}, ensure_ascii=False,
-                                          indent=1))
-        digest = sha256_file(path)
-        sent += store.put(path, f"{prefix}/{name}", digest, new_version=new_version)
-        manifest[name] = {"size": path.stat().st_size, "sha256": digest}
-    return store.url(prefix), sent
+def mark_stored(folder: Path, record: ItemRecord, manifest: StoredManifest) -> ItemRecord:
+    stored = record.model_copy(update={"result": record.result.model_copy(update={"stored": manifest.store}),
+                                       "stored": manifest})
+    write_atomic(folder / ITEM_RECORD, stored.model_dump_json(indent=1))
+    return stored
 
 
-def mark_stored(folder: Path, url: str) -> None:
-    path = folder / "item.json"
-    record = json.loads(path.read_text(encoding="utf-8"))
-    record["result"]["stored"] = url
-    write_atomic(path, json.dumps(record, ensure_ascii=False, indent=1))
-
-
-def finished_item(folder: Path, pages: list[PageSource]) -> ItemResult | None:
-    """The result of an earlier run that finished this item from the same originals."""
-    path = folder / "item.json"
+def finished_item(folder: Path, pages: list[PageSource]) -> ItemRecord | None:
+    """The record of an earlier run that finished this item from the same originals."""
+    path = folder / ITEM_RECORD
     if not path.exists():
         return None
-    record = json.loads(path.read_text(encoding="utf-8"))
-    done = [(p["source_sha256"], p["frame"]) for p in record["pages"]]
-    if done != [(p.sha256, p.frame) for p in pages] or record["result"]["status"] != "ok":
+    try:
+        record = ItemRecord.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError:  # a record from an older version of digitize: the item is made again
         return None
-    if not Path(record["result"]["pdf"]).exists():
+    done = [(p.source_sha256, p.frame) for p in record.pages]
+    if done != [(p.sha256, p.frame) for p in pages] or record.result.status != Status.ok:
         return None
-    return ItemResult.model_validate(record["result"])
+    if not Path(record.result.pdf).exists():
+        return None
+    return record

@@ -1,8 +1,9 @@
-"""Province quota plans: TOML data files under profiles/plans, validated by pydantic.
+"""Province quota plans: TOML data files under <profiles>/plans (by default the package's own,
+src/digitize/data/profiles), validated by pydantic.
 
 Each province's plan under Decision 206/QĐ-TTg sets, per category of material and per tier of
 library, the percent of the holdings to be digitized by the deadline, and when reports are due.
-A new province is one more file: `profiles/plans/<province>.toml`.
+A new province is one more file: `src/digitize/data/profiles/plans/<province>.toml`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Material profiles: TOML data files under profiles/materials, validated by pydantic."""
+"""Material profiles: TOML data files under <profiles>/materials (by default the package's own,
+src/digitize/data/profiles), validated by pydantic."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def load_data_files(folder: Path, model: type[BaseModel], key: str, what: str) -
                               "make them the same")
         found[path.stem] = item
     if not found:
-        raise ConfigError(f"no {what}s found", str(folder), "set DIGITIZE_PROFILES to the project's profiles folder")
+        raise ConfigError(f"no {what}s found", str(folder), "set DIGITIZE_PROFILES to a profiles folder (or unset it for the packaged one)")
     return found
 
 

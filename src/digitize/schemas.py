@@ -1,17 +1,17 @@
-"""Validation of every XML document we write against the official schemas in metadata/schemas,
-offline: the schemas' remote imports are resolved to the local copies."""
+"""Validation of every XML document we write against the official schemas shipped in the package
+(src/digitize/data/schemas), offline: the schemas' remote imports are resolved to the local copies."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 from lxml import etree
 
 from digitize.errors import OutputInvalid
-from digitize.settings import PROJECT_ROOT
-
-SCHEMAS = PROJECT_ROOT / "metadata" / "schemas"
+# A plain folder in the wheel and in the source tree (the schemas import each other by file URI).
+SCHEMAS = Path(str(files("digitize") / "data" / "schemas"))
 LOCAL_COPIES = {
     "http://www.w3.org/2001/03/xml.xsd": "xml.xsd",
     "http://www.w3.org/2001/xml.xsd": "xml.xsd",
@@ -36,7 +36,7 @@ class _LocalCopies(etree.Resolver):
         name = LOCAL_COPIES.get(url)
         if name is None and url.startswith(("http://", "https://")):
             raise OutputInvalid(f"schema import {url} has no local copy", str(SCHEMAS),
-                                "add the file to metadata/schemas and to LOCAL_COPIES")
+                                "add the file to src/digitize/data/schemas and to LOCAL_COPIES")
         return self.resolve_filename(str(SCHEMAS / name), context) if name else None
 
 

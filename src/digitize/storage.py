@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
-from digitize.errors import DigitizeError
-from digitize.ingest import sha256_file, sha256_stream
+from digitize import files
+from digitize.errors import StorageConflict, StorageError, StorageUnavailable
+from digitize.models import StoredManifest
 
 READ_BACK_LIMIT = 8 << 20  # objects up to this size are read back and hashed after upload
 VERSIONS = "_versions"  # earlier versions of replaced objects: _versions/<UTC time>/<key>
@@ -31,22 +29,6 @@ def version_key(key: str) -> str:
     return f"{VERSIONS}/{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}/{key}"
 
 
-class StorageError(DigitizeError):
-    """The store refused or lost something (a checksum mismatch, a bad response)."""
-
-    exit_code = 74
-
-
-class StorageConflict(StorageError):
-    """A different object already sits at the key."""
-
-
-class StorageUnavailable(StorageError):
-    """The store cannot be reached (after retries): the item waits for the next run."""
-
-    exit_code = 75
-
-
 @dataclass
 class Stored:
     key: str
@@ -54,7 +36,54 @@ class Stored:
     sha256: str | None  # as recorded with the object (None if it carries no record)
 
 
-class FolderStore:
+class Store:
+    """What every store offers. The put policy lives here, once: an identical object already there
+    is not sent again; a different one is a conflict, unless ``new_version`` keeps it as a previous
+    version first; what is sent is verified against its SHA-256."""
+
+    def url(self, key: str) -> str:
+        raise NotImplementedError
+
+    def head(self, key: str) -> Stored | None:
+        raise NotImplementedError
+
+    def read_bytes(self, key: str) -> bytes:
+        raise NotImplementedError
+
+    def read_sha256(self, key: str) -> str:
+        raise NotImplementedError
+
+    def keys(self, prefix: str = "") -> list[str]:
+        raise NotImplementedError
+
+    def _same(self, key: str, existing: Stored, size: int, sha256: str) -> bool:
+        """Whether the object already at ``key`` is the one being put."""
+        raise NotImplementedError
+
+    def _keep_version(self, key: str, existing: Stored) -> None:
+        """Keep the object at ``key`` under its version key before it is replaced."""
+        raise NotImplementedError
+
+    def _send(self, source: Path, key: str, size: int, sha256: str) -> None:
+        """Write the object and verify it; raise StorageError if what arrived differs."""
+        raise NotImplementedError
+
+    def put(self, source: Path, key: str, sha256: str, new_version: bool = False) -> bool:
+        """Store a file whose SHA-256 is known; False if the identical object was already there."""
+        size = source.stat().st_size
+        existing = self.head(key)
+        if existing is not None:
+            if self._same(key, existing, size, sha256):
+                return False
+            if not new_version:
+                raise StorageConflict("a different object is already stored under this key", self.url(key),
+                                      CONFLICT_TODO)
+            self._keep_version(key, existing)
+        self._send(source, key, size, sha256)
+        return True
+
+
+class FolderStore(Store):
     """Objects as files under a root folder; keys are relative paths."""
 
     def __init__(self, root: Path):
@@ -74,32 +103,25 @@ class FolderStore:
         return Stored(key, path.stat().st_size, None) if path.is_file() else None
 
     def read_sha256(self, key: str) -> str:
-        return sha256_file(self._path(key))
+        return files.sha256_file(self._path(key))
 
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
-    def put(self, source: Path, key: str, sha256: str, new_version: bool = False) -> bool:
-        """Store a file; False if the identical object was already there."""
-        target = self._path(key)
-        if target.is_file():
-            if sha256_file(target) == sha256:
-                return False
-            if not new_version:
-                raise StorageConflict("a different file is already stored under this key", self.url(key),
-                                      CONFLICT_TODO)
-            previous = self._path(version_key(key))
-            previous.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(target, previous)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        os.close(fd)
-        shutil.copyfile(source, tmp)
-        if sha256_file(Path(tmp)) != sha256:
-            os.unlink(tmp)
-            raise StorageError("the stored copy differs from the file (SHA-256)", self.url(key), "check the disk")
-        os.replace(tmp, target)
-        return True
+    def _same(self, key: str, existing: Stored, size: int, sha256: str) -> bool:
+        return existing.size == size and self.read_sha256(key) == sha256
+
+    def _keep_version(self, key: str, existing: Stored) -> None:
+        previous = self._path(version_key(key))
+        previous.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._path(key), previous)
+
+    def _send(self, source: Path, key: str, size: int, sha256: str) -> None:
+        try:  # hashed as it is copied: the copy is put in place only if its bytes are the ones recorded
+            files.copy_hashed(source, self._path(key), expected=sha256)
+        except files.ChecksumMismatch:
+            raise StorageError("the file differs from the SHA-256 recorded when it was written", self.url(key),
+                               "the output changed on disk after it was made; run the item again") from None
 
     def keys(self, prefix: str = "") -> list[str]:
         base = self.root / prefix
@@ -109,7 +131,7 @@ class FolderStore:
                       if p.is_file() and not p.name.startswith("."))
 
 
-class S3Store:
+class S3Store(Store):
     """Objects in a bucket of an S3-compatible server, under an optional key prefix. The endpoint
     and credentials come from the standard AWS settings (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...,
     or ~/.aws); they never appear in our messages."""
@@ -161,31 +183,26 @@ class S3Store:
 
     def read_sha256(self, key: str) -> str:
         answer = self._call("get_object", key, Key=self._key(key))
-        return sha256_stream(answer["Body"])
+        return files.sha256_stream(answer["Body"])
 
     def read_bytes(self, key: str) -> bytes:
         return self._call("get_object", key, Key=self._key(key))["Body"].read()
 
-    def put(self, source: Path, key: str, sha256: str, new_version: bool = False,
-            checksum: str | None = None) -> bool:
-        """Store a file; False if the identical object was already there. ``checksum`` (base64
-        SHA-256) is what we tell the server; only tests pass a wrong one on purpose."""
-        existing = self.head(key)
-        if existing is not None:
-            if existing.sha256 == sha256 and existing.size == source.stat().st_size:
-                return False
-            if not new_version:
-                raise StorageConflict("a different object is already stored under this key", self.url(key),
-                                      CONFLICT_TODO)
-            previous = version_key(key)
-            self._call("copy_object", key, Key=self._key(previous), MetadataDirective="COPY",
-                       CopySource={"Bucket": self.bucket, "Key": self._key(key)})
-            kept = self.head(previous)
-            if kept is None or kept.size != existing.size:
-                raise StorageError("the previous version could not be kept", self.url(previous),
-                                   "nothing was replaced; check the store")
+    def _same(self, key: str, existing: Stored, size: int, sha256: str) -> bool:
+        return existing.sha256 == sha256 and existing.size == size
+
+    def _keep_version(self, key: str, existing: Stored) -> None:
+        previous = version_key(key)
+        self._call("copy_object", key, Key=self._key(previous), MetadataDirective="COPY",
+                   CopySource={"Bucket": self.bucket, "Key": self._key(key)})
+        kept = self.head(previous)
+        if kept is None or kept.size != existing.size:
+            raise StorageError("the previous version could not be kept", self.url(previous),
+                               "nothing was replaced; check the store")
+
+    def _send(self, source: Path, key: str, size: int, sha256: str, checksum: str | None = None) -> None:
+        """``checksum`` (base64 SHA-256) is what we tell the server; only tests pass a wrong one."""
         checksum = checksum or base64.b64encode(bytes.fromhex(sha256)).decode()
-        size = source.stat().st_size
         if size <= self.multipart_threshold:
             with source.open("rb") as body:
                 self._call("put_object", key, Key=self._key(key), Body=body, ChecksumSHA256=checksum,
@@ -193,7 +210,6 @@ class S3Store:
         else:
             self._multipart(source, key, sha256)
         self.verify(key, size, sha256)
-        return True
 
     def _multipart(self, source: Path, key: str, sha256: str) -> None:
         upload = self._call("create_multipart_upload", key, Key=self._key(key), ChecksumAlgorithm="SHA256",
@@ -239,7 +255,11 @@ class S3Store:
 MANIFEST = "stored.json"
 
 
-def audit(store, library: str = "") -> tuple[int, list[tuple[str, str]]]:
+def read_manifest(store: Store, key: str) -> StoredManifest:
+    return StoredManifest.model_validate_json(store.read_bytes(key))
+
+
+def audit(store: Store, library: str = "") -> tuple[int, list[tuple[str, str]]]:
     """Re-read every object that the stored items' manifests list and compare it with the SHA-256
     recorded when it was stored. Returns how many objects were checked and the (url, problem) of
     each missing or changed one."""
@@ -248,21 +268,20 @@ def audit(store, library: str = "") -> tuple[int, list[tuple[str, str]]]:
                  if k.endswith(f"/{MANIFEST}") and not k.startswith(f"{VERSIONS}/")]
     for manifest in manifests:
         prefix = manifest[: -len(MANIFEST)]
-        objects = json.loads(store.read_bytes(manifest))["objects"]
-        for relative, recorded in objects.items():
+        for relative, recorded in read_manifest(store, manifest).objects.items():
             key = prefix + relative
             checked += 1
             found = store.head(key)
             if found is None:
                 problems.append((store.url(key), "missing"))
-            elif found.size != recorded["size"]:
-                problems.append((store.url(key), f"changed: {found.size} bytes, {recorded['size']} recorded"))
-            elif store.read_sha256(key) != recorded["sha256"]:
+            elif found.size != recorded.size:
+                problems.append((store.url(key), f"changed: {found.size} bytes, {recorded.size} recorded"))
+            elif store.read_sha256(key) != recorded.sha256:
                 problems.append((store.url(key), "changed: its SHA-256 differs from the one recorded"))
     return checked, problems
 
 
-def open_store(url: str, multipart_threshold: int = 64 << 20):
+def open_store(url: str, multipart_threshold: int = 64 << 20) -> Store:
     """`file:///path` or `s3://bucket/prefix`."""
     parsed = urlparse(url)
     if parsed.scheme == "file":

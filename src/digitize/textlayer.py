@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources import files
 
 import pikepdf
 from lxml import etree
 from pikepdf import Name
 
-GLYPHLESS_FONT = Path("/usr/share/tesseract-ocr/5/tessdata/pdf.ttf")
+# Tesseract's pdf.ttf, shipped in the package (data/fonts/SOURCES.md: its source and licence).
+GLYPHLESS_FONT = files("digitize") / "data" / "fonts" / "pdf.ttf"
 CHAR_WIDTH = 500  # glyph advance in font units (of 1000): every glyph of GlyphLessFont
 TO_UNICODE = b"""/CIDInit /ProcSet findresource begin
 12 dict begin
