@@ -3,9 +3,10 @@
 
 Run: .venv/bin/python bench/operations.py [--pages 50] [--dask-pages 16] [--workers N] [--json PATH]
 
-1. Prefect overhead: the same pages (one item) through the plain functions (process_page in a
-   thread pool, assemble_item, store_item, record_run) and through the `digitize-batch` flow against
-   a real Prefect server started beforehand, in one process, one after the other. Overhead =
+1. Prefect overhead: the same pages (one item) through the library's batch engine on its thread
+   runner (as `digitize run` without a server) and through the `digitize-batch` flow (the same
+   engine, each step a Prefect task) against a real Prefect server started beforehand, in one
+   process, one after the other. Overhead =
    (flow - plain) / flow; the issue's target is under 5 % for a 50-page batch.
 2. Scale-out: the flow on a local Dask cluster with 1 and with 2 single-threaded workers, and with
    the default thread runner, on the same (smaller) set of pages; pages per minute for each. The
@@ -21,8 +22,6 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -31,44 +30,32 @@ from throughput import long_corpus, make_batch, prefect_server  # noqa: E402
 
 
 def plain_run(batch: Path, data: Path, workers: int) -> float:
-    """The batch through the library functions alone, doing what the flow does apart from Prefect:
-    the batch lock, pages in a thread pool, assembly, storage, the ledger and the quota figures."""
-    from digitize import ingest, ledger, package, pipeline, quota, storage
-    from digitize.plans import load_plans
-    from digitize.profiles import get_profile
+    """The batch through the library's engine alone (digitize.batch on its thread runner), as
+    `digitize run` does with no Prefect server: the same work as the flow, without Prefect."""
+    from digitize.batch import BatchRequest, run_batch
+    from digitize.runner import ThreadRunner
     from digitize.settings import get_settings
 
-    settings = get_settings()
+    os.environ["DIGITIZE_DATA"] = str(data)
+    get_settings.cache_clear()
     started = time.perf_counter()
-    store = storage.open_store((data / "store").resolve().as_uri())
-    session = ledger.open_ledger(f"sqlite:///{(data / 'ledger.sqlite').resolve()}")
-    ledger.lock_batch(session, str(batch.resolve()))
-    began = datetime.now(timezone.utc)
-    found, _ = ingest.find_items(batch)
-    done = []
-    for folder, row in found:
-        plan = ingest.plan_item(folder, batch, row, lambda meta: get_profile(settings.profiles, meta.profile),
-                                settings.max_pixels)
-        profile = get_profile(settings.profiles, plan.meta.profile)
-        target = pipeline.item_dir(data / "out", plan.meta)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            records = list(pool.map(lambda page: pipeline.process_page(page, profile, target), plan.pages))
-        result = pipeline.assemble_item(plan.meta, pipeline.describe(plan.meta, []), profile, plan.pages, records,
-                                        target, [], 0.0, package.now(), store.url(pipeline.item_key(plan.meta)))
-        url, _ = pipeline.store_item(plan.meta, target, store)
-        pipeline.mark_stored(target, url)
-        done.append((plan.meta, result.model_copy(update={"stored": url}), target))
-    finished = datetime.now(timezone.utc)
-    ledger.record_run(session, str(batch), began, finished, done)
-    quota.progress(session, load_plans(settings.profiles), finished.date(), library=done[0][0].library)
-    ledger.unlock_batch(session, str(batch.resolve()))
-    return time.perf_counter() - started
+    runner = ThreadRunner(workers)
+    try:
+        summary = run_batch(BatchRequest.make(batch, get_settings(), data / "out", workers=workers), runner)
+    finally:
+        runner.close()
+    seconds = time.perf_counter() - started
+    if not summary.ok:
+        raise RuntimeError(f"the engine did not finish every item: {summary.items}")
+    return seconds
 
 
 def flow_run(batch: Path, data: Path, workers: int, dask: str = "") -> float:
+    from digitize.settings import get_settings
     from flows.batch import digitize_batch, task_runner
 
     os.environ["DIGITIZE_DATA"] = str(data)
+    get_settings.cache_clear()
     flow = digitize_batch.with_options(task_runner=task_runner(dask, workers)) if dask else digitize_batch
     started = time.perf_counter()
     summary = flow(batch=batch, out=data / "out", workers=workers)

@@ -44,20 +44,24 @@ def publish_quota(rows: list, description: str) -> None:
     create_table_artifact(table=table, key="quota-progress", description=description)
 
 
-def publish_artifacts(request: BatchRequest, summary: BatchSummary) -> None:
-    """A table of quota progress of the libraries the run touched and a markdown summary of the run
-    (no titles: secret items are never named in anything public)."""
-    from prefect.artifacts import create_markdown_artifact
-
+def quota_rows(request: BatchRequest, summary: BatchSummary) -> list:
+    """Quota progress of the libraries the run touched."""
     libraries = sorted({item.library for item in summary.items if item.library})
     session = ledger.open_ledger(request.ledger_url)
     try:
         plans = load_plans(request.profiles)
-        rows = [r for library in libraries for r in quota.progress(session, plans, summary.finished.date(),
+        return [r for library in libraries for r in quota.progress(session, plans, summary.finished.date(),
                                                                    library=library)]
     finally:
         session.close()
         session.get_bind().dispose()
+
+
+def publish_artifacts(rows: list, summary: BatchSummary) -> None:
+    """A table of quota progress and a markdown summary of the run (no titles: secret items are
+    never named in anything public)."""
+    from prefect.artifacts import create_markdown_artifact
+
     publish_quota(rows, "Quota progress after this run")
     lines = ["| item | status | pages |", "|---|---|---|"] + [
         f"| {item.item_id} | {item.status.value} | {item.pages} |" for item in summary.items]
@@ -101,7 +105,7 @@ def digitize_batch(batch: Path, profile: MaterialProfile | None = None, library:
         logger.info("%s: %s, %d pages, confidence %s", item.item_id, item.status.value, item.pages,
                     item.mean_confidence)
     try:
-        publish_artifacts(request, summary)
+        publish_artifacts(quota_rows(request, summary), summary)
     except Exception as exc:  # artifacts are for watching: the batch's outputs stand without them
         logger.warning("artifacts not published: %s", exc)
     return summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future
 from typing import Callable
 from uuid import uuid4
@@ -44,7 +45,9 @@ class DaskRunner:
 
         self.cluster = None
         if address == "local":
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
+            # its workers' log lines (each registering with the scheduler) show, as with prefect-dask
+            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        silence_logs=logging.INFO)
         self.client = Client(self.cluster or address)
 
     def submit(self, kind: str, label: str, fn: Callable, *args) -> Future:

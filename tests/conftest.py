@@ -51,11 +51,11 @@ def postgres(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def sample_run(prefect_server, tmp_path_factory):
+def sample_run(tmp_path_factory):
     """`digitize run sample_scans` once for the session: (out folder, completed process, input hashes)."""
     out = tmp_path_factory.mktemp("out")
     before = tree_hashes(SAMPLES)
-    result = run_cli(prefect_server, "run", str(SAMPLES), "--out", str(out), "--workers", "2")
+    result = run_cli("run", str(SAMPLES), "--out", str(out), "--workers", "2")
     return out, result, before
 
 
@@ -86,24 +86,27 @@ def sample_manifest() -> dict:
     return json.loads((TRUTH / "manifest.json").read_text(encoding="utf-8"))
 
 
-def cli_env(api_url: str, args: tuple[str, ...], settings: dict[str, str]) -> dict[str, str]:
-    """The environment of a `digitize` command: the test Prefect API; ``settings`` become DIGITIZE_*
-    variables (store=... sets DIGITIZE_STORE); the data folder (store, ledger) defaults to the
-    folder holding --out."""
-    env = {**os.environ, "PREFECT_API_URL": api_url, "COLUMNS": "200"}
+def cli_env(api_url: str | None, args: tuple[str, ...], settings: dict[str, str]) -> dict[str, str]:
+    """The environment of a `digitize` command: no Prefect server, or the test Prefect API given;
+    ``settings`` become DIGITIZE_* variables (store=... sets DIGITIZE_STORE); the data folder (store,
+    ledger) defaults to the folder holding --out."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | {"COLUMNS": "200"}
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
     if "--out" in args:  # the store and the ledger go beside the output, not into the project
         env["DIGITIZE_DATA"] = str(Path(args[args.index("--out") + 1]).parent)
     env.update({f"DIGITIZE_{k.upper()}": v for k, v in settings.items()})
     return env
 
 
-def run_cli(api_url: str, *args: str, **settings: str) -> subprocess.CompletedProcess:
-    """`digitize ARGS` in its own process, as an operator runs it, against the test Prefect API."""
+def run_cli(*args: str, api_url: str | None = None, **settings: str) -> subprocess.CompletedProcess:
+    """`digitize ARGS` in its own process, as an operator runs it: the engine alone, or with
+    ``api_url`` the digitize-batch flow against that Prefect API."""
     return subprocess.run([sys.executable, "-m", "digitize.cli", *args], env=cli_env(api_url, args, settings),
                           capture_output=True, text=True, timeout=900)
 
 
-def start_cli(api_url: str, log: Path, *args: str, **settings: str) -> subprocess.Popen:
+def start_cli(log: Path, *args: str, api_url: str | None = None, **settings: str) -> subprocess.Popen:
     """`digitize ARGS` started in its own process group (so the test can kill it and its children),
     its output going to ``log``."""
     with open(log, "w", encoding="utf-8") as output:

@@ -122,20 +122,20 @@ def test_an_older_snapshot_is_migrated_forward(tmp_path):
 def test_cli_backup_then_restore_on_a_new_server(tmp_path):
     old, new = tmp_path / "old", tmp_path / "new"
     populate(ledger.open_ledger(f"sqlite:///{old / 'ledger.sqlite'}"), tmp_path).close()
-    made = run_cli("", "backup", data=str(old))
+    made = run_cli("backup", data=str(old))
     assert made.returncode == 0, made.stderr
     [info] = backup.list_backups(storage.open_store((old / "store").as_uri()))
     assert info.sha256 in made.stdout and info.snapshot in made.stdout
-    listed = run_cli("", "backup", "--list", data=str(old))
+    listed = run_cli("backup", "--list", data=str(old))
     assert listed.returncode == 0 and info.snapshot in listed.stdout
 
     store = (old / "store").as_uri()
-    restored = run_cli("", "restore", "--from", store, "--profiles", str(new / "profiles"), data=str(new))
+    restored = run_cli("restore", "--from", store, "--profiles", str(new / "profiles"), data=str(new))
     assert restored.returncode == 0, restored.stderr
     assert info.snapshot in restored.stdout
     assert figures(f"sqlite:///{new / 'ledger.sqlite'}") == figures(f"sqlite:///{old / 'ledger.sqlite'}")
     assert tree_hashes(new / "profiles") == tree_hashes(PROFILES)
 
-    again = run_cli("", "restore", info.snapshot, "--from", store, data=str(new))
+    again = run_cli("restore", info.snapshot, "--from", store, data=str(new))
     assert again.returncode == ConfigError.exit_code
     assert "already holds data" in again.stderr

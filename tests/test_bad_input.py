@@ -43,7 +43,7 @@ def catalogue_record():
 
 
 @pytest.fixture(scope="module")
-def bad_batch(tmp_path_factory, prefect_server):
+def bad_batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad")
     batch = root / "batch"
     good = batch / "GOOD-1"
@@ -91,11 +91,11 @@ def bad_batch(tmp_path_factory, prefect_server):
     register = root / "holdings.csv"
     register.write_text("call_number,title,category\nĐC.TEST.1,Địa chí Hải Dương,dia_chi\nĐC.TEST.2,Khác,dia_chi\n",
                         encoding="utf-8")
-    imported = run_cli(prefect_server, "holdings", "import", str(register), "--library", "TEST", "--name",
+    imported = run_cli("holdings", "import", str(register), "--library", "TEST", "--name",
                        "Thư viện thử", "--province", "hai-duong", "--tier", "provincial", data=str(root))
     assert imported.returncode == 0, imported.stdout + imported.stderr
     register.unlink()
-    result = run_cli(prefect_server, "run", str(batch), "--out", str(out))
+    result = run_cli("run", str(batch), "--out", str(out))
     report = json.loads(next((out / "_reports").glob("batch-*.json")).read_text(encoding="utf-8"))
     return root, batch, out, result, report, before
 
@@ -172,11 +172,11 @@ def test_a_catalogue_record_matched_by_call_number_describes_the_item(bad_batch)
     assert package.description.control_number == "HD-CAT-1"
 
 
-def test_the_ledger_counts_the_items_that_match_the_holdings_register(bad_batch, prefect_server):
+def test_the_ledger_counts_the_items_that_match_the_holdings_register(bad_batch):
     root, _, _, _, report, _ = bad_batch
     notes = [p["reason"] for p in report["problems"]]
     assert any("DC-2" in n and "no holding record" in n for n in notes)  # digitized, but not in the register
-    quota = run_cli(prefect_server, "quota", "--library", "TEST", data=str(root))
+    quota = run_cli("quota", "--library", "TEST", data=str(root))
     assert quota.returncode == 0, quota.stdout + quota.stderr
     line = next(line for line in quota.stdout.splitlines() if "dia_chi" in line)
     cells = [c.strip() for c in line.split("│") if c.strip()]
@@ -187,7 +187,7 @@ def test_the_ledger_counts_the_items_that_match_the_holdings_register(bad_batch,
     from openpyxl import load_workbook
 
     period = str(date.today().year)
-    made = run_cli(prefect_server, "report", "--period", period, "--province", "hai-duong", "--out",
+    made = run_cli("report", "--period", period, "--province", "hai-duong", "--out",
                    str(root / "reports"), data=str(root))
     assert made.returncode == 0, made.stdout + made.stderr
     sheet = load_workbook(root / "reports" / f"bao-cao-so-hoa-hai-duong-{period}.xlsx").active

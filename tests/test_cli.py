@@ -9,19 +9,19 @@ from digitize.settings import PACKAGED_PROFILES
 
 
 def test_missing_batch_folder(tmp_path):
-    result = run_cli("", "run", str(tmp_path / "nowhere"))
+    result = run_cli("run", str(tmp_path / "nowhere"))
     assert result.returncode == 65
     assert "batch folder not found" in result.stderr and "nowhere" in result.stderr
 
 
 def test_unknown_profile_lists_the_known_ones():
-    result = run_cli("", "run", str(SAMPLES), "--profile", "latin-medieval")
+    result = run_cli("run", str(SAMPLES), "--profile", "latin-medieval")
     assert result.returncode == 78
     assert "unknown material profile 'latin-medieval'" in result.stderr
     assert "quoc-ngu-modern" in result.stderr
 
 
-def test_missing_tesseract_language_stops_the_run_and_names_the_package(prefect_server, tmp_path):
+def test_missing_tesseract_language_stops_the_run_and_names_the_package(tmp_path):
     profiles = tmp_path / "profiles"
     shutil.copytree(PACKAGED_PROFILES, profiles)
     khmer = (profiles / "materials" / "quoc-ngu-modern.toml").read_text(encoding="utf-8")
@@ -34,7 +34,7 @@ def test_missing_tesseract_language_stops_the_run_and_names_the_package(prefect_
     # the profile given on the command line, then one named by the item itself
     for extra, named in ((["--profile", "khmer"], ""), ([], 'profile = "khmer"\n')):
         (item / "item.toml").write_text(item_toml + named, encoding="utf-8")
-        result = run_cli(prefect_server, "run", str(tmp_path / "batch"), *extra, "--out", str(tmp_path / "out"),
+        result = run_cli("run", str(tmp_path / "batch"), *extra, "--out", str(tmp_path / "out"),
                          profiles=str(profiles))
         assert result.returncode == 70, result.stderr
         assert "Tesseract language data missing" in result.stderr and "khm" in result.stderr

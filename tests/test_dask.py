@@ -1,20 +1,20 @@
-"""Scale-out: the pages of a batch on a local Dask cluster with 2 workers (prefect-dask's
-DaskTaskRunner) give the same outputs, byte for byte, as the default thread runner."""
+"""Scale-out: the pages of a batch on a local Dask cluster with 2 workers (flows.runners.DaskRunner
+behind the engine's runner seam) give the same outputs, byte for byte, as the default thread runner."""
 
 from __future__ import annotations
 
 from conftest import EPOCH, SAMPLES, output_hashes, run_cli
 
 
-def test_dask_local_cluster_gives_the_same_outputs_as_threads(prefect_server, tmp_path, monkeypatch):
+def test_dask_local_cluster_gives_the_same_outputs_as_threads(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     data = tmp_path / "data"
     args = ("run", str(SAMPLES), "--out", str(data / "out"), "--workers", "2")
-    threads = run_cli(prefect_server, *args)
+    threads = run_cli(*args)
     assert threads.returncode == 0, threads.stdout + threads.stderr
     data.rename(tmp_path / "threads")  # the Dask run then writes to the same paths
 
-    dask = run_cli(prefect_server, *args, "--dask", "local")
+    dask = run_cli(*args, "--dask", "local")
     assert dask.returncode == 0, dask.stdout + dask.stderr
     log = dask.stdout + dask.stderr
     assert log.count("distributed.scheduler - Register worker") == 2  # the pages went to two Dask workers

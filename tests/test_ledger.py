@@ -13,7 +13,7 @@ from pymarc import Field, Indicators, Record, Subfield
 
 from digitize import holdings, ledger, quota
 from digitize.ledger import Holding, Item
-from digitize.models import Access, Category, ItemMetadata, ItemResult
+from digitize.models import Access, BatchSummary, Category, ItemMetadata, ItemResult
 from digitize.plans import load_plans
 from digitize.settings import PACKAGED_PROFILES
 
@@ -209,13 +209,14 @@ def test_secret_items_count_but_their_titles_stay_out_of_the_artifacts(fixture_l
     rows = quota.progress(fixture_ledger, load_plans(PROFILES), AS_OF)
     secret = fixture_ledger.query(Item).filter_by(access="secret").one()
     assert secret.title == SECRET_TITLE
-    meta = ItemMetadata(id=secret.item_id, title=SECRET_TITLE, library="HD-TV", access=Access.secret)
     result = ItemResult(item_id=secret.item_id, library="HD-TV", status="ok", pages=10)
+    summary = BatchSummary(batch="b", started=datetime.now(timezone.utc), finished=datetime.now(timezone.utc),
+                           items=[result], problems=[])
     marker = uuid.uuid4().hex
 
     @flow(name=f"artifacts-{marker}")
     def publish():
-        batch_flow.publish_artifacts(rows, [(meta, result, None)])
+        batch_flow.publish_artifacts(rows, summary)
 
     publish()
     artifacts = httpx.post(f"{prefect_server}/artifacts/filter", json={"artifacts": {"key": {"any_": [

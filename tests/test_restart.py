@@ -23,8 +23,8 @@ LIBRARY = ("--library", "HD-TV", "--name", "Thư viện tỉnh Hải Dương", "
            "--tier", "provincial")
 
 
-def import_holdings(api_url: str, data: Path) -> None:
-    result = run_cli(api_url, "holdings", "import", str(SAMPLES / "_holdings" / "HD-TV.csv"), *LIBRARY,
+def import_holdings(data: Path) -> None:
+    result = run_cli("holdings", "import", str(SAMPLES / "_holdings" / "HD-TV.csv"), *LIBRARY,
                      data=str(data))
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -46,8 +46,7 @@ def wait_for(condition, seconds: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def test_killed_run_resumes_to_the_same_outputs_and_a_second_run_is_refused(prefect_server, tmp_path,
-                                                                           monkeypatch):
+def test_killed_run_resumes_to_the_same_outputs_and_a_second_run_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     batch = tmp_path / "batch"
     shutil.copytree(SAMPLES, batch)
@@ -55,17 +54,17 @@ def test_killed_run_resumes_to_the_same_outputs_and_a_second_run_is_refused(pref
     args = ("run", str(batch), "--out", str(out), "--workers", "1")
 
     # the uninterrupted run, kept aside; the other run then works in the same place (same paths)
-    import_holdings(prefect_server, data)
-    clean = run_cli(prefect_server, *args)
+    import_holdings(data)
+    clean = run_cli(*args)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     data.rename(tmp_path / "clean")
     clean_data = tmp_path / "clean"
 
-    import_holdings(prefect_server, data)
-    first = start_cli(prefect_server, tmp_path / "first.log", *args)
+    import_holdings(data)
+    first = start_cli(tmp_path / "first.log", *args)
     try:
         wait_for(lambda: (data / "ledger.sqlite").exists() and ledger_rows(data)["locks"], 120, "the batch lock")
-        second = run_cli(prefect_server, *args)  # the same batch while the first run holds it
+        second = run_cli(*args)  # the same batch while the first run holds it
         records = lambda: sorted(out.glob("HD-TV/*/pages/*.json"))  # noqa: E731
         wait_for(lambda: len(records()) >= 2, 120, "two finished pages")
     finally:
@@ -79,7 +78,7 @@ def test_killed_run_resumes_to_the_same_outputs_and_a_second_run_is_refused(pref
     assert total == 7 and 2 <= len(done) < total, "the kill must come in the middle of the batch"
     assert ledger_rows(data)["locks"], "a killed run leaves its lock behind"
 
-    again = run_cli(prefect_server, *args)
+    again = run_cli(*args)
     assert again.returncode == 0, again.stdout + again.stderr
     after = {p: p.stat().st_mtime_ns for p in records()}
     assert all(after[p] == mtime for p, mtime in done.items()), "pages done before the kill were redone"
@@ -114,21 +113,21 @@ def test_lock_refuses_a_live_holder_and_takes_over_from_a_dead_one(tmp_path):
     assert ledger.unlock_batch(session, "/inbox/b1", os.getpid())
 
 
-def test_a_lock_held_on_another_machine_needs_the_operator(prefect_server, tmp_path):
+def test_a_lock_held_on_another_machine_needs_the_operator(tmp_path):
     data = tmp_path / "data"
     session = ledger.open_ledger(f"sqlite:///{data / 'ledger.sqlite'}")
     batch = tmp_path / "b1"
     batch.mkdir()
     session.add(ledger.BatchLock(batch=str(batch.resolve()), host="scan-server-2", pid=1, run="r1"))
     session.commit()
-    refused = run_cli(prefect_server, "run", str(batch), data=str(data))
+    refused = run_cli("run", str(batch), data=str(data))
     assert refused.returncode == BatchBusy.exit_code and "scan-server-2" in refused.stderr + refused.stdout
-    unlocked = run_cli(prefect_server, "unlock", str(batch), data=str(data))
+    unlocked = run_cli("unlock", str(batch), data=str(data))
     assert unlocked.returncode == 0 and "removed" in unlocked.stdout
     assert session.scalars(ledger.select(ledger.BatchLock)).all() == []
 
 
-def test_page_that_killed_the_run_twice_is_set_aside_and_the_rest_finishes(prefect_server, tmp_path):
+def test_page_that_killed_the_run_twice_is_set_aside_and_the_rest_finishes(tmp_path):
     """Tesseract runs in the worker process: a page that crashes it kills the run. The markers an
     OCR start leaves when its process dies are what a real crash leaves (two for one page, one for
     another: an operator's kill -9, say); the next run sets the first page aside and retries the other."""
@@ -140,7 +139,7 @@ def test_page_that_killed_the_run_twice_is_set_aside_and_the_rest_finishes(prefe
     (work["HD-DC-0001"] / "0002.ocr-started").write_text("2", encoding="ascii")
     (work["HN-TK-0002"] / "0001.ocr-started").write_text("1", encoding="ascii")
 
-    result = run_cli(prefect_server, "run", str(batch), "--out", str(out), "--workers", "1")
+    result = run_cli("run", str(batch), "--out", str(out), "--workers", "1")
     assert result.returncode == 4, result.stdout + result.stderr  # some items failed
     assert "HD-DC-0001" in result.stdout and "died 2 times while Tesseract read this page" in result.stdout
     assert (out / "HD-TV" / "HN-TK-0002" / "HN-TK-0002.pdf").is_file()
@@ -151,6 +150,6 @@ def test_page_that_killed_the_run_twice_is_set_aside_and_the_rest_finishes(prefe
     assert not (out / "HD-TV" / "HD-DC-0001" / "HD-DC-0001.pdf").exists()
 
     (work["HD-DC-0001"] / "0002.ocr-started").unlink()  # as the message says: rescanned, try again
-    again = run_cli(prefect_server, "run", str(batch), "--out", str(out), "--workers", "1")
+    again = run_cli("run", str(batch), "--out", str(out), "--workers", "1")
     assert again.returncode == 0, again.stdout + again.stderr
     assert (out / "HD-TV" / "HD-DC-0001" / "HD-DC-0001.pdf").is_file()

@@ -94,11 +94,11 @@ def test_outputs_follow_the_documented_layout(sample_run):
         assert not (folder / ".work").exists()
 
 
-def test_originals_untouched_and_rerun_does_nothing_twice(sample_run, prefect_server):
+def test_originals_untouched_and_rerun_does_nothing_twice(sample_run):
     out, _, before = sample_run
     assert tree_hashes(SAMPLES) == before
     pdfs = {p: p.stat().st_mtime_ns for p in out.glob("*/*/*.pdf")}
-    result = run_cli(prefect_server, "run", str(SAMPLES), "--out", str(out))
+    result = run_cli("run", str(SAMPLES), "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/*/*.pdf")} == pdfs
     assert tree_hashes(SAMPLES) == before

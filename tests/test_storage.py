@@ -13,7 +13,7 @@ import pytest
 
 from conftest import SAMPLES, run_cli, sample_manifest
 from digitize import mets, pipeline
-from digitize.models import ItemMetadata
+from digitize.models import ItemRecord
 from digitize.errors import StorageConflict, StorageError, StorageUnavailable
 from digitize.storage import S3Store
 
@@ -43,19 +43,23 @@ def objects(swift, bucket: str) -> dict[str, int]:
     return {o["Key"]: o["Size"] for o in listed}
 
 
+def item_record(folder) -> ItemRecord:
+    return ItemRecord.model_validate_json((folder / "item.json").read_text(encoding="utf-8"))
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 @pytest.fixture(scope="module")
-def pushed(swift, prefect_server, tmp_path_factory):
+def pushed(swift, tmp_path_factory):
     """The sample batch run with DIGITIZE_STORE pointing at a Swift bucket."""
     bucket = swift.bucket("samples")
     out = tmp_path_factory.mktemp("s3run") / "out"
     with s3_environment(swift):
-        first = run_cli(prefect_server, "run", str(SAMPLES), "--out", str(out), store=f"s3://{bucket}/archive")
+        first = run_cli("run", str(SAMPLES), "--out", str(out), store=f"s3://{bucket}/archive")
         listing = swift.client().list_objects_v2(Bucket=bucket)["Contents"]
-        second = run_cli(prefect_server, "run", str(SAMPLES), "--out", str(out), store=f"s3://{bucket}/archive")
+        second = run_cli("run", str(SAMPLES), "--out", str(out), store=f"s3://{bucket}/archive")
     return bucket, out, first, second, listing
 
 
@@ -86,9 +90,8 @@ def test_a_second_run_uploads_nothing(swift, pushed, monkeypatch):
         (o["Key"], o["ETag"], o["LastModified"]) for o in listing]
     # pushing a stored item again sends no object
     folder = next(out.glob("*/HD-DC-0001"))
-    meta = ItemMetadata(id="HD-DC-0001", title="t", library="HD-TV")
     s3_env(swift, monkeypatch)
-    assert pipeline.store_item(meta, folder, S3Store(bucket, "archive"))[1] == 0
+    assert pipeline.store_item(item_record(folder), folder, S3Store(bucket, "archive"))[1] == 0
 
 
 def test_a_wrong_checksum_is_refused_by_the_server(swift, monkeypatch, tmp_path):
@@ -158,16 +161,16 @@ def test_outage_mid_item_then_the_next_run_completes_it(swift, pushed, monkeypat
     folder = tmp_path / "HD-DC-0001"
     shutil.copytree(next(out.glob("*/HD-DC-0001")), folder)
     before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-    meta = ItemMetadata(id="HD-DC-0001", title="t", library="HD-TV")
+    record = item_record(folder)
     try:
         with pytest.raises(StorageUnavailable):
-            pipeline.store_item(meta, folder, StopsMidway(swift, bucket, after=5))
+            pipeline.store_item(record, folder, StopsMidway(swift, bucket, after=5))
     finally:
         swift.start()
     partial = objects(swift, bucket)
     assert 0 < len(partial) <= 5 and not any(k.endswith("stored.json") for k in partial)
     assert all(p.exists() for p in before)  # nothing lost locally
-    url, sent = pipeline.store_item(meta, folder, S3Store(bucket))
+    _, sent = pipeline.store_item(record, folder, S3Store(bucket))
     final = objects(swift, bucket)
     assert sent == len(final) - len(partial)  # only what was missing was sent
     local = [p for p in folder.rglob("*") if p.is_file() and p.name != "item.json" and p.parent.name != "pages"]
@@ -177,7 +180,7 @@ def test_outage_mid_item_then_the_next_run_completes_it(swift, pushed, monkeypat
     assert swift.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
-def test_a_batch_run_during_an_outage_leaves_items_waiting_then_completes(swift, prefect_server, tmp_path):
+def test_a_batch_run_during_an_outage_leaves_items_waiting_then_completes(swift, tmp_path):
     bucket = swift.bucket("nightly")
     batch = tmp_path / "batch"
     shutil.copytree(SAMPLES / "HN-TK-0002", batch / "HN-TK-0002")
@@ -185,30 +188,30 @@ def test_a_batch_run_during_an_outage_leaves_items_waiting_then_completes(swift,
     with s3_environment(swift):
         swift.stop()
         try:
-            down = run_cli(prefect_server, "run", str(batch), "--out", str(out), store=f"s3://{bucket}")
+            down = run_cli("run", str(batch), "--out", str(out), store=f"s3://{bucket}")
         finally:
             swift.start()
         assert down.returncode != 0
         assert "waiting for storage" in down.stdout
         assert (out / "HD-TV" / "HN-TK-0002" / "HN-TK-0002.pdf").is_file()  # outputs kept
         assert objects(swift, bucket) == {}
-        up = run_cli(prefect_server, "run", str(batch), "--out", str(out), store=f"s3://{bucket}")
+        up = run_cli("run", str(batch), "--out", str(out), store=f"s3://{bucket}")
     assert up.returncode == 0, up.stdout + up.stderr
     stored = objects(swift, bucket)
     assert "HD-TV/HN-TK-0002/stored.json" in stored and "HD-TV/HN-TK-0002/mets.xml" in stored
     assert swift.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
-def test_audit_finds_changed_and_deleted_objects(swift, pushed, prefect_server):
+def test_audit_finds_changed_and_deleted_objects(swift, pushed):
     bucket, _, _, _, _ = pushed
     client = swift.client()
     with s3_environment(swift):
-        clean = run_cli(prefect_server, "audit", "--library", "HD-TV", store=f"s3://{bucket}/archive")
+        clean = run_cli("audit", "--library", "HD-TV", store=f"s3://{bucket}/archive")
         assert clean.returncode == 0, clean.stdout + clean.stderr
         changed, deleted = "archive/HD-TV/HD-DC-0001/text/0001.txt", "archive/HD-TV/HN-TK-0002/alto/0002.xml"
         client.put_object(Bucket=bucket, Key=changed, Body="văn bản bị sửa".encode())
         client.delete_object(Bucket=bucket, Key=deleted)
-        result = run_cli(prefect_server, "audit", store=f"s3://{bucket}/archive")
+        result = run_cli("audit", store=f"s3://{bucket}/archive")
     assert result.returncode == 5, result.stdout + result.stderr
     assert "HD-DC-0001/text/0001.txt" in result.stdout and "changed" in result.stdout
     assert "HN-TK-0002/alto/0002.xml" in result.stdout and "missing" in result.stdout

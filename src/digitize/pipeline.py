@@ -216,10 +216,14 @@ def store_item(record: ItemRecord, folder: Path, store: Store, new_version: bool
         objects=[f.id for f in item_package.files],
         detail=f"stored at {url}: {len(objects)} files, each sent with its SHA-256 (checked by the store) and "
                "verified after upload"))
+    earlier = record.stored.objects if record.stored is not None else {}
     for name, data in (("mets.xml", lambda: mets.render(item_package, meta, record.identifiers,
                                                          str(folder / "mets.xml"))),
                        (MANIFEST, lambda: StoredManifest(store=url, objects=objects).model_dump_json(indent=1))):
-        objects[name] = write_atomic(folder / name, data())
+        if name in earlier and (folder / name).exists():  # stored before: sent again as it was, if missing
+            objects[name] = earlier[name]
+        else:
+            objects[name] = write_atomic(folder / name, data())
         sent += store.put(folder / name, f"{prefix}/{name}", objects[name].sha256, new_version=new_version)
     return StoredManifest(store=url, objects=objects), sent
 
