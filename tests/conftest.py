@@ -3,8 +3,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -14,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_scans"
 TRUTH = ROOT / "tests" / "data" / "sample_truth"
 CORPUS = ROOT / "scripts" / "corpus"
+STORED = ROOT / "tests" / "data" / "stored"  # small stored items (tests/data/make_stored_items.py)
+PREFECT = Path(sys.executable).parent / "prefect"
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
@@ -57,6 +65,51 @@ def sample_run(tmp_path_factory):
     before = tree_hashes(SAMPLES)
     result = run_cli("run", str(SAMPLES), "--out", str(out), "--workers", "2")
     return out, result, before
+
+
+@dataclass
+class StoredItems:
+    """A copy of tests/data/stored/: two items (HD-DC-0001, HN-TK-0002 of library HD-TV) as the
+    real pipeline stored them, with the batch they came from. Their stored files (METS hrefs, DC
+    identifiers, stored.json, the PDFs' XMP) name the store where they were made, ``recorded``;
+    ``resolve`` maps such a URL onto the copy."""
+
+    root: Path
+    recorded: str  # the store URL the stored files name
+
+    LIBRARY = "HD-TV"
+
+    @property
+    def store(self) -> Path:
+        return self.root / "store"
+
+    @property
+    def scans(self) -> Path:
+        return self.root / "scans"
+
+    def item_ids(self) -> list[str]:
+        return list(self.pages())
+
+    def pages(self) -> dict[str, list[dict]]:
+        """The pages of each item in order: {item_id: [{"page", "file", "frame"}]}."""
+        return json.loads((self.root / "manifest.json").read_text(encoding="utf-8"))
+
+    def folder(self, item_id: str) -> Path:
+        return self.store / self.LIBRARY / item_id
+
+    def resolve(self, href: str) -> Path:
+        """The file of the copy that a URL of the recorded store names."""
+        assert href.startswith(self.recorded + "/"), href
+        return self.store / unquote(href[len(self.recorded) + 1:])
+
+
+def copy_stored_items(target: Path) -> StoredItems:
+    """tests/data/stored/ copied to ``target`` (the tests may change their copy)."""
+    shutil.copytree(STORED, target, dirs_exist_ok=True)
+    library, item_id = StoredItems.LIBRARY, "HD-DC-0001"
+    url = json.loads((target / "store" / library / item_id / "stored.json").read_text(encoding="utf-8"))["store"]
+    assert url.endswith(f"/{library}/{item_id}"), url
+    return StoredItems(target, url[:-len(f"/{library}/{item_id}")])
 
 
 def resolve(href: str) -> Path:
@@ -158,9 +211,104 @@ def swift_python() -> Path:
     return python
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (the system picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, seconds: float, what: str, interval: float = 0.1) -> None:
+    """Until ``condition()`` is true; AssertionError naming ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_until_answers(url: str, seconds: float = 60, process: subprocess.Popen | None = None,
+                       log: Path | None = None) -> None:
+    """Until an HTTP GET of ``url`` is answered with 200. With ``process`` (the server), fail at
+    once if it ends first, showing ``log`` when given."""
+    import httpx
+
+    def answered() -> bool:
+        if process is not None and process.poll() is not None:
+            shown = log.read_text(encoding="utf-8", errors="replace") if log and log.exists() else ""
+            raise RuntimeError(f"the server of {url} ended with {process.returncode} before answering\n{shown}")
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(answered, seconds, f"{url} to answer", interval=0.2)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@contextmanager
+def ledger_session(url: str):
+    """A session on the ledger at ``url`` (made and migrated if new), closed afterwards with its
+    engine disposed (no connection left for the garbage collector to find)."""
+    from digitize import ledger
+
+    session = ledger.open_ledger(url)
+    try:
+        yield session
+    finally:
+        session.close()
+        session.get_bind().dispose()
+
+
+@contextmanager
+def uvicorn_server(app, seconds: float = 30):
+    """An ASGI app served by uvicorn on a free loopback port, in a thread; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started or not thread.is_alive(), seconds, "uvicorn to start")
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextmanager
+def prefect_server_process(home: Path, seconds: float = 120):
+    """A real `prefect server start` on a free loopback port, its state in ``home``; yields the API URL."""
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_API_URL": ""}
+    log = home / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen([str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                                  env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_until_answers(f"{api}/health", seconds, process=server, log=log)
+        yield api
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory):
+    """A real Prefect server (`prefect server start`) for the tests of one module."""
+    with prefect_server_process(tmp_path_factory.mktemp("prefect-home")) as api:
+        yield api
+
+
 def free_port_block(size: int = 5) -> int:
     import random
-    import socket
 
     for _ in range(50):
         base = random.randint(20000, 40000)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+
+from conftest import free_port
 
 OS_USER = "postgres"  # the system user the server runs as when we are root
 DB_USER = DB_NAME = "digitize"
@@ -49,12 +50,6 @@ def postgres_available() -> bool:
         except KeyError:
             return False
     return True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PostgresServer:

@@ -11,7 +11,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
-from conftest import run_cli, tree_hashes
+from conftest import ledger_session, run_cli, sqlite_url, tree_hashes
 from digitize import backup, ledger, quota, storage
 from digitize.errors import ConfigError
 from digitize.files import sha256_file
@@ -24,29 +24,24 @@ HEAD = ScriptDirectory(str(ledger.MIGRATIONS)).get_current_head()
 
 def figures(url: str) -> tuple[list, dict[str, int], str]:
     """The quota progress rows, the row count of every ledger table, and the migration revision."""
-    session = ledger.open_ledger(url)
-    try:
+    with ledger_session(url) as session:
         rows = quota.progress(session, load_plans(PROFILES), AS_OF)
         counts = {t.name: session.scalar(select(func.count()).select_from(t))
                   for t in ledger.Base.metadata.sorted_tables}
         revision = session.scalar(text("SELECT version_num FROM alembic_version"))
-    finally:
-        session.close()
-        session.get_bind().dispose()
     return rows, counts, revision
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def snapshot(request, tmp_path_factory):
     """A ledger with figures (as in test_ledger), backed up once: (ledger url, store, BackupInfo, figures)."""
     folder = tmp_path_factory.mktemp(f"backup-{request.param}")
     if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'ledger.sqlite'}"
+        url = sqlite_url(folder / "ledger.sqlite")
     else:
         url = request.getfixturevalue("postgres").new_database("restore")
-    session = populate(ledger.open_ledger(url), folder)
-    session.close()
-    session.get_bind().dispose()
+    with ledger_session(url) as session:
+        populate(session, folder)
     store = storage.open_store((folder / "store").as_uri())
     info = backup.backup(url, PROFILES, store)
     return url, store, info, figures(url)
@@ -58,7 +53,7 @@ def test_restore_rebuilds_the_ledger_with_the_same_figures(snapshot, schema_made
     assert counts["items"] > 0 and counts["holdings"] == 44 and rows
     assert [b.snapshot for b in backup.list_backups(store)] == [info.snapshot]
     assert info.revision == revision == HEAD and info.sha256 == info.files[backup.DUMPS[info.engine]].sha256
-    target = (f"sqlite:///{tmp_path / 'new-server' / 'ledger.sqlite'}" if info.engine == "sqlite"
+    target = (sqlite_url(tmp_path / "new-server" / "ledger.sqlite") if info.engine == "sqlite"
               else request.getfixturevalue("postgres").new_database("restore"))
     if schema_made:  # another command opened the new ledger before the restore: its tables are empty
         figures(target)
@@ -82,15 +77,16 @@ def test_restore_into_a_ledger_with_data_is_refused_and_leaves_it_alone(snapshot
 def test_a_snapshot_of_the_other_engine_is_refused(snapshot, tmp_path):
     url, store, info, _ = snapshot
     other = ("postgresql+psycopg://digitize@127.0.0.1:1/nowhere" if info.engine == "sqlite"
-             else f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+             else sqlite_url(tmp_path / "ledger.sqlite"))
     with pytest.raises(ConfigError, match=f"is of a {info.engine} ledger and cannot be restored"):
         backup.restore("latest", other, store)
     assert not (tmp_path / "ledger.sqlite").exists()
 
 
 def test_a_tampered_snapshot_is_refused_naming_the_object(tmp_path):
-    source = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    populate(ledger.open_ledger(source), tmp_path).close()
+    source = sqlite_url(tmp_path / "ledger.sqlite")
+    with ledger_session(source) as session:
+        populate(session, tmp_path)
     store = storage.open_store((tmp_path / "store").as_uri())
     info = backup.backup(source, PROFILES, store)
     damaged = tmp_path / "store" / backup.PREFIX / info.snapshot / "ledger.sqlite"
@@ -99,29 +95,30 @@ def test_a_tampered_snapshot_is_refused_naming_the_object(tmp_path):
     damaged.write_bytes(data)
     target = tmp_path / "new" / "ledger.sqlite"
     with pytest.raises(StorageError) as refused:
-        backup.restore(info.snapshot, f"sqlite:///{target}", store)
+        backup.restore(info.snapshot, sqlite_url(target), store)
     assert "ledger.sqlite does not match the SHA-256" in refused.value.message
     assert not target.exists()
     with pytest.raises(ConfigError, match="no ledger snapshot '20200101T000000Z'"):
-        backup.restore("20200101T000000Z", f"sqlite:///{target}", store)
+        backup.restore("20200101T000000Z", sqlite_url(target), store)
 
 
 def test_an_older_snapshot_is_migrated_forward(tmp_path):
     source = tmp_path / "old.sqlite"
     config = Config()
     config.set_main_option("script_location", str(ledger.MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", f"sqlite:///{source}")
+    config.set_main_option("sqlalchemy.url", sqlite_url(source))
     command.upgrade(config, "0001")
     store = storage.open_store((tmp_path / "store").as_uri())
-    assert backup.backup(f"sqlite:///{source}", PROFILES, store).revision == "0001"
-    target = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    assert backup.backup(sqlite_url(source), PROFILES, store).revision == "0001"
+    target = sqlite_url(tmp_path / "new.sqlite")
     backup.restore("latest", target, store)
     assert figures(target)[2] == HEAD
 
 
 def test_cli_backup_then_restore_on_a_new_server(tmp_path):
     old, new = tmp_path / "old", tmp_path / "new"
-    populate(ledger.open_ledger(f"sqlite:///{old / 'ledger.sqlite'}"), tmp_path).close()
+    with ledger_session(sqlite_url(old / "ledger.sqlite")) as session:
+        populate(session, tmp_path)
     made = run_cli("backup", data=str(old))
     assert made.returncode == 0, made.stderr
     [info] = backup.list_backups(storage.open_store((old / "store").as_uri()))
@@ -133,7 +130,7 @@ def test_cli_backup_then_restore_on_a_new_server(tmp_path):
     restored = run_cli("restore", "--from", store, "--profiles", str(new / "profiles"), data=str(new))
     assert restored.returncode == 0, restored.stderr
     assert info.snapshot in restored.stdout
-    assert figures(f"sqlite:///{new / 'ledger.sqlite'}") == figures(f"sqlite:///{old / 'ledger.sqlite'}")
+    assert figures(sqlite_url(new / "ledger.sqlite")) == figures(sqlite_url(old / "ledger.sqlite"))
     assert tree_hashes(new / "profiles") == tree_hashes(PROFILES)
 
     again = run_cli("restore", info.snapshot, "--from", store, data=str(new))

@@ -4,17 +4,14 @@ and English: the numbers on the page are the ledger's, and secret titles never s
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from conftest import ROOT
-from digitize import ledger, quota
+from conftest import ROOT, free_port, ledger_session, sqlite_url, wait_until_answers
+from digitize import quota
 from digitize.plans import load_plans
 from test_ledger import AS_OF, PROFILES, SECRET_TITLE, populate
 
@@ -26,27 +23,19 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("web")
-    url = f"sqlite:///{folder / 'ledger.sqlite'}"
-    session = populate(ledger.open_ledger(url), folder)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "digitize.cli", "web", "--port", str(port)],
-                              env={**os.environ, "DIGITIZE_LEDGER": url})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(base, timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield base, session
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        session.close()
-        session.get_bind().dispose()
+    url = sqlite_url(folder / "ledger.sqlite")
+    port = free_port()
+    with ledger_session(url) as session:
+        populate(session, folder)
+        server = subprocess.Popen([sys.executable, "-m", "digitize.cli", "web", "--port", str(port)],
+                                  env={**os.environ, "DIGITIZE_LEDGER": url})
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_answers(base + "/", 30, process=server)
+            yield base, session
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")

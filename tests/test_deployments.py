@@ -10,9 +10,11 @@ import sys
 import time
 
 import httpx
+import pytest
 
-from conftest import SAMPLES
-from test_prefect_server import prefect_api  # noqa: F401  (the real server fixture)
+from conftest import SAMPLES, wait_for
+
+pytestmark = pytest.mark.slow  # starts a Prefect server (the prefect_api fixture of conftest)
 
 
 def deployment(api: str, name: str) -> dict | None:
@@ -20,17 +22,15 @@ def deployment(api: str, name: str) -> dict | None:
     return found[0] if found else None
 
 
-def test_serve_creates_deployments_and_runs_a_batch(prefect_api, tmp_path):  # noqa: F811
+def test_serve_creates_deployments_and_runs_a_batch(prefect_api, tmp_path):
     batch = tmp_path / "inbox" / "lo-1"
     shutil.copytree(SAMPLES / "HN-TK-0002", batch / "HN-TK-0002")
     env = {**os.environ, "PREFECT_API_URL": prefect_api, "DIGITIZE_DATA": str(tmp_path / "data")}
     served = subprocess.Popen([sys.executable, "-m", "digitize.cli", "serve"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
-        while deployment(prefect_api, "digitize-batch") is None or deployment(prefect_api, "ledger-backup") is None:
-            assert time.monotonic() < deadline, "the deployments did not appear"
-            time.sleep(1)
+        wait_for(lambda: deployment(prefect_api, "digitize-batch") and deployment(prefect_api, "ledger-backup"), 90,
+                 "the deployments to appear", interval=1)
         nightly = deployment(prefect_api, "nightly-inbox")
         [schedule] = nightly["schedules"]
         assert schedule["schedule"]["cron"] == "0 1 * * *"

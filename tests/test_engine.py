@@ -3,9 +3,9 @@ written once per item, and the library free of Prefect."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -37,16 +37,31 @@ def test_direct_and_prefect_runs_give_byte_identical_outputs(prefect_server, tmp
     assert on_flow == on_direct
 
 
-def test_every_output_is_hashed_once_and_the_mets_written_once(tmp_path, monkeypatch):
+class RecordingRunner(ThreadRunner):
+    """The thread runner, noting when each piece of work ran."""
+
+    def __init__(self, workers: int):
+        super().__init__(workers)
+        self.spans: list[tuple[str, str, float, float]] = []
+
+    def submit(self, kind, label, fn, *args):
+        def timed(*args):
+            began = time.monotonic()
+            try:
+                return fn(*args)
+            finally:
+                self.spans.append((kind, label, began, time.monotonic()))
+        return super().submit(kind, label, timed, *args)
+
+
+def test_one_run_hashes_each_output_once_writes_each_mets_once_and_keeps_cores_busy(tmp_path, monkeypatch):
     monkeypatch.setenv("DIGITIZE_DATA", str(tmp_path / "data"))
-    batch = tmp_path / "batch"
-    shutil.copytree(SAMPLES / "HN-TK-0002", batch / "HN-TK-0002")
-    out = tmp_path / "data" / "out"
+    out, store = tmp_path / "data" / "out", tmp_path / "data" / "store"
     hashed, written = Counter(), Counter()
 
-    def counting(function, counter, argument=0):
+    def counting(function, counter):
         def wrapper(*args, **kwargs):
-            counter[Path(args[argument]).resolve()] += 1
+            counter[Path(args[0]).resolve()] += 1
             return function(*args, **kwargs)
         return wrapper
 
@@ -54,21 +69,28 @@ def test_every_output_is_hashed_once_and_the_mets_written_once(tmp_path, monkeyp
     monkeypatch.setattr(files, "copy_hashed", counting(files.copy_hashed, hashed))
     monkeypatch.setattr(files, "atomic_writer", counting(files.atomic_writer, written))
 
-    runner = ThreadRunner(2)
+    runner = RecordingRunner(2)
     try:
-        summary = run_batch(BatchRequest.make(batch, get_settings(), out), runner)
+        summary = run_batch(BatchRequest.make(SAMPLES, get_settings(), out), runner)
     finally:
         runner.close()
     assert summary.ok, summary.model_dump_json(indent=1)
 
-    folder = out / "HD-TV" / "HN-TK-0002"
-    stored = sorted(p for p in (tmp_path / "data" / "store" / "HD-TV" / "HN-TK-0002").rglob("*") if p.is_file())
-    outputs = [folder / p.relative_to(tmp_path / "data" / "store" / "HD-TV" / "HN-TK-0002") for p in stored]
-    # 2 master files (one of them holds 2 pages); per page a text and an ALTO; PDF, text, DC, METS, manifest
-    assert len(outputs) == 2 + 3 * 2 + 5
-    assert {p: hashed[p.resolve()] for p in outputs} == {p: 1 for p in outputs}  # the copy into the store
-    assert written[(folder / "mets.xml").resolve()] == 1
-    assert not [p for p in hashed if p.is_relative_to(folder.resolve()) and p not in {o.resolve() for o in outputs}]
+    for item in summary.items:
+        folder, stored = out / "HD-TV" / item.item_id, store / "HD-TV" / item.item_id
+        outputs = [folder / p.relative_to(stored) for p in sorted(stored.rglob("*")) if p.is_file()]
+        assert len(outputs) >= item.pages * 2 + 6  # text and ALTO a page; masters, PDF, text, DC, METS, manifest
+        assert {p: hashed[p.resolve()] for p in outputs} == {p: 1 for p in outputs}  # the copy into the store
+        resolved = {o.resolve() for o in outputs}
+        assert not [p for p in hashed if p.is_relative_to(folder.resolve()) and p not in resolved]
+        assert written[(folder / "mets.xml").resolve()] == 1
+
+    # the first item was assembled and stored while the second item's pages were being read
+    first, second = summary.items[0].item_id, summary.items[1].item_id
+    [(assembly_began, assembly_ended)] = [(b, e) for kind, label, b, e in runner.spans
+                                          if kind == "assemble-item" and first in label]
+    second_pages = [(b, e) for kind, label, b, e in runner.spans if kind == "page" and second in label]
+    assert any(b < assembly_ended and e > assembly_began for b, e in second_pages), runner.spans
 
 
 def test_the_library_imports_no_prefect():

@@ -1,4 +1,5 @@
-"""Exports on the real sample run: BagIt bags (validated by bagit-python and its command line), the
+"""Exports of real stored items (the fixture tests/data/stored/, from a real run of the pipeline on
+the two sample items, cut down to two small pages each): BagIt bags (validated by bagit-python and its command line), the
 DCAT description and the MARCXML union catalogue; restricted and secret items stay out of
 everything public."""
 
@@ -17,8 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import resolve
-from digitize import export, ledger, mets
+from conftest import copy_stored_items, ledger_session, sqlite_url
+from digitize import export, mets
 from digitize.dcat import dcat_record
 from digitize.ledger import Item, Library
 from digitize.storage import FolderStore
@@ -39,16 +40,16 @@ def when(day: int) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def exported(sample_run, tmp_path_factory):
-    """A copy of the sample run's store with a restricted item added (the first sample's files
-    under another id, its METS saying restricted), and a ledger holding the two samples as open,
-    the restricted item, and a secret item that is only in the ledger."""
-    out, result, _ = sample_run
-    assert result.returncode == 0, result.stdout + result.stderr
+def exported(tmp_path_factory):
+    """A copy of the stored items with a restricted item added (the first sample's files under
+    another id, its METS saying restricted), and a ledger holding the two samples as open, the
+    restricted item, and a secret item that is only in the ledger: (the stored items, the store,
+    the ledger session)."""
     root = tmp_path_factory.mktemp("export")
-    shutil.copytree(out.parent / "store", root / "store")
-    store = FolderStore(root / "store")
-    source, copy = root / "store" / LIBRARY / SAMPLES[0], root / "store" / LIBRARY / RESTRICTED
+    stored = copy_stored_items(root)
+    assert stored.item_ids() == list(SAMPLES)
+    store = FolderStore(stored.store)
+    source, copy = stored.folder(SAMPLES[0]), stored.folder(RESTRICTED)
     shutil.copytree(source, copy)
     (copy / f"{SAMPLES[0]}.pdf").rename(copy / f"{RESTRICTED}.pdf")
     (copy / f"{SAMPLES[0]}.txt").rename(copy / f"{RESTRICTED}.txt")
@@ -64,19 +65,19 @@ def exported(sample_run, tmp_path_factory):
         for relative in manifest["objects"]}
     (copy / "stored.json").write_text(json.dumps(manifest), encoding="utf-8")
 
-    session = ledger.open_ledger(f"sqlite:///{root / 'ledger.sqlite'}")
-    session.add(Library(code=LIBRARY, name=LIBRARY_NAME, province="HD", tier="provincial"))
-    rows = [(SAMPLES[0], SAMPLE_TITLE, "dia_chi", "open", 3),
-            (SAMPLES[1], "Truyện Kiều (bản 1866)", "rare", "open", 5),
-            (RESTRICTED, RESTRICTED_TITLE, "dia_chi", "restricted", 20), (SECRET, SECRET_TITLE, "other", "secret", 21)]
-    for item_id, title, category, access, day in rows:
-        session.add(Item(library=LIBRARY, item_id=item_id, title=title, category=category, access=access,
-                         status="ok", pages=4, stored=store.url(f"{LIBRARY}/{item_id}"), digitized=when(day),
-                         updated=when(day)))
-    session.commit()
-    yield root, store, session
-    session.close()
-    session.get_bind().dispose()
+    pages = {item_id: len(found) for item_id, found in stored.pages().items()}
+    with ledger_session(sqlite_url(root / "ledger.sqlite")) as session:
+        session.add(Library(code=LIBRARY, name=LIBRARY_NAME, province="HD", tier="provincial"))
+        rows = [(SAMPLES[0], SAMPLE_TITLE, "dia_chi", "open", 3),
+                (SAMPLES[1], "Truyện Kiều (bản 1866)", "rare", "open", 5),
+                (RESTRICTED, RESTRICTED_TITLE, "dia_chi", "restricted", 20),
+                (SECRET, SECRET_TITLE, "other", "secret", 21)]
+        for item_id, title, category, access, day in rows:
+            session.add(Item(library=LIBRARY, item_id=item_id, title=title, category=category, access=access,
+                             status="ok", pages=pages.get(item_id, pages[SAMPLES[0]]),
+                             stored=store.url(f"{LIBRARY}/{item_id}"), digitized=when(day), updated=when(day)))
+        session.commit()
+        yield stored, store, session
 
 
 def bag_files(bag: Path) -> dict[str, bytes]:
@@ -128,9 +129,9 @@ def test_library_name_looked_up_or_code(exported, tmp_path):
 
 
 def test_a_changed_stored_file_stops_the_bag(exported, tmp_path):
-    root, _, _ = exported
+    stored, _, _ = exported
     for item_id in SAMPLES:
-        shutil.copytree(root / "store" / LIBRARY / item_id, tmp_path / "store" / LIBRARY / item_id)
+        shutil.copytree(stored.folder(item_id), tmp_path / "store" / LIBRARY / item_id)
     (tmp_path / "store" / LIBRARY / SAMPLES[1] / "text" / "0001.txt").write_text("đã bị sửa", encoding="utf-8")
     with pytest.raises(export.ExportError, match="differs from its manifest"):
         export.export_bag(FolderStore(tmp_path / "store"), LIBRARY, SAMPLES[1], tmp_path / "bags")
@@ -230,7 +231,7 @@ def test_dcat_record(exported):
 def test_union_catalogue_marcxml(exported):
     from pymarc import parse_xml_to_array
 
-    root, store, session = exported
+    stored, store, session = exported
     data = export.union_catalogue_marcxml(session, store, LIBRARY)
     text = data.decode("utf-8")
     assert unicodedata.is_normalized("NFC", text)
@@ -251,7 +252,7 @@ def test_union_catalogue_marcxml(exported):
         assert link.indicators[0] == "4" and link["y"] == "Bản số"
         assert link["u"].endswith(f"/{LIBRARY}/{item_id}/{item_id}.pdf")
         recorded = json.loads(store.read_bytes(f"{LIBRARY}/{item_id}/stored.json"))["objects"][f"{item_id}.pdf"]
-        assert hashlib.sha256(resolve(link["u"]).read_bytes()).hexdigest() == recorded["sha256"]
+        assert hashlib.sha256(stored.resolve(link["u"]).read_bytes()).hexdigest() == recorded["sha256"]
         for field in record.get_fields():
             values = [field.data] if field.is_control_field() else [s.value for s in field.subfields]
             assert all(unicodedata.is_normalized("NFC", v) for v in values)

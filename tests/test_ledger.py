@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pymarc import Field, Indicators, Record, Subfield
 
+from conftest import ledger_session, sqlite_url
 from digitize import holdings, ledger, quota
 from digitize.ledger import Holding, Item
 from digitize.models import Access, BatchSummary, Category, ItemMetadata, ItemResult
@@ -22,16 +23,14 @@ AS_OF = date(2026, 6, 30)
 SECRET_TITLE = "Hồ sơ mật số 7"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def session(request, tmp_path):
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+        url = sqlite_url(tmp_path / "ledger.sqlite")
     else:
         url = request.getfixturevalue("postgres").new_database("ledger")
-    opened = ledger.open_ledger(url)
-    yield opened
-    opened.close()
-    opened.get_bind().dispose()  # no connection left for the garbage collector to find
+    with ledger_session(url) as opened:
+        yield opened
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
@@ -200,6 +199,7 @@ def test_marc_holdings_get_their_category_from_the_rules(session, tmp_path):
     assert categories == {"HD1": "dia_chi", "HD2": "rare", "HD3": "other", "HD4": "endogenous"}
 
 
+@pytest.mark.slow  # a temporary Prefect server
 def test_secret_items_count_but_their_titles_stay_out_of_the_artifacts(fixture_ledger, prefect_server):
     import httpx
     from prefect import flow

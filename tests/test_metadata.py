@@ -1,5 +1,6 @@
-"""Standards metadata of the sample items: METS with MODS, DC and PREMIS valid against the
-official schemas, checksums and hrefs that hold, XMP that agrees with DC, and a METS round trip."""
+"""Standards metadata of stored items (the fixture tests/data/stored/, from a real run of the
+pipeline): METS with MODS, DC and PREMIS valid against the official schemas, checksums and hrefs
+that hold, XMP that agrees with DC, and a METS round trip."""
 
 from __future__ import annotations
 
@@ -10,25 +11,27 @@ import pikepdf
 import pytest
 from lxml import etree
 
-from conftest import resolve, sample_manifest
+from conftest import ROOT, STORED, StoredItems, copy_stored_items, tree_hashes
 from digitize import mets, schemas
 from digitize.dublincore import DC, OAI_DC
 from digitize.errors import OutputInvalid
-from digitize.models import Description, Name
+from digitize.models import Description, ItemMetadata, Name, StoredManifest
 from digitize.pdf import validate_pdfa
 
 NS = mets.NS
 
 
-def item_folders(out: Path) -> list[Path]:
-    return [next(out.glob(f"*/{item_id}")) for item_id in sample_manifest()]
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory) -> StoredItems:
+    return copy_stored_items(tmp_path_factory.mktemp("stored"))
 
 
 @pytest.fixture(scope="module")
-def folders(sample_run):
-    out, result, _ = sample_run
-    assert result.returncode == 0, result.stdout + result.stderr
-    return item_folders(out)
+def folders(stored) -> list[Path]:
+    """The stored folder of each item."""
+    found = [stored.folder(item_id) for item_id in stored.item_ids()]
+    assert len(found) == 2 and all((folder / "mets.xml").is_file() for folder in found)
+    return found
 
 
 def test_mets_and_dc_of_every_sample_item_are_schema_valid(folders):
@@ -64,28 +67,32 @@ def test_a_broken_record_is_refused_with_the_element_named(folders, break_it, el
     assert element in caught.value.message
 
 
-def test_every_checksum_and_href_in_mets_holds(folders):
+def test_every_checksum_and_href_in_mets_holds(stored, folders):
     for folder in folders:
         package = mets.read(folder / "mets.xml")
+        manifest = StoredManifest.model_validate_json((folder / "stored.json").read_text(encoding="utf-8"))
         uses = {f.use for f in package.files}
         assert uses == {"master", "access", "alto", "text"}
         for entry in package.files:
-            target = resolve(entry.href)  # in the store, which mirrors the item's folder
+            assert entry.href.startswith(manifest.store + "/"), entry.href  # the item's place in the store
+            target = stored.resolve(entry.href)  # the stored object (in the copy of the store)
             assert target.is_file(), entry.href
-            relative = target.as_posix().split(f"/{package.library}/{package.item_id}/", 1)[1]
-            assert (folder / relative).is_file()  # the stored key mirrors the item's folder
+            relative = entry.href[len(manifest.store) + 1:]
+            assert manifest.objects[relative].model_dump() == {"size": entry.size, "sha256": entry.sha256}, relative
             assert hashlib.sha256(target.read_bytes()).hexdigest() == entry.sha256, entry.href
             assert target.stat().st_size == entry.size
-        assert [p.number for p in package.pages] == list(range(1, len(sample_manifest()[package.item_id]) + 1))
+        # every stored object is a file of the METS, but the METS itself and dc.xml (its record is in the METS)
+        assert set(manifest.objects) - {"mets.xml", "dc.xml"} == {e.href[len(manifest.store) + 1:]
+                                                                  for e in package.files}
+        assert [p.number for p in package.pages] == list(range(1, len(stored.pages()[package.item_id]) + 1))
 
 
-def test_masters_are_identical_copies_of_the_originals(folders):
-    from conftest import SAMPLES
-
+def test_masters_are_identical_copies_of_the_originals(stored, folders):
     for folder in folders:
         package = mets.read(folder / "mets.xml")
         originals = {hashlib.sha256(p.read_bytes()).hexdigest()
-                     for p in (SAMPLES / package.item_id).iterdir() if p.suffix != ".toml"}
+                     for p in (stored.scans / package.item_id).iterdir() if p.suffix != ".toml"}
+        assert len(originals) == len({page["file"] for page in stored.pages()[package.item_id]})
         assert {f.sha256 for f in package.files if f.use == "master"} == originals
 
 
@@ -122,7 +129,6 @@ def test_mets_read_back_equals_what_was_written(folders, tmp_path):
     for folder in folders:
         package = mets.read(folder / "mets.xml")
         copy = tmp_path / "mets.xml"
-        from digitize.models import ItemMetadata
         meta = ItemMetadata(id=package.item_id, title=package.description.title, library=package.library,
                             category=package.category, access=package.access)
         copy.write_bytes(mets.render(package, meta, [package.item_id], str(copy)))
@@ -140,7 +146,19 @@ def test_a_full_catalogue_description_survives_the_mods_round_trip(folders, tmp_
         subjects=["Lịch sử -- Văn hóa"], places=["Hải Dương (Việt Nam)"], periods=["Thế kỷ 20"],
         call_number="ĐC.2008.001", control_number="HD0001", links=["https://example.org/dc/001"])
     package = package.model_copy(update={"description": full})
-    from digitize.models import ItemMetadata
     meta = ItemMetadata(id=package.item_id, title=full.title, library=package.library)
     (tmp_path / "mets.xml").write_bytes(mets.render(package, meta, [package.item_id], "mets.xml"))
     assert mets.read(tmp_path / "mets.xml").description == full
+
+
+@pytest.mark.slow
+def test_the_stored_items_are_what_the_pipeline_writes_now(tmp_path):
+    """The fixture is not stale: made again by its script it is the same, byte for byte. (When the
+    outputs change on purpose, run tests/data/make_stored_items.py and commit tests/data/stored/.)"""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_stored_items", ROOT / "tests" / "data" / "make_stored_items.py")
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    maker.make(tmp_path / "stored")
+    assert tree_hashes(tmp_path / "stored") == tree_hashes(STORED)

@@ -9,7 +9,11 @@ import os
 import shutil
 import time
 
-from conftest import SAMPLES
+import pytest
+
+from conftest import SAMPLES, ledger_session
+
+pytestmark = pytest.mark.slow  # a temporary Prefect server; runs of sample items
 
 
 def test_nightly_inbox_takes_ready_batches_only(prefect_server, tmp_path, monkeypatch):
@@ -58,8 +62,8 @@ def test_nightly_inbox_takes_ready_batches_only(prefect_server, tmp_path, monkey
     busy = inbox / "lo-3"
     shutil.copytree(SAMPLES / "HD-DC-0001", busy / "HD-DC-0001")
     (busy / "READY").touch()
-    session = ledger.open_ledger(get_settings().ledger_url)
-    ledger.lock_batch(session, str(busy.resolve()), "an operator's run")
+    with ledger_session(get_settings().ledger_url) as session:
+        ledger.lock_batch(session, str(busy.resolve()), "an operator's run")
     outcome = nightly_inbox(inbox=inbox, quiet_minutes=30)
     assert outcome == {"lo-1": "failed", "lo-3": "busy"}
     assert not list(out.glob("_reports/lo-3-*.json"))
@@ -76,12 +80,12 @@ def test_quota_report_writes_the_files_and_publishes_the_artifacts(prefect_serve
     from flows.nightly import quota_report
 
     settings = get_settings()
-    session = ledger.open_ledger(settings.ledger_url)
-    library = ledger.Library(code="HD-TV", name="Thư viện tỉnh Hải Dương", province="hai-duong", tier="provincial")
-    session.add(library)
-    session.commit()
-    holdings.import_file(session, SAMPLES / "_holdings" / "HD-TV.csv", library, settings.profiles)
-    session.close()
+    with ledger_session(settings.ledger_url) as session:
+        library = ledger.Library(code="HD-TV", name="Thư viện tỉnh Hải Dương", province="hai-duong",
+                                 tier="provincial")
+        session.add(library)
+        session.commit()
+        holdings.import_file(session, SAMPLES / "_holdings" / "HD-TV.csv", library, settings.profiles)
 
     state = quota_report(period="2026-H2", return_state=True)
     paths = state.result()

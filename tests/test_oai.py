@@ -1,20 +1,18 @@
-"""The OAI-PMH data provider over a small repository made from the real sample run: every verb and
-error, every response valid (records included), only public items, deleted records, selective
+"""The OAI-PMH data provider over a small repository made from real stored items (the fixture
+tests/data/stored/, from a real run of the pipeline): every verb and error, every response valid (records included), only public items, deleted records, selective
 harvesting, resumption tokens, and a real harvest with Sickle over HTTP."""
 
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 from lxml import etree
 
-from digitize import ledger, oai
+from conftest import copy_stored_items, ledger_session, sqlite_url, uvicorn_server
+from digitize import oai
 from digitize.ledger import Item, Library
 from digitize.storage import FolderStore
 
@@ -53,14 +51,19 @@ DELETED = "oai:digitize:HD-TV/HD-WITHDRAWN-0006"
 
 
 @pytest.fixture(scope="module")
-def repo(sample_run, tmp_path_factory):
-    out, result, _ = sample_run
-    assert result.returncode == 0, result.stderr[-2000:]
-    sample_store = out.parent / "store"
+def repo(tmp_path_factory):
+    stored = copy_stored_items(tmp_path_factory.mktemp("stored"))
+    assert stored.item_ids() == ["HD-DC-0001", "HN-TK-0002"]
     folder = tmp_path_factory.mktemp("oai")
     store = FolderStore(folder / "store")
-    url = f"sqlite:///{folder / 'l.sqlite'}"
-    session = ledger.open_ledger(url)
+    url = sqlite_url(folder / "l.sqlite")
+    with ledger_session(url) as session:
+        yield fill(session, store, stored.store), store, url
+
+
+def fill(session, store, sample_store):
+    """The ledger rows and the stored dc.xml and mets.xml of ITEMS, copied (renamed where the id
+    differs) from the stored items."""
     session.add_all([
         Library(code="HD-TV", name="Thư viện tỉnh Hải Dương", province="hai-duong", tier="provincial"),
         Library(code="VP-LT", name="Thư viện huyện Lập Thạch", province="vinh-phuc", tier="district")])
@@ -80,9 +83,7 @@ def repo(sample_run, tmp_path_factory):
                          digitized=at(updated) - timedelta(days=1), updated=at(updated),
                          withdrawn=at(withdrawn) if withdrawn else None))
     session.commit()
-    yield session, store, url
-    session.close()
-    session.get_bind().dispose()
+    return session
 
 
 @pytest.fixture
@@ -301,9 +302,8 @@ def test_errors(call, params, code):
 
 
 def test_error_for_a_repository_without_public_items(tmp_path):
-    session = ledger.open_ledger(f"sqlite:///{tmp_path / 'empty.sqlite'}")
     store = FolderStore(tmp_path / "store")
-    try:
+    with ledger_session(sqlite_url(tmp_path / "empty.sqlite")) as session:
         identify = oai.validate_oai(oai.respond(session, store, {"verb": "Identify"}, BASE))
         assert identify.findtext(".//o:earliestDatestamp", namespaces=NS) == "1970-01-01T00:00:00Z"
         sets = oai.validate_oai(oai.respond(session, store, {"verb": "ListSets"}, BASE))
@@ -311,9 +311,6 @@ def test_error_for_a_repository_without_public_items(tmp_path):
         records = oai.validate_oai(oai.respond(session, store, {"verb": "ListRecords", "metadataPrefix": "oai_dc"},
                                                BASE))
         assert error(records) == "noRecordsMatch"
-    finally:
-        session.close()
-        session.get_bind().dispose()
 
 
 def test_a_missing_stored_record_is_left_out(repo, tmp_path):
@@ -353,29 +350,16 @@ def test_validation_catches_a_broken_response(call):
 
 @pytest.fixture(scope="module")
 def server(repo):
-    import uvicorn
+    from sqlalchemy.orm import Session
 
     from digitize.web import add_oai, create_app
-
-    from sqlalchemy.orm import Session
 
     session, store, _ = repo
     engine = session.get_bind()
     app = create_app(lambda: Session(engine), {}, store_url=store.root.as_uri(), oai_page_size=1)
     add_oai(app, lambda: Session(engine), store.root.as_uri(), path="/oai-default")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if web.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    web.should_exit = True
-    thread.join(10)
+    with uvicorn_server(app) as base:
+        yield base
 
 
 def sickle_harvest(url, method="GET", **args) -> list[str]:

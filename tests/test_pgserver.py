@@ -9,7 +9,7 @@ import pytest
 
 from pgserver import PostgresServer, postgres_available
 
-pytestmark = pytest.mark.skipif(not postgres_available(), reason="PostgreSQL is not installed")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not postgres_available(), reason="PostgreSQL is not installed")]
 
 
 def test_postgres_server_round_trips_vietnamese_text(tmp_path):

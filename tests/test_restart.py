@@ -10,12 +10,11 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import EPOCH, SAMPLES, output_hashes, run_cli, start_cli
+from conftest import EPOCH, SAMPLES, ledger_session, output_hashes, run_cli, sqlite_url, start_cli, wait_for
 from digitize import ledger
 from digitize.errors import BatchBusy
 
@@ -38,14 +37,7 @@ def ledger_rows(data: Path) -> dict[str, list]:
                 "locks": db.execute("SELECT batch FROM batch_locks").fetchall()}
 
 
-def wait_for(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
+@pytest.mark.slow  # three runs of the sample batch, one of them killed
 def test_killed_run_resumes_to_the_same_outputs_and_a_second_run_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     batch = tmp_path / "batch"
@@ -96,37 +88,38 @@ def test_killed_run_resumes_to_the_same_outputs_and_a_second_run_is_refused(tmp_
 
 
 def test_lock_refuses_a_live_holder_and_takes_over_from_a_dead_one(tmp_path):
-    session = ledger.open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    holder = subprocess.Popen(["sleep", "60"])
-    try:
-        session.add(ledger.BatchLock(batch="/inbox/b1", host=socket.gethostname(), pid=holder.pid, run="r1"))
-        session.commit()
-        with pytest.raises(BatchBusy, match=f"process {holder.pid}"):
-            ledger.lock_batch(session, "/inbox/b1")
-    finally:
-        holder.kill()
-        holder.wait()
-    ledger.lock_batch(session, "/inbox/b1", "r2")  # the holder is gone: its lock is taken over
-    holder_now = ledger.select(ledger.BatchLock.pid).where(ledger.BatchLock.batch == "/inbox/b1")
-    assert session.scalars(holder_now).one() == os.getpid()
-    ledger.lock_batch(session, "/inbox/b2")  # other batches are free
-    assert ledger.unlock_batch(session, "/inbox/b1", os.getpid())
+    with ledger_session(sqlite_url(tmp_path / "ledger.sqlite")) as session:
+        holder = subprocess.Popen(["sleep", "60"])
+        try:
+            session.add(ledger.BatchLock(batch="/inbox/b1", host=socket.gethostname(), pid=holder.pid, run="r1"))
+            session.commit()
+            with pytest.raises(BatchBusy, match=f"process {holder.pid}"):
+                ledger.lock_batch(session, "/inbox/b1")
+        finally:
+            holder.kill()
+            holder.wait()
+        ledger.lock_batch(session, "/inbox/b1", "r2")  # the holder is gone: its lock is taken over
+        holder_now = ledger.select(ledger.BatchLock.pid).where(ledger.BatchLock.batch == "/inbox/b1")
+        assert session.scalars(holder_now).one() == os.getpid()
+        ledger.lock_batch(session, "/inbox/b2")  # other batches are free
+        assert ledger.unlock_batch(session, "/inbox/b1", os.getpid())
 
 
 def test_a_lock_held_on_another_machine_needs_the_operator(tmp_path):
     data = tmp_path / "data"
-    session = ledger.open_ledger(f"sqlite:///{data / 'ledger.sqlite'}")
     batch = tmp_path / "b1"
     batch.mkdir()
-    session.add(ledger.BatchLock(batch=str(batch.resolve()), host="scan-server-2", pid=1, run="r1"))
-    session.commit()
-    refused = run_cli("run", str(batch), data=str(data))
-    assert refused.returncode == BatchBusy.exit_code and "scan-server-2" in refused.stderr + refused.stdout
-    unlocked = run_cli("unlock", str(batch), data=str(data))
-    assert unlocked.returncode == 0 and "removed" in unlocked.stdout
-    assert session.scalars(ledger.select(ledger.BatchLock)).all() == []
+    with ledger_session(sqlite_url(data / "ledger.sqlite")) as session:
+        session.add(ledger.BatchLock(batch=str(batch.resolve()), host="scan-server-2", pid=1, run="r1"))
+        session.commit()
+        refused = run_cli("run", str(batch), data=str(data))
+        assert refused.returncode == BatchBusy.exit_code and "scan-server-2" in refused.stderr + refused.stdout
+        unlocked = run_cli("unlock", str(batch), data=str(data))
+        assert unlocked.returncode == 0 and "removed" in unlocked.stdout
+        assert session.scalars(ledger.select(ledger.BatchLock)).all() == []
 
 
+@pytest.mark.slow  # two runs of the sample batch
 def test_page_that_killed_the_run_twice_is_set_aside_and_the_rest_finishes(tmp_path):
     """Tesseract runs in the worker process: a page that crashes it kills the run. The markers an
     OCR start leaves when its process dies are what a real crash leaves (two for one page, one for

@@ -11,6 +11,7 @@ import pikepdf
 from conftest import SAMPLES, TRUTH, run_cli, sample_manifest, tree_hashes
 from digitize.pdf import validate_pdfa
 from digitize.quality import cer
+from digitize.schemas import validate_file
 
 
 def items(out):
@@ -92,6 +93,8 @@ def test_outputs_follow_the_documented_layout(sample_run):
                 assert (folder / path).is_file(), path
         assert (folder / f"{item_id}.txt").read_text(encoding="utf-8").count("\f") == count - 1
         assert not (folder / ".work").exists()
+        for name in ("mets.xml", "dc.xml"):  # (test_metadata checks the records in depth, on stored items)
+            validate_file(folder / name)
 
 
 def test_originals_untouched_and_rerun_does_nothing_twice(sample_run):

@@ -63,6 +63,7 @@ def pushed(swift, tmp_path_factory):
     return bucket, out, first, second, listing
 
 
+@pytest.mark.slow  # a real Swift server
 def test_sample_items_are_stored_intact(swift, pushed):
     bucket, out, first, _, _ = pushed
     assert first.returncode == 0, first.stdout + first.stderr
@@ -82,6 +83,7 @@ def test_sample_items_are_stored_intact(swift, pushed):
         assert any(e.type == "replication" and f"s3://{bucket}/archive" in e.detail for e in package.events)
 
 
+@pytest.mark.slow  # a real Swift server
 def test_a_second_run_uploads_nothing(swift, pushed, monkeypatch):
     bucket, out, _, second, listing = pushed
     assert second.returncode == 0, second.stdout + second.stderr
@@ -94,6 +96,7 @@ def test_a_second_run_uploads_nothing(swift, pushed, monkeypatch):
     assert pipeline.store_item(item_record(folder), folder, S3Store(bucket, "archive"))[1] == 0
 
 
+@pytest.mark.slow  # a real Swift server
 def test_a_wrong_checksum_is_refused_by_the_server(swift, monkeypatch, tmp_path):
     s3_env(swift, monkeypatch)
     bucket = swift.bucket("corrupt")
@@ -106,6 +109,7 @@ def test_a_wrong_checksum_is_refused_by_the_server(swift, monkeypatch, tmp_path)
     assert objects(swift, bucket) == {}
 
 
+@pytest.mark.slow  # a real Swift server
 def test_a_changed_file_at_an_existing_key_is_refused(swift, monkeypatch, tmp_path):
     s3_env(swift, monkeypatch)
     store = S3Store(swift.bucket("conflict"))
@@ -129,6 +133,7 @@ def test_a_changed_file_at_an_existing_key_is_refused(swift, monkeypatch, tmp_pa
     assert client.get_object(Bucket="conflict", Key="L/I/text/0001.txt")["Body"].read() == "bản đã sửa".encode()
 
 
+@pytest.mark.slow  # a real Swift server
 def test_large_files_go_in_verified_parts(swift, monkeypatch, tmp_path):
     s3_env(swift, monkeypatch)
     bucket = swift.bucket("multipart")
@@ -154,6 +159,7 @@ class StopsMidway(S3Store):
         return super().put(*args, **kwargs)
 
 
+@pytest.mark.slow  # a real Swift server
 def test_outage_mid_item_then_the_next_run_completes_it(swift, pushed, monkeypatch, tmp_path):
     s3_env(swift, monkeypatch)
     bucket = swift.bucket("outage")
@@ -180,6 +186,7 @@ def test_outage_mid_item_then_the_next_run_completes_it(swift, pushed, monkeypat
     assert swift.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
+@pytest.mark.slow  # a real Swift server
 def test_a_batch_run_during_an_outage_leaves_items_waiting_then_completes(swift, tmp_path):
     bucket = swift.bucket("nightly")
     batch = tmp_path / "batch"
@@ -202,6 +209,7 @@ def test_a_batch_run_during_an_outage_leaves_items_waiting_then_completes(swift,
     assert swift.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
+@pytest.mark.slow  # a real Swift server
 def test_audit_finds_changed_and_deleted_objects(swift, pushed):
     bucket, _, _, _, _ = pushed
     client = swift.client()
