@@ -204,7 +204,6 @@ class PageRecord(BaseModel):
     timings: dict[str, float]
     processed: str = ""  # ISO date-time the page was processed
     tools: dict[str, str]
-    warnings: list[str] = []
     outputs: dict[str, FileFacts] = {}  # the page's text and ALTO (paths in the item folder) as written
 
 

@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pikepdf
-import pikepdf.pdfa
 from pikepdf import Name
 
 from digitize import files, textlayer
@@ -60,6 +59,8 @@ def _image_page(pdf: pikepdf.Pdf, page: PdfPage, font: pikepdf.Object) -> None:
 def build_pdfa(pages: list[PdfPage], target: Path, info: PdfInfo) -> FileFacts:
     """Write a PDF/A-2b file, hashed as it is written; raises OutputInvalid (and writes nothing) if
     it does not validate."""
+    import pikepdf.pdfa  # imported here: a third of a second, not needed before an item is assembled
+
     pdf = pikepdf.new()
     font = textlayer.font(pdf)
     for page in pages:
@@ -105,5 +106,7 @@ def _pin_metadata_date(saved, target: Path, epoch: int) -> FileFacts:
 
 def validate_pdfa(path: Path) -> list[str]:
     """Reasons the file is not PDF/A-2b (empty when it is)."""
+    import pikepdf.pdfa
+
     report = pikepdf.pdfa.validate_written(path, FLAVOUR)
     return [] if report.passed else [str(f) for f in report.findings]
