@@ -36,13 +36,14 @@ def fresh_settings():
 
 
 @pytest.fixture(scope="session")
-def prefect_server():
-    """A temporary Prefect API for the flow runs of the session (started once)."""
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_server(tmp_path_factory):
+    """A real Prefect server (`prefect server start` on loopback) for the session, started once: the
+    API of the flows the tests run in this process, and of the commands given its URL."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield PREFECT_API_URL.value()
+    with prefect_server_process(tmp_path_factory.mktemp("prefect-home")) as api:
+        with temporary_settings({PREFECT_API_URL: api}):
+            yield api
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +52,7 @@ def postgres(tmp_path_factory):
     from pgserver import PostgresServer, postgres_available
 
     if not postgres_available():
-        pytest.skip("PostgreSQL is not installed (scripts/setup.sh installs it)")
+        pytest.fail("PostgreSQL is not installed: run scripts/setup.sh, which installs it")
     server = PostgresServer(tmp_path_factory.mktemp("pg"))
     server.start()
     yield server
@@ -298,13 +299,6 @@ def prefect_server_process(home: Path, seconds: float = 120):
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory):
-    """A real Prefect server (`prefect server start`) for the tests of one module."""
-    with prefect_server_process(tmp_path_factory.mktemp("prefect-home")) as api:
-        yield api
 
 
 def free_port_block(size: int = 5) -> int:

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import SAMPLES, wait_for
 
-pytestmark = pytest.mark.slow  # starts a Prefect server (the prefect_api fixture of conftest)
+pytestmark = pytest.mark.slow  # starts a Prefect server (the session prefect_server fixture of conftest)
 
 
 def deployment(api: str, name: str) -> dict | None:
@@ -22,25 +22,25 @@ def deployment(api: str, name: str) -> dict | None:
     return found[0] if found else None
 
 
-def test_serve_creates_deployments_and_runs_a_batch(prefect_api, tmp_path):
+def test_serve_creates_deployments_and_runs_a_batch(prefect_server, tmp_path):
     batch = tmp_path / "inbox" / "lo-1"
     shutil.copytree(SAMPLES / "HN-TK-0002", batch / "HN-TK-0002")
-    env = {**os.environ, "PREFECT_API_URL": prefect_api, "DIGITIZE_DATA": str(tmp_path / "data")}
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "DIGITIZE_DATA": str(tmp_path / "data")}
     served = subprocess.Popen([sys.executable, "-m", "digitize.cli", "serve"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for(lambda: deployment(prefect_api, "digitize-batch") and deployment(prefect_api, "ledger-backup"), 90,
+        wait_for(lambda: deployment(prefect_server, "digitize-batch") and deployment(prefect_server, "ledger-backup"), 90,
                  "the deployments to appear", interval=1)
-        nightly = deployment(prefect_api, "nightly-inbox")
+        nightly = deployment(prefect_server, "nightly-inbox")
         [schedule] = nightly["schedules"]
         assert schedule["schedule"]["cron"] == "0 1 * * *"
         assert schedule["schedule"]["timezone"] == "Asia/Ho_Chi_Minh"
-        assert deployment(prefect_api, "quota-report")["schedules"]
-        assert deployment(prefect_api, "fixity-audit")["schedules"]
-        [weekly] = deployment(prefect_api, "ledger-backup")["schedules"]
+        assert deployment(prefect_server, "quota-report")["schedules"]
+        assert deployment(prefect_server, "fixity-audit")["schedules"]
+        [weekly] = deployment(prefect_server, "ledger-backup")["schedules"]
         assert (weekly["schedule"]["cron"], weekly["schedule"]["timezone"]) == ("30 2 * * 0", "Asia/Ho_Chi_Minh")
 
-        batch_deployment = deployment(prefect_api, "digitize-batch")
+        batch_deployment = deployment(prefect_server, "digitize-batch")
         form = batch_deployment["parameter_openapi_schema"]  # what the UI's run form shows
         assert form["required"] == ["batch"] and "inbox" in form["properties"]["batch"]["description"]
         assert form["definitions"]["MaterialProfile"]["enum"] == ["french-colonial", "han-nom", "quoc-ngu-modern",
@@ -49,12 +49,12 @@ def test_serve_creates_deployments_and_runs_a_batch(prefect_api, tmp_path):
         toml = batch / "HN-TK-0002" / "item.toml"  # an item that names no library: the form's value is used
         toml.write_text("".join(line for line in toml.read_text(encoding="utf-8").splitlines(keepends=True)
                                 if not line.startswith("library")), encoding="utf-8")
-        run = httpx.post(f"{prefect_api}/deployments/{batch_deployment['id']}/create_flow_run",
+        run = httpx.post(f"{prefect_server}/deployments/{batch_deployment['id']}/create_flow_run",
                          json={"parameters": {"batch": str(batch), "workers": 2, "profile": "quoc-ngu-old",
                                               "library": "LC-TV"}}).json()
         deadline = time.monotonic() + 240
         while True:
-            state = httpx.get(f"{prefect_api}/flow_runs/{run['id']}").json()["state"]["type"]
+            state = httpx.get(f"{prefect_server}/flow_runs/{run['id']}").json()["state"]["type"]
             if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
                 break
             assert time.monotonic() < deadline, f"the flow run is still {state}"

@@ -15,6 +15,7 @@ import unicodedata
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import bagit
 import pytest
 from sqlalchemy import select
 
@@ -23,8 +24,6 @@ from digitize import export, mets
 from digitize.dcat import dcat_record
 from digitize.ledger import Item, Library
 from digitize.storage import FolderStore
-
-bagit = pytest.importorskip("bagit")
 
 LIBRARY, LIBRARY_NAME = "HD-TV", "Thư viện tỉnh Hải Dương"
 SAMPLES = ("HD-DC-0001", "HN-TK-0002")

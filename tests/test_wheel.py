@@ -22,7 +22,7 @@ def uv() -> list[str]:
     for command in ([sys.executable, "-m", "uv"], ["python3", "-m", "uv"], ["uv"]):
         if shutil.which(command[0]) and subprocess.run([*command, "--version"], capture_output=True).returncode == 0:
             return command
-    pytest.skip("uv is not installed (scripts/setup.sh installs it)")
+    pytest.fail("uv is not installed: run scripts/setup.sh, which installs it")
 
 
 def run(*args, **kwargs) -> subprocess.CompletedProcess:
