@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import shutil
+import threading
 from contextlib import contextmanager
 
 import pytest
@@ -150,13 +151,28 @@ class StopsMidway(S3Store):
 
     def __init__(self, swift, bucket, after):
         super().__init__(bucket, attempts=2, timeout=3)
-        self.swift, self.after, self.sent = swift, after, 0
+        self.swift, self.after, self.sent, self.busy, self.down = swift, after, 0, 0, False
+        self.turn = threading.Condition()
 
     def put(self, *args, **kwargs):
-        if self.sent == self.after:
-            self.swift.stop()
-        self.sent += 1
-        return super().put(*args, **kwargs)
+        # objects go out a few at once: the server goes down after the first `after` have arrived
+        # and before any other starts
+        with self.turn:
+            self.sent += 1
+            if self.sent == self.after + 1:
+                self.turn.wait_for(lambda: self.busy == 0)
+                self.swift.stop()
+                self.down = True
+                self.turn.notify_all()
+            elif self.sent > self.after + 1:
+                self.turn.wait_for(lambda: self.down)
+            self.busy += 1
+        try:
+            return super().put(*args, **kwargs)
+        finally:
+            with self.turn:
+                self.busy -= 1
+                self.turn.notify_all()
 
 
 @pytest.mark.slow  # a real Swift server

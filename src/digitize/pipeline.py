@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +44,7 @@ from digitize.storage import MANIFEST, Store
 
 WORK = ".work"
 ITEM_RECORD = "item.json"
+STORE_THREADS = 4  # objects of an item sent to the store at once
 MAX_OCR_DEATHS = 2
 
 
@@ -207,9 +209,10 @@ def store_item(record: ItemRecord, folder: Path, store: Store, new_version: bool
     the stored one, which is kept as a previous version."""
     meta, prefix = record.metadata, item_key(record.metadata)
     url = store.url(prefix)
-    objects, sent = dict(record.outputs), 0
-    for relative, facts in objects.items():
-        sent += store.put(folder / relative, f"{prefix}/{relative}", facts.sha256, new_version=new_version)
+    objects = dict(record.outputs)
+    with ThreadPoolExecutor(max_workers=STORE_THREADS) as pool:  # copies and uploads wait on disk and network
+        sent = sum(pool.map(lambda item: store.put(folder / item[0], f"{prefix}/{item[0]}", item[1].sha256,
+                                                   new_version=new_version), objects.items()))
     item_package = record.package.model_copy(deep=True)
     item_package.events.append(Event(
         id="storage", type="replication", date=package.now(), agents=["digitize"], outcome="success",

@@ -78,12 +78,12 @@ def content(blocks: list[list[Line]], page_height_px: float, dpi: float) -> byte
         for line in lines:
             size = max(line.height * scale, 1.0)
             baseline = (page_height_px - line.top - line.height * 0.8) * scale
+            parts.append(f"/GlyphLess {size:.2f} Tf")  # once a line: every word of a line has its size
             for number, (left, width, text) in enumerate(line.words):
                 text = text + (" " if number < len(line.words) - 1 else "")
                 advance = len(text) * CHAR_WIDTH / 1000 * size
                 stretch = 100.0 * width * scale / advance if advance else 100.0
-                parts.append(f"/GlyphLess {size:.2f} Tf {stretch:.2f} Tz 1 0 0 1 {left * scale:.2f} {baseline:.2f} Tm "
-                             f"<{_codes(text)}> Tj")
+                parts.append(f"{stretch:.2f} Tz 1 0 0 1 {left * scale:.2f} {baseline:.2f} Tm <{_codes(text)}> Tj")
     parts.append("ET")
     return "\n".join(parts).encode("ascii")
 
