@@ -224,3 +224,25 @@ def test_secret_items_count_but_their_titles_stay_out_of_the_artifacts(fixture_l
     assert {a["key"] for a in artifacts} == {"quota-progress", "batch-summary"}
     assert SECRET_TITLE not in repr(artifacts)
     assert "HD-TV" in repr(artifacts) and secret.item_id in repr(artifacts)
+
+
+def test_a_ledger_at_the_newest_migration_opens_without_alembic_and_an_older_one_is_upgraded(tmp_path):
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    config = Config()
+    config.set_main_option("script_location", str(ledger.MIGRATIONS))
+    assert ledger.newest_revision() == ScriptDirectory.from_config(config).get_current_head()
+    url = sqlite_url(tmp_path / "ledger.sqlite")
+    ledger.open_ledger(url).close()
+    session = ledger.open_ledger(url)
+    assert ledger.current_revision(session.get_bind()) == ledger.newest_revision()
+    with session.get_bind().begin() as connection:  # as if made by an older digitize
+        connection.execute(text("DROP TABLE batch_locks"))
+        connection.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+    session.close()
+    again = ledger.open_ledger(url)
+    again.execute(text("SELECT count(*) FROM batch_locks"))  # migration 0003 made it again
+    assert ledger.current_revision(again.get_bind()) == ledger.newest_revision()
+    again.close()
