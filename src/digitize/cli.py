@@ -17,7 +17,6 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
-
 from typer.core import TyperGroup  # noqa: E402
 
 from digitize import progress  # noqa: E402

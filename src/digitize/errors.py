@@ -14,7 +14,6 @@ class ExitCode(IntEnum):
     fixity = 5  # the audit found stored objects missing or changed
     output_invalid = 10  # an output failed its validation (PDF/A, schema)
     bad_input = 65  # an input file, folder or metadata that the operator must fix
-    not_found = 66  # an item, snapshot or file asked for does not exist
     store_unreachable = 69  # the object store cannot be reached
     tool = 70  # an external program failed, or its data is missing
     cannot_write = 73  # an output (export, bag, report) cannot be written where asked
@@ -42,12 +41,6 @@ class BadInput(DigitizeError):
     exit_code = ExitCode.bad_input
 
 
-class NotFound(DigitizeError):
-    """Something asked for by name (an item, a snapshot) does not exist."""
-
-    exit_code = ExitCode.not_found
-
-
 class ConfigError(DigitizeError):
     """A setting, profile or command-line value that is wrong."""
 
@@ -64,12 +57,6 @@ class OutputInvalid(DigitizeError):
     """An output failed its validation (PDF/A, schema)."""
 
     exit_code = ExitCode.output_invalid
-
-
-class BatchIncomplete(DigitizeError):
-    """The batch ran, but some items failed."""
-
-    exit_code = ExitCode.batch_incomplete
 
 
 class BatchBusy(DigitizeError):
