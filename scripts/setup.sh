@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what is missing on a Debian 12 machine (as root, or with sudo): the system programs
 # (Tesseract with Vietnamese, French and Han language data, Ghostscript, unpaper, poppler, fonts)
-# and the project's locked Python environment in .venv. Safe to run again: it only adds what is
-# missing.
+# and the project's locked Python environment in .venv; for the tests, PostgreSQL, Chromium and
+# libatomic1 (Playwright's driver needs it; a minimal Debian 12 lacks it). Safe to run again: it
+# only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,7 @@ APT_PACKAGES=(
   tesseract-ocr tesseract-ocr-vie tesseract-ocr-fra tesseract-ocr-chi-tra tesseract-ocr-chi-tra-vert
   ghostscript unpaper pngquant qpdf poppler-utils fonts-noto-core curl
   python3 python3-venv python3-pip
-  postgresql chromium
+  postgresql chromium libatomic1
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -15,6 +15,7 @@ from conftest import ledger_session, run_cli, sqlite_url, tree_hashes
 from digitize import backup, ledger, quota, storage
 from digitize.errors import ConfigError
 from digitize.files import sha256_file
+from digitize.settings import PACKAGED_PROFILES
 from digitize.plans import load_plans
 from digitize.errors import StorageError
 from test_ledger import AS_OF, PROFILES, populate
@@ -136,3 +137,25 @@ def test_cli_backup_then_restore_on_a_new_server(tmp_path):
     again = run_cli("restore", info.snapshot, "--from", store, data=str(new))
     assert again.returncode == ConfigError.exit_code
     assert "already holds data" in again.stderr
+
+
+def test_profiles_unpack_safely_where_python_has_no_tar_filter(tmp_path, monkeypatch):
+    """Debian 12's Python 3.11.2 predates tarfile's "data" filter: the check is done by hand there."""
+    import io
+    import tarfile
+
+    from digitize.errors import StorageError
+
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    good, evil = tmp_path / "good.tar.gz", tmp_path / "evil.tar.gz"
+    with tarfile.open(good, "w:gz") as tar:
+        tar.add(PACKAGED_PROFILES / "materials", arcname="materials")
+    with tarfile.open(evil, "w:gz") as tar:
+        member = tarfile.TarInfo("../outside.toml")
+        member.size = 4
+        tar.addfile(member, io.BytesIO(b"x=1\n"))
+    backup._unpack(good, tmp_path / "profiles")
+    assert (tmp_path / "profiles" / "materials" / "quoc-ngu-modern.toml").is_file()
+    with pytest.raises(StorageError, match="outside.toml"):
+        backup._unpack(evil, tmp_path / "unpacked")
+    assert not (tmp_path / "outside.toml").exists()

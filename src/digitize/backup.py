@@ -25,9 +25,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from digitize import ledger
-from digitize.errors import ConfigError, DigitizeError, ToolError
+from digitize.errors import ConfigError, DigitizeError, StorageError, ToolError
 from digitize.files import sha256_file
-from digitize.errors import StorageError
 
 PREFIX = "_backups/ledger"
 MANIFEST = "backup.json"
@@ -224,6 +223,21 @@ def _fetch(store, info: BackupInfo, folder: Path) -> dict[str, Path]:
     return fetched
 
 
+def _unpack(archive: Path, target: Path) -> None:
+    """Unpack the profiles archive: plain files and folders only, all inside ``target`` (tarfile's
+    "data" filter where the Python has it; Debian 12's 3.11.2 predates it)."""
+    with tarfile.open(archive) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(target, filter="data")
+            return
+        root = target.resolve()
+        for member in tar.getmembers():
+            if not (member.isfile() or member.isdir()) or not (root / member.name).resolve().is_relative_to(root):
+                raise StorageError(f"the snapshot's profiles archive holds {member.name!r}, which is not a plain "
+                                   "file inside it", str(archive), "use another snapshot")
+        tar.extractall(target)
+
+
 def restore(snapshot_ref: str, ledger_url: str, store, profiles_target: Path | None = None) -> BackupInfo:
     """Rebuild an empty ledger (and, if asked, the profiles folder) from a snapshot ("latest" or
     its UTC time), then migrate it to the newest schema."""
@@ -261,8 +275,7 @@ def restore(snapshot_ref: str, ledger_url: str, store, profiles_target: Path | N
                 database.dispose()
             _run_pg("pg_restore", ledger_url, "--no-owner", "--no-privileges", "--single-transaction", str(dump))
         if profiles_target is not None:
-            with tarfile.open(fetched[PROFILES]) as tar:
-                tar.extractall(profiles_target, filter="data")
+            _unpack(fetched[PROFILES], profiles_target)
     ledger.upgrade(ledger_url)
     ledger.clear_batch_locks(ledger_url)  # the runs that held them at backup time are not running here
     return info
