@@ -10,7 +10,7 @@ import os
 import queue
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -84,6 +84,11 @@ def assemble(plan: ingest.ItemPlan, catalogue: list, profile: Profile, records: 
                                   ingested, base)
 
 
+def with_problem(result: ItemResult, status: Status, reason: str, severity: Severity = Severity.error) -> ItemResult:
+    problem = Problem(item=result.item_id, reason=reason, severity=severity)
+    return result.model_copy(update={"status": status, "problems": [*result.problems, problem]})
+
+
 def store(record: ItemRecord, folder: Path, store_url: str, multipart_mb: int,
           new_version: bool) -> tuple[ItemResult, StoredManifest | None]:
     """Push a finished item; if the store stays unreachable the item waits for the next run."""
@@ -92,16 +97,19 @@ def store(record: ItemRecord, folder: Path, store_url: str, multipart_mb: int,
         manifest, sent = pipeline.store_item(record, folder, storage.open_store(store_url, multipart_mb << 20),
                                              new_version)
     except StorageUnavailable as exc:
-        problem = Problem(item=result.item_id, reason=f"waiting for storage: {exc.message}", severity=Severity.warning)
-        return result.model_copy(update={"status": Status.waiting, "problems": result.problems + [problem]}), None
+        return with_problem(result, Status.waiting, f"waiting for storage: {exc.message}", Severity.warning), None
     except DigitizeError as exc:
-        return result.model_copy(update={"status": Status.failed, "problems": result.problems + [
-            Problem(item=result.item_id, reason=exc.message)]}), None
+        return with_problem(result, Status.failed, exc.message), None
     log.info("%s stored at %s (%d objects sent)", result.item_id, manifest.store, sent)
     return pipeline.mark_stored(folder, record, manifest).result, manifest
 
 
 # --- the run ---
+
+def failure_reason(exc: Exception, work: str) -> str:
+    """What an operator reads for a failure: our errors say it themselves; anything else is a bug."""
+    return exc.message if isinstance(exc, DigitizeError) else f"{work} failed: {exc!r}"
+
 
 def read_catalogue(batch: Path) -> tuple[list, list[Problem]]:
     """Every MARC21 record the batch carries; a file that cannot be read is reported."""
@@ -130,9 +138,8 @@ class ItemRun:
     plan: ingest.ItemPlan
     profile: Profile
     folder: Path
-    outcomes: list = field(default_factory=list)
+    outcomes: list  # per page: its PageRecord or Problem once back, None until then
     began: float = 0.0
-    left: int = 0
 
 
 def run_batch(request: BatchRequest, runner: Runner, run_label: str = "") -> BatchSummary:
@@ -227,7 +234,7 @@ class _BatchRun:
                 self.submit_store(index, folder, earlier)
             return
         ingest_date(folder)
-        job = ItemRun(index, plan, profile, folder, [None] * len(plan.pages), left=len(plan.pages))
+        job = ItemRun(index, plan, profile, folder, [None] * len(plan.pages))
         self.waiting.extend((job, number) for number in range(len(plan.pages)))
 
     def hand_over(self) -> None:
@@ -247,17 +254,13 @@ class _BatchRun:
         source = job.plan.pages[number]
         try:
             job.outcomes[number] = future.result()
-        except DigitizeError as exc:
-            job.outcomes[number] = Problem(item=job.plan.meta.id, file=source.name, reason=exc.message,
-                                           path=source.path)
         except Exception as exc:  # a crash on one page must not stop the batch
-            job.outcomes[number] = Problem(item=job.plan.meta.id, file=source.name,
-                                           reason=f"processing failed: {exc!r}", path=source.path)
+            job.outcomes[number] = Problem(item=job.plan.meta.id, file=source.name, path=source.path,
+                                           reason=failure_reason(exc, "processing"))
         progress.report("page")
         if self.runner.window is not None:
             self.hand_over()
-        job.left -= 1
-        if job.left == 0:
+        if None not in job.outcomes:
             self.pages_done(job)
 
     def pages_done(self, job: ItemRun) -> None:
@@ -277,13 +280,9 @@ class _BatchRun:
     def assembled(self, job: ItemRun, problems: list[Problem], future) -> None:
         try:
             record = future.result()
-        except DigitizeError as exc:
-            self.results[job.index] = (self.failed(job.plan, problems + [Problem(item=job.plan.meta.id,
-                                                                                  reason=exc.message)]), None)
-            return
-        except Exception as exc:  # a bug in assembly must not stop the batch
-            self.results[job.index] = (self.failed(job.plan, problems + [Problem(
-                item=job.plan.meta.id, reason=f"assembly failed: {exc!r}")]), None)
+        except Exception as exc:  # a failed assembly fails its item, not the batch
+            problem = Problem(item=job.plan.meta.id, reason=failure_reason(exc, "assembly"))
+            self.results[job.index] = (self.failed(job.plan, problems + [problem]), None)
             return
         self.submit_store(job.index, job.folder, record)
 
@@ -297,8 +296,7 @@ class _BatchRun:
         try:
             self.results[index] = future.result()
         except Exception as exc:  # store() reports the store's own errors; this is a bug
-            self.results[index] = (record.result.model_copy(update={"status": Status.failed, "problems": [
-                *record.result.problems, Problem(item=record.metadata.id, reason=f"storing failed: {exc!r}")]}), None)
+            self.results[index] = (with_problem(record.result, Status.failed, failure_reason(exc, "storing")), None)
 
     def failed(self, plan: ingest.ItemPlan, problems: list[Problem]) -> ItemResult:
         """Record a failed item; copy what made it fail into the quarantine with the reason."""

@@ -128,11 +128,12 @@ def build_package(meta: ItemMetadata, description: Description, profile: Profile
     """The item's package from its written outputs (``outputs``: facts by path in the item, to
     which the masters are added as they are copied). ``base``: the item's URL in the store, which
     the hrefs name (relative hrefs without one)."""
+    formats = {page.path: page.format for page in pages}
     masters = {}
     for number, (path, (relative, facts)) in enumerate(copy_masters(pages, folder).items(), start=1):
         outputs[relative] = facts
         masters[path] = entry(folder, relative, facts, f"master-{number:04d}", "master",
-                              MIMETYPES.get(next(p.format for p in pages if p.path == path), ""), base)
+                              MIMETYPES.get(formats[path], ""), base)
     package_files = list(masters.values())
     pdf = f"{meta.id}.pdf"
     package_files.append(entry(folder, pdf, outputs[pdf], "access-pdf", "access", MIMETYPES[".pdf"], base))
