@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from vnpages import render_pages  # noqa: E402
 from digitize.quality import cer  # noqa: E402
 
-ITEM_TOML = 'id = "BENCH-1"\ntitle = "Benchmark pages"\nlibrary = "BENCH"\nprofile = "quoc-ngu-old"\n'
+ITEM_TOML = 'id = "BENCH-1"\ntitle = "Benchmark pages"\nlibrary = "BENCH"\naccess = "open"\nprofile = "quoc-ngu-old"\n'
 
 
 def make_batch(work: Path, pages: int, seed: int, level: str,

@@ -11,7 +11,7 @@ from prefect import flow, get_run_logger, runtime
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from digitize import ledger, quota
-from digitize.batch import BatchRequest, run_batch
+from digitize.batch import BatchRequest, run_batch, shown
 from digitize.errors import DigitizeError
 from digitize.models import BatchSummary
 from digitize.plans import load_plans
@@ -58,13 +58,13 @@ def quota_rows(request: BatchRequest, summary: BatchSummary) -> list:
 
 
 def publish_artifacts(rows: list, summary: BatchSummary) -> None:
-    """A table of quota progress and a markdown summary of the run (no titles: secret items are
-    never named in anything public)."""
+    """A table of quota progress and a markdown summary of the run (no titles, and secret items
+    without their ids: they are never named in anything public)."""
     from prefect.artifacts import create_markdown_artifact
 
     publish_quota(rows, "Quota progress after this run")
     lines = ["| item | status | pages |", "|---|---|---|"] + [
-        f"| {item.item_id} | {item.status.value} | {item.pages} |" for item in summary.items]
+        f"| {shown(item)} | {item.status.value} | {item.pages} |" for item in summary.items]
     create_markdown_artifact(markdown="\n".join(["# Batch run", *lines]), key="batch-summary",
                              description="Items of this run")
 
@@ -102,7 +102,7 @@ def digitize_batch(batch: Path, profile: MaterialProfile | None = None, library:
     summary = run_batch(request, PrefectRunner(request.workers), str(runtime.flow_run.id or ""))
     logger = get_run_logger()
     for item in summary.items:
-        logger.info("%s: %s, %d pages, confidence %s", item.item_id, item.status.value, item.pages,
+        logger.info("%s: %s, %d pages, confidence %s", shown(item), item.status.value, item.pages,
                     item.mean_confidence)
     try:
         publish_artifacts(quota_rows(request, summary), summary)

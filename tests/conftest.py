@@ -160,6 +160,33 @@ def run_cli(*args: str, api_url: str | None = None, **settings: str) -> subproce
                           capture_output=True, text=True, timeout=900)
 
 
+def latest_report(out: Path) -> dict:
+    """The JSON report of the latest run that wrote into the output folder ``out``."""
+    latest = max((out / "_reports").glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    return json.loads(latest.read_text(encoding="utf-8"))
+
+
+def report_reasons(report: dict, severity: str | None = None) -> dict[str, str]:
+    """Every reason in a run's report (of ``severity``, or all), by "item/file" (file None for the item)."""
+    problems = [(item["item_id"], p) for item in report["items"] for p in item["problems"]]
+    problems += [(p["item"], p) for p in report["problems"]]
+    return {f"{item}/{p['file']}": p["reason"] for item, p in problems if severity in (None, p["severity"])}
+
+
+def report_statuses(report: dict) -> dict[str, str]:
+    return {item["item_id"]: item["status"] for item in report["items"]}
+
+
+def register_library(data: Path, library: str) -> None:
+    """Put ``library`` into the ledger of the data folder ``data`` (a one-record holdings register)."""
+    register = data / f"{library}.csv"
+    register.write_text("call_number,title,category\nX.1,x,dia_chi\n", encoding="utf-8")
+    done = run_cli("holdings", "import", str(register), "--library", library, "--name", "Thư viện thử",
+                   "--province", "hai-duong", "--tier", "provincial", data=str(data))
+    register.unlink()
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def start_cli(log: Path, *args: str, api_url: str | None = None, **settings: str) -> subprocess.Popen:
     """`digitize ARGS` started in its own process group (so the test can kill it and its children),
     its output going to ``log``."""

@@ -11,14 +11,14 @@ import zlib
 
 import pytest
 
-from conftest import SAMPLES, run_cli, tree_hashes
+from conftest import SAMPLES, report_reasons, run_cli, tree_hashes
 
 GOOD_PAGE = SAMPLES / "HD-DC-0001" / "0002.jpg"
 HOSTILE = "0005..\\..\\..\\evil.jpg"
 
 
 def item_toml(item_id: str, title: str = "Tài liệu thử") -> str:
-    return f'id = "{item_id}"\ntitle = "{title}"\nlibrary = "TEST"\ncategory = "dia_chi"\n'
+    return f'id = "{item_id}"\ntitle = "{title}"\nlibrary = "TEST"\ncategory = "dia_chi"\naccess = "open"\n'
 
 
 def png_claiming(width: int, height: int) -> bytes:
@@ -100,16 +100,6 @@ def bad_batch(tmp_path_factory):
     return root, batch, out, result, report, before
 
 
-def reasons(report: dict) -> dict[str, str]:
-    found = {}
-    for item in report["items"]:
-        for problem in item["problems"]:
-            found[f"{item['item_id']}/{problem['file']}"] = problem["reason"]
-    for problem in report["problems"]:
-        found[f"{problem['item']}/{problem['file']}"] = problem["reason"]
-    return found
-
-
 def test_good_items_finish_and_the_run_reports_failure(bad_batch):
     _, _, out, result, report, _ = bad_batch
     status = {item["item_id"]: item["status"] for item in report["items"]}
@@ -136,7 +126,7 @@ def test_good_items_finish_and_the_run_reports_failure(bad_batch):
 ])
 def test_each_bad_file_has_a_plain_reason(bad_batch, where, words):
     _, _, _, result, report, _ = bad_batch
-    found = reasons(report)
+    found = report_reasons(report)
     assert where in found, sorted(found)
     assert words in found[where]
     assert where.split("/")[-1] in result.stdout  # the operator sees it in the summary too

@@ -30,7 +30,7 @@ def test_missing_tesseract_language_stops_the_run_and_names_the_package(tmp_path
     item = tmp_path / "batch" / "KH-1"
     item.mkdir(parents=True)
     shutil.copy(SAMPLES / "HD-DC-0001" / "0003.png", item / "0001.png")
-    item_toml = 'id = "KH-1"\ntitle = "Sách tiếng Khmer"\nlibrary = "HD-TV"\n'
+    item_toml = 'id = "KH-1"\ntitle = "Sách tiếng Khmer"\nlibrary = "HD-TV"\naccess = "open"\n'
     # the profile given on the command line, then one named by the item itself
     for extra, named in ((["--profile", "khmer"], ""), ([], 'profile = "khmer"\n')):
         (item / "item.toml").write_text(item_toml + named, encoding="utf-8")

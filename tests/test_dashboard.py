@@ -1,5 +1,6 @@
 """The coordinators' dashboard served by `digitize web`, read in headless Chromium in Vietnamese
-and English: the numbers on the page are the ledger's, and secret titles never show."""
+and English: the numbers on the page are the ledger's, and secret items are never named (neither
+their title nor their id)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from digitize.plans import load_plans
 from test_ledger import AS_OF, PROFILES, SECRET_TITLE, populate
 
 CHROMIUM = Path("/usr/bin/chromium")
+SECRET_ID = "HD-TV-rare-5"  # test_ledger.populate's secret item
 ARTIFACTS = ROOT / "test-artifacts"
 
 
@@ -26,8 +28,8 @@ def served(tmp_path_factory):
     port = free_port()
     with ledger_session(url) as session:
         populate(session, folder)
-        server = subprocess.Popen([sys.executable, "-m", "digitize.cli", "web", "--port", str(port)],
-                                  env={**os.environ, "DIGITIZE_LEDGER": url})
+        server = subprocess.Popen([sys.executable, "-m", "digitize.cli", "web", "--staff", "--port", str(port)],
+                                  env={**os.environ, "DIGITIZE_LEDGER": url, "DIGITIZE_DATA": str(folder)})
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_answers(base + "/", 30, process=server)
@@ -64,7 +66,8 @@ def test_dashboard_shows_the_ledger_figures(served, browser, lang, heading, cate
         assert page.locator(f"td.percent{cell}").inner_text() == f"{row.percent:.1f}"
         assert page.locator(f"td.target{cell}").inner_text() == ("" if row.target is None else str(row.target))
     content = page.content()
-    assert SECRET_TITLE not in content
+    assert SECRET_TITLE not in content and SECRET_ID not in content
+    assert "HD-TV-rare-4" in page.locator("#items").inner_text()  # an open item of the period is named
     assert ("tài liệu mật" if lang == "vi" else "secret item") in page.locator("#items").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{lang}.png"), full_page=True)
@@ -76,5 +79,6 @@ def test_dashboard_exports_as_one_static_file(served, tmp_path):
     from digitize import dashboard
 
     html = dashboard.render(session, load_plans(PROFILES), AS_OF, "vi")
-    assert html.startswith("<!doctype html>") and "<svg" in html and SECRET_TITLE not in html
+    assert html.startswith("<!doctype html>") and "<svg" in html
+    assert SECRET_TITLE not in html and SECRET_ID not in html
     assert "http" not in html.split("<body>")[0]  # no external resources

@@ -54,7 +54,7 @@ def test_sample_formats_decode_with_their_frames_and_dpi():
 def test_pages_follow_natural_name_order(tmp_path):
     item = tmp_path / "B-1"
     item.mkdir()
-    (item / "item.toml").write_text('id="B-1"\ntitle="t"\nlibrary="L"\n', encoding="utf-8")
+    (item / "item.toml").write_text('id="B-1"\ntitle="t"\nlibrary="L"\naccess="open"\n', encoding="utf-8")
     for name in ("p10.png", "p2.png", "p1.png"):
         Image.new("L", (400, 300), 255).save(item / name, dpi=(300, 300))
     assert [p.name for p in plan(item).pages] == ["p1.png", "p2.png", "p10.png"]

@@ -146,7 +146,7 @@ def test_a_full_catalogue_description_survives_the_mods_round_trip(folders, tmp_
         subjects=["Lịch sử -- Văn hóa"], places=["Hải Dương (Việt Nam)"], periods=["Thế kỷ 20"],
         call_number="ĐC.2008.001", control_number="HD0001", links=["https://example.org/dc/001"])
     package = package.model_copy(update={"description": full})
-    meta = ItemMetadata(id=package.item_id, title=full.title, library=package.library)
+    meta = ItemMetadata(id=package.item_id, title=full.title, library=package.library, access=package.access)
     (tmp_path / "mets.xml").write_bytes(mets.render(package, meta, [package.item_id], "mets.xml"))
     assert mets.read(tmp_path / "mets.xml").description == full
 

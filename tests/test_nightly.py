@@ -25,7 +25,7 @@ def test_nightly_inbox_takes_ready_batches_only(prefect_server, tmp_path, monkey
     ready = inbox / "lo-1"
     shutil.copytree(SAMPLES / "HN-TK-0002", ready / "HN-TK-0002")
     (ready / "BROKEN-1").mkdir()
-    (ready / "BROKEN-1" / "item.toml").write_text('id = "BROKEN-1"\ntitle = "x"\nlibrary = "HD-TV"\n',
+    (ready / "BROKEN-1" / "item.toml").write_text('id = "BROKEN-1"\ntitle = "x"\nlibrary = "HD-TV"\naccess = "open"\n',
                                                   encoding="utf-8")
     (ready / "BROKEN-1" / "0001.tif").write_bytes(b"")
     (ready / "READY").touch()

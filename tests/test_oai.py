@@ -1,6 +1,7 @@
 """The OAI-PMH data provider over a small repository made from real stored items (the fixture
 tests/data/stored/, from a real run of the pipeline): every verb and error, every response valid (records included), only public items, deleted records, selective
-harvesting, resumption tokens, and a real harvest with Sickle over HTTP."""
+harvesting, resumption tokens, items closed after they were public (deleted records; never-public
+items nowhere), and a real harvest with Sickle over HTTP."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 from lxml import etree
+from sqlalchemy import select
 
 from conftest import copy_stored_items, ledger_session, sqlite_url, uvicorn_server
-from digitize import oai
+from digitize import ledger, oai
 from digitize.ledger import Item, Library
+from digitize.models import Access, Category, ItemMetadata, ItemResult
 from digitize.storage import FolderStore
 
 NS = {"o": oai.OAI, "dc": "http://purl.org/dc/elements/1.1/", "oai_dc": "http://www.openarchives.org/OAI/2.0/oai_dc/",
@@ -48,6 +51,7 @@ ITEMS = [
 PUBLIC = ["oai:digitize:HD-TV/HD-DC-0001", "oai:digitize:VP-LT/VP-CLONE-0003", "oai:digitize:HD-TV/HN-TK-0002",
           "oai:digitize:HD-TV/HD-WITHDRAWN-0006"]  # in datestamp order (ties by row id)
 DELETED = "oai:digitize:HD-TV/HD-WITHDRAWN-0006"
+KEY = b"k" * 32
 
 
 @pytest.fixture(scope="module")
@@ -356,8 +360,8 @@ def server(repo):
 
     session, store, _ = repo
     engine = session.get_bind()
-    app = create_app(lambda: Session(engine), {}, store_url=store.root.as_uri(), oai_page_size=1)
-    add_oai(app, lambda: Session(engine), store.root.as_uri(), path="/oai-default")
+    app = create_app(lambda: Session(engine), {}, store_url=store.root.as_uri(), oai_page_size=1, secret_key=KEY)
+    add_oai(app, lambda: Session(engine), store.root.as_uri(), secret=KEY, path="/oai-default")
     with uvicorn_server(app) as base:
         yield base
 
@@ -399,4 +403,95 @@ def test_harvest_with_sickle(server):
     bad = httpx.get(server + "/oai", params=[("verb", "ListRecords"), ("metadataPrefix", "oai_dc"),
                                              ("metadataPrefix", "mets")])
     assert bad.status_code == 200 and error(oai.validate_oai(bad.content)) == "badArgument"
-    assert httpx.get(server + "/").status_code == 200  # the dashboard is still there
+    assert httpx.get(server + "/").status_code == 404  # the public app has no dashboard
+
+
+def record(session, item_id: str, access: Access, when: str, category=Category.rare) -> None:
+    """One run of ``digitize run`` recording the item as stored, with this access."""
+    meta = ItemMetadata(id=item_id, title=f"Nhan đề {item_id}", library="HD-TV", category=category, access=access)
+    result = ItemResult(item_id=item_id, library="HD-TV", status="ok", pages=3, stored=f"s3://x/HD-TV/{item_id}")
+    ledger.record_run(session, "batch", at(when), at(when), [(meta, result, None)])
+
+
+def test_an_item_closed_after_it_was_public_is_a_deleted_record(tmp_path):
+    store = FolderStore(tmp_path / "store")
+    with ledger_session(sqlite_url(tmp_path / "l.sqlite")) as session:
+        session.add(Library(code="HD-TV", name="Thư viện tỉnh Hải Dương", province="hai-duong",
+                            tier="provincial"))
+        session.commit()
+
+        def ask(page_size=1, **params):
+            body = oai.respond(session, store, params, BASE, page_size=page_size)
+            for hidden in ("HD-SECRET-FROM-START", "endogenous"):  # never public: named only by the harvester
+                assert hidden.encode() not in body or hidden in repr(params), hidden
+            return oai.validate_oai(body)
+
+        record(session, "HD-OPEN-0001", Access.open, "2026-01-10T09:00:00")
+        record(session, "HD-STAYS-0002", Access.open, "2026-01-11T09:00:00", Category.dia_chi)
+        record(session, "HD-SECRET-FROM-START", Access.secret, "2026-01-12T09:00:00", Category.endogenous)
+        closing = "oai:digitize:HD-TV/HD-OPEN-0001"
+        assert harvest(ask, metadataPrefix="oai_dc")[0] == [closing, "oai:digitize:HD-TV/HD-STAYS-0002"]
+        assert ask(verb="ListIdentifiers", metadataPrefix="oai_dc").find(".//o:header", NS).get("status") is None
+
+        record(session, "HD-OPEN-0001", Access.secret, "2026-02-01T08:00:00", Category.endogenous)
+        found, tokens = harvest(ask, page_size=1, metadataPrefix="oai_dc")
+        assert found == ["oai:digitize:HD-TV/HD-STAYS-0002", closing]  # in datestamp order: it changed last
+        assert tokens[0]["completeListSize"] == "2"
+        for root in (ask(verb="GetRecord", identifier=closing, metadataPrefix="oai_dc"),
+                     ask(verb="ListRecords", metadataPrefix="mets", **{"from": "2026-02-01"})):
+            assert identifiers(root) == [closing]
+            header = root.find(".//o:header", NS)
+            assert header.get("status") == "deleted"
+            assert header.findtext("o:datestamp", namespaces=NS) == "2026-02-01T08:00:00Z"  # when it was closed
+            assert header.xpath("o:setSpec/text()", namespaces=NS) == ["library:HD-TV"]  # not its new category
+            assert root.find(".//o:metadata", NS) is None
+        assert identifiers(ask(verb="ListIdentifiers", metadataPrefix="oai_dc", set="library:HD-TV")) == [
+            "oai:digitize:HD-TV/HD-STAYS-0002"]  # page 1 of 2
+        assert error(ask(verb="ListIdentifiers", metadataPrefix="oai_dc", set="category:rare")) == "noRecordsMatch"
+        assert ask(verb="ListSets", page_size=100).xpath("//o:setSpec/text()", namespaces=NS) == [
+            "library", "library:HD-TV", "category", "category:dia_chi"]  # not rare: its one item is closed
+        assert error(ask(verb="ListMetadataFormats", identifier=closing)) == "noMetadataFormats"
+        assert ask(verb="Identify").findtext(".//o:earliestDatestamp", namespaces=NS) == "2026-01-11T09:00:00Z"
+
+        # the item secret from the start answers exactly as an identifier that does not exist
+        def answer(ident):
+            root = ask(verb="GetRecord", identifier=ident, metadataPrefix="oai_dc")
+            return error(root), root.findtext("o:error", namespaces=NS).replace(ident, "ID")
+        assert answer("oai:digitize:HD-TV/HD-SECRET-FROM-START") == answer("oai:digitize:HD-TV/NO-SUCH-ITEM") == (
+            "idDoesNotExist", "no public item ID")
+        for params in ({"verb": "ListIdentifiers", "metadataPrefix": "oai_dc", "set": "category:endogenous"},
+                       {"verb": "ListRecords", "metadataPrefix": "oai_dc", "until": "2026-01-31"}):
+            found = identifiers(ask(**params))
+            assert "oai:digitize:HD-TV/HD-SECRET-FROM-START" not in found
+
+        record(session, "HD-OPEN-0001", Access.open, "2026-03-01T08:00:00")  # opened again
+        header = ask(verb="ListIdentifiers", metadataPrefix="oai_dc", **{"from": "2026-03-01"}).find(".//o:header", NS)
+        assert header.findtext("o:identifier", namespaces=NS) == closing and header.get("status") is None
+        item = session.scalars(select(Item).where(Item.item_id == "HD-OPEN-0001")).one()
+        assert oai.utc(item.published) == at("2026-01-10T09:00:00")  # the first time it was public
+
+
+def test_migration_marks_the_public_items_as_published(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    url = sqlite_url(tmp_path / "old.sqlite")
+    config = Config()
+    config.set_main_option("script_location", str(ledger.MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "0003")  # a ledger from before the column
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO libraries VALUES ('HD-TV', 'Thư viện', 'hai-duong', 'provincial')"))
+        for number, (access, status) in enumerate([("open", "ok"), ("secret", "ok"), ("open", "waiting")]):
+            connection.execute(text(
+                "INSERT INTO items (library, item_id, title, category, access, call_number, control_number, "
+                "status, pages, stored, digitized, updated) VALUES ('HD-TV', :id, '', 'rare', :access, '', '', "
+                ":status, 1, '', '2026-01-05 10:00:00.000000', '2026-02-05 10:00:00.000000')"),
+                {"id": f"ITEM-{number}", "access": access, "status": status})
+    engine.dispose()
+    with ledger_session(url) as session:  # opening it migrates it
+        published = dict(session.execute(select(Item.item_id, Item.published)).all())
+    assert {k: v and oai.utc(v) for k, v in published.items()} == {
+        "ITEM-0": at("2026-01-05T10:00:00"), "ITEM-1": None, "ITEM-2": None}

@@ -12,7 +12,7 @@ from digitize.quality import cer
 from digitize.settings import get_settings
 from vnpages import render_pages
 
-ITEM = 'id = "HARD-1"\ntitle = "Trang khó"\nlibrary = "TEST"\nprofile = "quoc-ngu-old"\n'
+ITEM = 'id = "HARD-1"\ntitle = "Trang khó"\nlibrary = "TEST"\naccess = "open"\nprofile = "quoc-ngu-old"\n'
 
 
 @pytest.mark.parametrize("text,seed", [("truyen-kieu-1866.txt", 21), ("ke-hoach-hai-duong.txt", 22)])

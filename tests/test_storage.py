@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import shutil
+import sqlite3
 import threading
 from contextlib import contextmanager
 
@@ -57,6 +58,11 @@ def pushed(swift, tmp_path_factory):
     """The sample batch run with DIGITIZE_STORE pointing at a Swift bucket."""
     bucket = swift.bucket("samples")
     out = tmp_path_factory.mktemp("s3run") / "out"
+    # the library in the ledger, so that its items are recorded there (the audit works from the ledger)
+    imported = run_cli("holdings", "import", str(SAMPLES / "_holdings" / "HD-TV.csv"), "--library", "HD-TV",
+                       "--name", "Thư viện tỉnh Hải Dương", "--province", "hai-duong", "--tier", "provincial",
+                       data=str(out.parent))
+    assert imported.returncode == 0, imported.stdout + imported.stderr
     with s3_environment(swift):
         first = run_cli("run", str(SAMPLES), "--out", str(out), store=f"s3://{bucket}/archive")
         listing = swift.client().list_objects_v2(Bucket=bucket)["Contents"]
@@ -225,21 +231,71 @@ def test_a_batch_run_during_an_outage_leaves_items_waiting_then_completes(swift,
     assert swift.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
+def reported(result, *kinds: str) -> set[tuple[str, str]]:
+    """(kind, object URL) of each line of a command's output that starts with one of ``kinds``."""
+    lines = [line.split() for line in result.stdout.splitlines()]
+    return {(words[0], words[1].rstrip(":")) for words in lines if words and words[0] in kinds}
+
+
+def ledger_outputs(data) -> list[tuple]:
+    with sqlite3.connect(data / "ledger.sqlite") as db:
+        return db.execute("SELECT i.item_id, i.status, o.path, o.size, o.sha256 FROM outputs o JOIN items i "
+                          "ON o.item = i.id ORDER BY 1, 3").fetchall()
+
+
 @pytest.mark.slow  # a real Swift server
-def test_audit_finds_changed_and_deleted_objects(swift, pushed):
-    bucket, _, _, _, _ = pushed
-    client = swift.client()
+def test_audit_from_the_ledger_and_repair(swift, pushed):
+    bucket, out, _, _, _ = pushed
+    client, store, recorded = swift.client(), f"s3://{bucket}/archive", ledger_outputs(out.parent)
+    assert len({row[0] for row in recorded}) == 2 and {row[1] for row in recorded} == {"ok"}
+
+    def cli(*args):
+        return run_cli(*args, store=store, data=str(out.parent))
+
+    def intact(name: str) -> bool:
+        body = client.get_object(Bucket=bucket, Key=f"archive/HD-TV/{name}")["Body"].read()
+        return sha256(body) == sha256((out / "HD-TV" / name).read_bytes())
+
     with s3_environment(swift):
-        clean = run_cli("audit", "--library", "HD-TV", store=f"s3://{bucket}/archive")
+        clean = cli("audit", "--library", "HD-TV")
         assert clean.returncode == 0, clean.stdout + clean.stderr
-        changed, deleted = "archive/HD-TV/HD-DC-0001/text/0001.txt", "archive/HD-TV/HN-TK-0002/alto/0002.xml"
-        client.put_object(Bucket=bucket, Key=changed, Body="văn bản bị sửa".encode())
-        client.delete_object(Bucket=bucket, Key=deleted)
-        result = run_cli("audit", store=f"s3://{bucket}/archive")
-    assert result.returncode == 5, result.stdout + result.stderr
-    assert "HD-DC-0001/text/0001.txt" in result.stdout and "changed" in result.stdout
-    assert "HN-TK-0002/alto/0002.xml" in result.stdout and "missing" in result.stdout
-    assert "testing" not in result.stdout + result.stderr  # the secret key never shows
+        assert f"2 items, {len(recorded)} objects checked" in clean.stdout
+        # rot: the same size and the recorded SHA-256 still in its metadata, over other bytes
+        changed, deleted = "HD-DC-0001/text/0001.txt", ["HN-TK-0002/alto/0002.xml", "HD-DC-0001/HD-DC-0001.pdf"]
+        original = client.get_object(Bucket=bucket, Key=f"archive/HD-TV/{changed}")
+        rotten = bytearray(original["Body"].read())
+        rotten[0] ^= 1
+        client.put_object(Bucket=bucket, Key=f"archive/HD-TV/{changed}", Body=bytes(rotten),
+                          Metadata=original["Metadata"])
+        for name in deleted:
+            client.delete_object(Bucket=bucket, Key=f"archive/HD-TV/{name}")
+        found = cli("audit")
+        assert found.returncode == 5, found.stdout + found.stderr
+        assert reported(found, "missing", "changed") == {("changed", f"{store}/HD-TV/{changed}")} | {
+            ("missing", f"{store}/HD-TV/{name}") for name in deleted}
+
+        repaired = cli("repair")
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+        assert all(intact(name) for name in [changed, *deleted])
+        [kept] = [k for k in objects(swift, bucket) if k.startswith("archive/_versions/")]
+        assert kept.endswith(f"/HD-TV/{changed}")
+        assert client.get_object(Bucket=bucket, Key=kept)["Body"].read() == rotten
+        after = cli("audit")
+        assert after.returncode == 0, after.stdout + after.stderr
+
+        # a whole item lost in the store: the next run of its batch sends it again
+        lost = [k for k in objects(swift, bucket) if k.startswith("archive/HD-TV/HN-TK-0002/")]
+        for key in lost:
+            client.delete_object(Bucket=bucket, Key=key)
+        assert cli("audit").returncode == 5
+        rerun = run_cli("run", str(SAMPLES), "--out", str(out), store=store)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        assert all(intact(key.removeprefix("archive/HD-TV/")) for key in lost)
+        final = cli("audit")
+        assert final.returncode == 0, final.stdout + final.stderr
+    assert ledger_outputs(out.parent) == recorded
+    shown = "".join(r.stdout + r.stderr for r in (clean, found, repaired, after, rerun, final))
+    assert "testing" not in shown  # the secret key never shows
 
 
 def test_folder_store_refuses_a_changed_file_and_keeps_versions(tmp_path):

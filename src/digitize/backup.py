@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from digitize import ledger
 from digitize.errors import ConfigError, DigitizeError, StorageError, ToolError
 from digitize.files import sha256_file
+from digitize.settings import shown_url
 
 PREFIX = "_backups/ledger"
 MANIFEST = "backup.json"
@@ -62,14 +63,10 @@ def _engine(url: str) -> str:
     return name
 
 
-def shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def _sqlite_path(url: str) -> Path:
     database = make_url(url).database
     if not database or database == ":memory:":
-        raise ConfigError("the ledger is not a SQLite file", shown(url), "set DIGITIZE_LEDGER to sqlite:///PATH")
+        raise ConfigError("the ledger is not a SQLite file", shown_url(url), "set DIGITIZE_LEDGER to sqlite:///PATH")
     return Path(database)
 
 
@@ -80,12 +77,12 @@ def _reason(exc: Exception) -> str:
 def _read(url: str, what: str, query):
     """``query(connection)`` on the database at ``url``; a database error becomes a ConfigError
     that starts with ``what``."""
-    engine = create_engine(url)
+    engine = create_engine(url, hide_parameters=True)
     try:
         with engine.connect() as connection:
             return query(connection)
     except SQLAlchemyError as exc:
-        raise ConfigError(f"{what} ({_reason(exc)})", shown(url),
+        raise ConfigError(f"{what} ({_reason(exc)})", shown_url(url),
                           "check DIGITIZE_LEDGER and that the database server runs") from None
     finally:
         engine.dispose()
@@ -126,7 +123,7 @@ def _run_pg(program: str, url: str, *args: str) -> None:
     result = subprocess.run([pg_program(program), f"--dbname={dbname}", *args], env=env, capture_output=True,
                             text=True)
     if result.returncode:
-        raise ToolError(f"{program} failed: {result.stderr.strip()}", shown(url),
+        raise ToolError(f"{program} failed: {result.stderr.strip()}", shown_url(url),
                         "check DIGITIZE_LEDGER and that the database server runs")
 
 
@@ -247,14 +244,14 @@ def restore(snapshot_ref: str, ledger_url: str, store, profiles_target: Path | N
     engine = _engine(ledger_url)
     if info.engine != engine:
         raise ConfigError(f"snapshot {info.snapshot} is of a {info.engine} ledger and cannot be restored into "
-                          f"{engine}", shown(ledger_url), f"point DIGITIZE_LEDGER at an empty {info.engine} ledger")
+                          f"{engine}", shown_url(ledger_url), f"point DIGITIZE_LEDGER at an empty {info.engine} ledger")
     if info.revision not in {s.revision for s in ScriptDirectory(str(ledger.MIGRATIONS)).walk_revisions()}:
         raise ConfigError(f"snapshot {info.snapshot} is of a newer ledger (migration {info.revision}) than this "
                           "installation knows", None, "update digitize on this server, then restore again")
     tables = _tables(ledger_url)
     holding = sorted(name for name, rows in tables.items() if rows and name != "alembic_version")
     if holding:
-        raise ConfigError(f"the ledger already holds data (tables {', '.join(holding)})", shown(ledger_url),
+        raise ConfigError(f"the ledger already holds data (tables {', '.join(holding)})", shown_url(ledger_url),
                           EMPTY_TODO)
     with tempfile.TemporaryDirectory(prefix="digitize-restore-") as tmp:
         fetched = _fetch(store, info, Path(tmp))
@@ -267,7 +264,7 @@ def restore(snapshot_ref: str, ledger_url: str, store, profiles_target: Path | N
             # an empty schema made by an earlier command is in the way of pg_restore; it holds no rows
             ours = set(ledger.Base.metadata.tables) | {"alembic_version"}
             metadata = MetaData()
-            database = create_engine(ledger_url)
+            database = create_engine(ledger_url, hide_parameters=True)
             try:
                 metadata.reflect(database, only=[name for name in tables if name in ours])
                 metadata.drop_all(database)

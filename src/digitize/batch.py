@@ -5,22 +5,25 @@ the ledger and write the report. Needs no Prefect: flows/ runs the same engine a
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import tempfile
 import queue
 import time
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from digitize import ingest, ledger, marc, ocr, package, pipeline, progress, storage
-from digitize.errors import BadInput, DigitizeError, StorageUnavailable, ToolError
+from digitize.errors import (BadInput, DigitizeError, LedgerUnavailable, OutputUnwritable, StorageRefused,
+                             StorageUnavailable, ToolError)
 from digitize.files import write_atomic
-from digitize.models import (BatchSummary, ItemMetadata, ItemRecord, ItemResult, PageRecord, PageSource, Problem,
+from digitize.models import (Access, BatchSummary, ItemMetadata, ItemRecord, ItemResult, PageRecord, PageSource, Problem,
                              Profile, Severity, Status, StoredManifest)
-from digitize.profiles import get_profile
+from digitize.profiles import get_profile, load_library_defaults
 from digitize.runner import Runner
 from digitize.settings import Settings
 
@@ -61,7 +64,7 @@ class BatchRequest:
 def intake(folder: Path, batch: Path, csv_row: dict | None, profiles: Path, default_profile: str,
            max_pixels: int, defaults: dict) -> ingest.ItemPlan:
     return ingest.plan_item(folder, batch, csv_row, lambda meta: get_profile(profiles, meta.profile or default_profile),
-                            max_pixels, defaults)
+                            max_pixels, defaults, load_library_defaults(profiles))
 
 
 def page(item_id: str, source: PageSource, profile: Profile, folder: Path, ocr_timeout: int) -> PageRecord | Problem:
@@ -84,6 +87,11 @@ def assemble(plan: ingest.ItemPlan, catalogue: list, profile: Profile, records: 
                                   ingested, base)
 
 
+def redescribe(record: ItemRecord, meta: ItemMetadata, catalogue_description, folder: Path,
+               changed: list[str]) -> ItemRecord:
+    return pipeline.redescribe_item(record, meta, catalogue_description, folder, changed)
+
+
 def with_problem(result: ItemResult, status: Status, reason: str, severity: Severity = Severity.error) -> ItemResult:
     problem = Problem(item=result.item_id, reason=reason, severity=severity)
     return result.model_copy(update={"status": status, "problems": [*result.problems, problem]})
@@ -98,17 +106,57 @@ def store(record: ItemRecord, folder: Path, store_url: str, multipart_mb: int,
                                              new_version)
     except StorageUnavailable as exc:
         return with_problem(result, Status.waiting, f"waiting for storage: {exc.message}", Severity.warning), None
+    except StorageRefused:
+        raise  # no item can be stored: the run stops
     except DigitizeError as exc:
         return with_problem(result, Status.failed, exc.message), None
-    log.info("%s stored at %s (%d objects sent)", result.item_id, manifest.store, sent)
+    log.info("%s stored (%d objects sent)", shown(result), sent)
     return pipeline.mark_stored(folder, record, manifest).result, manifest
 
 
 # --- the run ---
 
+# writing an output or a quarantine copy fails with these when the disk, not the item, is at fault
+UNWRITABLE = ingest.ENVIRONMENT_ERRNOS | {errno.EACCES, errno.EPERM}
+
+
+def shown(item: ItemResult | ItemMetadata, number: int | None = None) -> str:
+    """How logs and the runner's task names call an item: a secret item is never named there."""
+    secret = item.secret if isinstance(item, ItemResult) else item.access == Access.secret
+    name = item.item_id if isinstance(item, ItemResult) else item.id
+    return ("a secret item" if number is None else f"secret item {number}") if secret else name
+
+
 def failure_reason(exc: Exception, work: str) -> str:
     """What an operator reads for a failure: our errors say it themselves; anything else is a bug."""
     return exc.message if isinstance(exc, DigitizeError) else f"{work} failed: {exc!r}"
+
+
+def environment_fault(exc: BaseException) -> DigitizeError | None:
+    """The fault of the environment behind ``exc`` (the run stops), or None (the item's own fault)."""
+    if isinstance(exc, (StorageRefused, OutputUnwritable, LedgerUnavailable)):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in UNWRITABLE:
+        return OutputUnwritable(f"cannot write {exc.filename or 'the output'}: {exc.strerror}", None,
+                                "free space or make the output folder writable for the service user, then run "
+                                "again: what is finished is kept and not done again")
+    return None
+
+
+def check_output(request: BatchRequest) -> None:
+    """Stop before any work when the output folder cannot hold the run's work."""
+    out, batch = request.out.resolve(), request.batch.resolve()
+    if out.is_relative_to(batch):
+        raise BadInput("the output folder is inside the batch folder", str(request.out),
+                       "choose an output folder outside the batch (--out or DIGITIZE_DATA): the next run "
+                       "would read its own outputs as items")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out) as probe:
+            probe.write(b"digitize")
+    except OSError as exc:
+        raise OutputUnwritable(f"the output folder cannot be written ({exc.strerror})", str(request.out),
+                               "free space or make it writable for the service user, then run again") from None
 
 
 def read_catalogue(batch: Path) -> tuple[list, list[Problem]]:
@@ -147,23 +195,29 @@ def run_batch(request: BatchRequest, runner: Runner, run_label: str = "") -> Bat
     batch's lock (e.g. its Prefect flow run). Raises BatchBusy when another run has the batch, and
     ConfigError or ToolError, before any work, for a wrong setting or missing OCR language data."""
     get_profile(request.profiles, request.default_profile)  # an unknown profile stops the run here
-    store_at = storage.open_store(request.store_url).url  # so does a wrong store setting
+    load_library_defaults(request.profiles)  # so does a wrong libraries.toml
+    store = storage.open_store(request.store_url, request.multipart_mb << 20)  # and a wrong store setting
+    check_output(request)
+    store.check_writable()
     key = str(request.batch.resolve())
     session = ledger.open_ledger(request.ledger_url)
     try:
         ledger.lock_batch(session, key, run_label)
         try:
-            return _BatchRun(request, runner, session, store_at).run()
+            return _BatchRun(request, runner, session, store).run()
         finally:
-            ledger.unlock_batch(session, key, os.getpid())
+            try:
+                ledger.unlock_batch(session, key, os.getpid())
+            except LedgerUnavailable as exc:  # the run itself is over; the next one takes the lock over
+                log.warning("the batch lock could not be released: %s", exc.message)
     finally:
         session.close()
         session.get_bind().dispose()
 
 
 class _BatchRun:
-    def __init__(self, request: BatchRequest, runner: Runner, session, store_at: Callable[[str], str]):
-        self.request, self.runner, self.session, self.store_at = request, runner, session, store_at
+    def __init__(self, request: BatchRequest, runner: Runner, session, store: storage.Store):
+        self.request, self.runner, self.session, self.store = request, runner, session, store
         self.quarantine = request.out / "_quarantine" / request.batch.name
         self.results: dict[int, tuple[ItemResult, StoredManifest | None]] = {}
         self.events: queue.SimpleQueue = queue.SimpleQueue()  # (handler, future) of finished work
@@ -171,12 +225,21 @@ class _BatchRun:
         self.waiting: deque[tuple[ItemRun, int]] = deque()  # pages not yet handed over, in batch order
         self.first_page: datetime | None = None
         self.catalogue: list = []
+        self.plans: list[ingest.ItemPlan] = []
+        self.stopped: DigitizeError | None = None  # a fault of the environment: no new work is started
 
     def submit(self, kind: str, label: str, fn: Callable, args: tuple, then: Callable) -> None:
         """Hand work to the runner; ``then(future)`` runs here, in the run's own thread, when it ends."""
         future = self.runner.submit(kind, label, fn, *args)
         self.pending += 1
         future.add_done_callback(lambda done: self.events.put((then, done)))
+
+    def stop(self, fault: DigitizeError) -> None:
+        """Start no new work; what is with the workers ends, then the run does its accounts."""
+        if self.stopped is None:
+            log.error("run stopped: %s", fault.message)
+            self.stopped = fault
+        self.waiting.clear()
 
     def run(self) -> BatchSummary:
         request = self.request
@@ -185,10 +248,11 @@ class _BatchRun:
         self.catalogue, catalogue_problems = read_catalogue(request.batch)
         problems += catalogue_problems
         defaults = {"library": request.library} if request.library else {}
-        intakes = [self.runner.submit("ingest-item", folder.name, intake, folder, request.batch, row,
+        intakes = [self.runner.submit("ingest-item", f"item folder {number}", intake, folder, request.batch, row,
                                       request.profiles, request.default_profile, request.max_pixels, defaults)
-                   for folder, row in found]
-        plans = [future.result() for future in intakes]
+                   for number, (folder, row) in enumerate(found, start=1)]
+        self.plans = plans = [future.result() for future in intakes]
+        refuse_shared_ids(plans)
         for problem in problems:
             log.warning("%s: %s", problem.file or problem.item, problem.reason)
         for name in {plan.meta.profile or request.default_profile for plan in plans if plan.ok}:
@@ -196,13 +260,15 @@ class _BatchRun:
 
         progress.report("total", sum(len(p.pages) for p in plans if p.ok))
         for index, plan in enumerate(plans):
-            self.start_item(index, plan)
+            if self.stopped:
+                break
+            self.guarded(self.start_item, index, plan)
         for _ in range(len(self.waiting) if self.runner.window is None else self.runner.window):
             self.hand_over()
         while self.pending:
             handler, future = self.events.get()
             self.pending -= 1
-            handler(future)
+            self.guarded(handler, future)
 
         finished = datetime.now(timezone.utc)
         counted = [(plans[i].meta, *self.results[i]) for i in sorted(self.results) if plans[i].meta is not None]
@@ -210,12 +276,28 @@ class _BatchRun:
         summary = BatchSummary(batch=str(request.batch), started=started, finished=finished,
                                items=[self.results[i][0] for i in sorted(self.results)], problems=problems,
                                first_page=self.first_page)
+        if self.stopped:
+            summary.stopped, summary.stop_code = self.stopped.message, int(self.stopped.exit_code)
+            summary.not_done = [plan.label for i, plan in enumerate(plans) if i not in self.results]
         report = request.out / "_reports" / f"{request.batch.name}-{started:%Y%m%dT%H%M%S}.json"
-        write_atomic(report, summary.model_dump_json(indent=1))
+        try:
+            write_atomic(report, summary.model_dump_json(indent=1))
+        except OSError as exc:
+            log.error("the run's report could not be written to %s: %s", report, exc.strerror)
         for item in summary.items:
-            log.info("%s: %s, %d pages, confidence %s", item.item_id, item.status.value, item.pages,
+            log.info("%s: %s, %d pages, confidence %s", shown(item), item.status.value, item.pages,
                      item.mean_confidence)
         return summary
+
+    def guarded(self, handler: Callable, *args) -> None:
+        """Run a step of the run's own thread; a fault of the environment there stops the run."""
+        try:
+            handler(*args)
+        except Exception as exc:
+            fault = environment_fault(exc)
+            if fault is None:
+                raise
+            self.stop(fault)
 
     def start_item(self, index: int, plan: ingest.ItemPlan) -> None:
         if not plan.ok:
@@ -225,17 +307,67 @@ class _BatchRun:
         profile = get_profile(request.profiles, plan.meta.profile or request.default_profile)
         folder = pipeline.item_dir(request.out, plan.meta)
         earlier = pipeline.finished_item(folder, plan.pages)
+        claimed = None if request.new_version else self.claimed_elsewhere(plan, folder, earlier)
+        if claimed:
+            plan.problem(claimed)
+            self.results[index] = (self.failed(plan, plan.problems), None)
+            return
         if earlier is not None:
-            log.info("%s already done, skipped", plan.meta.id)
             progress.report("page", len(plan.pages))
+            description = pipeline.describe(plan.meta, self.catalogue)
+            changed = pipeline.metadata_changes(earlier, plan.meta, description)
+            if changed:
+                log.info("%s: metadata changed (%s), stored again as a new version", shown(plan.meta),
+                         ", ".join(changed))
+                self.submit("update-item", f"update {shown(plan.meta, index + 1)}", redescribe,
+                            (earlier, plan.meta, description, folder, changed),
+                            lambda future: self.assembled(index, plan, folder, [], future))
+                return
+            log.info("%s already done, skipped", shown(plan.meta))
             if earlier.stored is not None:
-                self.results[index] = (earlier.result, earlier.stored)
+                self.check_stored(index, plan, folder, earlier)
             else:
                 self.submit_store(index, folder, earlier)
             return
         ingest_date(folder)
         job = ItemRun(index, plan, profile, folder, [None] * len(plan.pages))
         self.waiting.extend((job, number) for number in range(len(plan.pages)))
+
+    def check_stored(self, index: int, plan: ingest.ItemPlan, folder: Path, earlier: ItemRecord) -> None:
+        """An item stored by an earlier run: the store may have lost objects since (one HEAD each),
+        which are sent again from the local copies."""
+        result, lost = earlier.result, []
+        try:
+            lost = storage.missing(self.store, pipeline.item_key(plan.meta), earlier.stored.objects)
+        except DigitizeError as exc:  # the stored copy stands; the next run checks it again
+            result = with_problem(result, Status.ok, f"the store could not be checked: {exc.message}",
+                                  Severity.warning)
+        gone = [name for name in lost if not (folder / name).is_file()]
+        if gone:
+            self.results[index] = (with_problem(result, Status.failed, (
+                f"{len(gone)} objects missing from the store are gone from the output folder too "
+                f"({', '.join(gone[:5])}{', ...' if len(gone) > 5 else ''}); restore {folder} from a "
+                "backup and run again, or move it aside and run again with --new-version to make the "
+                "item anew")), None)
+        elif lost:
+            self.submit_store(index, folder, earlier)
+        else:
+            self.results[index] = (result, earlier.stored)
+
+    def claimed_elsewhere(self, plan: ingest.ItemPlan, folder: Path, earlier: ItemRecord | None) -> str | None:
+        """Why this item may not take its id: the library already has an item stored under it from
+        other page images or from another batch (replacing one needs --new-version)."""
+        meta = plan.meta
+        other_batch = ledger.stored_from(self.session, meta.library, meta.id)
+        moved = other_batch is not None and Path(other_batch).resolve() != self.request.batch.resolve()
+        differs = pipeline.stored_from_other_pages(folder, plan.pages)
+        if not differs and not (moved and earlier is None):
+            return None
+        return (f"the id {meta.id} is already used by an item stored for library {meta.library}, from "
+                f"{'the batch ' + other_batch if other_batch else 'an earlier run'} with other page images; "
+                f"this item ({plan.folder}) is not stored under it. Give this item its own id; or, if it "
+                "replaces the stored one, run again with --new-version (the stored copies are kept as a "
+                "previous version)")
 
     def hand_over(self) -> None:
         if not self.waiting:
@@ -246,7 +378,7 @@ class _BatchRun:
         if self.first_page is None:
             self.first_page = datetime.now(timezone.utc)
         source = job.plan.pages[number]
-        self.submit("page", f"{job.plan.meta.id} page {source.number}", page,
+        self.submit("page", f"{shown(job.plan.meta, job.index + 1)} page {source.number}", page,
                     (job.plan.meta.id, source, job.profile, job.folder, self.request.ocr_timeout),
                     lambda future: self.page_done(job, number, future))
 
@@ -255,12 +387,15 @@ class _BatchRun:
         try:
             job.outcomes[number] = future.result()
         except Exception as exc:  # a crash on one page must not stop the batch
+            fault = environment_fault(exc)
+            if fault is not None:
+                return self.stop(fault)  # the item is left for the next run, not failed
             job.outcomes[number] = Problem(item=job.plan.meta.id, file=source.name, path=source.path,
                                            reason=failure_reason(exc, "processing"))
         progress.report("page")
         if self.runner.window is not None:
             self.hand_over()
-        if None not in job.outcomes:
+        if None not in job.outcomes and not self.stopped:
             self.pages_done(job)
 
     def pages_done(self, job: ItemRun) -> None:
@@ -271,31 +406,39 @@ class _BatchRun:
         if any(p.severity == Severity.error for p in problems):
             self.results[job.index] = (self.failed(plan, problems), None)
             return
-        base = self.store_at(pipeline.item_key(plan.meta))
-        self.submit("assemble-item", f"assemble {plan.meta.id}", assemble,
+        base = self.store.url(pipeline.item_key(plan.meta))
+        self.submit("assemble-item", f"assemble {shown(plan.meta, job.index + 1)}", assemble,
                     (plan, self.catalogue, job.profile, records, job.folder, problems,
                      time.monotonic() - job.began, ingest_date(job.folder), base),
-                    lambda future: self.assembled(job, problems, future))
+                    lambda future: self.assembled(job.index, plan, job.folder, problems, future))
 
-    def assembled(self, job: ItemRun, problems: list[Problem], future) -> None:
+    def assembled(self, index: int, plan: ingest.ItemPlan, folder: Path, problems: list[Problem], future) -> None:
         try:
             record = future.result()
         except Exception as exc:  # a failed assembly fails its item, not the batch
-            problem = Problem(item=job.plan.meta.id, reason=failure_reason(exc, "assembly"))
-            self.results[job.index] = (self.failed(job.plan, problems + [problem]), None)
+            fault = environment_fault(exc)
+            if fault is not None:
+                return self.stop(fault)
+            problem = Problem(item=plan.meta.id, reason=failure_reason(exc, "assembly"))
+            self.results[index] = (self.failed(plan, problems + [problem]), None)
             return
-        self.submit_store(job.index, job.folder, record)
+        if not self.stopped:
+            self.submit_store(index, folder, record)
 
     def submit_store(self, index: int, folder: Path, record: ItemRecord) -> None:
         request = self.request
-        self.submit("store-item", f"store {record.metadata.id}", store,
-                    (record, folder, request.store_url, request.multipart_mb, request.new_version),
+        self.submit("store-item", f"store {shown(record.metadata, index + 1)}", store,
+                    (record, folder, request.store_url, request.multipart_mb,
+                     request.new_version or record.new_version),
                     lambda future: self.stored(index, record, future))
 
     def stored(self, index: int, record: ItemRecord, future) -> None:
         try:
             self.results[index] = future.result()
         except Exception as exc:  # store() reports the store's own errors; this is a bug
+            fault = environment_fault(exc)
+            if fault is not None:
+                return self.stop(fault)
             self.results[index] = (with_problem(record.result, Status.failed, failure_reason(exc, "storing")), None)
 
     def failed(self, plan: ingest.ItemPlan, problems: list[Problem]) -> ItemResult:
@@ -303,17 +446,36 @@ class _BatchRun:
         for problem in problems:
             if problem.severity == Severity.error:
                 # a bad page is copied alone; an item that cannot be read at all, whole
-                ingest.quarantine(self.quarantine, plan.label, problem.path or plan.folder, problem.reason)
-        return ItemResult(item_id=plan.label, library=plan.meta.library if plan.meta else "", status=Status.failed,
-                          pages=len(plan.pages), problems=problems)
+                ingest.quarantine(self.quarantine, ingest.shown_name(plan.folder.name), problem.path or plan.folder,
+                                  problem.reason)
+        meta = plan.meta
+        return ItemResult(item_id=plan.label, library=meta.library if meta else "", status=Status.failed,
+                          secret=meta is not None and meta.access == Access.secret, pages=len(plan.pages),
+                          problems=problems)
 
     def record(self, started: datetime, finished: datetime,
                items: list[tuple[ItemMetadata, ItemResult, StoredManifest | None]]) -> list[Problem]:
         """Count the run in the quota ledger. A failure there is reported; the outputs stand."""
         try:
-            notes = ledger.record_run(self.session, str(self.request.batch), started, finished, items)
+            notes = ledger.record_run(self.session, str(self.request.batch.resolve()), started, finished, items)
         except Exception as exc:  # the ledger is bookkeeping: a failure there must not undo the batch
             self.session.rollback()
-            return [Problem(item=self.request.batch.name, reason=f"quota ledger not updated: {exc}",
-                            severity=Severity.warning)]
+            reason = exc.message if isinstance(exc, DigitizeError) else type(exc).__name__
+            return [Problem(item=self.request.batch.name, severity=Severity.warning,
+                            reason=f"quota ledger not updated ({reason}); the outputs stand, and the next run of "
+                                   "this batch records them")]
         return [Problem(item=self.request.batch.name, reason=note, severity=Severity.warning) for note in notes]
+
+
+def refuse_shared_ids(plans: list[ingest.ItemPlan]) -> None:
+    """Two folders of one batch with the same item id would mix their outputs: neither is run."""
+    claims: dict[tuple[str, str], list[ingest.ItemPlan]] = defaultdict(list)
+    for plan in plans:
+        if plan.meta is not None:
+            claims[(plan.meta.library, plan.meta.id)].append(plan)
+    for (library, item_id), group in claims.items():
+        if len(group) > 1:
+            folders = ", ".join(plan.folder.name for plan in group)
+            for plan in group:
+                plan.problem(f"{len(group)} folders of this batch have the item id {item_id} (library {library}): "
+                             f"{folders}; none of them is run. Give each item its own id")

@@ -13,8 +13,10 @@ from typing import Optional
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+import click  # noqa: E402
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
@@ -34,8 +36,21 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except DigitizeError as exc:
-            errors.print(f"[red]error:[/] {exc.message}", highlight=False)
+            errors.print(f"[red]error:[/] {escape(exc.message)}", highlight=False)
             raise typer.Exit(int(exc.exit_code)) from None
+        except OSError as exc:  # the disk or the system, not a bug: its own words, no traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            errors.print(f"[red]error:[/] {escape(where + (exc.strerror or str(exc)))}", highlight=False)
+            raise typer.Exit(int(ExitCode.cannot_write)) from None
+        except (typer.Exit, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("DIGITIZE_DEBUG"):
+                raise
+            errors.print(f"[red]error:[/] unexpected failure ({escape(type(exc).__name__)}: {escape(str(exc))[:300]}); "
+                         "this is a bug: run again with DIGITIZE_DEBUG=1 for the details and report them",
+                         highlight=False)
+            raise typer.Exit(int(ExitCode.failed)) from None
 
 
 app = typer.Typer(cls=_Commands, help="Digitization pipeline for Vietnamese libraries.", no_args_is_help=True,
@@ -48,7 +63,7 @@ def main() -> None:
 
 
 def summary_table(summary: BatchSummary) -> Table:
-    table = Table(title=f"Batch {Path(summary.batch).name}")
+    table = Table(title=escape(f"Batch {Path(summary.batch).name}"))
     for column in ("item", "status", "pages", "confidence", "seconds", "output or reason"):
         table.add_column(column, overflow="fold")
     for item in summary.items:
@@ -56,9 +71,9 @@ def summary_table(summary: BatchSummary) -> Table:
         detail = item.pdf if item.status == Status.ok else "; ".join(
             f"{p.file + ': ' if p.file else ''}{p.reason}" for p in shown)
         status = {Status.ok: "[green]ok", Status.waiting: "[yellow]waiting for storage"}.get(item.status, "[red]failed")
-        table.add_row(item.item_id, status, str(item.pages),
+        table.add_row(escape(item.item_id), status, str(item.pages),
                       f"{item.mean_confidence:.1f}" if item.mean_confidence is not None else "-",
-                      f"{item.seconds:.1f}", detail)
+                      f"{item.seconds:.1f}", escape(detail or ""))
     return table
 
 
@@ -68,7 +83,8 @@ def print_summary(summary: BatchSummary, seconds: float) -> None:
                 if p.severity == Severity.warning and i.status != Status.waiting]
     for problem in summary.problems + warnings:
         where = " / ".join(x for x in (problem.item, problem.file) if x)
-        console.print(f"[yellow]{problem.severity.value}[/] {where}: {problem.reason}")
+        console.print(f"[yellow]{problem.severity.value}[/] {escape(where)}: {escape(problem.reason)}",
+                      highlight=False)
     ok = [i for i in summary.items if i.status == Status.ok]
     pages = sum(i.pages for i in ok)
     confidences = [i.mean_confidence for i in ok if i.mean_confidence is not None]
@@ -77,6 +93,9 @@ def print_summary(summary: BatchSummary, seconds: float) -> None:
     console.print(f"items ok {len(ok)}, failed {len(summary.items) - len(ok) - waiting}"
                   + (f", waiting for storage {waiting}" if waiting else "") + f"; pages {pages}; "
                   f"mean confidence {mean}; time {seconds:.1f} s")
+    if summary.stopped:
+        left = f" {len(summary.not_done)} items left for the next run." if summary.not_done else ""
+        errors.print(f"[red]error:[/] the run stopped: {escape(summary.stopped)}.{left}", highlight=False)
 
 
 @app.command()
@@ -127,6 +146,8 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
     finally:
         progress.forget(on_event)
     print_summary(summary, time.monotonic() - started)
+    if summary.stopped:
+        raise typer.Exit(summary.stop_code)
     if not summary.ok:
         raise typer.Exit(int(ExitCode.batch_incomplete))
 
@@ -254,9 +275,11 @@ def report(period: str = typer.Option(..., "--period", help="2026-H1, 2026-H2 or
 def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
         export: Optional[Path] = typer.Option(None, "--export", help="write the dashboard as one static HTML "
                                                                      "file instead of serving it"),
-        lang: str = typer.Option("vi", "--lang", help="vi or en (for --export)")) -> None:
-    """The coordinators' dashboard at / (Vietnamese; ?lang=en for English) and the OAI-PMH data
-    provider at /oai (public items only)."""
+        lang: str = typer.Option("vi", "--lang", help="vi or en (for --export)"),
+        staff: bool = typer.Option(False, "--staff", help="serve the coordinators' dashboard at / too "
+                                                          "(on a loopback --host only)")) -> None:
+    """The OAI-PMH data provider at /oai (public items only); with --staff, the coordinators'
+    dashboard at / too (Vietnamese; ?lang=en for English), on a loopback address only."""
     from datetime import date
 
     from sqlalchemy.orm import Session
@@ -264,7 +287,10 @@ def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Optio
     from digitize import dashboard, ledger
     from digitize.plans import load_plans
     from digitize.settings import get_settings
+    from digitize.web import create_app, require_loopback
 
+    if staff and not export:
+        require_loopback(host)
     settings = get_settings()
     session = ledger.open_ledger(settings.ledger_url)
     plans = load_plans(settings.profiles)
@@ -275,10 +301,8 @@ def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Optio
     import uvicorn
 
     engine = session.get_bind()
-    from digitize.web import create_app
-
     app_ = create_app(lambda: Session(engine), plans, store_url=settings.store_url,
-                      oai_page_size=settings.oai_page_size)
+                      oai_page_size=settings.oai_page_size, staff=staff, secret_key=settings.token_key())
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
@@ -352,23 +376,63 @@ def serve() -> None:
 
 @app.command()
 def audit(library: Optional[str] = typer.Option(None, "--library", help="only this library's items")) -> None:
-    """Fixity check: re-read every stored object and compare it with the SHA-256 recorded when it was
-    stored; report missing or changed objects (exit code 5 if there are any)."""
-    from digitize import storage
-    from digitize.settings import get_settings
+    """Fixity check: every object of every item the ledger records as stored is read again from the
+    store and compared with the size and SHA-256 it was stored with; missing or changed objects are
+    reported (exit code 5), objects the ledger does not list as warnings."""
+    from rich.markup import escape
+
+    from digitize import fixity
+    from digitize.settings import get_settings, shown_url
 
     settings = get_settings()
-    store = storage.open_store(settings.store_url, settings.multipart_mb << 20)
-    checked, problems = storage.audit(store, library or "")
-    if problems:
-        table = Table(title="Objects that fail the fixity check")
-        table.add_column("object", overflow="fold")
-        table.add_column("problem", overflow="fold")
-        for url, problem in problems:
-            table.add_row(url, problem)
-        console.print(table)
-    console.print(f"{checked} objects checked in {settings.store_url}; {len(problems)} missing or changed")
-    if problems:
+    session, store = _ledger_and_store()
+    report = fixity.audit(session, store, library or "")
+    for finding in report.damaged:
+        console.print(f"[red]{finding.kind}[/] {escape(finding.url)}: {finding.detail}", soft_wrap=True)
+    for finding in report.extra:
+        console.print(f"[yellow]warning[/] {escape(finding.url)}: {finding.detail}", soft_wrap=True)
+    if not report.items:
+        console.print(f"[yellow]the ledger lists no stored items{' of ' + library if library else ''}[/]: items are "
+                      "recorded when their library is in the ledger (digitize holdings import)")
+    missing = sum(f.kind == "missing" for f in report.damaged)
+    console.print(f"{report.items} items, {report.objects} objects checked in {shown_url(settings.store_url)}; "
+                  f"{missing} missing, {len(report.damaged) - missing} changed, {len(report.extra)} not in the ledger",
+                  soft_wrap=True)
+    if report.damaged:
+        console.print("digitize repair sends the missing and changed objects again from the local copies")
+        raise typer.Exit(int(ExitCode.fixity))
+
+
+@app.command()
+def repair(library: Optional[str] = typer.Option(None, "--library", help="only this library's items"),
+           out: Optional[Path] = typer.Option(None, "--out", help="output folder holding the local copies "
+                                                                  "[default: $DIGITIZE_DATA/out]")) -> None:
+    """Send what the audit finds missing or changed in the store again from the local copies, each
+    checked against the SHA-256 the ledger records; a changed object is kept under _versions/ before
+    the good copy takes its place. Items that cannot be repaired are named with what to do (exit
+    code 5)."""
+    from rich.markup import escape
+
+    from digitize import fixity
+    from digitize.settings import get_settings, shown_url
+
+    settings = get_settings()
+    session, store = _ledger_and_store()
+    report = fixity.repair(session, store, Path(out or settings.out), library or "")
+    for finding in report.repaired:
+        done = ("restored", "was missing") if finding.kind == "missing" else (
+            "replaced", f"was changed: {finding.detail}; the damaged object is kept under _versions/")
+        console.print(f"[green]{done[0]}[/] {escape(finding.url)} ({done[1]})", soft_wrap=True)
+    for finding in report.audit.extra:
+        console.print(f"[yellow]warning[/] {escape(finding.url)}: {finding.detail}, left as it is", soft_wrap=True)
+    for item in report.unrepairable:
+        console.print(f"[red]not repairable[/] {escape(item.library)}/{escape(item.item_id)}: "
+                      f"{escape('; '.join(item.reasons))}. {escape(item.todo[0].upper() + item.todo[1:])}",
+                      soft_wrap=True)
+    console.print(f"{report.audit.items} items, {report.audit.objects} objects checked in "
+                  f"{shown_url(settings.store_url)}; {len(report.repaired)} objects sent again from the local "
+                  f"copies; {len(report.unrepairable)} items not repairable", soft_wrap=True)
+    if report.unrepairable:
         raise typer.Exit(int(ExitCode.fixity))
 
 
@@ -378,7 +442,7 @@ def backup(to: Optional[str] = typer.Option(None, "--to", help="store for the sn
            list_: bool = typer.Option(False, "--list", help="list the snapshots in the store instead")) -> None:
     """Snapshot the quota ledger and the profiles into the store (_backups/ledger/<UTC time>/)."""
     from digitize import backup as backups, storage
-    from digitize.settings import get_settings
+    from digitize.settings import get_settings, shown_url
 
     settings = get_settings()
     store = storage.open_store(to or settings.store_url, settings.multipart_mb << 20)
@@ -391,9 +455,9 @@ def backup(to: Optional[str] = typer.Option(None, "--to", help="store for the sn
                       f"{info.size} bytes, SHA-256 {info.sha256}; profiles in {backups.PROFILES} beside it")
         return
     if not found:
-        console.print(f"no ledger snapshots in {to or settings.store_url}")
+        console.print(f"no ledger snapshots in {shown_url(to or settings.store_url)}")
         return
-    table = Table(title=f"Ledger snapshots in {to or settings.store_url}")
+    table = Table(title=f"Ledger snapshots in {shown_url(to or settings.store_url)}")
     for column in ("snapshot", "created (UTC)", "engine", "migration", "ledger bytes"):
         table.add_column(column, no_wrap=True)
     for info in found:
@@ -410,13 +474,13 @@ def restore(snapshot: str = typer.Argument("latest", help="the snapshot's UTC ti
                                                                               "into this folder")) -> None:
     """Rebuild the ledger (DIGITIZE_LEDGER, which must be empty) from a snapshot, then migrate it."""
     from digitize import backup as backups, storage
-    from digitize.settings import get_settings
+    from digitize.settings import get_settings, shown_url
 
     settings = get_settings()
     store = storage.open_store(from_ or settings.store_url, settings.multipart_mb << 20)
     info = backups.restore(snapshot, settings.ledger_url, store, profiles)
     console.print(f"ledger snapshot {info.snapshot} ({info.engine}, migration {info.revision}, made "
-                  f"{info.created:%Y-%m-%d %H:%M} UTC) restored into {backups.shown(settings.ledger_url)} "
+                  f"{info.created:%Y-%m-%d %H:%M} UTC) restored into {shown_url(settings.ledger_url)} "
                   "and migrated to the newest schema" + (f"; profiles unpacked into {profiles}" if profiles else ""))
 
 

@@ -2,7 +2,9 @@
 English on request (?lang=en); the same page can be written as one static HTML file.
 
 Secret items count toward progress but are never named: the list of items digitized in a period
-shows them without their title."""
+shows them without their id and title. Restricted titles do show: the page is for staff only (the
+staff app of ``digitize web --staff``, or an exported file). Every text put into the page is
+escaped."""
 
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ LABELS = {
            "behind": "Chưa đạt", "pace": "Tốc độ (tài liệu/tháng)", "projected": "Dự kiến đạt chỉ tiêu",
            "never": "không đạt với tốc độ này", "chart": "Số tài liệu số hóa theo tháng",
            "items": "Tài liệu số hóa trong kỳ", "item": "Mã tài liệu", "date": "Ngày", "name": "Nhan đề",
-           "secret": "[tài liệu mật: không công bố nhan đề]", "none": "Không có tài liệu nào trong kỳ",
+           "secret": "[tài liệu mật: không công bố nhan đề]", "secret_id": "—",
+           "none": "Không có tài liệu nào trong kỳ",
            "switch": "English", "totals": "Theo tỉnh và cấp thư viện", "province": "Tỉnh", "tier": "Cấp",
            "libraries": "Số thư viện", **CATEGORY_LABELS["vi"]},
     "en": {"title": "Digitization progress", "as_of": "Figures as of", "library": "Library",
@@ -34,7 +37,7 @@ LABELS = {
            "behind": "behind", "pace": "Pace (items/month)", "projected": "Target reached on",
            "never": "not at this pace", "chart": "Items digitized per month",
            "items": "Items digitized in the period", "item": "Item", "date": "Date", "name": "Title",
-           "secret": "[secret item: title withheld]", "none": "No items in the period",
+           "secret": "[secret item: title withheld]", "secret_id": "—", "none": "No items in the period",
            "switch": "Tiếng Việt", "totals": "Per province and library tier", "province": "Province",
            "tier": "Tier", "libraries": "Libraries", **CATEGORY_LABELS["en"]},
 }
@@ -80,9 +83,9 @@ def chart(series: list[tuple[str, int]]) -> str:
 def _row(r: Progress, t: dict) -> str:
     status = "" if r.met is None else f'<span class="{"met" if r.met else "behind"}">{t["met" if r.met else "behind"]}</span>'
     reached = "" if r.target is None else (r.projected.strftime("%d/%m/%Y") if r.projected else t["never"])
-    key = f'data-library="{escape(r.library)}" data-category="{r.category}"'
+    key = f'data-library="{escape(r.library)}" data-category="{escape(r.category)}"'
     return (f"<tr><td class=\"text\">{escape(r.library_name)} ({escape(r.library)})</td>"
-            f"<td class=\"text\">{escape(t[r.category])}</td><td class=\"holdings\" {key}>{r.holdings}</td>"
+            f"<td class=\"text\">{t[r.category]}</td><td class=\"holdings\" {key}>{r.holdings}</td>"
             f"<td class=\"digitized\" {key}>{r.digitized}</td><td>{r.pages}</td>"
             f"<td class=\"percent\" {key}>{r.percent:.1f}</td><td>{bar(r.percent, r.target)}</td>"
             f"<td class=\"target\" {key}>{'' if r.target is None else r.target}</td><td class=\"text\">{status}</td>"
@@ -91,7 +94,8 @@ def _row(r: Progress, t: dict) -> str:
 
 def render(session: Session, plans: dict[str, Plan], as_of: date, lang: str = "vi", province: str | None = None,
            library: str | None = None, since: date | None = None) -> str:
-    t = LABELS.get(lang, LABELS["vi"])
+    lang = lang if lang in LABELS else "vi"
+    t = {name: escape(label) for name, label in LABELS[lang].items()}
     rows = progress(session, plans, as_of, province, library)
     since = since or as_of - timedelta(days=30)
     other = "en" if lang == "vi" else "vi"
@@ -105,9 +109,10 @@ def render(session: Session, plans: dict[str, Plan], as_of: date, lang: str = "v
               and (not library or i.library == library)
               and (not province or (session.get(Library, i.library).province == province))]
     item_rows = "".join(
-        f"<tr><td class=\"text\">{escape(i.item_id)}</td><td class=\"text\">{escape(i.library)}</td>"
-        f"<td class=\"text\">{escape(t.get(i.category, i.category))}</td><td>{i.digitized:%d/%m/%Y}</td>"
-        f"<td class=\"text\">{escape(t['secret']) if i.access == 'secret' else escape(i.title)}</td></tr>"
+        f"<tr><td class=\"text\">{t['secret_id'] if i.access == 'secret' else escape(i.item_id)}</td>"
+        f"<td class=\"text\">{escape(i.library)}</td>"
+        f"<td class=\"text\">{t.get(i.category, escape(i.category))}</td><td>{i.digitized:%d/%m/%Y}</td>"
+        f"<td class=\"text\">{t['secret'] if i.access == 'secret' else escape(i.title)}</td></tr>"
         for i in listed) or f"<tr><td class=\"text\" colspan=\"5\">{t['none']}</td></tr>"
     return (f"<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{t['title']}</title>"
             f"<style>{STYLE}</style></head><body><h1>{t['title']}</h1>"
@@ -117,7 +122,7 @@ def render(session: Session, plans: dict[str, Plan], as_of: date, lang: str = "v
             f"<th>{t['category']}</th><th>{t['libraries']}</th><th>{t['holdings']}</th><th>{t['digitized']}</th>"
             f"<th>{t['percent']}</th><th>{t['target']}</th></tr>"
             + "".join(f"<tr><td class=\"text\">{escape(r.province)}</td><td class=\"text\">{escape(r.tier)}</td>"
-                      f"<td class=\"text\">{escape(t[r.category])}</td><td>{r.libraries}</td><td>{r.holdings}</td>"
+                      f"<td class=\"text\">{t[r.category]}</td><td>{r.libraries}</td><td>{r.holdings}</td>"
                       f"<td>{r.digitized}</td><td>{r.percent:.1f}</td>"
                       f"<td>{'' if r.target is None else r.target}</td></tr>" for r in rollup(rows))
             + f"</table><h2>{t['chart']}</h2>{charts}"

@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     bad_input = 65  # an input file, folder or metadata that the operator must fix
     store_unreachable = 69  # the object store cannot be reached
     tool = 70  # an external program failed, or its data is missing
+    ledger = 71  # the quota ledger is locked, damaged or cannot be reached
     cannot_write = 73  # an output (export, bag, report) cannot be written where asked
     storage = 74  # the store refused or lost something
     busy = 75  # another run holds the batch
@@ -31,8 +32,12 @@ class DigitizeError(Exception):
 
     @property
     def message(self) -> str:
-        text = f"{self.where}: {self.what}" if self.where else self.what
-        return f"{text}. {self.todo[0].upper()}{self.todo[1:]}" if self.todo else text
+        return f"{self.where}: {self.reason}" if self.where else self.reason
+
+    @property
+    def reason(self) -> str:
+        """What went wrong and what to do, for a report that names the place itself."""
+        return f"{self.what}. {self.todo[0].upper()}{self.todo[1:]}" if self.todo else self.what
 
 
 class BadInput(DigitizeError):
@@ -79,6 +84,23 @@ class StorageUnavailable(StorageError):
     """The store cannot be reached (after retries): the item waits for the next run."""
 
     exit_code = ExitCode.store_unreachable
+
+
+class StorageRefused(StorageError):
+    """The store refuses to keep anything (read-only, no permission, no such bucket): no item can
+    be stored, so the run stops."""
+
+
+class OutputUnwritable(DigitizeError):
+    """The output folder cannot be written (full, read-only, no permission): the run stops."""
+
+    exit_code = ExitCode.cannot_write
+
+
+class LedgerUnavailable(DigitizeError):
+    """The quota ledger is locked by another program, damaged, or its server cannot be reached."""
+
+    exit_code = ExitCode.ledger
 
 
 class ExportError(DigitizeError):

@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import tempfile
 import unicodedata
 from contextlib import contextmanager
@@ -15,6 +16,25 @@ from pathlib import Path
 from digitize.models import FileFacts
 
 BLOCK = 1 << 20
+
+
+def _umask() -> int:
+    """The process's umask, read from /proc where Linux shows it: setting the umask to learn it
+    (the only other way) changes it for a moment for every thread creating files."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# the mode open() gives a new file (0644 or 0664): what we write is read by the service's group,
+# so mkstemp's 0600 must not stay on it
+MODE = 0o666 & ~_umask()
 
 
 def nfc(text: str | None) -> str:
@@ -30,6 +50,17 @@ def safe_component(name: str) -> str:
     """A name usable as one path component (no separators, never '.' or '..')."""
     cleaned = re.sub(r"[/\\\x00]", "_", name).strip()
     return "_" if cleaned in ("", ".", "..") else cleaned
+
+
+def short_component(name: str, room: int = 0) -> str:
+    """``name`` cut to fit one file name (255 bytes) with ``room`` bytes to spare for a suffix; a cut
+    name ends with a hash of the whole, so two long names stay apart."""
+    limit = 255 - room
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    tag = "~" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
+    cut = name.encode("utf-8")[: limit - len(tag)].decode("utf-8", "ignore")
+    return cut + tag
 
 
 def sha256_stream(stream) -> str:
@@ -92,8 +123,9 @@ def atomic_writer(path: Path):
     takes its place (a killed run never leaves half a file). The writer's ``written`` gives size and
     SHA-256; an exception inside the block leaves ``path`` as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.")  # short: a long name must still fit
     try:
+        os.fchmod(fd, MODE)
         with os.fdopen(fd, "wb") as handle:
             writer = HashingWriter(handle, tmp)
             yield writer
@@ -113,6 +145,17 @@ def write_atomic(path: Path, data: bytes | str) -> FileFacts:
 
 class ChecksumMismatch(ValueError):
     """A copy's bytes differ from the SHA-256 expected of them."""
+
+
+def copy_plain(source, target, *, follow_symlinks: bool = True):
+    """shutil.copy2 without the mode: the copy keeps the source's bytes and times but gets MODE like
+    every file we write, not a FAT stick's 0777 or a scanner's 0600 (fits copytree's copy_function)."""
+    shutil.copyfile(source, target, follow_symlinks=follow_symlinks)
+    if not os.path.islink(target):
+        times = os.stat(source)
+        os.utime(target, ns=(times.st_atime_ns, times.st_mtime_ns))
+        os.chmod(target, MODE)
+    return target
 
 
 def copy_hashed(source: Path, target: Path, expected: str | None = None) -> FileFacts:

@@ -15,6 +15,11 @@ from digitize.models import Preprocessing
 
 ANALYSIS_WIDTH = 1000  # pixels; skew and orientation are measured on a reduced copy
 MAX_SKEW = 10.0  # degrees searched either way
+# Blank pages: ink is a mark at least 20 % darker than its paper (after smoothing, paper noise stays
+# far above that); less than 1 mm² of it on the inner sheet is nothing to read (a full stop is about
+# 0.4 mm², a page number "12" in faded ink 2-3 mm²).
+INK_RATIO = 0.8
+BLANK_INK_MM2 = 1.0
 
 
 @dataclass
@@ -28,6 +33,7 @@ class Prepared:
     crop: tuple[int, int, int, int]  # x, y, width, height of the kept area after deskew
     ocr_scale: float = 1.0  # the OCR image is the display image scaled by this
     line_height: float | None = None  # median height of the text lines, pixels
+    blank: bool = False  # no ink on the page: nothing for OCR to read
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -43,6 +49,29 @@ def flatten_background(gray: np.ndarray, strength: int = 1) -> np.ndarray:
     dark and thin, so closing removes it), which makes faded ink on dark paper come out black
     on white without amplifying the paper texture.
     """
+    flat = cv2.divide(gray, _background(gray), scale=255)
+    if strength > 1:
+        flat = cv2.GaussianBlur(flat, (3, 3), 0)
+    sample = flat[:: 4, :: 4]
+    lo, hi = np.percentile(sample, (0.5, 99.0))
+    if hi - lo < 8:  # blank page: nothing to stretch
+        return flat
+    if (lo - np.percentile(sample, 0.01)) * 255.0 / (hi - lo) > 255:
+        # Under about 0.5 % ink (a page of a few words) the 0.5 % darkest pixels are the paper's noise
+        # or the ink's edges: the stretch would make the noise as dark as ink, and convertScaleAbs
+        # mirrors what falls below 0, so the darkest ink would turn white. Instead the paper and its
+        # noise become white and clear ink black.
+        paper = float(np.median(sample))
+        noise = 1.4826 * float(np.median(np.abs(sample.astype(np.float32) - paper)))
+        white = min(0.95 * paper, paper - 3 * noise)
+        black = 0.6 * white
+        return cv2.LUT(flat, np.clip(np.rint((np.arange(256) - black) * (255.0 / (white - black))), 0, 255)
+                       .astype(np.uint8))
+    return cv2.convertScaleAbs(flat, alpha=255.0 / (hi - lo), beta=-lo * 255.0 / (hi - lo))
+
+
+def _background(gray: np.ndarray) -> np.ndarray:
+    """The paper under the ink: a large morphological closing on a reduced copy."""
     h, w = gray.shape
     scale = min(1.0, 800 / max(h, w))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -50,14 +79,7 @@ def flatten_background(gray: np.ndarray, strength: int = 1) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     background = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
     background = cv2.medianBlur(background, 5)
-    background = cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
-    flat = cv2.divide(gray, background, scale=255)
-    if strength > 1:
-        flat = cv2.GaussianBlur(flat, (3, 3), 0)
-    lo, hi = np.percentile(flat[:: 4, :: 4], (0.5, 99.0))
-    if hi - lo < 8:  # blank page: nothing to stretch
-        return flat
-    return cv2.convertScaleAbs(flat, alpha=255.0 / (hi - lo), beta=-lo * 255.0 / (hi - lo))
+    return cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def binarize(flat: np.ndarray, dpi: float) -> np.ndarray:
@@ -203,6 +225,34 @@ def _analysis_masks(gray: np.ndarray, sheet: np.ndarray, dpi: int) -> tuple[np.n
     return masks[0], masks[1]
 
 
+def is_blank(gray: np.ndarray, sheet: np.ndarray, dpi: int) -> bool:
+    """True if the inner sheet holds (almost) no ink: a blank verso, a flat paper tone, noise or a
+    few specks of dust. Measured at 150 dpi at most, against the page's own paper (divided out),
+    leaving out the sheet's edges. A dark page or one with large dark areas (a photograph, a lamp
+    that failed) is never blank: it goes to OCR like any other."""
+    sx, sy, sw, sh = _bbox(sheet, inset=0.03)
+    scale = gray.shape[1] / sheet.shape[1]
+    x, y, w, h = (int(v * scale) for v in (sx, sy, sw, sh))
+    target = min(1.0, 150 / dpi)
+    inner = cv2.resize(gray[y:y + h, x:x + w], None, fx=target, fy=target, interpolation=cv2.INTER_AREA)
+    whole = np.zeros_like(sheet)  # holes in the sheet (a dark plate, a photograph) are on the page
+    cv2.drawContours(whole, cv2.findContours(sheet, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0], -1, 255,
+                     cv2.FILLED)
+    on_sheet = cv2.resize(cv2.erode(whole, np.ones((25, 25), np.uint8))[sy:sy + sh, sx:sx + sw],
+                          (inner.shape[1], inner.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    if inner.size == 0 or not on_sheet.any():
+        return False
+    paper = float(np.percentile(inner[on_sheet], 95))
+    if paper < 100 or np.mean(inner[on_sheet] < 0.5 * paper) > 0.01:
+        return False
+    smooth = cv2.GaussianBlur(inner, (0, 0), 1.0)
+    flat = cv2.divide(smooth, _background(smooth), scale=255)
+    ink = ((flat < INK_RATIO * np.median(flat[on_sheet])) & on_sheet).astype(np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    mm2 = stats[1:, cv2.CC_STAT_AREA] / (dpi * target / 25.4) ** 2
+    return float(mm2[mm2 >= 0.05].sum()) < BLANK_INK_MM2  # smaller specks: dust and noise
+
+
 def _reduce(gray: np.ndarray) -> np.ndarray:
     scale = min(1.0, ANALYSIS_WIDTH / max(gray.shape))
     return cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -213,16 +263,18 @@ def prepare_page(image: np.ndarray, dpi: int, settings: Preprocessing) -> Prepar
     gray = to_gray(image)
     small = _reduce(gray)
     sheet = _sheet_mask(small) if settings.crop else np.full_like(small, 255)
+    blank = is_blank(gray, sheet, dpi)
 
     orientation, skew, line_height = 0, 0.0, None
-    if settings.orientation or settings.deskew or settings.ocr_line_height:
+    if not blank and (settings.orientation or settings.deskew or settings.ocr_line_height):
         ink, fine_ink = _analysis_masks(gray, sheet, dpi)
         orientation = _quarter_turn(ink) if settings.orientation else 0
         ink, fine_ink = turn(ink, orientation), turn(fine_ink, orientation)
         skew, _ = measure_skew(ink)
         rows = _rotate(fine_ink, -skew, interpolation=cv2.INTER_NEAREST).sum(axis=1, dtype=np.float64)
         lines = _text_lines(rows)
-        if settings.orientation and lines and _band_balance(rows, lines) < 1.0:
+        # one or two lines (a title, "HẾT") are too few to tell upside down from upright
+        if settings.orientation and len(lines) >= 3 and _band_balance(rows, lines) < 1.0:
             orientation += 180  # upside down; a half turn keeps the slope of the lines
         if len(lines) >= 3:
             line_height = float(np.median([end - start for start, end in lines])) * dpi / min(dpi, 150)
@@ -252,4 +304,4 @@ def prepare_page(image: np.ndarray, dpi: int, settings: Preprocessing) -> Prepar
         scale = settings.ocr_line_height / line_height
         ocr = cv2.resize(ocr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return Prepared(display=np.ascontiguousarray(image), ocr=ocr, orientation=orientation,
-                    skew=skew, crop=crop, ocr_scale=scale, line_height=line_height)
+                    skew=skew, crop=crop, ocr_scale=scale, line_height=line_height, blank=blank)

@@ -7,9 +7,13 @@ what to do) and copied, never moved, to the quarantine folder with a reason file
 from __future__ import annotations
 
 import csv
-from contextlib import contextmanager
+import difflib
+import errno
+import math
+import os
 import shutil
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,13 +22,16 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
 from digitize.errors import BadInput, DigitizeError
-from digitize.files import natural_key, nfc, safe_component, sha256_file
-from digitize.models import ItemMetadata, PageSource, Problem, Profile
+from digitize.files import copy_plain, natural_key, nfc, safe_component, sha256_file, short_component
+from digitize.models import CONTROL, ItemMetadata, PageSource, Problem, Profile
+from digitize.profiles import LIBRARIES
 
 CATALOGUE_SUFFIXES = {".mrc", ".marc", ".xml", ".marcxml"}  # MARC21 exports in the batch folder
 IMAGE_SUFFIXES = {".tif", ".tiff", ".jpg", ".jpeg", ".png", ".jp2", ".j2k", ".jpf", ".jpx"}
 ITEM_FILE = "item.toml"
 BATCH_CSV = "items.csv"
+# a disk that is full or read-only is the environment's fault, not the file's: it stops the run
+ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 IGNORED_FILES = {ITEM_FILE, "thumbs.db", "desktop.ini", "ready"}
 
 Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, before decoding, with a clear message
@@ -68,11 +75,32 @@ def read_items_csv(path: Path) -> tuple[dict[str, dict], list[Problem]]:
     return rows, problems
 
 
-def read_item_metadata(folder: Path, csv_row: dict | None, defaults: dict | None = None) -> ItemMetadata:
+def unknown_keys(data: dict, where: str, also: tuple[str, ...] = ()) -> None:
+    """Refuse keys the item metadata does not have, naming the nearest known one: a misspelt or
+    mis-cased `access` must never be dropped and leave the item open."""
+    known = [*ItemMetadata.model_fields, *also]
+    for key in data:
+        if key not in known:
+            near = [k for k in known if k == str(key).strip().lower()] or difflib.get_close_matches(
+                str(key).lower(), known, n=1, cutoff=0.6)
+            hint = f"did you mean '{near[0]}'?" if near else f"the keys are: {', '.join(known)}"
+            raise BadInput(f"unknown key '{key}' in the item metadata ({hint})", where,
+                           "correct the key (keys are lower case) and run again")
+
+
+def read_item_metadata(folder: Path, csv_row: dict | None, defaults: dict | None = None,
+                       library_defaults: dict[str, dict] | None = None) -> ItemMetadata:
     """Item metadata from item.toml in the folder, else from the batch CSV row; ``defaults`` (e.g.
-    the library of the whole batch) fill the fields the item leaves empty."""
+    the library of the whole batch) fill the fields the item leaves empty, then the defaults of
+    its library (libraries.toml). An item whose access is stated nowhere is refused."""
     source = folder / ITEM_FILE
-    if source.exists():
+    if source.is_symlink() and not _inside(source, folder):
+        raise BadInput("is a link to a file outside the item folder; refused", ITEM_FILE,
+                       "put the item's own metadata file in its folder")
+    if source.exists() or source.is_symlink():
+        if not source.is_file():
+            raise BadInput("is not a regular file (a folder, a pipe or a device)", ITEM_FILE,
+                           "replace it with the item's metadata as a TOML text file")
         try:
             data = tomllib.loads(source.read_text(encoding="utf-8"))
         except UnicodeDecodeError:
@@ -83,14 +111,24 @@ def read_item_metadata(folder: Path, csv_row: dict | None, defaults: dict | None
                            'fix the TOML syntax (key = "value", one per line) and run again') from None
         except OSError as exc:
             raise BadInput(f"item metadata cannot be opened: {exc.strerror}", ITEM_FILE,
-                           "check the file's permissions") from None
+                           "check the file's permissions (the service user must be able to read it)") from None
         where = ITEM_FILE
+        unknown_keys(data, where)
     elif csv_row is not None:
         data, where = csv_row, BATCH_CSV
+        unknown_keys(data, where, also=("folder",))
+        data = {k: v for k, v in data.items() if k != "folder"}
     else:
         raise BadInput("no item metadata", None,
                        f"add {ITEM_FILE} to the item folder or a row to the batch's {BATCH_CSV}")
     data = {**(defaults or {}), **{k: v for k, v in data.items() if v not in ("", None)}}
+    library = data.get("library")
+    if isinstance(library, str):
+        data = {**(library_defaults or {}).get(library, {}), **data}
+    if "access" not in data:
+        raise BadInput("the item's access is not stated", where,
+                       'add access = "open", "restricted" or "secret" (or set a default for the library '
+                       f"{library or ''} in {LIBRARIES}); nothing is published without it")
     try:
         return ItemMetadata.model_validate(data)
     except ValidationError as exc:
@@ -99,12 +137,45 @@ def read_item_metadata(folder: Path, csv_row: dict | None, defaults: dict | None
                        "correct those fields and run again") from None
 
 
-def page_dpi(image: Image.Image) -> int | None:
-    dpi = image.info.get("dpi")
-    if not dpi:
+# A resolution outside these is not believed (NaN from a 0/0 TIFF rational, 109 million dpi from a
+# PNG's largest pHYs): it counts as missing, and every size drawn from it stays sensible.
+BELIEVABLE_DPI = (50, 4800)
+MIN_PAGE_SIDE = 100  # pixels: smaller is a thumbnail or an icon, not a scanned page
+MAX_PAGE_SIDE = 65500  # pixels: the page image goes into the PDF as a JPEG, whose sides stop at 65535
+
+
+def recorded_dpi(image: Image.Image) -> float | None:
+    """The horizontal resolution the file states, believable or not."""
+    try:
+        return float(image.info["dpi"][0])
+    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
         return None
-    value = int(round(float(dpi[0])))
-    return value if value > 1 else None
+
+
+def page_dpi(image: Image.Image) -> int | None:
+    """The file's resolution, if it is believable (BELIEVABLE_DPI)."""
+    value = recorded_dpi(image)
+    if value is None or not math.isfinite(value) or not BELIEVABLE_DPI[0] <= value <= BELIEVABLE_DPI[1]:
+        return None
+    return round(value)
+
+
+def _dpi_problem(image: Image.Image, dpi: int | None, profile: Profile) -> str | None:
+    """What is wrong with a frame's resolution for the profile, with what is done about it."""
+    if dpi is not None and dpi >= profile.min_dpi:
+        return None
+    if dpi is not None:
+        return f"is {dpi} dpi; profile {profile.name} asks for at least {profile.min_dpi} dpi"
+    value = recorded_dpi(image)
+    if value is None:
+        said = "has no resolution (dpi) recorded"
+    else:
+        shown = ("not a number" if math.isnan(value) else "infinite" if math.isinf(value)
+                 else f"{value:,.0f} dpi" if abs(value) >= 1 else f"{value:g} dpi")
+        said = (f"records an unbelievable resolution ({shown}; a scan has {BELIEVABLE_DPI[0]} to "
+                f"{BELIEVABLE_DPI[1]} dpi)")
+    then = "" if profile.dpi_policy == "error" else f"; {profile.min_dpi} dpi is assumed"
+    return f"{said}; profile {profile.name} asks for at least {profile.min_dpi} dpi{then}"
 
 
 @contextmanager
@@ -138,19 +209,34 @@ def check_page_file(path: Path, profile: Profile, max_pixels: int,
                     f"the image claims {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), "
                     f"more than the {max_pixels / 1e6:.0f} megapixel limit; refused as a possible "
                     "decompression bomb", todo="check the file; rescan at a sensible resolution")
+            which = f"frame {frame + 1}: " if frame else ""
+            if min(width, height) < MIN_PAGE_SIDE:
+                raise BadInput(f"{which}the image is only {width}x{height} pixels, too small to be a scanned page "
+                               f"(at least {MIN_PAGE_SIDE} pixels on each side)",
+                               todo="check that it is the scan and not a thumbnail or icon; put the full scan in "
+                                    "its place or take the file out of the item folder")
+            if max(width, height) > MAX_PAGE_SIDE:
+                raise BadInput(f"{which}the image is {width}x{height} pixels, longer than a page image can be "
+                               f"({MAX_PAGE_SIDE} pixels at most on each side)",
+                               todo="split it into pages or rescan it at a lower resolution")
             if decode:
                 image.load()  # truncated or corrupt data fails here
             dpi = page_dpi(image)
-            if dpi is None or dpi < profile.min_dpi:
-                said = "has no resolution (dpi) recorded" if dpi is None else f"is {dpi} dpi"
-                reason = (f"frame {frame + 1} " if frame else "") + (
-                    f"{said}; profile {profile.name} asks for at least {profile.min_dpi} dpi")
+            reason = _dpi_problem(image, dpi, profile)
+            if reason:
+                reason = (f"frame {frame + 1} " if frame else "") + reason
                 if profile.dpi_policy == "error":
-                    raise BadInput(reason, todo=f"rescan at {profile.min_dpi} dpi or more")
+                    raise BadInput(reason, todo=f"rescan at {profile.min_dpi} dpi or more, or record the "
+                                                "scan's true resolution in the file")
                 warnings.append(reason)
             frames.append({"frame": frame, "width": width, "height": height, "mode": image.mode,
                            "format": image.format or "", "dpi": dpi or profile.min_dpi})
     return frames, warnings
+
+
+def shown_name(name: str) -> str:
+    """A file or folder name as reports and metadata show it: NFC, control characters as '?'."""
+    return CONTROL.sub("?", nfc(name))
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -158,17 +244,22 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_pixels: int,
-              defaults: dict | None = None) -> ItemPlan:
+              defaults: dict | None = None, library_defaults: dict[str, dict] | None = None) -> ItemPlan:
     """Validate one item folder. ``profile_for(meta)`` gives the material profile to check with;
-    ``defaults`` fill the metadata fields the item leaves empty."""
-    plan = ItemPlan(folder=folder, label=nfc(folder.name))
-    if plan.label != folder.name:
+    ``defaults``, then ``library_defaults`` of the item's library, fill the metadata fields the
+    item leaves empty."""
+    plan = ItemPlan(folder=folder, label=shown_name(folder.name))
+    if nfc(folder.name) != folder.name:
         plan.problem("folder name is in decomposed Unicode (NFD); it is recorded in its NFC form",
                      severity="warning")
+    if folder.is_symlink() and not _inside(folder, batch):
+        plan.problem("the item folder is a link to a folder outside the batch; refused (nothing was read "
+                     "or copied from it)")
+        return plan
     try:
-        plan.meta = read_item_metadata(folder, csv_row, defaults)
+        plan.meta = read_item_metadata(folder, csv_row, defaults, library_defaults)
     except BadInput as exc:
-        plan.problem(exc.message, file=exc.where)
+        plan.problem(exc.reason, file=exc.where)
         return plan
     plan.label = plan.meta.id
     try:
@@ -181,20 +272,27 @@ def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_
         plan.problem(f"item folder cannot be read ({exc.strerror}); check its permissions")
         return plan
     for path in files:
-        name = nfc(path.name)
+        name = shown_name(path.name)
         if name.lower() in IGNORED_FILES or name == ".DS_Store" or name.startswith("._"):
             continue  # our own metadata, or what file managers leave behind
         if name.startswith("."):
             plan.problem("hidden file (name starts with '.'); left out", file=name, severity="warning")
             continue
-        if name != path.name:
+        if nfc(path.name) != path.name:
             plan.problem("file name is in decomposed Unicode (NFD); recorded in its NFC form",
+                         file=name, severity="warning")
+        if name != nfc(path.name):
+            plan.problem("file name holds control characters (shown here as '?'); rename the file",
                          file=name, severity="warning")
         if path.is_symlink() and not _inside(path, batch):
             plan.problem("is a link to a file outside the batch; refused", file=name)
             continue
         if path.is_dir():
             plan.problem("sub-folder inside an item is not read", file=name, severity="warning")
+            continue
+        if not path.is_file():
+            plan.problem("is not a regular file (a pipe, socket or device); left out", file=name,
+                         severity="warning")
             continue
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             plan.problem(f"not a page image ({path.suffix or 'no extension'}); left out",
@@ -241,8 +339,12 @@ def find_items(batch: Path) -> tuple[list[tuple[Path, dict | None]], list[Proble
     if not batch.is_dir():
         raise BadInput("batch folder not found", str(batch), "give the path of a folder holding one folder per item")
     rows, problems = ({}, [])
-    if (batch / BATCH_CSV).exists():
-        rows, problems = read_items_csv(batch / BATCH_CSV)
+    table = batch / BATCH_CSV
+    if table.is_symlink() and not _inside(table, batch) or table.exists() and not table.is_file():
+        problems.append(Problem(item=batch.name, file=BATCH_CSV, reason=(
+            "is not a regular file of the batch (a link outside it, a pipe or a folder); not read")))
+    elif table.exists():
+        rows, problems = read_items_csv(table)
     folders = sorted((p for p in batch.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))),
                      key=lambda p: natural_key(p.name))
     known = {nfc(p.name) for p in folders}
@@ -259,40 +361,72 @@ def find_items(batch: Path) -> tuple[list[tuple[Path, dict | None]], list[Proble
 
 
 def load_page(page: PageSource) -> np.ndarray:
-    """Pixels of one page as 8-bit grey or RGB (the full decode: damaged data fails here)."""
+    """Pixels of one page as 8-bit grey or RGB (the full decode: damaged data fails here). What is
+    transparent is laid on white paper."""
     with reading(page.path) as image:
         image.seek(page.frame)
         image.load()
-        if image.mode.startswith("I;16") or image.mode in ("I", "F"):
-            data = np.asarray(image).astype(np.float32)
-            top = 65535.0 if data.max() > 4095 else 4095.0
-            return np.clip(data * (255.0 / top), 0, 255).astype(np.uint8)
-        if image.mode in ("1", "L", "LA", "P;L"):
-            return np.asarray(image.convert("L"))
-        if image.mode == "RGB":
-            return np.asarray(image)
-        return np.asarray(image.convert("RGB"))
+        try:
+            return _pixels(image)
+        except (ValueError, TypeError, OSError, KeyError, IndexError, ArithmeticError):
+            raise BadInput(f"the image's pixels (colour mode {image.mode}) cannot be turned into a grey or colour "
+                           "page", todo="save it again as an 8-bit grey or colour TIFF or PNG, or rescan the "
+                                        "page") from None
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    deep = image.mode.startswith("I;16") or image.mode in ("I", "F")
+    if image.has_transparency_data and not deep:
+        # transparent pixels hold any colour (often black): laid on white, they are paper
+        paper = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image.convert("RGBA"))
+        grey = image.mode in ("1", "L", "LA", "La")
+        return np.asarray(paper.convert("L" if grey else "RGB"))
+    if deep:
+        data = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        top = float(data.max())
+        if image.mode != "F" or top <= 0:  # float pages are scaled to their brightest pixel
+            top = 65535.0 if top > 4095 else 4095.0
+        return np.clip(data * (255.0 / top), 0, 255).astype(np.uint8)
+    if image.mode in ("1", "L", "P;L"):
+        return np.asarray(image.convert("L"))
+    if image.mode == "RGB":
+        return np.asarray(image)
+    return np.asarray(image.convert("RGB"))
+
+
+def _regular_files_only(folder: str, names: list[str]) -> set[str]:
+    """For copytree: leave out links, pipes, sockets and devices (a pipe would block the copy)."""
+    return {name for name in names if os.path.islink(os.path.join(folder, name))
+            or not (os.path.isfile(os.path.join(folder, name)) or os.path.isdir(os.path.join(folder, name)))}
 
 
 def quarantine(folder: Path, item: str, source: Path | None, reason: str) -> Path:
-    """Copy a bad file (or a whole item folder) into the quarantine with a reason file beside it."""
-    target_dir = folder / safe_component(item)
+    """Copy a bad file (or a whole item folder) into the quarantine with a reason file beside it.
+    Links are never followed and only regular files are copied; what cannot be copied is said in
+    the reason file. A full or read-only disk raises (OSError): that stops the run."""
+    target_dir = folder / short_component(safe_component(item))
     target_dir.mkdir(parents=True, exist_ok=True)
-    if source is None:
-        note = target_dir / "REASON.txt"
-    elif source.is_dir():
-        shutil.copytree(source, target_dir / "original", dirs_exist_ok=True, symlinks=True)
-        note = target_dir / "REASON.txt"
-    else:
-        name = safe_component(nfc(source.name))
-        shutil.copy2(source, target_dir / name, follow_symlinks=False)
-        note = target_dir / f"{name}.reason.txt"
+    note, copied = target_dir / "REASON.txt", ""
+    try:
+        if source is None or source.is_symlink() or not (source.is_dir() or source.is_file()):
+            copied = "" if source is None else " (not copied: a link, pipe or device)"
+        elif source.is_dir():
+            shutil.copytree(source, target_dir / "original", dirs_exist_ok=True, ignore=_regular_files_only,
+                            copy_function=copy_plain)
+        else:
+            name = short_component(safe_component(shown_name(source.name)), len(".reason.txt"))
+            copy_plain(source, target_dir / name)
+            note = target_dir / f"{name}.reason.txt"
+    except (OSError, shutil.Error) as exc:
+        if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
+            raise
+        copied = " (could not be copied: check the file's permissions)"
     with note.open("a", encoding="utf-8") as handle:
-        handle.write(f"{source or item}: {reason}\n")
+        handle.write(f"{shown_name(str(source or item))}{copied}: {reason}\n")
     return note
 
 
 def catalogue_files(batch: Path) -> list[Path]:
     """MARC21 catalogue records (binary or MARCXML) the batch carries beside its item folders."""
-    return sorted((p for p in batch.iterdir() if p.is_file() and p.suffix.lower() in CATALOGUE_SUFFIXES),
-                  key=lambda p: natural_key(p.name))
+    return sorted((p for p in batch.iterdir() if p.is_file() and p.suffix.lower() in CATALOGUE_SUFFIXES
+                   and _inside(p, batch)), key=lambda p: natural_key(p.name))

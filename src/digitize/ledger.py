@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from sqlalchemy import (JSON, DateTime, ForeignKey, Integer, String, UniqueConst
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from digitize.errors import BatchBusy
+from digitize.errors import BatchBusy, LedgerUnavailable
+from digitize.settings import shown_url
 
 TIERS = ("provincial", "district", "specialized", "school", "armed_forces", "public")
 
@@ -90,6 +92,9 @@ class Item(Base):
     # last change to the item's record (OAI-PMH datestamp); withdrawn items stay as deleted records
     updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     withdrawn: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # when the item was first public (stored and open): OAI-PMH keeps a deleted record of it if it is
+    # closed later; an item never public appears nowhere
+    published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     outputs: Mapped[list["Output"]] = relationship(cascade="all, delete-orphan")
 
 
@@ -118,8 +123,8 @@ class BatchLock(Base):
 
 
 def is_public():
-    """The items anyone may see (OAI-PMH, public exports): stored and open. Withdrawn ones among
-    them remain as deleted records; restricted and secret items never appear."""
+    """The items anyone may see now (OAI-PMH, public exports): stored and open. OAI-PMH also keeps
+    deleted records of items public once (``Item.published``) and withdrawn or closed since."""
     return and_(Item.status == "ok", Item.access == "open")
 
 
@@ -156,9 +161,15 @@ def open_ledger(url: str) -> Session:
     (Alembic, about a third of a second, is only loaded then)."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
-    if current_revision(engine) != newest_revision():
-        upgrade(url)
+    engine = create_engine(url, hide_parameters=True)  # a database error never shows the row (a secret title)
+    try:
+        if current_revision(engine) != newest_revision():
+            upgrade(url)
+    except SQLAlchemyError as exc:
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise LedgerUnavailable(f"the quota ledger cannot be opened ({reason})", shown_url(url),
+                                "check DIGITIZE_LEDGER, that no other program holds the ledger and that the "
+                                "database server runs") from None
     return Session(engine, expire_on_commit=False)
 
 
@@ -191,6 +202,9 @@ def record_run(session: Session, batch: str, started: datetime, finished: dateti
             notes.append(f"{meta.id}: no holding record with call number {meta.call_number or '-'} or control "
                          f"number {meta.control_number or '-'} in {meta.library}'s register: not counted")
         item = session.scalars(select(Item).where(Item.library == meta.library, Item.item_id == meta.id)).first()
+        if item is not None and item.status == "ok" and result.status != "ok":
+            notes.append(f"{meta.id}: not done in this run; the copy stored earlier stands")
+            continue
         if item is None:
             item = Item(library=meta.library, item_id=meta.id, digitized=finished)
             session.add(item)
@@ -202,6 +216,8 @@ def record_run(session: Session, batch: str, started: datetime, finished: dateti
         item.status, item.pages, item.stored, item.run_id = result.status, result.pages, result.stored or "", run.id
         if session.is_modified(item) or item.updated is None:
             item.updated = finished
+        if item.published is None and item.status == "ok" and item.access == "open":
+            item.published = finished
         if manifest is not None:
             known = {o.path: o for o in item.outputs}
             for path, facts in manifest.objects.items():
@@ -211,6 +227,27 @@ def record_run(session: Session, batch: str, started: datetime, finished: dateti
                     item.outputs.append(output)
     session.commit()
     return notes
+
+
+@contextmanager
+def answering(session: Session):
+    """A ledger that is locked by another program, damaged or gone raises LedgerUnavailable (the
+    transaction rolled back), with the database's reason but never the values of a row."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        session.rollback()
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise LedgerUnavailable(f"the quota ledger does not answer ({reason})", None,
+                                "check that no other program holds it and that its disk or server is fine, "
+                                "then run again") from None
+
+
+def stored_from(session: Session, library: str, item_id: str) -> str | None:
+    """The batch folder an item stored earlier was last run from (None if it is not stored)."""
+    with answering(session):
+        return session.scalar(select(BatchRun.batch).join(Item, Item.run_id == BatchRun.id).where(
+        Item.library == library, Item.item_id == item_id, Item.status == "ok"))
 
 
 def _running(pid: int) -> bool:
@@ -230,6 +267,11 @@ def _running(pid: int) -> bool:
 def lock_batch(session: Session, batch: str, run: str = "") -> None:
     """Take the batch for this process, or raise BatchBusy naming the run that has it. A lock left
     by a process of this host that is gone (a run killed in the middle) is taken over."""
+    with answering(session):
+        _lock_batch(session, batch, run)
+
+
+def _lock_batch(session: Session, batch: str, run: str) -> None:
     host, pid = socket.gethostname(), os.getpid()
     for _ in range(3):
         try:  # plain SQL rows, not ORM objects: another process may change them at any moment
@@ -258,13 +300,14 @@ def unlock_batch(session: Session, batch: str, pid: int | None = None) -> bool:
     query = delete(BatchLock).where(BatchLock.batch == batch)
     if pid is not None:
         query = query.where(BatchLock.pid == pid, BatchLock.host == socket.gethostname())
-    removed = session.execute(query).rowcount
-    session.commit()
+    with answering(session):
+        removed = session.execute(query).rowcount
+        session.commit()
     return removed > 0
 
 
 def clear_batch_locks(url: str) -> None:
-    engine = create_engine(url)
+    engine = create_engine(url, hide_parameters=True)
     try:
         with engine.begin() as connection:
             connection.execute(delete(BatchLock))

@@ -90,6 +90,10 @@ def _premis_page(page: PageImage, master: FileEntry) -> etree._Element:
         holder = _sub(element, _p("significantProperties"))
         _sub(holder, _p("significantPropertiesType"), name)
         _sub(holder, _p("significantPropertiesValue"), str(getattr(page, name)))
+    if page.blank:  # read back by read() with the other properties
+        holder = _sub(element, _p("significantProperties"))
+        _sub(holder, _p("significantPropertiesType"), "blank")
+        _sub(holder, _p("significantPropertiesValue"), "true")
     characteristics = _sub(element, _p("objectCharacteristics"))
     _sub(characteristics, _p("compositionLevel"), "0")
     fixity = _sub(characteristics, _p("fixity"))
@@ -145,6 +149,8 @@ def build(package: ItemPackage, meta: ItemMetadata, identifiers: list[str]) -> e
     for page in p.pages:
         div = _sub(sequence, _m("div"), TYPE="page", ID=f"page-{page.number:04d}", ORDER=str(page.number),
                    ORDERLABEL=page.label, ADMID=f"tech-page-{page.number:04d}")
+        if page.blank:  # what a viewer shows for the page
+            div.set("LABEL", "blank page")
         for file_id in (page.master, page.alto, page.text):
             if file_id:
                 _sub(div, _m("fptr"), FILEID=file_id)

@@ -10,7 +10,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SAFE_ID = re.compile(r"^[\w][\w.\-]{0,127}$")
+SAFE_ID = re.compile(r"^[^\W_][\w.\-]{0,127}$")  # never '_' or '.' first: the store's own folders (_versions)
+# C0 and C1 control characters that XML 1.0 cannot hold (tab, line feed and carriage return it can);
+# Word pastes \x0b for a line break, so each becomes a space
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_text(value: str) -> str:
+    """NFC, with control characters turned into spaces."""
+    return CONTROL.sub(" ", unicodedata.normalize("NFC", value))
 
 
 class Status(str, Enum):
@@ -81,9 +89,11 @@ class Profile(BaseModel):
 
 
 class ItemMetadata(BaseModel):
-    """What the operator tells us about one item (book, volume), from item.toml or items.csv."""
+    """What the operator tells us about one item (book, volume), from item.toml or items.csv. An
+    unknown key is an error (a misspelt `access` must never leave an item open), and access has
+    no default here: the item states it, or its library's defaults (libraries.toml) do."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     id: str
     title: str
@@ -93,22 +103,22 @@ class ItemMetadata(BaseModel):
     control_number: str = ""  # the catalogue record's 001, to match a MARC record
     library: str
     category: Category = Category.other
-    access: Access = Access.open
+    access: Access
     language: str = "vie"
     profile: str | None = None
 
     @field_validator("*", mode="before")
     @classmethod
     def _nfc(cls, value):
-        return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+        return clean_text(value) if isinstance(value, str) else value
 
     @field_validator("id", "library")
     @classmethod
     def _safe_name(cls, value: str) -> str:
         if not SAFE_ID.match(value) or ".." in value:
             raise ValueError(
-                f"{value!r} is not usable as a folder name: use letters, digits, '.', '-' or '_' "
-                "(no slashes, no '..')")
+                f"{value!r} is not usable as a folder name: use letters, digits, '.', '-' or '_', starting "
+                "with a letter or digit (no slashes, no '..'; names starting with '_' are the store's own)")
         return value
 
 
@@ -147,9 +157,9 @@ class Description(BaseModel):
     @classmethod
     def _nfc(cls, value):
         if isinstance(value, str):
-            return unicodedata.normalize("NFC", value)
+            return clean_text(value)
         if isinstance(value, list):
-            return [unicodedata.normalize("NFC", v) if isinstance(v, str) else v for v in value]
+            return [clean_text(v) if isinstance(v, str) else v for v in value]
         return value
 
 
@@ -198,6 +208,7 @@ class PageRecord(BaseModel):
     ocr_scale: float = 1.0  # the image Tesseract read was the page image times this
     confidence: float | None
     words: int
+    blank: bool = False  # no ink on the page: not read by OCR, empty text and ALTO
     text_file: str
     alto_file: str
     image_file: str
@@ -220,6 +231,7 @@ class Problem(BaseModel):
 class ItemResult(BaseModel):
     item_id: str
     library: str
+    secret: bool = False  # a secret item: never named in anything others may see (logs, Prefect, artifacts)
     status: Status
     stored: str | None = None  # where the item was stored and verified
     pages: int = 0
@@ -237,10 +249,13 @@ class BatchSummary(BaseModel):
     items: list[ItemResult]
     problems: list[Problem]  # batch-level problems (items that could not even be read)
     first_page: datetime | None = None  # when the first page was handed to a worker
+    stopped: str | None = None  # why the run stopped before its end (a fault of the environment)
+    stop_code: int = 0  # the exit code of that fault
+    not_done: list[str] = []  # items the stop left for the next run
 
     @property
     def ok(self) -> bool:
-        return all(i.status == Status.ok for i in self.items) and not any(
+        return self.stopped is None and all(i.status == Status.ok for i in self.items) and not any(
             p.severity == Severity.error for p in self.problems)
 
 
@@ -270,6 +285,7 @@ class PageImage(BaseModel):
     format: str  # TIFF, JPEG, PNG, JPEG2000
     alto: str | None = None  # FileEntry ids
     text: str | None = None
+    blank: bool = False  # a blank page (no ink): its text and ALTO are empty
 
 
 class Agent(BaseModel):
@@ -328,3 +344,4 @@ class ItemRecord(BaseModel):
     identifiers: list[str]
     outputs: dict[str, FileFacts]  # every file to store but the METS, by path in the item
     stored: StoredManifest | None = None
+    new_version: bool = False  # its metadata changed after it was stored: store it as a new version

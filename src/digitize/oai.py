@@ -2,15 +2,18 @@
 aggregators to harvest, as simple Dublin Core (oai_dc) and as METS, straight from the stored
 dc.xml and mets.xml of each item.
 
-Restricted and secret items never appear, not even as deleted records; withdrawn public items
-stay as deleted records (deletedRecord "persistent"). Identifiers are
-``oai:<repository_id>:<library>/<item_id>``; datestamps are the ledger's ``updated`` (else
-``digitized``), UTC, to the second.
+An item that was ever public (the ledger's ``published``) stays as a deleted record (deletedRecord
+"persistent") once it is withdrawn or no longer open (made restricted or secret), so harvesters
+drop it; the deleted record of an item no longer open is in its library's set only (the library is
+in its identifier anyway), not in its category's. An item never public (secret or restricted from
+the start, or not stored yet) appears in no response, count, set or error message. Identifiers
+are ``oai:<repository_id>:<library>/<item_id>``; datestamps are the ledger's ``updated`` (else
+``digitized``), UTC, to the second: for a deleted record, the time of the change.
 
 Lists are paged with resumption tokens that carry the query, the position (the datestamp and row
 id of the last record sent, so changes between pages skip nothing) and an expiration date, signed
-with HMAC so a changed token is refused. The data behind a token is public, so the default key is
-derived from the repository id: tokens stay valid across restarts and between server workers.
+with HMAC so a changed token is refused. The web app signs them with the settings' secret key
+(``Settings.token_key``), shared by its workers and kept across restarts.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import hmac
 import json
 import logging
 import re
+import secrets
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
@@ -40,6 +44,10 @@ XSI = "http://www.w3.org/2001/XMLSchema-instance"
 OAI_SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
 ADMIN_EMAIL = "digitize@localhost.localdomain"  # the schema wants a dot in the domain
 TOKEN_LIFETIME = timedelta(hours=1)
+CLOCK_SKEW = timedelta(minutes=1)  # between the server workers that give out and read a token
+MAX_ARGUMENT = 2048  # characters of one argument
+# without a key given, tokens hold for this process only
+PROCESS_KEY = secrets.token_bytes(32)
 # prefix: (schema, namespace, file of the stored item)
 FORMATS = {
     "oai_dc": ("http://www.openarchives.org/OAI/2.0/oai_dc.xsd", "http://www.openarchives.org/OAI/2.0/oai_dc/",
@@ -59,6 +67,7 @@ PREFIX = re.compile(r"[A-Za-z0-9\-_.!~*'()]+")
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 SECOND = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 DATESTAMP = func.coalesce(Item.updated, Item.digitized)
+NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class OAIError(Exception):
@@ -71,10 +80,15 @@ def _q(tag: str) -> str:
     return f"{{{OAI}}}{tag}"
 
 
+def xml_text(text: str) -> str:
+    """``text`` with the characters XML cannot hold (control characters) replaced."""
+    return NOT_XML.sub("\ufffd", text)
+
+
 def _sub(parent, tag: str, text: str | None = None, **attrs) -> etree._Element:
-    element = etree.SubElement(parent, _q(tag), {k: v for k, v in attrs.items() if v is not None})
+    element = etree.SubElement(parent, _q(tag), {k: xml_text(v) for k, v in attrs.items() if v is not None})
     if text is not None:
-        element.text = text
+        element.text = xml_text(text)
     return element
 
 
@@ -91,15 +105,22 @@ def identifier(item: Item, repository_id: str) -> str:
     return f"oai:{repository_id}:{item.library}/{item.item_id}"
 
 
+def shown():
+    """The items OAI-PMH shows: public now, or once (then as deleted records)."""
+    return or_(is_public(), Item.published.is_not(None))
+
+
+def is_deleted(item: Item) -> bool:
+    return item.withdrawn is not None or item.access != "open"
+
+
 def set_specs(item: Item) -> list[str]:
-    return [s for s in (f"library:{item.library}", f"category:{item.category}") if SET_SPEC.fullmatch(s)]
+    """An item no longer open is in its library's set only: its category may say more than was public."""
+    specs = [f"library:{item.library}"] + ([f"category:{item.category}"] if item.access == "open" else [])
+    return [s for s in specs if SET_SPEC.fullmatch(s)]
 
 
 # ---- resumption tokens ------------------------------------------------------------------------
-
-def _key(repository_id: str, secret: bytes | None) -> bytes:
-    return secret or hashlib.sha256(f"digitize-oai-token:{repository_id}".encode()).digest()
-
 
 def make_token(state: dict, key: bytes) -> str:
     body = base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
@@ -118,6 +139,8 @@ def read_token(token: str, key: bytes, now: datetime) -> dict:
         raise OAIError("badResumptionToken", "the resumption token cannot be read") from None
     if now.timestamp() > expires:
         raise OAIError("badResumptionToken", "the resumption token has expired; start the list again")
+    if expires > (now + TOKEN_LIFETIME + CLOCK_SKEW).timestamp():
+        raise OAIError("badResumptionToken", "the resumption token is not one this repository issued")
     return state
 
 
@@ -128,13 +151,21 @@ def _parse_time(value: str, name: str, upper: bool) -> tuple[datetime, str]:
     try:
         if DAY.fullmatch(value):
             moment = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc)
-            return (moment + timedelta(days=1) if upper else moment), "day"
+            return (_after(moment, timedelta(days=1)) if upper else moment), "day"
         if SECOND.fullmatch(value):
             moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-            return (moment + timedelta(seconds=1) if upper else moment), "second"
+            return (_after(moment, timedelta(seconds=1)) if upper else moment), "second"
     except ValueError:
         pass
     raise OAIError("badArgument", f"{name} must be YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ, not {value!r}")
+
+
+def _after(moment: datetime, step: timedelta) -> datetime:
+    """``moment + step``, or the last moment there is (an ``until`` of 9999-12-31)."""
+    try:
+        return moment + step
+    except OverflowError:
+        return datetime.max.replace(tzinfo=timezone.utc)
 
 
 def _check_args(args: dict[str, str]) -> None:
@@ -168,7 +199,7 @@ def _normalize(params) -> dict[str, list[str]]:
 # ---- the queries ------------------------------------------------------------------------------
 
 def _filters(args: dict[str, str]) -> list:
-    conditions = [is_public()]
+    conditions = [shown()]
     if "from" in args:
         conditions.append(DATESTAMP >= _parse_time(args["from"], "from", False)[0])
     if "until" in args:
@@ -178,7 +209,7 @@ def _filters(args: dict[str, str]) -> list:
         if kind == "library":
             conditions.append(Item.library == value if value else true())
         elif kind == "category":
-            conditions.append(Item.category == value if value else true())
+            conditions.append(and_(Item.access == "open", Item.category == value if value else true()))
         else:
             conditions.append(false())
     return conditions
@@ -191,11 +222,11 @@ def find_item(session: Session, ident: str, repository_id: str) -> Item | None:
     library, _, item_id = ident[len(prefix):].partition("/")
     if not library or not item_id:
         return None
-    return session.scalars(select(Item).where(is_public(), Item.library == library, Item.item_id == item_id)).first()
+    return session.scalars(select(Item).where(shown(), Item.library == library, Item.item_id == item_id)).first()
 
 
 def earliest(session: Session) -> datetime | None:
-    found = session.scalar(select(func.min(DATESTAMP)).where(is_public()))
+    found = session.scalar(select(func.min(DATESTAMP)).where(shown()))
     return utc(found) if found else None
 
 
@@ -206,7 +237,7 @@ def load_metadata(store, item: Item, prefix: str) -> etree._Element:
 
 
 def _header(parent, item: Item, repository_id: str) -> None:
-    header = _sub(parent, "header", status="deleted" if item.withdrawn is not None else None)
+    header = _sub(parent, "header", status="deleted" if is_deleted(item) else None)
     _sub(header, "identifier", identifier(item, repository_id))
     _sub(header, "datestamp", stamp(item.updated or item.digitized))
     for spec in set_specs(item):
@@ -240,8 +271,8 @@ def _list_formats(body, session: Session, store, args: dict, repository_id: str)
         item = find_item(session, args["identifier"], repository_id)
         if item is None:
             raise OAIError("idDoesNotExist", f"no public item {args['identifier']}")
-        if item.withdrawn is not None:
-            raise OAIError("noMetadataFormats", "the item has been withdrawn: only its deleted record remains")
+        if is_deleted(item):
+            raise OAIError("noMetadataFormats", "the item has been deleted: only its deleted record remains")
         prefixes = [p for p in FORMATS if store.head(f"{item.library}/{item.item_id}/{FORMATS[p][2]}")]
         if not prefixes:
             raise OAIError("noMetadataFormats", "no metadata is stored for the item")
@@ -256,9 +287,9 @@ def _list_formats(body, session: Session, store, args: dict, repository_id: str)
 
 def _all_sets(session: Session) -> list[tuple[str, str]]:
     names = dict(session.execute(select(Library.code, Library.name)).all())
-    pairs = session.execute(select(Item.library, Item.category).where(is_public()).distinct()).all()
-    libraries = sorted({library for library, _ in pairs})
-    categories = sorted({category for _, category in pairs})
+    rows = session.execute(select(Item.library, Item.category, Item.access).where(shown()).distinct()).all()
+    libraries = sorted({library for library, _, _ in rows})
+    categories = sorted({category for _, category, access in rows if access == "open"})
     sets = [("library", "Thư viện (libraries)")] if libraries else []
     sets += [(f"library:{code}", names.get(code) or code) for code in libraries]
     sets += [("category", "Loại tài liệu (categories)")] if categories else []
@@ -330,7 +361,7 @@ def _list(body, verb: str, session: Session, store, args: dict, repository_id: s
         for item in rows[:page_size - sent]:
             last = (item.updated or item.digitized, item.id)
             metadata = None
-            if verb == "ListRecords" and item.withdrawn is None:
+            if verb == "ListRecords" and not is_deleted(item):
                 try:
                     metadata = load_metadata(store, item, prefix)
                 except Exception as exc:  # a missing or broken stored file: the item is not harvestable
@@ -366,7 +397,7 @@ def _get_record(body, session: Session, store, args: dict, repository_id: str) -
     if prefix not in FORMATS:
         raise OAIError("cannotDisseminateFormat", f"no metadata format {prefix!r} (use ListMetadataFormats)")
     metadata = None
-    if item.withdrawn is None:
+    if not is_deleted(item):
         try:
             metadata = load_metadata(store, item, prefix)
         except Exception as exc:
@@ -379,7 +410,8 @@ def _get_record(body, session: Session, store, args: dict, repository_id: str) -
 def respond(session: Session, store, params, base_url: str, repository_id: str = "digitize",
             page_size: int = 100, now: datetime | None = None, secret: bytes | None = None) -> bytes:
     """The OAI-PMH response (UTF-8 XML) to a request. ``params``: the request's arguments, a
-    mapping of name to a value or a list of values (a repeated argument), or (name, value) pairs."""
+    mapping of name to a value or a list of values (a repeated argument), or (name, value) pairs.
+    ``secret``: the key that signs resumption tokens (without one, a key of this process only)."""
     now = utc(now or datetime.now(timezone.utc)).replace(microsecond=0)
     root = etree.Element(_q("OAI-PMH"), nsmap={None: OAI, "xsi": XSI})
     root.set(f"{{{XSI}}}schemaLocation", f"{OAI} {OAI_SCHEMA}")
@@ -397,6 +429,9 @@ def respond(session: Session, store, params, base_url: str, repository_id: str =
         if repeated:
             raise OAIError("badArgument", f"repeated argument {', '.join(repeated)}")
         args = {name: values[0] for name, values in found.items()}
+        if any(len(value) > MAX_ARGUMENT or NOT_XML.search(name + value) for name, value in args.items()):
+            raise OAIError("badArgument", f"an argument is longer than {MAX_ARGUMENT} characters or holds "
+                                          "control characters")
         illegal = set(args) - required - optional - ({exclusive} if exclusive else set())
         if illegal:
             raise OAIError("badArgument", f"illegal argument {', '.join(sorted(illegal))} for {verb}")
@@ -412,7 +447,7 @@ def respond(session: Session, store, params, base_url: str, repository_id: str =
         request.set("verb", verb)  # the arguments are echoed only once they are known to be legal
         for name, value in args.items():
             request.set(name, value)
-        key = _key(repository_id, secret)
+        key = secret or PROCESS_KEY
         if verb == "Identify":
             _identify(root, session, base_url, repository_id)
         elif verb == "ListMetadataFormats":

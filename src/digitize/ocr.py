@@ -80,10 +80,18 @@ def engine(languages: list[str], psm: int):
             _idle[key].append(api)
 
 
-def alto_from(api: tesserocr.PyTessBaseAPI, width: int, height: int, scale: float, source: str) -> tuple[bytes, list]:
+def _word(words) -> str:
+    try:
+        return unicodedata.normalize("NFC", words.GetUTF8Text(RIL.WORD) or "").strip()
+    except RuntimeError:  # tesserocr's "No text returned": Tesseract found nothing on the page
+        return ""
+
+
+def alto_from(api: tesserocr.PyTessBaseAPI | None, width: int, height: int, scale: float,
+              source: str) -> tuple[bytes, list]:
     """The recognised page as ALTO v3, laid out as Tesseract's own renderer does (a ComposedBlock per
     block, a TextBlock per paragraph), positions divided by ``scale``, words in NFC; and the word
-    confidences (0-1)."""
+    confidences (0-1). Without ``api``: the page with no words."""
     alto = etree.Element(f"{{{ALTO_NS}}}alto", nsmap={None: ALTO_NS})
     description = etree.SubElement(alto, "Description")
     etree.SubElement(description, "MeasurementUnit").text = "pixel"
@@ -104,9 +112,9 @@ def alto_from(api: tesserocr.PyTessBaseAPI, width: int, height: int, scale: floa
 
     space, confidences = child(page, "PrintSpace", (0, 0, width, height)), []
     block = paragraph = line = None
-    iterator = api.GetIterator()
+    iterator = api.GetIterator() if api is not None else None
     for words in tesserocr.iterate_level(iterator, RIL.WORD) if iterator is not None else ():
-        text = unicodedata.normalize("NFC", words.GetUTF8Text(RIL.WORD) or "").strip()
+        text = _word(words)
         if not text:
             continue
         if block is None or words.IsAtBeginningOf(RIL.BLOCK):
@@ -138,3 +146,9 @@ def recognize(image: np.ndarray, languages: list[str], dpi: int, psm: int = 3, t
     text = textlayer.plain_text(textlayer.read_alto(alto))
     mean = round(100 * sum(confidences) / len(confidences), 2) if confidences else None
     return OcrResult(text=text + "\n" if text else "", alto=alto, confidence=mean, words=len(confidences))
+
+
+def blank_page(width: int, height: int, source: str = "") -> OcrResult:
+    """The result of a blank page, which OCR does not read: no text, an ALTO with no words."""
+    alto, _ = alto_from(None, width, height, 1.0, source)
+    return OcrResult(text="", alto=alto, confidence=None, words=0)

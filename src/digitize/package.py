@@ -102,7 +102,7 @@ def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], record
             detail=(f"page {record.number}: orientation turned {record.orientation} degrees clockwise; deskew angle "
                     f"{record.skew:.2f} degrees (measured skew, counter-clockwise); cropped to "
                     f"{record.width}x{record.height} pixels; background flattened for OCR (copy only; the master "
-                    "is unchanged)")))
+                    "is unchanged)" + ("; blank page (no ink found): not read by OCR" if record.blank else ""))))
     confidences = ", ".join(f"{r.number}: {r.confidence}" for r in records)
     mean = [r.confidence for r in records if r.confidence is not None]
     found += [
@@ -146,7 +146,8 @@ def build_package(meta: ItemMetadata, description: Description, profile: Profile
         package_files += [alto, text]
         images.append(PageImage(number=record.number, label=str(record.number), master=masters[page.path].id,
                                 frame=page.frame, width=page.width, height=page.height, dpi=page.dpi,
-                                mode=page.mode, format=page.format, alto=alto.id, text=text.id))
+                                mode=page.mode, format=page.format, alto=alto.id, text=text.id,
+                                blank=record.blank))
     text = f"{meta.id}.txt"
     package_files.append(entry(folder, text, outputs[text], "text-item", "text", MIMETYPES[".txt"], base))
     return ItemPackage(item_id=meta.id, library=meta.library, category=meta.category, access=meta.access,

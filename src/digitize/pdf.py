@@ -4,6 +4,7 @@ images and the text pass through untouched)."""
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -56,6 +57,33 @@ def _image_page(pdf: pikepdf.Pdf, page: PdfPage, font: pikepdf.Object) -> None:
         Contents=pikepdf.Stream(pdf, drawing))))
 
 
+def _describe(pdf: pikepdf.Pdf, info: PdfInfo) -> None:
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:title"] = info.title
+        if info.creators:
+            meta["dc:creator"] = info.creators
+        elif "dc:creator" in meta:
+            del meta["dc:creator"]
+        meta["dc:language"] = info.languages
+        meta["dc:identifier"] = info.identifier
+        meta["xmp:CreatorTool"] = "digitize"
+
+
+def redescribe_pdfa(target: Path, info: PdfInfo) -> FileFacts:
+    """Give a written PDF/A new metadata (the item's description changed), pages untouched; the
+    file is replaced atomically, hashed as it is written, and validated again."""
+    with pikepdf.open(io.BytesIO(target.read_bytes())) as pdf:
+        _describe(pdf, info)
+        with files.atomic_writer(target) as out:
+            pdf.save(out, deterministic_id=True)
+            out.flush()
+            problems = validate_pdfa(Path(out.name))
+            if problems:
+                raise OutputInvalid(f"PDF/A-{FLAVOUR} validation failed after new metadata: {problems[0]}",
+                                    str(target), "report this item to the maintainers")
+    return out.written
+
+
 def build_pdfa(pages: list[PdfPage], target: Path, info: PdfInfo) -> FileFacts:
     """Write a PDF/A-2b file, hashed as it is written; raises OutputInvalid (and writes nothing) if
     it does not validate."""
@@ -65,13 +93,7 @@ def build_pdfa(pages: list[PdfPage], target: Path, info: PdfInfo) -> FileFacts:
     font = textlayer.font(pdf)
     for page in pages:
         _image_page(pdf, page, font)
-    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
-        meta["dc:title"] = info.title
-        if info.creators:
-            meta["dc:creator"] = info.creators
-        meta["dc:language"] = info.languages
-        meta["dc:identifier"] = info.identifier
-        meta["xmp:CreatorTool"] = "digitize"
+    _describe(pdf, info)
     pinned = os.environ.get("SOURCE_DATE_EPOCH")
     try:
         if not pinned:

@@ -19,6 +19,7 @@ the manifest, so no output is read again to hash it (the store's copy reads it o
 from __future__ import annotations
 
 import io
+import logging
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +40,7 @@ from digitize.files import write_atomic
 from digitize.ingest import load_page
 from digitize.models import (Description, Event, FileFacts, ItemMetadata, ItemRecord, ItemResult, PageRecord,
                              PageSource, Problem, Profile, Status, StoredManifest)
-from digitize.pdf import PdfInfo, PdfPage, build_pdfa
+from digitize.pdf import PdfInfo, PdfPage, build_pdfa, redescribe_pdfa
 from digitize.storage import MANIFEST, Store
 
 WORK = ".work"
@@ -93,6 +94,19 @@ def crash_guard(marker: Path, page: PageSource):
         marker.unlink(missing_ok=True)
 
 
+def prepare(pixels, page: PageSource, profile: Profile) -> imaging.Prepared:
+    """The page prepared for OCR; what OpenCV or numpy say about a page they cannot work on becomes a
+    reason an operator can act on (their own words go to the log, for the maintainers)."""
+    try:
+        return imaging.prepare_page(pixels, page.dpi, profile.preprocessing)
+    except (cv2.error, ValueError, IndexError, ArithmeticError) as exc:
+        logging.getLogger(__name__).warning("a page image could not be prepared: %r", exc)
+        raise BadInput(f"the page image ({page.width}x{page.height} pixels, colour mode {page.mode or 'unknown'}) "
+                       "could not be prepared for OCR: the image library cannot work on its pixels",
+                       todo="open it in an image viewer to check it, then save it again as an 8-bit grey or "
+                            "colour TIFF or PNG, or rescan the page") from None
+
+
 def process_page(page: PageSource, profile: Profile, folder: Path, ocr_timeout: int = 600) -> PageRecord:
     """Prepare, OCR and record one page. Safe to call again: a finished page is not redone."""
     files = page_files(folder, page.number)
@@ -105,14 +119,17 @@ def process_page(page: PageSource, profile: Profile, folder: Path, ocr_timeout: 
     timings["load"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    prepared = imaging.prepare_page(pixels, dpi, profile.preprocessing)
+    prepared = prepare(pixels, page, profile)
     timings["prepare"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    with crash_guard(files["image"].with_suffix(".ocr-started"), page):
-        result = ocr.recognize(prepared.ocr, profile.languages, max(1, round(dpi * prepared.ocr_scale)),
-                               profile.page_segmentation, timeout=ocr_timeout, scale=prepared.ocr_scale,
-                               source=page.name)
+    if prepared.blank:  # nothing to read: no OCR time spent on it
+        result = ocr.blank_page(prepared.display.shape[1], prepared.display.shape[0], page.name)
+    else:
+        with crash_guard(files["image"].with_suffix(".ocr-started"), page):
+            result = ocr.recognize(prepared.ocr, profile.languages, max(1, round(dpi * prepared.ocr_scale)),
+                                   profile.page_segmentation, timeout=ocr_timeout, scale=prepared.ocr_scale,
+                                   source=page.name)
     timings["ocr"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -132,7 +149,7 @@ def process_page(page: PageSource, profile: Profile, folder: Path, ocr_timeout: 
         width=width, height=height, dpi=dpi, mode="grey" if grey else "colour",
         orientation=prepared.orientation, skew=prepared.skew, crop=prepared.crop,
         line_height=prepared.line_height, ocr_scale=round(prepared.ocr_scale, 3),
-        confidence=result.confidence, words=result.words,
+        confidence=result.confidence, words=result.words, blank=prepared.blank,
         text_file=str(files["text"].relative_to(folder)), alto_file=str(files["alto"].relative_to(folder)),
         image_file=str(files["image"].relative_to(folder)),
         timings={k: round(v, 3) for k, v in timings.items()}, tools=tool_versions(), processed=package.now(),
@@ -153,6 +170,19 @@ def describe(meta: ItemMetadata, catalogue: list) -> Description:
     return marc.describe(record) if record is not None else dublincore.from_item(meta)
 
 
+def pdf_info(description: Description, meta: ItemMetadata) -> PdfInfo:
+    """The PDF/A's XMP metadata: the same values as the item's Dublin Core record."""
+    return PdfInfo(title=dublincore.title(description), creators=dublincore.creators(description),
+                   languages=description.languages, identifier=meta.id)
+
+
+def write_dc(description: Description, meta: ItemMetadata, identifiers: list[str], folder: Path) -> FileFacts:
+    dc = dublincore.oai_dc(description, meta, identifiers)
+    schemas.validate(dc, str(folder / "dc.xml"))
+    return write_atomic(folder / "dc.xml", etree.tostring(dc, xml_declaration=True, encoding="UTF-8",
+                                                          pretty_print=True))
+
+
 def assemble_item(meta: ItemMetadata, description: Description, profile: Profile, pages: list[PageSource],
                   records: list[PageRecord], folder: Path, problems: list[Problem], seconds: float,
                   ingested: str, base: str = "") -> ItemRecord:
@@ -168,8 +198,7 @@ def assemble_item(meta: ItemMetadata, description: Description, profile: Profile
     outputs[pdf] = build_pdfa(
         [PdfPage(image=folder / r.image_file, alto=folder / r.alto_file, width=r.width, height=r.height, dpi=r.dpi,
                  grey=r.mode == "grey") for r in records], folder / pdf,
-        PdfInfo(title=dublincore.title(description), creators=dublincore.creators(description),
-                languages=description.languages, identifier=meta.id))
+        pdf_info(description, meta))
     texts = [(folder / r.text_file).read_text(encoding="utf-8") for r in records]
     outputs[f"{meta.id}.txt"] = write_atomic(folder / f"{meta.id}.txt", "\f".join(texts))
     if profile.needs_transcription:
@@ -178,22 +207,55 @@ def assemble_item(meta: ItemMetadata, description: Description, profile: Profile
             f"The text of this item was read by OCR with profile {profile.name} and is only a draft: it needs "
             "human transcription before it is used as the item's text.\n")
     identifiers = package.identifiers(meta, base)
-    dc = dublincore.oai_dc(description, meta, identifiers)
-    schemas.validate(dc, str(folder / "dc.xml"))
-    outputs["dc.xml"] = write_atomic(folder / "dc.xml", etree.tostring(dc, xml_declaration=True, encoding="UTF-8",
-                                                                       pretty_print=True))
+    outputs["dc.xml"] = write_dc(description, meta, identifiers, folder)
     warnings = [f"{p.file}: {p.reason}" for p in problems if p.severity == "warning"]
     item_package = package.build_package(meta, description, profile, pages, records, folder, outputs, ingested,
                                          warnings, base)
-    result = ItemResult(item_id=meta.id, library=meta.library, status=Status.ok, pages=len(records),
-                        mean_confidence=mean_confidence(records), pdf=str(folder / pdf), output_dir=str(folder),
-                        seconds=round(seconds, 2), problems=problems)
+    result = ItemResult(item_id=meta.id, library=meta.library, secret=meta.access == "secret", status=Status.ok,
+                        pages=len(records), mean_confidence=mean_confidence(records), pdf=str(folder / pdf),
+                        output_dir=str(folder), seconds=round(seconds, 2), problems=problems)
     record = ItemRecord(metadata=meta, profile=profile.name, needs_transcription=profile.needs_transcription,
                         result=result, pages=records, package=item_package, identifiers=identifiers,
                         outputs=dict(sorted(outputs.items())))
     write_atomic(folder / ITEM_RECORD, record.model_dump_json(indent=1))
     shutil.rmtree(folder / WORK, ignore_errors=True)
     return record
+
+
+def metadata_changes(record: ItemRecord, meta: ItemMetadata, description: Description) -> list[str]:
+    """What differs between a finished item's metadata and its metadata now (names of fields)."""
+    before, now = record.metadata.model_dump(exclude={"profile"}), meta.model_dump(exclude={"profile"})
+    changed = [key for key in now if before.get(key) != now[key]]
+    if record.package.description != description:
+        changed.append("description")
+    return changed
+
+
+def redescribe_item(record: ItemRecord, meta: ItemMetadata, description: Description, folder: Path,
+                    changed: list[str]) -> ItemRecord:
+    """A finished item whose metadata changed: its Dublin Core and the PDF/A's metadata are made
+    again (the pages are not), its package takes the new description with a PREMIS event, and the
+    returned record is ready to be stored as a new version (its METS is written then)."""
+    pdf = f"{meta.id}.pdf"
+    outputs = dict(record.outputs)
+    outputs[pdf] = redescribe_pdfa(folder / pdf, pdf_info(description, meta))
+    outputs["dc.xml"] = write_dc(description, meta, record.identifiers, folder)
+    item_package = record.package.model_copy(deep=True, update={
+        "description": description, "access": meta.access, "category": meta.category})
+    for entry in item_package.files:
+        if entry.id == "access-pdf":
+            entry.size, entry.sha256 = outputs[pdf].size, outputs[pdf].sha256
+    updates = sum(event.type == "metadata modification" for event in item_package.events)
+    item_package.events.append(Event(
+        id=f"metadata-update-{updates + 1}", type="metadata modification", date=package.now(),
+        agents=["digitize"], objects=["access-pdf"], outcome="success",
+        detail=f"item metadata changed ({', '.join(changed)}): Dublin Core, METS and the PDF/A's metadata made "
+               "again; the pages are unchanged; the stored copies are kept as a previous version"))
+    updated = record.model_copy(update={"metadata": meta, "package": item_package, "outputs": outputs,
+                                        "stored": None, "new_version": True, "result": record.result.model_copy(
+                                            update={"stored": None, "secret": meta.access == "secret"})})
+    write_atomic(folder / ITEM_RECORD, updated.model_dump_json(indent=1))
+    return updated
 
 
 def item_key(meta: ItemMetadata) -> str:
@@ -238,18 +300,31 @@ def mark_stored(folder: Path, record: ItemRecord, manifest: StoredManifest) -> I
     return stored
 
 
-def finished_item(folder: Path, pages: list[PageSource]) -> ItemRecord | None:
-    """The record of an earlier run that finished this item from the same originals."""
+def read_record(folder: Path) -> ItemRecord | None:
     path = folder / ITEM_RECORD
     if not path.exists():
         return None
     try:
-        record = ItemRecord.model_validate_json(path.read_text(encoding="utf-8"))
+        return ItemRecord.model_validate_json(path.read_text(encoding="utf-8"))
     except ValueError:  # a record from an older version of digitize: the item is made again
         return None
-    done = [(p.source_sha256, p.frame) for p in record.pages]
-    if done != [(p.sha256, p.frame) for p in pages] or record.result.status != Status.ok:
+
+
+def same_pages(record: ItemRecord, pages: list[PageSource]) -> bool:
+    return [(p.source_sha256, p.frame) for p in record.pages] == [(p.sha256, p.frame) for p in pages]
+
+
+def finished_item(folder: Path, pages: list[PageSource]) -> ItemRecord | None:
+    """The record of an earlier run that finished this item from the same originals."""
+    record = read_record(folder)
+    if record is None or not same_pages(record, pages) or record.result.status != Status.ok:
         return None
     if not Path(record.result.pdf).exists():
         return None
     return record
+
+
+def stored_from_other_pages(folder: Path, pages: list[PageSource]) -> bool:
+    """Whether the item kept in ``folder`` was stored from other originals than ``pages``."""
+    record = read_record(folder)
+    return record is not None and record.stored is not None and not same_pages(record, pages)

@@ -7,10 +7,12 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from digitize.errors import ConfigError
-from digitize.models import Profile
+from digitize.models import Access, Profile
+
+LIBRARIES = "libraries.toml"
 
 
 def load_data_files(folder: Path, model: type[BaseModel], key: str, what: str) -> dict:
@@ -43,3 +45,27 @@ def get_profile(folder: Path, name: str) -> Profile:
         raise ConfigError(f"unknown material profile {name!r}", str(folder / "materials"),
                           f"use one of: {', '.join(sorted(profiles))}")
     return profiles[name]
+
+
+class LibraryDefaults(BaseModel):
+    """What a library's items get when their metadata leaves it out (libraries.toml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    access: Access | None = None
+
+
+@lru_cache
+def load_library_defaults(folder: Path) -> dict[str, dict]:
+    """Per library code, the metadata its items get when they leave it out: `[HD-TV] access = "open"`
+    in <profiles>/libraries.toml (none when the file is absent)."""
+    path = folder / LIBRARIES
+    if not path.exists():
+        return {}
+    try:
+        tables = tomllib.loads(path.read_text(encoding="utf-8"))
+        found = {code: LibraryDefaults.model_validate(table) for code, table in tables.items()}
+    except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError, AttributeError) as exc:
+        raise ConfigError(f"invalid library defaults: {exc}", str(path),
+                          'write one table per library code, e.g. [HD-TV] then access = "restricted"') from None
+    return {code: defaults.model_dump(mode="json", exclude_none=True) for code, defaults in found.items()}

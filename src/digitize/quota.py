@@ -5,6 +5,7 @@ and the periodic report to the Department of Culture (CSV and XLSX)."""
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from digitize.errors import ConfigError
+from digitize.files import write_atomic
 from digitize.ledger import Holding, Item, Library
 from digitize.plans import Plan, target_for
 
@@ -146,22 +148,37 @@ def report_rows(session: Session, plans: dict[str, Plan], period: str, province:
     return rows
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may take for a formula (OWASP)
+
+
 def write_report(rows: list[dict], folder: Path, name: str) -> tuple[Path, Path]:
+    """The report as CSV and XLSX. Text from the ledger (a library's name...) never becomes a
+    formula: in the CSV a text cell starting like one gets a leading ', in the XLSX it is a text
+    cell; numbers stay numbers."""
     from openpyxl import Workbook
 
-    folder.mkdir(parents=True, exist_ok=True)
-    csv_path, xlsx_path = folder / f"{name}.csv", folder / f"{name}.xlsx"
-    with csv_path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, REPORT_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    def csv_cell(value):
+        return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, REPORT_COLUMNS)
+    writer.writeheader()
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     book = Workbook()
     sheet = book.active
     sheet.title = "report"
     sheet.append(REPORT_COLUMNS)
     for row in rows:
         sheet.append([row[c] for c in REPORT_COLUMNS])
-    book.save(xlsx_path)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+                cell.data_type = "s"  # openpyxl made "=..." a formula
+                cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
+    workbook = io.BytesIO()
+    book.save(workbook)
+    csv_path, xlsx_path = folder / f"{name}.csv", folder / f"{name}.xlsx"
+    write_atomic(csv_path, text.getvalue())
+    write_atomic(xlsx_path, workbook.getvalue())
     return csv_path, xlsx_path
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -40,6 +41,11 @@ class _LocalCopies(etree.Resolver):
         return self.resolve_filename(str(SCHEMAS / name), context) if name else None
 
 
+# Building the schema set in two threads at once sometimes fails inside libxml2 (xml:space not
+# found), and a schema's error log is shared: one thread at a time builds and validates.
+LOCK = threading.Lock()
+
+
 @lru_cache
 def schema() -> etree.XMLSchema:
     parser = etree.XMLParser(no_network=True)
@@ -51,10 +57,11 @@ def schema() -> etree.XMLSchema:
 def validate(document: etree._Element | etree._ElementTree, where: str) -> None:
     """Raise OutputInvalid naming the element and the schema's complaint if the document (or
     element, with everything in it) is not valid."""
-    checker = schema()
-    if checker.validate(document):
-        return
-    error = checker.error_log.last_error
+    with LOCK:
+        checker = schema()
+        if checker.validate(document):
+            return
+        error = checker.error_log.last_error
     raise OutputInvalid(f"not valid against the official schema: line {error.line}: {error.message}", where,
                         "this is a bug in the metadata writer or in the catalogue data it was given; "
                         "report it with the file")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
+import secrets
+import tempfile
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from digitize.errors import ConfigError
 
 # The default profiles ship inside the package: a plain folder in the wheel and in the source tree.
 PACKAGED_PROFILES = Path(str(files("digitize") / "data" / "profiles"))
@@ -29,6 +34,8 @@ class Settings(BaseSettings):
     multipart_mb: int = Field(64, ge=5, description="files larger than this go to S3 in parts")
     ledger: str = Field("", description="SQLAlchemy URL of the quota ledger [default: SQLite in $DIGITIZE_DATA]")
     oai_page_size: int = Field(100, ge=1, description="records per OAI-PMH response before a resumption token")
+    secret_key: str = Field("", description="key that signs the web app's tokens (OAI-PMH resumption tokens) "
+                            "[default: a random key kept in $DIGITIZE_DATA/secret.key]")
 
     @property
     def out(self) -> Path:
@@ -41,6 +48,53 @@ class Settings(BaseSettings):
     @property
     def store_url(self) -> str:
         return self.store or (self.data / "store").resolve().as_uri()
+
+    def token_key(self) -> bytes:
+        """The key that signs tokens: DIGITIZE_SECRET_KEY, else the one in $DIGITIZE_DATA/secret.key,
+        made on first use and then shared by every process and server worker using that folder."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data / "secret.key"
+        try:
+            if not path.exists():
+                _write_new_key(path)
+            key = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"the secret key cannot be made or read ({exc.strerror or exc})", str(path),
+                              "make the data folder writable by this user, or set DIGITIZE_SECRET_KEY") from None
+        if len(key) < 32:
+            raise ConfigError("the secret key is shorter than 32 bytes", str(path),
+                              "remove the file (a new key is made; resumption tokens already given out stop working)")
+        return key
+
+
+def _write_new_key(path: Path) -> None:
+    """A random key at ``path`` (mode 0600), unless another process has just made one. It is written
+    whole under a temporary name, then linked into place: a process reading the key never sees half
+    of it, and of two processes making one at once, the first wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret.key.")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(secrets.token_bytes(32))
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(temporary)
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit to print: a password in it (user:PASSWORD@host, or ?password=) shown as ***."""
+    scheme, sep, rest = url.partition("://")
+    # the last "@" before the query ends the user part, even if the password holds "/" or "@"
+    userinfo = rest.partition("?")[0].rpartition("@")[0]
+    if ":" in userinfo:
+        rest = f"{userinfo.partition(':')[0]}:***@{rest[len(userinfo) + 1:]}"
+    return scheme + sep + re.sub(r"([?&]password=)[^&#]*", r"\1***", rest, flags=re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)

@@ -8,21 +8,44 @@ object already there is not sent again.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
+import tempfile
+from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterable
 from urllib.parse import urlparse
 
 from digitize import files
-from digitize.errors import StorageConflict, StorageError, StorageUnavailable
+from digitize.errors import ConfigError, StorageConflict, StorageError, StorageRefused, StorageUnavailable
 from digitize.models import StoredManifest
+from digitize.settings import shown_url
 
 READ_BACK_LIMIT = 8 << 20  # objects up to this size are read back and hashed after upload
+# S3 answers that refuse every object, not one: the run stops
+REFUSALS = {"AccessDenied", "AllAccessDisabled", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+HEAD_THREADS = 4  # objects looked up at once (each waits on the network)
 VERSIONS = "_versions"  # earlier versions of replaced objects: _versions/<UTC time>/<key>
 CONFLICT_TODO = ("if the item really changed, run again with --new-version: the stored object is kept as "
                  f"a previous version under {VERSIONS}/ and the new one takes its place")
+
+
+@contextmanager
+def refusals(where: str):
+    """A store on a full or read-only disk, or one the service user may not write, keeps nothing:
+    StorageRefused, which stops the run (other OSErrors stay what they are)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise StorageRefused(f"the store cannot be written ({exc.strerror})", where,
+                             "make the store writable for the service user (or free space), then run again: "
+                             "finished items are stored then") from None
 
 
 def version_key(key: str) -> str:
@@ -68,8 +91,15 @@ class Store:
         """Write the object and verify it; raise StorageError if what arrived differs."""
         raise NotImplementedError
 
+    def check_writable(self) -> None:
+        """Raise StorageRefused if the store cannot keep anything (checked before a run's work)."""
+
     def put(self, source: Path, key: str, sha256: str, new_version: bool = False) -> bool:
         """Store a file whose SHA-256 is known; False if the identical object was already there."""
+        with refusals(self.url(key)):
+            return self._put(source, key, sha256, new_version)
+
+    def _put(self, source: Path, key: str, sha256: str, new_version: bool) -> bool:
         size = source.stat().st_size
         existing = self.head(key)
         if existing is not None:
@@ -82,12 +112,27 @@ class Store:
         self._send(source, key, size, sha256)
         return True
 
+    def replace(self, source: Path, key: str, sha256: str) -> None:
+        """Put a good copy where the object is missing or damaged, the damaged one kept as a previous
+        version. Unlike put, the object there is never taken for the same: an S3 object can carry
+        the right recorded SHA-256 over bytes that rotted."""
+        existing = self.head(key)
+        if existing is not None:
+            self._keep_version(key, existing)
+        self._send(source, key, source.stat().st_size, sha256)
+
 
 class FolderStore(Store):
     """Objects as files under a root folder; keys are relative paths."""
 
     def __init__(self, root: Path):
         self.root = root
+
+    def check_writable(self) -> None:
+        with refusals(self.root.as_uri()):
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.root) as probe:
+                probe.write(b"digitize")
 
     def url(self, key: str) -> str:
         return (self.root / key).resolve().as_uri()
@@ -169,6 +214,9 @@ class S3Store(Store):
             if status >= 500 or error.get("Code") in ("SlowDown", "ServiceUnavailable", "RequestTimeout"):
                 raise StorageUnavailable(f"the store answers {status} {error.get('Code', '')} (after retries)",
                                          self.url(key), "the item waits for storage; run again later") from None
+            if error.get("Code") in REFUSALS:
+                raise StorageRefused(f"the store refuses {operation}: {error.get('Code', '')}", self.url(key),
+                                     "check the bucket name and that the credentials may write to it") from None
             raise StorageError(f"the store refused {operation}: {error.get('Code', '')} {error.get('Message', '')}",
                                self.url(key), "check the bucket name, permissions and the file") from None
         except (BotoConnectionError, BotoCoreError) as exc:
@@ -259,35 +307,46 @@ def read_manifest(store: Store, key: str) -> StoredManifest:
     return StoredManifest.model_validate_json(store.read_bytes(key))
 
 
-def audit(store: Store, library: str = "") -> tuple[int, list[tuple[str, str]]]:
-    """Re-read every object that the stored items' manifests list and compare it with the SHA-256
-    recorded when it was stored. Returns how many objects were checked and the (url, problem) of
-    each missing or changed one."""
-    checked, problems = 0, []
-    manifests = [k for k in store.keys(f"{library}/" if library else "")
-                 if k.endswith(f"/{MANIFEST}") and not k.startswith(f"{VERSIONS}/")]
-    for manifest in manifests:
-        prefix = manifest[: -len(MANIFEST)]
-        for relative, recorded in read_manifest(store, manifest).objects.items():
-            key = prefix + relative
-            checked += 1
-            found = store.head(key)
-            if found is None:
-                problems.append((store.url(key), "missing"))
-            elif found.size != recorded.size:
-                problems.append((store.url(key), f"changed: {found.size} bytes, {recorded.size} recorded"))
-            elif store.read_sha256(key) != recorded.sha256:
-                problems.append((store.url(key), "changed: its SHA-256 differs from the one recorded"))
-    return checked, problems
+def check(store: Store, key: str, size: int, sha256: str) -> tuple[str, str] | None:
+    """The object at ``key`` read again against the size and SHA-256 it was stored with: None if
+    it is intact, else ("missing" or "changed", what differs)."""
+    found = store.head(key)
+    if found is None:
+        return "missing", "not in the store"
+    if found.size != size:
+        return "changed", f"{found.size} bytes, {size} recorded"
+    if store.read_sha256(key) != sha256:
+        return "changed", "its SHA-256 differs from the one recorded"
+    return None
+
+
+def missing(store: Store, prefix: str, names: Iterable[str]) -> list[str]:
+    """The objects ``prefix/name`` that the store does not hold: one HEAD each, a few at once."""
+    names = list(names)
+    with ThreadPoolExecutor(max_workers=HEAD_THREADS) as pool:
+        futures = [pool.submit(store.head, f"{prefix}/{name}") for name in names]
+        try:
+            found = [future.result() for future in futures]
+        except BaseException:  # the store is down: the other lookups would only wait out their retries
+            pool.shutdown(cancel_futures=True)
+            raise
+    return [name for name, stored in zip(names, found) if stored is None]
 
 
 def open_store(url: str, multipart_threshold: int = 64 << 20) -> Store:
-    """`file:///path` or `s3://bucket/prefix`."""
+    """`file:///path` or `s3://bucket/prefix`. Credentials in the URL are refused: the URL goes into
+    messages, reports, METS and stored.json."""
     parsed = urlparse(url)
+    # a bucket name holds no ":" (an AWS secret key may hold "/", which ends the netloc early);
+    # the message never echoes the URL
+    if "@" in parsed.netloc or (parsed.scheme == "s3" and ":" in parsed.netloc):
+        raise ConfigError("credentials do not belong in the store URL", "DIGITIZE_STORE",
+                          "give them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or ~/.aws) and set "
+                          "DIGITIZE_STORE=s3://bucket/prefix")
     if parsed.scheme == "file":
         return FolderStore(Path(parsed.path))
     if parsed.scheme == "s3" and parsed.netloc:
         return S3Store(parsed.netloc, parsed.path, multipart_threshold=multipart_threshold)
     if parsed.scheme == "":
         return FolderStore(Path(url))
-    raise StorageError(f"unknown store {url!r}", "DIGITIZE_STORE", "use file:///path or s3://bucket/prefix")
+    raise StorageError(f"unknown store {shown_url(url)!r}", "DIGITIZE_STORE", "use file:///path or s3://bucket/prefix")

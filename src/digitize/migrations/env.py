@@ -6,7 +6,7 @@ from sqlalchemy import create_engine
 from digitize.ledger import Base
 
 config = context.config
-engine = create_engine(config.get_main_option("sqlalchemy.url"))
+engine = create_engine(config.get_main_option("sqlalchemy.url"), hide_parameters=True)
 with engine.connect() as connection:
     context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
     with context.begin_transaction():
