@@ -84,7 +84,8 @@ def task_runner(dask: str = "", workers: int | None = None):
 
 @flow(name="digitize-batch", task_runner=task_runner(get_settings().dask), log_prints=True)
 def digitize_batch(batch: Path, profile: MaterialProfile | None = None, library: str | None = None,
-                   workers: int | None = None, out: Path | None = None, new_version: bool = False) -> BatchSummary:
+                   workers: int | None = None, out: Path | None = None, new_version: bool = False,
+                   dpi: int | None = None) -> BatchSummary:
     """Turn a batch of scanned items into searchable PDF/A with Vietnamese text.
 
     Args:
@@ -95,10 +96,12 @@ def digitize_batch(batch: Path, profile: MaterialProfile | None = None, library:
         workers: Pages worked on at once (default: DIGITIZE_WORKERS, the number of CPU cores).
         out: Output folder (default: $DIGITIZE_DATA/out).
         new_version: Store changed items over their stored copies, keeping those as previous versions.
+        dpi: Scan resolution of the items whose metadata states none (for page files that record
+            none or a wrong one; default: from the files, else estimated from the pages).
     """
     settings = get_settings()
     chosen = profile.value if isinstance(profile, Enum) else profile
-    request = BatchRequest.make(Path(batch), settings, out, chosen, library, workers, new_version)
+    request = BatchRequest.make(Path(batch), settings, out, chosen, library, workers, new_version, dpi)
     summary = run_batch(request, PrefectRunner(request.workers), str(runtime.flow_run.id or ""))
     logger = get_run_logger()
     for item in summary.items:

@@ -124,20 +124,25 @@ def render_pages(text_path, out_dir, pages, seed, level="moderate", dpi=300, pap
         if TURN_CW[turned] is not None:
             img = img.transpose(TURN_CW[turned])
         drawn = rng.choice(["tif", "jpg", "png"])
-        ext = per_page(fmt, i) or drawn
-        name = f"p{i+1:03d}.{ext}"
-        kw = {"dpi": (dpi, dpi)}
-        if ext == "jpg":
-            kw["quality"] = rng.randint(50, 75) if lvl == "hard" else rng.randint(70, 92)
-        if ext == "tif":
-            kw["compression"] = "tiff_lzw"
-        img.save(out / name, **kw)
-        (out / f"p{i+1:03d}.gt.txt").write_text("\n".join(gt) + "\n", encoding="utf-8")
+        name = save_page(img, gt, out, i + 1, per_page(fmt, i) or drawn, lvl, dpi, rng)
         manifest.append({"image": name, "gt": f"p{i+1:03d}.gt.txt", "dpi": dpi,
                          "font": Path(font).name, "pt": pt, "level": lvl, "paper": paper,
                          **params, "turned_cw": turned})
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
     return manifest
+
+def save_page(img, gt, out, number, ext, level, dpi, rng):
+    """Write page ``number`` as ``ext`` (hard pages as harsher JPEGs) with its ground truth; its file name."""
+    name = f"p{number:03d}.{ext}"
+    kw = {"dpi": (dpi, dpi)}
+    if ext == "jpg":
+        kw["quality"] = rng.randint(50, 75) if level == "hard" else rng.randint(70, 92)
+    if ext == "tif":
+        kw["compression"] = "tiff_lzw"
+    img.save(out / name, **kw)
+    (out / f"p{number:03d}.gt.txt").write_text("\n".join(gt) + "\n", encoding="utf-8")
+    return name
+
 
 def main():
     ap = argparse.ArgumentParser()

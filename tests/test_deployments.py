@@ -43,7 +43,8 @@ def test_serve_creates_deployments_and_runs_a_batch(prefect_server, tmp_path):
         batch_deployment = deployment(prefect_server, "digitize-batch")
         form = batch_deployment["parameter_openapi_schema"]  # what the UI's run form shows
         assert form["required"] == ["batch"] and "inbox" in form["properties"]["batch"]["description"]
-        assert form["definitions"]["MaterialProfile"]["enum"] == ["french-colonial", "han-nom", "quoc-ngu-modern",
+        assert form["definitions"]["MaterialProfile"]["enum"] == ["french-colonial", "han-horizontal", "han-nom",
+                                                                  "quoc-ngu-modern",
                                                                   "quoc-ngu-old"]
         assert "Library code" in form["properties"]["library"]["description"]
         toml = batch / "HN-TK-0002" / "item.toml"  # an item that names no library: the form's value is used

@@ -196,12 +196,13 @@ def test_a_read_only_store_stops_the_run(small_batch):
 
 def test_a_locked_ledger_stops_the_run_cleanly(small_batch):
     root, batch = small_batch
-    assert run_cli("run", str(batch / ".." / "batch"), "--out", str(root / "out")).returncode == 0
+    assert run_cli("run", str(batch), "--out", str(root / "out")).returncode == 0
     item(batch, "THREE")
     holder = sqlite3.connect(root / "ledger.sqlite")
     holder.execute("BEGIN EXCLUSIVE")
-    try:
-        locked = run_cli("run", str(batch), "--out", str(root / "out"))
+    try:  # SQLite gives up waiting for the lock after 1 s instead of 5
+        locked = run_cli("run", str(batch), "--out", str(root / "out"),
+                         ledger=sqlite_url(root / "ledger.sqlite") + "?timeout=1")
     finally:
         holder.rollback()
         holder.close()

@@ -48,15 +48,17 @@ class BatchRequest:
     ledger_url: str
     max_pixels: int
     ocr_timeout: int
+    dpi: int | None = None  # the scan resolution of the items that state none
 
     @classmethod
     def make(cls, batch: Path, settings: Settings, out: Path | None = None, profile: str | None = None,
-             library: str | None = None, workers: int | None = None, new_version: bool = False) -> BatchRequest:
+             library: str | None = None, workers: int | None = None, new_version: bool = False,
+             dpi: int | None = None) -> BatchRequest:
         return cls(batch=Path(batch), out=Path(out or settings.out), profiles=settings.profiles,
                    default_profile=profile or settings.default_profile, library=library,
                    workers=workers or settings.workers, new_version=new_version, store_url=settings.store_url,
                    multipart_mb=settings.multipart_mb, ledger_url=settings.ledger_url, max_pixels=settings.max_pixels,
-                   ocr_timeout=settings.ocr_timeout)
+                   ocr_timeout=settings.ocr_timeout, dpi=dpi)
 
 
 # --- the work handed to the runner: plain module functions, so that any runner can ship them ---
@@ -247,7 +249,7 @@ class _BatchRun:
         found, problems = ingest.find_items(request.batch)
         self.catalogue, catalogue_problems = read_catalogue(request.batch)
         problems += catalogue_problems
-        defaults = {"library": request.library} if request.library else {}
+        defaults = {key: value for key, value in (("library", request.library), ("dpi", request.dpi)) if value}
         intakes = [self.runner.submit("ingest-item", f"item folder {number}", intake, folder, request.batch, row,
                                       request.profiles, request.default_profile, request.max_pixels, defaults)
                    for number, (folder, row) in enumerate(found, start=1)]
@@ -256,7 +258,7 @@ class _BatchRun:
         for problem in problems:
             log.warning("%s: %s", problem.file or problem.item, problem.reason)
         for name in {plan.meta.profile or request.default_profile for plan in plans if plan.ok}:
-            ocr.check_languages(get_profile(request.profiles, name).languages)  # missing data stops the run here
+            ocr.check_languages(get_profile(request.profiles, name).all_languages)  # missing data stops the run here
 
         progress.report("total", sum(len(p.pages) for p in plans if p.ok))
         for index, plan in enumerate(plans):

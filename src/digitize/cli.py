@@ -64,7 +64,8 @@ def main() -> None:
 
 def summary_table(summary: BatchSummary) -> Table:
     table = Table(title=escape(f"Batch {Path(summary.batch).name}"))
-    for column in ("item", "status", "pages", "confidence", "seconds", "output or reason"):
+    for column in ("item", "status", "pages", "confidence", "not syllables", "to review", "seconds",
+                   "output or reason"):
         table.add_column(column, overflow="fold")
     for item in summary.items:
         shown = [p for p in item.problems if p.severity == Severity.error or item.status == Status.waiting]
@@ -73,6 +74,8 @@ def summary_table(summary: BatchSummary) -> Table:
         status = {Status.ok: "[green]ok", Status.waiting: "[yellow]waiting for storage"}.get(item.status, "[red]failed")
         table.add_row(escape(item.item_id), status, str(item.pages),
                       f"{item.mean_confidence:.1f}" if item.mean_confidence is not None else "-",
+                      f"{item.not_syllables:.1%}" if item.not_syllables is not None else "-",
+                      str(sum(p.reason.startswith("to review") for p in item.problems)),
                       f"{item.seconds:.1f}", escape(detail or ""))
     return table
 
@@ -106,6 +109,9 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="pages at once [default: CPU cores]"),
         new_version: bool = typer.Option(False, "--new-version",
                                          help="store changed items, keeping the stored copies as previous versions"),
+        dpi: Optional[int] = typer.Option(None, "--dpi", min=50, max=4800,
+                                          help="scan resolution of the items whose metadata states none (for files "
+                                               "that record none or a wrong one) [default: from the files]"),
         dask: Optional[str] = typer.Option(None, "--dask", help="run the pages on Dask: 'local' (a local cluster, "
                                            "--workers single-threaded workers) or a scheduler address "
                                            "tcp://HOST:8786 [default: DIGITIZE_DASK, else threads]"),
@@ -124,8 +130,8 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
     if not batch.is_dir():  # mistakes on the command line are reported before any work
         raise BadInput("batch folder not found", str(batch), "give the path of a folder holding one folder per item")
     settings = get_settings()
-    request = BatchRequest.make(batch, settings, out, profile, library, workers, new_version)
-    ocr.check_languages(get_profile(request.profiles, request.default_profile).languages)
+    request = BatchRequest.make(batch, settings, out, profile, library, workers, new_version, dpi)
+    ocr.check_languages(get_profile(request.profiles, request.default_profile).all_languages)
     dask = dask or settings.dask
     bar = Progress(TextColumn("[bold]pages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, transient=False)
@@ -189,7 +195,7 @@ def _run_flow(request, profile: str | None, library: str | None, workers: int | 
     flow = digitize_batch.with_options(task_runner=task_runner(dask, workers)) if dask else digitize_batch
     with bar:
         return flow(batch=request.batch, out=request.out, profile=profile, library=library, workers=workers,
-                    new_version=request.new_version)
+                    new_version=request.new_version, dpi=request.dpi)
 
 
 holdings_app = typer.Typer(help="The holdings register: what each library collected and manages.")
@@ -379,8 +385,6 @@ def audit(library: Optional[str] = typer.Option(None, "--library", help="only th
     """Fixity check: every object of every item the ledger records as stored is read again from the
     store and compared with the size and SHA-256 it was stored with; missing or changed objects are
     reported (exit code 5), objects the ledger does not list as warnings."""
-    from rich.markup import escape
-
     from digitize import fixity
     from digitize.settings import get_settings, shown_url
 
@@ -411,8 +415,6 @@ def repair(library: Optional[str] = typer.Option(None, "--library", help="only t
     checked against the SHA-256 the ledger records; a changed object is kept under _versions/ before
     the good copy takes its place. Items that cannot be repaired are named with what to do (exit
     code 5)."""
-    from rich.markup import escape
-
     from digitize import fixity
     from digitize.settings import get_settings, shown_url
 

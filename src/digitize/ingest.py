@@ -17,10 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
+from digitize import imaging, resolution
 from digitize.errors import BadInput, DigitizeError
 from digitize.files import copy_plain, natural_key, nfc, safe_component, sha256_file, short_component
 from digitize.models import CONTROL, ItemMetadata, PageSource, Problem, Profile
@@ -160,22 +162,132 @@ def page_dpi(image: Image.Image) -> int | None:
     return round(value)
 
 
-def _dpi_problem(image: Image.Image, dpi: int | None, profile: Profile) -> str | None:
-    """What is wrong with a frame's resolution for the profile, with what is done about it."""
-    if dpi is not None and dpi >= profile.min_dpi:
-        return None
-    if dpi is not None:
-        return f"is {dpi} dpi; profile {profile.name} asks for at least {profile.min_dpi} dpi"
+MEASURE_SIDE = 1600  # pixels: the long side of the reduced copy a page's resolution is estimated on
+ESTIMATED = "estimated from page size and text lines"
+FROM_OTHER_PAGES = "estimated from the item's other pages"
+ASSUMED = "assumed (the profile's minimum)"
+
+
+@dataclass
+class Resolution:
+    """The resolution of one frame: what its file records and what is used."""
+
+    tag: int | None  # what the file records, if believable
+    dpi: int | None  # what is used; None: not known (yet)
+    method: str = "tag"
+    estimate: int | None = None  # from this frame's own size and text lines
+    said: str = ""  # what is wrong with the file's resolution ("" if nothing)
+    basis: str = ""  # what the estimate was made from, or why there is none
+
+    def note(self) -> str:
+        """What was wrong with the file's resolution and what this page's own estimate is."""
+        if not self.said:
+            return ""
+        own = (f"this page's own estimate: {self.estimate} dpi ({self.basis})" if self.estimate is not None
+               else f"no estimate from this page alone ({self.basis})")
+        return f"{self.said}; {own}"
+
+
+def _unrecorded(image: Image.Image) -> str:
     value = recorded_dpi(image)
     if value is None:
-        said = "has no resolution (dpi) recorded"
-    else:
-        shown = ("not a number" if math.isnan(value) else "infinite" if math.isinf(value)
-                 else f"{value:,.0f} dpi" if abs(value) >= 1 else f"{value:g} dpi")
-        said = (f"records an unbelievable resolution ({shown}; a scan has {BELIEVABLE_DPI[0]} to "
-                f"{BELIEVABLE_DPI[1]} dpi)")
-    then = "" if profile.dpi_policy == "error" else f"; {profile.min_dpi} dpi is assumed"
-    return f"{said}; profile {profile.name} asks for at least {profile.min_dpi} dpi{then}"
+        return "has no resolution (dpi) recorded"
+    shown = ("not a number" if math.isnan(value) else "infinite" if math.isinf(value)
+             else f"{value:,.0f} dpi" if abs(value) >= 1 else f"{value:g} dpi")
+    return (f"records an unbelievable resolution ({shown}; a scan has {BELIEVABLE_DPI[0]} to "
+            f"{BELIEVABLE_DPI[1]} dpi)")
+
+
+def _measure(image: Image.Image, lines: bool) -> resolution.Measure:
+    """The current frame measured on a reduced grey copy (a JPEG is decoded reduced, a JPEG 2000 at
+    a lower level: far faster than the whole image)."""
+    width, height = image.size
+    factor = min(1.0, MEASURE_SIDE / max(width, height))
+    if factor < 1 and image.format == "JPEG":
+        image.draft("L", (math.ceil(width * factor), math.ceil(height * factor)))
+    elif factor < 1 and image.format == "JPEG2000":
+        image.reduce = int(math.log2(1 / factor))
+    try:
+        gray = cv2.resize(imaging.to_gray(_pixels(image)), (round(width * factor), round(height * factor)),
+                          interpolation=cv2.INTER_AREA)
+        return resolution.measure(gray, factor, lines)
+    except (cv2.error, ValueError, TypeError, KeyError, IndexError, ArithmeticError):
+        return resolution.Measure(tuple(sorted((width, height))))  # pixels it cannot read: its size alone
+
+
+def _resolution(image: Image.Image, profile: Profile, stated: int | None) -> Resolution:
+    """What a frame's resolution is: stated by the operator, recorded in the file, or, when the file
+    records none or one that cannot be true for the page, estimated from the page (digitize.resolution)."""
+    tag = page_dpi(image)
+    if stated is not None:
+        return Resolution(tag, stated, "stated")
+    if tag is not None and tag >= profile.min_dpi and max(image.size) / tag * 25.4 <= resolution.MAX_PAGE_MM:
+        return Resolution(tag, tag)  # believed as it is: the pixels are not decoded at intake
+    # rows of a vertical page are not text lines (the profile reads it at full resolution)
+    page = _measure(image, lines=profile.preprocessing.ocr_line_height > 0)
+    wrong = resolution.implausible(tag, page) if tag is not None else None
+    if tag is not None and wrong is None:
+        return Resolution(tag, tag)
+    said = f"records {tag} dpi, but {wrong}" if tag is not None else _unrecorded(image)
+    found = resolution.estimate(page)
+    if found is None:
+        why = ("it has too few text lines of one size" if page.line is None
+               else "its size matches no paper format at the resolution its text lines give")
+        return Resolution(tag, None, said=said, basis=why)
+    return Resolution(tag, found.dpi, ESTIMATED, found.dpi, said, found.basis)
+
+
+def _share_estimate(found: list[Resolution]) -> None:
+    """The pages of an item are scanned alike: each page whose file's resolution is not used takes
+    the median of the item's estimates, so one odd page (a title page) does not stray and a page
+    with no estimate of its own (a blank verso) has one."""
+    estimates = [r.estimate for r in found if r.estimate is not None]
+    if not estimates:
+        return
+    shared = round(float(np.median(estimates)))
+    for r in found:
+        if r.said:
+            r.dpi, r.method = shared, ESTIMATED if r.estimate is not None else FROM_OTHER_PAGES
+
+
+def _judge(found: Resolution, profile: Profile, which: str = "") -> str | None:
+    """A warning about a frame's resolution under the profile (``which`` frame, if not the first);
+    raises BadInput if it refuses it. An estimate that passes is not warned about here (see
+    _estimate_warnings)."""
+    asks = f"profile {profile.name} asks for at least {profile.min_dpi} dpi"
+    todo = (f"rescan at {profile.min_dpi} dpi or more; if the scan's true resolution is known, state it "
+            "(dpi = N in item.toml, a dpi column in items.csv, or digitize run --dpi N)")
+    if found.dpi is None:
+        reason = f"{which}{found.said}; the resolution cannot be estimated from the page ({found.basis}); {asks}"
+        if profile.dpi_policy == "error":
+            raise BadInput(reason, todo=todo)
+        found.dpi, found.method = profile.min_dpi, ASSUMED
+        return f"{reason}; {profile.min_dpi} dpi is assumed"
+    if found.dpi >= profile.min_dpi:
+        return None
+    said = which + {"tag": f"is {found.dpi} dpi",
+                    "stated": f"is stated to be {found.dpi} dpi (dpi in the item metadata or digitize run --dpi)"
+                    }.get(found.method, f"{found.said}; estimated from the page: {found.dpi} dpi ({found.basis})")
+    if profile.dpi_policy == "error":
+        raise BadInput(f"{said}; {asks}", todo=todo)
+    return f"{said}; {asks}"
+
+
+def _estimate_warnings(pages: list[tuple[str, Resolution]]) -> list[tuple[str, str]]:
+    """One warning (first file, reason) for each group of pages whose resolution was estimated
+    alike: a book of 300 pages tagged 96 dpi gets one line in the summary, not 300."""
+    groups: dict[tuple, list[tuple[str, Resolution]]] = {}
+    for name, found in pages:
+        if found.method in (ESTIMATED, FROM_OTHER_PAGES):
+            groups.setdefault((found.tag, found.dpi), []).append((name, found))
+    warnings = []
+    for (_, dpi), group in groups.items():
+        (first, found), (last, _) = group[0], group[-1]
+        more = {1: "", 2: f" (as does {last})"}.get(len(group), f" (as do {len(group) - 1} more pages, to {last})")
+        basis = next((r.basis for _, r in group if r.estimate is not None), "")
+        warnings.append((first, f"{found.said}{more}; the resolution is estimated from the page size and text "
+                                f"lines: {dpi} dpi ({basis})"))
+    return warnings
 
 
 @contextmanager
@@ -192,14 +304,14 @@ def reading(path: Path):
                        todo="copy it again from the scanner or rescan the page") from None
 
 
-def check_page_file(path: Path, profile: Profile, max_pixels: int,
-                    decode: bool = True) -> tuple[list[dict], list[str]]:
-    """Check every frame of a page file: size (before decoding), resolution and, with ``decode``,
-    the pixel data itself. Returns the frames (size, mode, dpi) and warnings; raises BadInput
-    with a plain reason if the file cannot be used."""
+def _frames(path: Path, profile: Profile, max_pixels: int, decode: bool, stated: int | None = None,
+            resolve: bool = True) -> list[dict]:
+    """Every frame of a page file (size, mode, format and, with ``resolve``, its Resolution), checked
+    for size before decoding and, with ``decode``, decoded in full; BadInput with a plain reason if
+    the file cannot be used."""
     if path.stat().st_size == 0:
         raise BadInput("the file is empty (0 bytes)", todo="copy it again from the scanner or rescan the page")
-    frames, warnings = [], []
+    frames = []
     with reading(path) as image:
         for frame in range(getattr(image, "n_frames", 1)):
             image.seek(frame)
@@ -219,18 +331,37 @@ def check_page_file(path: Path, profile: Profile, max_pixels: int,
                 raise BadInput(f"{which}the image is {width}x{height} pixels, longer than a page image can be "
                                f"({MAX_PAGE_SIDE} pixels at most on each side)",
                                todo="split it into pages or rescan it at a lower resolution")
+            found = {"frame": frame, "width": width, "height": height, "mode": image.mode,
+                     "format": image.format or ""}
             if decode:
                 image.load()  # truncated or corrupt data fails here
-            dpi = page_dpi(image)
-            reason = _dpi_problem(image, dpi, profile)
-            if reason:
-                reason = (f"frame {frame + 1} " if frame else "") + reason
-                if profile.dpi_policy == "error":
-                    raise BadInput(reason, todo=f"rescan at {profile.min_dpi} dpi or more, or record the "
-                                                "scan's true resolution in the file")
-                warnings.append(reason)
-            frames.append({"frame": frame, "width": width, "height": height, "mode": image.mode,
-                           "format": image.format or "", "dpi": dpi or profile.min_dpi})
+            if resolve:
+                found["resolution"] = _resolution(image, profile, stated)
+            frames.append(found)
+    return frames
+
+
+def _settle(frames: list[dict], profile: Profile) -> list[str]:
+    """Judge the frames' resolutions (raises BadInput for the first the profile refuses); the warnings."""
+    warnings = []
+    for found in frames:
+        warning = _judge(found["resolution"], profile, f"frame {found['frame'] + 1} " if found["frame"] else "")
+        if warning:
+            warnings.append(warning)
+    return warnings
+
+
+def check_page_file(path: Path, profile: Profile, max_pixels: int, decode: bool = True,
+                    stated: int | None = None) -> tuple[list[dict], list[str]]:
+    """Check every frame of a page file: size (before decoding), resolution (``stated`` by the
+    operator, recorded, or estimated from the page) and, with ``decode``, the pixel data itself.
+    Returns the frames (size, mode, format, Resolution) and warnings; raises BadInput with a plain
+    reason if the file cannot be used."""
+    frames = _frames(path, profile, max_pixels, decode, stated)
+    _share_estimate([found["resolution"] for found in frames])
+    warnings = _settle(frames, profile)
+    warnings += [reason for _, reason in _estimate_warnings(
+        [(f"frame {f['frame'] + 1}", f["resolution"]) for f in frames])]
     return frames, warnings
 
 
@@ -271,6 +402,7 @@ def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_
     except OSError as exc:
         plan.problem(f"item folder cannot be read ({exc.strerror}); check its permissions")
         return plan
+    found = []  # (path, name, SHA-256, frames) of each page file
     for path in files:
         name = shown_name(path.name)
         if name.lower() in IGNORED_FILES or name == ".DS_Store" or name.startswith("._"):
@@ -299,8 +431,9 @@ def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_
                          file=name, severity="warning")
             continue
         try:
-            # headers only here: the pixels are decoded once, when the page is processed
-            frames, warnings = check_page_file(path, profile, max_pixels, decode=False)
+            # headers only here (the pixels of a page whose resolution is in doubt, reduced): the pixels
+            # are decoded once, when the page is processed
+            frames = _frames(path, profile, max_pixels, decode=False, stated=plan.meta.dpi)
             digest = sha256_file(path)
         except BadInput as exc:
             plan.problem(exc.message, file=name, path=path)
@@ -308,14 +441,28 @@ def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_
         except OSError as exc:
             plan.problem(f"cannot be read ({exc.strerror})", file=name, path=path)
             continue
+        found.append((path, name, digest, frames))
+    _share_estimate([frame["resolution"] for *_, frames in found for frame in frames])
+    resolutions = []
+    for path, name, digest, frames in found:
+        try:
+            warnings = _settle(frames, profile)
+        except BadInput as exc:
+            plan.problem(exc.message, file=name, path=path)
+            continue
         for warning in warnings:
             plan.problem(warning, file=name, severity="warning")
         for frame in frames:
             label = name if len(frames) == 1 else f"{name}#{frame['frame'] + 1}"
+            res = frame["resolution"]
+            resolutions.append((label, res))
             plan.pages.append(PageSource(number=len(plan.pages) + 1, path=path, frame=frame["frame"],
                                          name=label, sha256=digest, size=path.stat().st_size,
-                                         dpi=frame["dpi"], width=frame["width"], height=frame["height"],
-                                         mode=frame["mode"], format=frame["format"]))
+                                         dpi=res.dpi, dpi_tag=res.tag, dpi_method=res.method,
+                                         dpi_estimate=res.estimate, dpi_note=res.note(), width=frame["width"],
+                                         height=frame["height"], mode=frame["mode"], format=frame["format"]))
+    for name, warning in _estimate_warnings(resolutions):
+        plan.problem(warning, file=name, severity="warning")
     if not plan.pages and not any(p.severity == "error" for p in plan.problems):
         plan.problem("no page images found (TIFF, JPEG, PNG or JPEG 2000)")
     if not plan.ok:
@@ -328,7 +475,7 @@ def _report_damaged_pages(plan: ItemPlan, profile: Profile, max_pixels: int) -> 
     operator learns about every damaged file in one run."""
     for path in dict.fromkeys(page.path for page in plan.pages):
         try:
-            check_page_file(path, profile, max_pixels, decode=True)
+            _frames(path, profile, max_pixels, decode=True, resolve=False)
         except BadInput as exc:
             plan.problem(exc.message, file=nfc(path.name), path=path)
 

@@ -90,10 +90,17 @@ def _premis_page(page: PageImage, master: FileEntry) -> etree._Element:
         holder = _sub(element, _p("significantProperties"))
         _sub(holder, _p("significantPropertiesType"), name)
         _sub(holder, _p("significantPropertiesValue"), str(getattr(page, name)))
-    if page.blank:  # read back by read() with the other properties
+    extra = {"blank": "true"} if page.blank else {}  # read back by read() with the other properties
+    if page.dpi_method != "tag":  # the file's own dpi was not used: say what was, and how it was found
+        extra.update(dpi_method=page.dpi_method, **({"dpi_tag": str(page.dpi_tag)} if page.dpi_tag else {}))
+    for name, value in extra.items():
         holder = _sub(element, _p("significantProperties"))
-        _sub(holder, _p("significantPropertiesType"), "blank")
-        _sub(holder, _p("significantPropertiesValue"), "true")
+        _sub(holder, _p("significantPropertiesType"), name)
+        _sub(holder, _p("significantPropertiesValue"), value)
+    if page.not_syllables is not None:  # the page's OCR quality figure, read back like the others
+        holder = _sub(element, _p("significantProperties"))
+        _sub(holder, _p("significantPropertiesType"), "not_syllables")
+        _sub(holder, _p("significantPropertiesValue"), f"{page.not_syllables:.4f}")
     characteristics = _sub(element, _p("objectCharacteristics"))
     _sub(characteristics, _p("compositionLevel"), "0")
     fixity = _sub(characteristics, _p("fixity"))

@@ -67,6 +67,15 @@ class Preprocessing(BaseModel):
     ocr_line_height: int = Field(30, ge=0)
 
 
+class Reading(BaseModel):
+    """How the pages of one writing direction are read: Tesseract languages and page segmentation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    languages: list[str] = Field(min_length=1, description="Tesseract language codes, in order")
+    page_segmentation: int = Field(ge=0, le=13, description="Tesseract --psm")
+
+
 class Profile(BaseModel):
     """A material profile: how one kind of material is checked, cleaned and read."""
 
@@ -82,10 +91,34 @@ class Profile(BaseModel):
     needs_transcription: bool = Field(False, description="OCR text is only a draft for human transcription")
     jpeg_quality: int = Field(85, ge=30, le=100, description="quality of the page images in the PDF")
     preprocessing: Preprocessing = Preprocessing()
+    direction: str = Field("horizontal", pattern="^(auto|horizontal|vertical)$",
+                           description="writing direction: horizontal lines, vertical columns, or auto (decided "
+                                       "per page from its layout)")
+    # how pages found in the one or the other direction are read, where it differs from `languages` and
+    # `page_segmentation` (han-nom: chi_tra_vert for columns, chi_tra alone for lines)
+    horizontal: Reading | None = None
+    vertical: Reading | None = None
+    correct_diacritics: bool = Field(True, description="correct Vietnamese words that OCR misread only in "
+                                     "their diacritics (profiles whose languages include vie)")
+    review_above: float | None = Field(None, ge=0, le=1, description="list a page 'to review' when more than "
+                                       "this share of its words are not Vietnamese syllables")
 
     @property
     def tesseract_lang(self) -> str:
         return "+".join(self.languages)
+
+    def reading(self, direction: str) -> Reading:
+        """The languages and page segmentation for a page written in ``direction``."""
+        return getattr(self, direction, None) or Reading(languages=self.languages,
+                                                          page_segmentation=self.page_segmentation)
+
+    @property
+    def all_languages(self) -> list[str]:
+        """Every language the profile may read a page with (for the check before a run)."""
+        found = list(self.languages)
+        for reading in (self.horizontal, self.vertical):
+            found += [lang for lang in (reading.languages if reading else []) if lang not in found]
+        return found
 
 
 class ItemMetadata(BaseModel):
@@ -106,6 +139,8 @@ class ItemMetadata(BaseModel):
     access: Access
     language: str = "vie"
     profile: str | None = None
+    # the scan resolution, when the files record none or a wrong one (scanner software writes 72 or 96)
+    dpi: int | None = Field(None, ge=50, le=4800)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -172,7 +207,11 @@ class PageSource(BaseModel):
     name: str  # NFC file name as shown to people (with '#frame' for multi-page files)
     sha256: str
     size: int
-    dpi: int  # as recorded in the file, or the profile's minimum when missing (with a warning)
+    dpi: int  # the resolution used (see dpi_method)
+    dpi_tag: int | None = None  # what the file records, if believable
+    dpi_method: str = "tag"  # tag | stated | estimated from ... | assumed (the profile's minimum)
+    dpi_estimate: int | None = None  # estimated from this page's own size and text lines
+    dpi_note: str = ""  # what was wrong with the file's resolution, and what the estimate was made from
     width: int = 0  # pixels of the master image
     height: int = 0
     mode: str = ""  # Pillow's name of its colour mode (1, L, I;16, RGB, ...)
@@ -200,14 +239,20 @@ class PageRecord(BaseModel):
     width: int
     height: int
     dpi: int
+    dpi_tag: int | None = None  # as PageSource
+    dpi_method: str = "tag"
+    dpi_estimate: int | None = None
     mode: str
     orientation: int
     skew: float
     crop: tuple[int, int, int, int]
     line_height: float | None = None  # median text line height, pixels
     ocr_scale: float = 1.0  # the image Tesseract read was the page image times this
+    direction: str = "horizontal"  # read as horizontal lines or vertical columns (Han script)
     confidence: float | None
     words: int
+    corrections: int = 0  # words whose diacritics were corrected after OCR (the ALTO keeps what OCR read)
+    not_syllables: float | None = None  # share of words that are not Vietnamese syllables (Vietnamese only)
     blank: bool = False  # no ink on the page: not read by OCR, empty text and ALTO
     text_file: str
     alto_file: str
@@ -236,6 +281,7 @@ class ItemResult(BaseModel):
     stored: str | None = None  # where the item was stored and verified
     pages: int = 0
     mean_confidence: float | None = None
+    not_syllables: float | None = None  # share of the item's words that are not Vietnamese syllables
     pdf: str | None = None
     output_dir: str | None = None
     seconds: float = 0.0
@@ -281,11 +327,14 @@ class PageImage(BaseModel):
     width: int
     height: int
     dpi: int
+    dpi_tag: int | None = None  # as PageSource; in the METS only when the tag was not used
+    dpi_method: str = "tag"
     mode: str  # colour mode of the master, as Pillow names it (1, L, I;16, RGB, ...)
     format: str  # TIFF, JPEG, PNG, JPEG2000
     alto: str | None = None  # FileEntry ids
     text: str | None = None
     blank: bool = False  # a blank page (no ink): its text and ALTO are empty
+    not_syllables: float | None = None  # as PageRecord
 
 
 class Agent(BaseModel):

@@ -23,13 +23,15 @@ import tesserocr
 from lxml import etree
 from tesserocr import RIL
 
-from digitize import textlayer
+from digitize import textlayer, vietnamese
 from digitize.errors import ToolError
 
 # one thread per page recognition: pages run in parallel instead (much faster overall)
 os.environ["OMP_THREAD_LIMIT"] = "1"
 TESSDATA = os.environ.get("TESSDATA_PREFIX", "/usr/share/tesseract-ocr/5/tessdata")
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v3#"
+LEVELS = (RIL.BLOCK, RIL.PARA, RIL.TEXTLINE)
+CJK = ("chi_", "jpn", "kor")  # language data of scripts set on a fixed pitch
 INSTALL = "install it: apt-get install {packages} (the README's first command does this)"
 
 
@@ -39,6 +41,8 @@ class OcrResult:
     alto: bytes  # in NFC, positions in the page image's pixels
     confidence: float | None  # mean word confidence, 0-100
     words: int
+    corrections: int = 0  # words the diacritic correction changed
+    not_syllables: float | None = None  # share of words that are not Vietnamese syllables (Vietnamese only)
 
 
 @lru_cache
@@ -72,6 +76,10 @@ def engine(languages: list[str], psm: int):
     if api is None:
         check_languages(languages)
         api = tesserocr.PyTessBaseAPI(path=TESSDATA, lang=key[0], psm=psm)
+        if any(lang.startswith(CJK) for lang in languages):
+            # Han is set on a fixed pitch; without this model the API (unlike the tesseract command)
+            # loses whole lines: 29 % CER against 17 % on a horizontal page of chi_tra
+            api.SetVariable("textord_use_cjk_fp_model", "1")
     try:
         yield api
     finally:
@@ -87,11 +95,50 @@ def _word(words) -> str:
         return ""
 
 
+@dataclass
+class _Word:
+    text: str
+    box: tuple[int, int, int, int]
+    confidence: float
+    starts: tuple[bool, bool, bool]  # whether it begins its block, paragraph, line
+    boxes: tuple[tuple[int, int, int, int] | None, ...]  # of the block, paragraph, line it begins
+    choices: list[list[tuple[str, float]]]
+
+
+def _words(api: tesserocr.PyTessBaseAPI, choices: bool) -> list[_Word]:
+    """The recognised words in reading order. With ``choices`` (lstm_choice_mode set) each word keeps
+    Tesseract's alternatives per character, which takes iterating symbol by symbol."""
+    iterator, found = api.GetIterator(), []
+    if iterator is None:
+        return found
+    for position in tesserocr.iterate_level(iterator, RIL.SYMBOL if choices else RIL.WORD):
+        if choices and found and not position.IsAtBeginningOf(RIL.WORD):
+            if found[-1] is not None:
+                found[-1].choices.append([(unicodedata.normalize("NFC", c.GetUTF8Text() or ""), c.Confidence())
+                                          for c in position.GetChoiceIterator()])
+            continue
+        text = _word(position)
+        if not text:
+            found.append(None)
+            continue
+        starts = tuple(position.IsAtBeginningOf(level) for level in LEVELS)
+        first = not any(found)  # its boxes are used even if Tesseract did not begin a block there
+        word = _Word(text, position.BoundingBox(RIL.WORD), position.Confidence(RIL.WORD) / 100, starts,
+                     tuple(position.BoundingBox(level) if start or first else None
+                           for level, start in zip(LEVELS, starts)), [])
+        if choices:
+            word.choices.append([(unicodedata.normalize("NFC", c.GetUTF8Text() or ""), c.Confidence())
+                                 for c in position.GetChoiceIterator()])
+        found.append(word)
+    return [w for w in found if w is not None]
+
+
 def alto_from(api: tesserocr.PyTessBaseAPI | None, width: int, height: int, scale: float,
-              source: str) -> tuple[bytes, list]:
+              source: str, correct: bool = False) -> tuple[bytes, list, int]:
     """The recognised page as ALTO v3, laid out as Tesseract's own renderer does (a ComposedBlock per
-    block, a TextBlock per paragraph), positions divided by ``scale``, words in NFC; and the word
-    confidences (0-1). Without ``api``: the page with no words."""
+    block, a TextBlock per paragraph), positions divided by ``scale``, words in NFC; the word
+    confidences (0-1); and how many words the diacritic correction changed (with ``correct``; each
+    keeps what Tesseract read as its ALTERNATIVE). Without ``api``: the page with no words."""
     alto = etree.Element(f"{{{ALTO_NS}}}alto", nsmap={None: ALTO_NS})
     description = etree.SubElement(alto, "Description")
     etree.SubElement(description, "MeasurementUnit").text = "pixel"
@@ -111,44 +158,53 @@ def alto_from(api: tesserocr.PyTessBaseAPI | None, width: int, height: int, scal
         return element
 
     space, confidences = child(page, "PrintSpace", (0, 0, width, height)), []
+    words = _words(api, correct) if api is not None else []
+    texts = [w.text for w in words]
+    if correct and words:
+        texts = vietnamese.correct_line([vietnamese.Word(w.text, w.choices) for w in words])
     block = paragraph = line = None
-    iterator = api.GetIterator() if api is not None else None
-    for words in tesserocr.iterate_level(iterator, RIL.WORD) if iterator is not None else ():
-        text = _word(words)
-        if not text:
-            continue
-        if block is None or words.IsAtBeginningOf(RIL.BLOCK):
-            block = paragraph = child(space, "ComposedBlock", words.BoundingBox(RIL.BLOCK))
-        if paragraph is block or words.IsAtBeginningOf(RIL.PARA):
-            paragraph = line = child(block, "TextBlock", words.BoundingBox(RIL.PARA))
-        if line is paragraph or words.IsAtBeginningOf(RIL.TEXTLINE):
-            line = child(paragraph, "TextLine", words.BoundingBox(RIL.TEXTLINE))
-        word = child(line, "String", words.BoundingBox(RIL.WORD))
-        confidence = words.Confidence(RIL.WORD) / 100
-        word.set("WC", f"{confidence:.2f}")
-        word.set("CONTENT", text)
-        confidences.append(confidence)
-    return etree.tostring(alto, xml_declaration=True, encoding="UTF-8", pretty_print=True), confidences
+    for word, text in zip(words, texts):
+        if block is None or word.starts[0]:
+            block = paragraph = child(space, "ComposedBlock", word.boxes[0])
+        if paragraph is block or word.starts[1]:
+            paragraph = line = child(block, "TextBlock", word.boxes[1])
+        if line is paragraph or word.starts[2]:
+            line = child(paragraph, "TextLine", word.boxes[2])
+        string = child(line, "String", word.box)
+        string.set("WC", f"{word.confidence:.2f}")
+        string.set("CONTENT", text)
+        if text != word.text:  # what Tesseract read, kept beside the correction
+            etree.SubElement(string, "ALTERNATIVE", PURPOSE="OCR").text = word.text
+        confidences.append(word.confidence)
+    corrections = sum(a != b for a, b in zip(texts, (w.text for w in words)))
+    return (etree.tostring(alto, xml_declaration=True, encoding="UTF-8", pretty_print=True), confidences,
+            corrections)
 
 
 def recognize(image: np.ndarray, languages: list[str], dpi: int, psm: int = 3, timeout: int = 600,
-              scale: float = 1.0, source: str = "") -> OcrResult:
+              scale: float = 1.0, source: str = "", correct_diacritics: bool = False) -> OcrResult:
     """OCR one prepared page image (8-bit grey: the page image reduced by ``scale``, at ``dpi`` once
-    reduced). ``source`` names the page image in the ALTO."""
+    reduced). ``source`` names the page image in the ALTO. With ``correct_diacritics`` (Vietnamese)
+    words that differ from a likelier syllable only in diacritics are corrected (digitize.vietnamese);
+    for Vietnamese the result has the share of words that are not Vietnamese syllables."""
     height, width = image.shape[:2]
+    correct = correct_diacritics and "vie" in languages
     with engine(languages, psm) as api:
+        api.SetVariable("lstm_choice_mode", "1" if correct else "0")
         api.SetImageBytes(np.ascontiguousarray(image, dtype=np.uint8).tobytes(), width, height, 1, width)
         api.SetSourceResolution(dpi)
         if not api.Recognize(timeout * 1000):
             raise ToolError(f"Tesseract gave up on the page (no result within {timeout} s or an internal "
                             "error)", source, "the page is retried; if it keeps failing, check the image")
-        alto, confidences = alto_from(api, width, height, scale, source)
+        alto, confidences, corrections = alto_from(api, width, height, scale, source, correct)
     text = textlayer.plain_text(textlayer.read_alto(alto))
     mean = round(100 * sum(confidences) / len(confidences), 2) if confidences else None
-    return OcrResult(text=text + "\n" if text else "", alto=alto, confidence=mean, words=len(confidences))
+    share = vietnamese.not_syllable_share(text.split()) if "vie" in languages else None
+    return OcrResult(text=text + "\n" if text else "", alto=alto, confidence=mean, words=len(confidences),
+                     corrections=corrections, not_syllables=share)
 
 
 def blank_page(width: int, height: int, source: str = "") -> OcrResult:
     """The result of a blank page, which OCR does not read: no text, an ALTO with no words."""
-    alto, _ = alto_from(None, width, height, 1.0, source)
+    alto, _, _ = alto_from(None, width, height, 1.0, source)
     return OcrResult(text="", alto=alto, confidence=None, words=0)

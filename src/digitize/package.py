@@ -96,6 +96,8 @@ def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], record
               objects=master_ids),
     ]
     for page, record in zip(pages, records):
+        if page.dpi_method != "tag":
+            found.append(resolution_event(page, record, masters[page.path].id, ingested))
         found.append(Event(
             id=f"page-{record.number:04d}-geometry", type="modification", date=record.processed or ingested,
             agents=["digitize"], objects=[masters[page.path].id], outcome="success",
@@ -110,7 +112,9 @@ def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], record
               agents=["tesseract", "digitize"], objects=by_use["alto"] + by_use["text"], outcome="success",
               detail=(f"OCR: Tesseract {records[0].tools.get('tesseract', '')}, languages "
                       f"{'+'.join(profile.languages)}, profile {profile.name}"
-                      + ("; draft text, needs human transcription" if profile.needs_transcription else "")),
+                      + ("; draft text, needs human transcription" if profile.needs_transcription else "")
+                      + (f"; diacritics corrected in {corrected} words (each ALTO String keeps what OCR read as "
+                         "its ALTERNATIVE)" if (corrected := sum(r.corrections for r in records)) else "")),
               outcome_detail=(f"mean word confidence {sum(mean) / len(mean):.2f}" if mean else "no words found")
               + f" (per page: {confidences})"),
         Event(id="pdfa-creation", type="creation", date=now(), agents=["pikepdf", "digitize"],
@@ -120,6 +124,18 @@ def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], record
               outcome="success", detail="PDF/A-2b conformance checked with pikepdf.pdfa after writing"),
     ]
     return found
+
+
+def resolution_event(page: PageSource, record: PageRecord, master: str, ingested: str) -> Event:
+    """How the resolution of a page whose file's own was not used was found (stated or estimated)."""
+    tag = f"the file records {page.dpi_tag} dpi" if page.dpi_tag is not None else "the file records no believable dpi"
+    how = ("stated by the operator (item metadata dpi, or digitize run --dpi)" if page.dpi_method == "stated"
+           else page.dpi_method)
+    return Event(id=f"page-{record.number:04d}-resolution", type="metadata extraction", date=ingested,
+                 agents=["digitize"], objects=[master], outcome="success" if page.dpi_method == "stated" else "warning",
+                 detail=f"page {record.number}: resolution {page.dpi} dpi, {how}; {tag}; used for OCR, the PDF page "
+                        "size and the technical metadata",
+                 outcome_detail=page.dpi_note)
 
 
 def build_package(meta: ItemMetadata, description: Description, profile: Profile, pages: list[PageSource],
@@ -146,8 +162,9 @@ def build_package(meta: ItemMetadata, description: Description, profile: Profile
         package_files += [alto, text]
         images.append(PageImage(number=record.number, label=str(record.number), master=masters[page.path].id,
                                 frame=page.frame, width=page.width, height=page.height, dpi=page.dpi,
-                                mode=page.mode, format=page.format, alto=alto.id, text=text.id,
-                                blank=record.blank))
+                                dpi_tag=page.dpi_tag, dpi_method=page.dpi_method, mode=page.mode,
+                                format=page.format, alto=alto.id, text=text.id,
+                                blank=record.blank, not_syllables=record.not_syllables))
     text = f"{meta.id}.txt"
     package_files.append(entry(folder, text, outputs[text], "text-item", "text", MIMETYPES[".txt"], base))
     return ItemPackage(item_id=meta.id, library=meta.library, category=meta.category, access=meta.access,

@@ -39,7 +39,7 @@ from digitize.errors import BadInput
 from digitize.files import write_atomic
 from digitize.ingest import load_page
 from digitize.models import (Description, Event, FileFacts, ItemMetadata, ItemRecord, ItemResult, PageRecord,
-                             PageSource, Problem, Profile, Status, StoredManifest)
+                             PageSource, Problem, Profile, Severity, Status, StoredManifest)
 from digitize.pdf import PdfInfo, PdfPage, build_pdfa, redescribe_pdfa
 from digitize.storage import MANIFEST, Store
 
@@ -70,7 +70,7 @@ def finished_page(files: dict[str, Path], page: PageSource) -> PageRecord | None
     if not files["record"].exists():
         return None
     record = PageRecord.model_validate_json(files["record"].read_text(encoding="utf-8"))
-    if record.source_sha256 != page.sha256 or record.frame != page.frame:
+    if record.source_sha256 != page.sha256 or record.frame != page.frame or record.dpi != page.dpi:
         return None
     if not (files["image"].exists() and files["alto"].exists() and record.outputs):
         return None
@@ -98,7 +98,7 @@ def prepare(pixels, page: PageSource, profile: Profile) -> imaging.Prepared:
     """The page prepared for OCR; what OpenCV or numpy say about a page they cannot work on becomes a
     reason an operator can act on (their own words go to the log, for the maintainers)."""
     try:
-        return imaging.prepare_page(pixels, page.dpi, profile.preprocessing)
+        return imaging.prepare_page(pixels, page.dpi, profile.preprocessing, profile.direction)
     except (cv2.error, ValueError, IndexError, ArithmeticError) as exc:
         logging.getLogger(__name__).warning("a page image could not be prepared: %r", exc)
         raise BadInput(f"the page image ({page.width}x{page.height} pixels, colour mode {page.mode or 'unknown'}) "
@@ -127,9 +127,10 @@ def process_page(page: PageSource, profile: Profile, folder: Path, ocr_timeout: 
         result = ocr.blank_page(prepared.display.shape[1], prepared.display.shape[0], page.name)
     else:
         with crash_guard(files["image"].with_suffix(".ocr-started"), page):
-            result = ocr.recognize(prepared.ocr, profile.languages, max(1, round(dpi * prepared.ocr_scale)),
-                                   profile.page_segmentation, timeout=ocr_timeout, scale=prepared.ocr_scale,
-                                   source=page.name)
+            reading = profile.reading(prepared.direction)
+            result = ocr.recognize(prepared.ocr, reading.languages, max(1, round(dpi * prepared.ocr_scale)),
+                                   reading.page_segmentation, timeout=ocr_timeout, scale=prepared.ocr_scale,
+                                   source=page.name, correct_diacritics=profile.correct_diacritics)
     timings["ocr"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -146,10 +147,12 @@ def process_page(page: PageSource, profile: Profile, folder: Path, ocr_timeout: 
     height, width = prepared.display.shape[:2]
     record = PageRecord(
         number=page.number, source=page.name, source_sha256=page.sha256, frame=page.frame,
-        width=width, height=height, dpi=dpi, mode="grey" if grey else "colour",
+        width=width, height=height, dpi=dpi, dpi_tag=page.dpi_tag, dpi_method=page.dpi_method,
+        dpi_estimate=page.dpi_estimate, mode="grey" if grey else "colour",
         orientation=prepared.orientation, skew=prepared.skew, crop=prepared.crop,
-        line_height=prepared.line_height, ocr_scale=round(prepared.ocr_scale, 3),
-        confidence=result.confidence, words=result.words, blank=prepared.blank,
+        line_height=prepared.line_height, ocr_scale=round(prepared.ocr_scale, 3), direction=prepared.direction,
+        confidence=result.confidence, words=result.words, corrections=result.corrections,
+        not_syllables=result.not_syllables, blank=prepared.blank,
         text_file=str(files["text"].relative_to(folder)), alto_file=str(files["alto"].relative_to(folder)),
         image_file=str(files["image"].relative_to(folder)),
         timings={k: round(v, 3) for k, v in timings.items()}, tools=tool_versions(), processed=package.now(),
@@ -161,6 +164,23 @@ def process_page(page: PageSource, profile: Profile, folder: Path, ocr_timeout: 
 def mean_confidence(records: list[PageRecord]) -> float | None:
     values = [r.confidence for r in records if r.confidence is not None]
     return round(sum(values) / len(values), 2) if values else None
+
+
+def not_syllables(records: list[PageRecord]) -> float | None:
+    """The item's share of words that are not Vietnamese syllables (its pages weighted by their words)."""
+    judged = [r for r in records if r.not_syllables is not None and r.words]
+    return round(sum(r.not_syllables * r.words for r in judged) / sum(r.words for r in judged), 4) if judged else None
+
+
+def to_review(meta: ItemMetadata, profile: Profile, records: list[PageRecord]) -> list[Problem]:
+    """A warning for each page with more words that are not Vietnamese syllables than the profile allows."""
+    if profile.review_above is None:
+        return []
+    return [Problem(item=meta.id, file=r.source, severity=Severity.warning,
+                    reason=f"to review: {r.not_syllables:.0%} of the words OCR read on page {r.number} are not "
+                           f"Vietnamese syllables (profile {profile.name} lists pages above "
+                           f"{profile.review_above:.0%}); check the scan and the text")
+            for r in records if r.not_syllables is not None and r.not_syllables > profile.review_above]
 
 
 def describe(meta: ItemMetadata, catalogue: list) -> Description:
@@ -209,10 +229,12 @@ def assemble_item(meta: ItemMetadata, description: Description, profile: Profile
     identifiers = package.identifiers(meta, base)
     outputs["dc.xml"] = write_dc(description, meta, identifiers, folder)
     warnings = [f"{p.file}: {p.reason}" for p in problems if p.severity == "warning"]
+    problems = [*problems, *to_review(meta, profile, records)]
     item_package = package.build_package(meta, description, profile, pages, records, folder, outputs, ingested,
                                          warnings, base)
     result = ItemResult(item_id=meta.id, library=meta.library, secret=meta.access == "secret", status=Status.ok,
-                        pages=len(records), mean_confidence=mean_confidence(records), pdf=str(folder / pdf),
+                        pages=len(records), mean_confidence=mean_confidence(records),
+                        not_syllables=not_syllables(records), pdf=str(folder / pdf),
                         output_dir=str(folder), seconds=round(seconds, 2), problems=problems)
     record = ItemRecord(metadata=meta, profile=profile.name, needs_transcription=profile.needs_transcription,
                         result=result, pages=records, package=item_package, identifiers=identifiers,
@@ -224,7 +246,8 @@ def assemble_item(meta: ItemMetadata, description: Description, profile: Profile
 
 def metadata_changes(record: ItemRecord, meta: ItemMetadata, description: Description) -> list[str]:
     """What differs between a finished item's metadata and its metadata now (names of fields)."""
-    before, now = record.metadata.model_dump(exclude={"profile"}), meta.model_dump(exclude={"profile"})
+    # the profile and the resolution change how the pages are made, not the item's description
+    before, now = (m.model_dump(exclude={"profile", "dpi"}) for m in (record.metadata, meta))
     changed = [key for key in now if before.get(key) != now[key]]
     if record.package.description != description:
         changed.append("description")
