@@ -70,10 +70,6 @@ def _sqlite_path(url: str) -> Path:
     return Path(database)
 
 
-def _reason(exc: Exception) -> str:
-    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 def _read(url: str, what: str, query):
     """``query(connection)`` on the database at ``url``; a database error becomes a ConfigError
     that starts with ``what``."""
@@ -82,7 +78,7 @@ def _read(url: str, what: str, query):
         with engine.connect() as connection:
             return query(connection)
     except SQLAlchemyError as exc:
-        raise ConfigError(f"{what} ({_reason(exc)})", shown_url(url),
+        raise ConfigError(f"{what} ({ledger.database_reason(exc)})", shown_url(url),
                           "check DIGITIZE_LEDGER and that the database server runs") from None
     finally:
         engine.dispose()

@@ -5,10 +5,8 @@ the ledger and write the report. Needs no Prefect: flows/ runs the same engine a
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import tempfile
 import queue
 import time
 from collections import defaultdict, deque
@@ -17,12 +15,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from digitize import ingest, ledger, marc, ocr, package, pipeline, progress, storage
+from digitize import files, ingest, ledger, marc, ocr, package, pipeline, progress, storage
 from digitize.errors import (BadInput, DigitizeError, LedgerUnavailable, OutputUnwritable, StorageRefused,
                              StorageUnavailable, ToolError)
 from digitize.files import write_atomic
-from digitize.models import (Access, BatchSummary, ItemMetadata, ItemRecord, ItemResult, PageRecord, PageSource, Problem,
-                             Profile, Severity, Status, StoredManifest)
+from digitize.models import (Access, BatchSummary, ItemMetadata, ItemRecord, ItemResult, PageRecord, PageSource,
+                             Problem, Profile, Severity, Status, StoredManifest)
 from digitize.profiles import get_profile, load_library_defaults
 from digitize.runner import Runner
 from digitize.settings import Settings
@@ -89,11 +87,6 @@ def assemble(plan: ingest.ItemPlan, catalogue: list, profile: Profile, records: 
                                   ingested, base)
 
 
-def redescribe(record: ItemRecord, meta: ItemMetadata, catalogue_description, folder: Path,
-               changed: list[str]) -> ItemRecord:
-    return pipeline.redescribe_item(record, meta, catalogue_description, folder, changed)
-
-
 def with_problem(result: ItemResult, status: Status, reason: str, severity: Severity = Severity.error) -> ItemResult:
     problem = Problem(item=result.item_id, reason=reason, severity=severity)
     return result.model_copy(update={"status": status, "problems": [*result.problems, problem]})
@@ -118,10 +111,6 @@ def store(record: ItemRecord, folder: Path, store_url: str, multipart_mb: int,
 
 # --- the run ---
 
-# writing an output or a quarantine copy fails with these when the disk, not the item, is at fault
-UNWRITABLE = ingest.ENVIRONMENT_ERRNOS | {errno.EACCES, errno.EPERM}
-
-
 def shown(item: ItemResult | ItemMetadata, number: int | None = None) -> str:
     """How logs and the runner's task names call an item: a secret item is never named there."""
     secret = item.secret if isinstance(item, ItemResult) else item.access == Access.secret
@@ -138,7 +127,7 @@ def environment_fault(exc: BaseException) -> DigitizeError | None:
     """The fault of the environment behind ``exc`` (the run stops), or None (the item's own fault)."""
     if isinstance(exc, (StorageRefused, OutputUnwritable, LedgerUnavailable)):
         return exc
-    if isinstance(exc, OSError) and exc.errno in UNWRITABLE:
+    if isinstance(exc, OSError) and exc.errno in files.UNWRITABLE:
         return OutputUnwritable(f"cannot write {exc.filename or 'the output'}: {exc.strerror}", None,
                                 "free space or make the output folder writable for the service user, then run "
                                 "again: what is finished is kept and not done again")
@@ -153,9 +142,7 @@ def check_output(request: BatchRequest) -> None:
                        "choose an output folder outside the batch (--out or DIGITIZE_DATA): the next run "
                        "would read its own outputs as items")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out) as probe:
-            probe.write(b"digitize")
+        files.probe_writable(out)
     except OSError as exc:
         raise OutputUnwritable(f"the output folder cannot be written ({exc.strerror})", str(request.out),
                                "free space or make it writable for the service user, then run again") from None
@@ -227,7 +214,6 @@ class _BatchRun:
         self.waiting: deque[tuple[ItemRun, int]] = deque()  # pages not yet handed over, in batch order
         self.first_page: datetime | None = None
         self.catalogue: list = []
-        self.plans: list[ingest.ItemPlan] = []
         self.stopped: DigitizeError | None = None  # a fault of the environment: no new work is started
 
     def submit(self, kind: str, label: str, fn: Callable, args: tuple, then: Callable) -> None:
@@ -253,7 +239,7 @@ class _BatchRun:
         intakes = [self.runner.submit("ingest-item", f"item folder {number}", intake, folder, request.batch, row,
                                       request.profiles, request.default_profile, request.max_pixels, defaults)
                    for number, (folder, row) in enumerate(found, start=1)]
-        self.plans = plans = [future.result() for future in intakes]
+        plans = [future.result() for future in intakes]
         refuse_shared_ids(plans)
         for problem in problems:
             log.warning("%s: %s", problem.file or problem.item, problem.reason)
@@ -321,7 +307,7 @@ class _BatchRun:
             if changed:
                 log.info("%s: metadata changed (%s), stored again as a new version", shown(plan.meta),
                          ", ".join(changed))
-                self.submit("update-item", f"update {shown(plan.meta, index + 1)}", redescribe,
+                self.submit("update-item", f"update {shown(plan.meta, index + 1)}", pipeline.redescribe_item,
                             (earlier, plan.meta, description, folder, changed),
                             lambda future: self.assembled(index, plan, folder, [], future))
                 return

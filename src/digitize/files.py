@@ -3,6 +3,7 @@ atomic writes, NFC text and safe, naturally sorted names."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -16,6 +17,10 @@ from pathlib import Path
 from digitize.models import FileFacts
 
 BLOCK = 1 << 20
+# A write that fails with these is the disk's fault, not the file's: full or read-only ...
+FULL_OR_READ_ONLY = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+# ... or, where we write our own outputs, not writable for the service user
+UNWRITABLE = FULL_OR_READ_ONLY | {errno.EACCES, errno.EPERM}
 
 
 def _umask() -> int:
@@ -61,6 +66,14 @@ def short_component(name: str, room: int = 0) -> str:
     tag = "~" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
     cut = name.encode("utf-8")[: limit - len(tag)].decode("utf-8", "ignore")
     return cut + tag
+
+
+def probe_writable(folder: Path) -> None:
+    """Make ``folder`` if needed and write a few bytes into a nameless temporary file there: the
+    OSError of a folder that cannot take files, before any work is done."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder) as probe:
+        probe.write(b"digitize")
 
 
 def sha256_stream(stream) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import errno
 import math
 import os
 import shutil
@@ -24,7 +23,7 @@ from pydantic import ValidationError
 
 from digitize import imaging, resolution
 from digitize.errors import BadInput, DigitizeError
-from digitize.files import copy_plain, natural_key, nfc, safe_component, sha256_file, short_component
+from digitize.files import FULL_OR_READ_ONLY, copy_plain, natural_key, nfc, safe_component, sha256_file, short_component
 from digitize.models import CONTROL, ItemMetadata, PageSource, Problem, Profile
 from digitize.profiles import LIBRARIES
 
@@ -32,8 +31,6 @@ CATALOGUE_SUFFIXES = {".mrc", ".marc", ".xml", ".marcxml"}  # MARC21 exports in 
 IMAGE_SUFFIXES = {".tif", ".tiff", ".jpg", ".jpeg", ".png", ".jp2", ".j2k", ".jpf", ".jpx"}
 ITEM_FILE = "item.toml"
 BATCH_CSV = "items.csv"
-# a disk that is full or read-only is the environment's fault, not the file's: it stops the run
-ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 IGNORED_FILES = {ITEM_FILE, "thumbs.db", "desktop.ini", "ready"}
 
 Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, before decoding, with a clear message
@@ -565,7 +562,7 @@ def quarantine(folder: Path, item: str, source: Path | None, reason: str) -> Pat
             copy_plain(source, target_dir / name)
             note = target_dir / f"{name}.reason.txt"
     except (OSError, shutil.Error) as exc:
-        if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
+        if isinstance(exc, OSError) and exc.errno in FULL_OR_READ_ONLY:  # the disk's fault: the run stops
             raise
         copied = " (could not be copied: check the file's permissions)"
     with note.open("a", encoding="utf-8") as handle:

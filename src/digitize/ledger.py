@@ -156,6 +156,11 @@ def current_revision(engine) -> str | None:
         return None
 
 
+def database_reason(exc: Exception) -> str:
+    """The database's own first line about a failure ("database is locked"), without the statement."""
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def open_ledger(url: str) -> Session:
     """A session on the ledger, its schema brought to the newest migration first if it is older
     (Alembic, about a third of a second, is only loaded then)."""
@@ -166,8 +171,7 @@ def open_ledger(url: str) -> Session:
         if current_revision(engine) != newest_revision():
             upgrade(url)
     except SQLAlchemyError as exc:
-        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise LedgerUnavailable(f"the quota ledger cannot be opened ({reason})", shown_url(url),
+        raise LedgerUnavailable(f"the quota ledger cannot be opened ({database_reason(exc)})", shown_url(url),
                                 "check DIGITIZE_LEDGER, that no other program holds the ledger and that the "
                                 "database server runs") from None
     return Session(engine, expire_on_commit=False)
@@ -237,8 +241,7 @@ def answering(session: Session):
         yield
     except SQLAlchemyError as exc:
         session.rollback()
-        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise LedgerUnavailable(f"the quota ledger does not answer ({reason})", None,
+        raise LedgerUnavailable(f"the quota ledger does not answer ({database_reason(exc)})", None,
                                 "check that no other program holds it and that its disk or server is fine, "
                                 "then run again") from None
 

@@ -105,6 +105,11 @@ class _Word:
     choices: list[list[tuple[str, float]]]
 
 
+def _choices(symbol) -> list[tuple[str, float]]:
+    """Tesseract's alternatives for the symbol at the iterator, with their confidences."""
+    return [(unicodedata.normalize("NFC", c.GetUTF8Text() or ""), c.Confidence()) for c in symbol.GetChoiceIterator()]
+
+
 def _words(api: tesserocr.PyTessBaseAPI, choices: bool) -> list[_Word]:
     """The recognised words in reading order. With ``choices`` (lstm_choice_mode set) each word keeps
     Tesseract's alternatives per character, which takes iterating symbol by symbol."""
@@ -114,8 +119,7 @@ def _words(api: tesserocr.PyTessBaseAPI, choices: bool) -> list[_Word]:
     for position in tesserocr.iterate_level(iterator, RIL.SYMBOL if choices else RIL.WORD):
         if choices and found and not position.IsAtBeginningOf(RIL.WORD):
             if found[-1] is not None:
-                found[-1].choices.append([(unicodedata.normalize("NFC", c.GetUTF8Text() or ""), c.Confidence())
-                                          for c in position.GetChoiceIterator()])
+                found[-1].choices.append(_choices(position))
             continue
         text = _word(position)
         if not text:
@@ -127,8 +131,7 @@ def _words(api: tesserocr.PyTessBaseAPI, choices: bool) -> list[_Word]:
                      tuple(position.BoundingBox(level) if start or first else None
                            for level, start in zip(LEVELS, starts)), [])
         if choices:
-            word.choices.append([(unicodedata.normalize("NFC", c.GetUTF8Text() or ""), c.Confidence())
-                                 for c in position.GetChoiceIterator()])
+            word.choices.append(_choices(position))
         found.append(word)
     return [w for w in found if w is not None]
 
@@ -157,7 +160,7 @@ def alto_from(api: tesserocr.PyTessBaseAPI | None, width: int, height: int, scal
         counts[tag] += 1
         return element
 
-    space, confidences = child(page, "PrintSpace", (0, 0, width, height)), []
+    space, confidences, corrections = child(page, "PrintSpace", (0, 0, width, height)), [], 0
     words = _words(api, correct) if api is not None else []
     texts = [w.text for w in words]
     if correct and words:
@@ -175,8 +178,8 @@ def alto_from(api: tesserocr.PyTessBaseAPI | None, width: int, height: int, scal
         string.set("CONTENT", text)
         if text != word.text:  # what Tesseract read, kept beside the correction
             etree.SubElement(string, "ALTERNATIVE", PURPOSE="OCR").text = word.text
+            corrections += 1
         confidences.append(word.confidence)
-    corrections = sum(a != b for a, b in zip(texts, (w.text for w in words)))
     return (etree.tostring(alto, xml_declaration=True, encoding="UTF-8", pretty_print=True), confidences,
             corrections)
 

@@ -8,12 +8,10 @@ object already there is not sent again.
 from __future__ import annotations
 
 import base64
-import errno
 import hashlib
 import os
-import tempfile
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +39,7 @@ def refusals(where: str):
     try:
         yield
     except OSError as exc:
-        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
+        if exc.errno not in files.UNWRITABLE:
             raise
         raise StorageRefused(f"the store cannot be written ({exc.strerror})", where,
                              "make the store writable for the service user (or free space), then run again: "
@@ -130,9 +128,7 @@ class FolderStore(Store):
 
     def check_writable(self) -> None:
         with refusals(self.root.as_uri()):
-            self.root.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=self.root) as probe:
-                probe.write(b"digitize")
+            files.probe_writable(self.root)
 
     def url(self, key: str) -> str:
         return (self.root / key).resolve().as_uri()
