@@ -3,9 +3,9 @@
 # (Tesseract with Vietnamese, French and Han language data, Ghostscript, unpaper, poppler, fonts)
 # and the project's locked Python environment in .venv; for the tests, PostgreSQL, Chromium and
 # libatomic1 (Playwright's driver needs it; a minimal Debian 12 lacks it) and mount (the fault tests
-# mount small tmpfs disks; a minimal root lacks it) and fonts-noto-cjk (Han test pages are set in
-# it). Safe to run again: it
-# only adds what is missing.
+# mount small tmpfs disks; a minimal root lacks it), fonts-noto-cjk (Han test pages are set in
+# it) and libmagic1 (the IIIF consortium's image validator loads it). Safe to run again: it only
+# adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +13,7 @@ APT_PACKAGES=(
   tesseract-ocr tesseract-ocr-vie tesseract-ocr-fra tesseract-ocr-chi-tra tesseract-ocr-chi-tra-vert
   ghostscript unpaper pngquant qpdf poppler-utils fonts-noto-core fonts-noto-cjk curl
   python3 python3-venv python3-pip
-  postgresql chromium libatomic1 mount
+  postgresql chromium libatomic1 mount libmagic1
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

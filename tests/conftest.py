@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_scans"
 TRUTH = ROOT / "tests" / "data" / "sample_truth"
 CORPUS = ROOT / "scripts" / "corpus"
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots of the browser tests
+CHROMIUM = Path("/usr/bin/chromium")
 STORED = ROOT / "tests" / "data" / "stored"  # small stored items (tests/data/make_stored_items.py)
 PREFECT = Path(sys.executable).parent / "prefect"
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -227,16 +229,30 @@ class Swift:
         return name
 
 
-def swift_python() -> Path:
-    """A virtual environment with Swift from PyPI, made once and kept between test sessions."""
+def tool_python(module: str, *requirements: str) -> Path:
+    """The Python of a virtual environment with ``requirements`` from PyPI (pinned), made once and
+    kept between test sessions: tools the tests run beside the project (Swift; the IIIF consortium's
+    validator and iiif-prezi3, which pin an older Pillow than the project's), whose dependencies
+    must not enter the project's own environment. ``module`` is imported to check it is whole."""
     import tempfile
 
-    venv = Path(tempfile.gettempdir()) / f"digitize-test-swift-{SWIFT_VERSION}"
+    name = hashlib.sha256(" ".join(sorted(requirements)).encode()).hexdigest()[:12]
+    venv = Path(tempfile.gettempdir()) / f"digitize-test-{module}-{name}"
     python = venv / "bin" / "python"
-    if not python.exists() or subprocess.run([str(python), "-c", "import swift"], capture_output=True).returncode:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"swift=={SWIFT_VERSION}"], check=True)
+    if not python.exists() or subprocess.run([str(python), "-I", "-c", f"import {module}"], capture_output=True).returncode:
+        # uv (which scripts/setup.sh installs) makes it in seconds where pip takes half a minute
+        subprocess.run(["python3", "-m", "uv", "venv", "-q", "--clear", "--python", sys.executable, str(venv)],
+                       check=True)
+        subprocess.run(["python3", "-m", "uv", "pip", "install", "-q", "--python", str(python), *requirements],
+                       check=True)
     return python
+
+
+IIIF_TOOLS = ("iiif-validator==1.0.5", "iiif-prezi3==3.1.1")  # one environment for both
+
+
+def swift_python() -> Path:
+    return tool_python("swift", f"swift=={SWIFT_VERSION}")
 
 
 def free_port() -> int:
@@ -351,3 +367,16 @@ def swift(tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's), driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()

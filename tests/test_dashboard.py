@@ -7,18 +7,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, free_port, ledger_session, sqlite_url, wait_until_answers
+from conftest import ARTIFACTS, free_port, ledger_session, sqlite_url, wait_until_answers
 from digitize import quota
 from digitize.plans import load_plans
 from test_ledger import AS_OF, PROFILES, SECRET_TITLE, populate
 
-CHROMIUM = Path("/usr/bin/chromium")
 SECRET_ID = "HD-TV-rare-5"  # test_ledger.populate's secret item
-ARTIFACTS = ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +36,6 @@ def served(tmp_path_factory):
             server.wait(timeout=20)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("lang,heading,category", [("vi", "Tiến độ số hóa tài liệu", "Địa chí"),

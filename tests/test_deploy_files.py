@@ -36,7 +36,8 @@ def command(parser: configparser.ConfigParser, key: str = "ExecStart") -> list[s
 
 
 def test_units_start_programs_of_the_project_venv():
-    for name, program in (("prefect-server.service", "prefect"), ("digitize-worker.service", "digitize")):
+    for name, program in (("prefect-server.service", "prefect"), ("digitize-worker.service", "digitize"),
+                          ("digitize-web.service", "digitize")):
         parser, _ = unit(name)
         argv = command(parser)
         assert argv[0] == VENV_BIN + program, name
@@ -74,7 +75,7 @@ def test_env_example_names_real_settings():
 
 def test_image_installs_the_runtime_packages_of_setup_and_serves():
     setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
-    test_only = {"postgresql", "chromium", "libatomic1", "mount", "fonts-noto-cjk"}  # the image runs no tests
+    test_only = {"postgresql", "chromium", "libatomic1", "mount", "fonts-noto-cjk", "libmagic1"}  # the image runs no tests
     wanted = set(re.search(r"APT_PACKAGES=\((.*?)\)", setup, re.S).group(1).split()) - test_only
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     install = re.search(r"apt-get install -y --no-install-recommends(.*?)&&", dockerfile, re.S).group(1)

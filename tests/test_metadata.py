@@ -72,7 +72,7 @@ def test_every_checksum_and_href_in_mets_holds(stored, folders):
         package = mets.read(folder / "mets.xml")
         manifest = StoredManifest.model_validate_json((folder / "stored.json").read_text(encoding="utf-8"))
         uses = {f.use for f in package.files}
-        assert uses == {"master", "access", "alto", "text"}
+        assert uses == {"master", "image", "access", "alto", "text"}
         for entry in package.files:
             assert entry.href.startswith(manifest.store + "/"), entry.href  # the item's place in the store
             target = stored.resolve(entry.href)  # the stored object (in the copy of the store)

@@ -16,12 +16,14 @@ from sqlalchemy import select
 from conftest import (SAMPLES, latest_report, ledger_session, register_library, report_reasons, report_statuses,
                       run_cli, sqlite_url, tree_hashes)
 from digitize.ledger import Item
+from digitize.links import PublicLinks
 from digitize.settings import PACKAGED_PROFILES
 
 OPEN_PAGE = SAMPLES / "HD-DC-0001" / "0002.jpg"
 SECRET_PAGE = SAMPLES / "HN-TK-0002" / "0001.tif"
 OTHER_PAGE = SAMPLES / "HD-DC-0001" / "0003.png"
 SECRET_TITLE = "Hồ sơ mật Quỳnh Côi"
+PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 def toml(**fields: str) -> str:
@@ -112,7 +114,8 @@ def public_outputs(root: Path, out: Path, profiles: Path) -> str:
         engine = probe.get_bind()
         from sqlalchemy.orm import Session
 
-        app = create_app(lambda: Session(engine), {}, store_url=(root / "store").as_uri())
+        app = create_app(lambda: Session(engine), {}, store_url=(root / "store").as_uri(),
+                         links=PublicLinks(PUBLIC_URL))
         with TestClient(app) as client:
             for query in ("verb=ListRecords&metadataPrefix=oai_dc", "verb=ListRecords&metadataPrefix=mets",
                           "verb=ListIdentifiers&metadataPrefix=oai_dc", "verb=ListSets", "verb=Identify"):
@@ -124,13 +127,14 @@ def public_outputs(root: Path, out: Path, profiles: Path) -> str:
             assert undated[0].replace("SECRET-1", "NO-SUCH-ITEM") == undated[1]  # as if it did not exist
             texts.append(client.get("/").text)
     bags = root / f"public-bags-{len(list(root.glob('public-bags-*')))}"  # a new export each time
-    done = run_cli("export", "--to", str(bags), "--public", data=str(root), profiles=str(profiles))
+    done = run_cli("export", "--to", str(bags), "--public", data=str(root), profiles=str(profiles),
+                   public_url=PUBLIC_URL)
     assert done.returncode == 0, done.stdout + done.stderr
     texts += [p.read_bytes().decode("utf-8", "replace") for p in bags.rglob("*") if p.is_file()]
     for library in ("TEST", "DEF"):
-        dataset = run_cli("dataset", library, "--oai-url", "http://127.0.0.1/oai", data=str(root))
+        dataset = run_cli("dataset", library, data=str(root), public_url=PUBLIC_URL)
         union = root / f"union-{library}.xml"
-        catalogue = run_cli("union-catalogue", library, "--out", str(union), data=str(root))
+        catalogue = run_cli("union-catalogue", library, "--out", str(union), data=str(root), public_url=PUBLIC_URL)
         assert dataset.returncode == 0 and catalogue.returncode == 0, dataset.stderr + catalogue.stderr
         texts += [dataset.stdout, union.read_text(encoding="utf-8")]
     return "\n".join(texts)

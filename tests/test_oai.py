@@ -16,12 +16,14 @@ from sqlalchemy import select
 from conftest import copy_stored_items, ledger_session, sqlite_url, uvicorn_server
 from digitize import ledger, oai
 from digitize.ledger import Item, Library
+from digitize.links import PublicLinks
 from digitize.models import Access, Category, ItemMetadata, ItemResult
 from digitize.storage import FolderStore
 
 NS = {"o": oai.OAI, "dc": "http://purl.org/dc/elements/1.1/", "oai_dc": "http://www.openarchives.org/OAI/2.0/oai_dc/",
       "mets": "http://www.loc.gov/METS/"}
-BASE = "http://example.org/oai"
+LINKS = PublicLinks("http://example.org")
+BASE = LINKS.oai()
 RESTRICTED_TITLE = "Hồ sơ hạn chế RESTRICTED-TITLE-4411"
 SECRET_TITLE = "Hồ sơ mật SECRET-TITLE-9937"
 pytestmark = pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning")
@@ -66,12 +68,13 @@ def repo(tmp_path_factory):
 
 
 def fill(session, store, sample_store):
-    """The ledger rows and the stored dc.xml and mets.xml of ITEMS, copied (renamed where the id
-    differs) from the stored items."""
+    """The ledger rows and the stored files of ITEMS, copied from the stored items (the id and title
+    changed in dc.xml and mets.xml where they differ)."""
     session.add_all([
         Library(code="HD-TV", name="Thư viện tỉnh Hải Dương", province="hai-duong", tier="provincial"),
         Library(code="VP-LT", name="Thư viện huyện Lập Thạch", province="vinh-phuc", tier="district")])
     for library, item_id, category, access, status, updated, withdrawn, title, source in ITEMS:
+        shutil.copytree(sample_store / "HD-TV" / source, store.root / library / item_id, dirs_exist_ok=True)
         for name in ("dc.xml", "mets.xml"):
             text = (sample_store / "HD-TV" / source / name).read_text(encoding="utf-8")
             if item_id != source:
@@ -95,7 +98,7 @@ def call(repo):
     session, store, _ = repo
 
     def call(page_size=100, now=None, **params):
-        body = oai.respond(session, store, params, BASE, page_size=page_size, now=now)
+        body = oai.respond(session, store, params, LINKS, page_size=page_size, now=now)
         for hidden in HIDDEN:  # a hidden item is named only when the harvester names it
             assert hidden.encode() not in body or hidden in repr(params), hidden
         return oai.validate_oai(body)
@@ -308,12 +311,12 @@ def test_errors(call, params, code):
 def test_error_for_a_repository_without_public_items(tmp_path):
     store = FolderStore(tmp_path / "store")
     with ledger_session(sqlite_url(tmp_path / "empty.sqlite")) as session:
-        identify = oai.validate_oai(oai.respond(session, store, {"verb": "Identify"}, BASE))
+        identify = oai.validate_oai(oai.respond(session, store, {"verb": "Identify"}, LINKS))
         assert identify.findtext(".//o:earliestDatestamp", namespaces=NS) == "1970-01-01T00:00:00Z"
-        sets = oai.validate_oai(oai.respond(session, store, {"verb": "ListSets"}, BASE))
+        sets = oai.validate_oai(oai.respond(session, store, {"verb": "ListSets"}, LINKS))
         assert error(sets) == "noSetHierarchy"
         records = oai.validate_oai(oai.respond(session, store, {"verb": "ListRecords", "metadataPrefix": "oai_dc"},
-                                               BASE))
+                                               LINKS))
         assert error(records) == "noRecordsMatch"
 
 
@@ -326,18 +329,18 @@ def test_a_missing_stored_record_is_left_out(repo, tmp_path):
         if item != PUBLIC[1]:
             shutil.copy(store.root / key / "dc.xml", partial.root / key / "dc.xml")
     records = oai.validate_oai(oai.respond(session, partial, {"verb": "ListRecords", "metadataPrefix": "oai_dc"},
-                                           BASE, page_size=1))
+                                           LINKS, page_size=1))
     assert identifiers(records) == PUBLIC[:1]
     token = records.findtext(".//o:resumptionToken", namespaces=NS)
     records = oai.validate_oai(oai.respond(session, partial, {"resumptionToken": token, "verb": "ListRecords"},
-                                           BASE, page_size=1))
+                                           LINKS, page_size=1))
     assert identifiers(records) == PUBLIC[2:3]  # the clone, whose dc.xml is missing, is skipped
     get = {"verb": "GetRecord", "identifier": PUBLIC[1], "metadataPrefix": "oai_dc"}
-    assert error(oai.validate_oai(oai.respond(session, partial, get, BASE))) == "cannotDisseminateFormat"
+    assert error(oai.validate_oai(oai.respond(session, partial, get, LINKS))) == "cannotDisseminateFormat"
     formats = {"verb": "ListMetadataFormats", "identifier": PUBLIC[1]}
-    assert error(oai.validate_oai(oai.respond(session, partial, formats, BASE))) == "noMetadataFormats"
+    assert error(oai.validate_oai(oai.respond(session, partial, formats, LINKS))) == "noMetadataFormats"
     formats["identifier"] = PUBLIC[0]
-    assert oai.validate_oai(oai.respond(session, partial, formats, BASE)).xpath(
+    assert oai.validate_oai(oai.respond(session, partial, formats, LINKS)).xpath(
         "//o:metadataPrefix/text()", namespaces=NS) == ["oai_dc"]
 
 
@@ -360,8 +363,9 @@ def server(repo):
 
     session, store, _ = repo
     engine = session.get_bind()
-    app = create_app(lambda: Session(engine), {}, store_url=store.root.as_uri(), oai_page_size=1, secret_key=KEY)
-    add_oai(app, lambda: Session(engine), store.root.as_uri(), secret=KEY, path="/oai-default")
+    app = create_app(lambda: Session(engine), {}, store_url=store.root.as_uri(), oai_page_size=1, secret_key=KEY,
+                     links=LINKS)
+    add_oai(app, lambda: Session(engine), store.root.as_uri(), LINKS, secret=KEY, path="/oai-default")
     with uvicorn_server(app) as base:
         yield base
 
@@ -399,11 +403,11 @@ def test_harvest_with_sickle(server):
     answer = httpx.get(server + "/oai", params={"verb": "Identify"})
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/xml")
     identify = oai.validate_oai(answer.content)
-    assert identify.findtext(".//o:baseURL", namespaces=NS) == server + "/oai"
+    assert identify.findtext(".//o:baseURL", namespaces=NS) == LINKS.oai()  # the public address, whatever the server is reached by
     bad = httpx.get(server + "/oai", params=[("verb", "ListRecords"), ("metadataPrefix", "oai_dc"),
                                              ("metadataPrefix", "mets")])
     assert bad.status_code == 200 and error(oai.validate_oai(bad.content)) == "badArgument"
-    assert httpx.get(server + "/").status_code == 404  # the public app has no dashboard
+    assert httpx.get(server + "/staff/").status_code == 303  # the dashboard is behind the staff sign-in
 
 
 def record(session, item_id: str, access: Access, when: str, category=Category.rare) -> None:
@@ -421,7 +425,7 @@ def test_an_item_closed_after_it_was_public_is_a_deleted_record(tmp_path):
         session.commit()
 
         def ask(page_size=1, **params):
-            body = oai.respond(session, store, params, BASE, page_size=page_size)
+            body = oai.respond(session, store, params, LINKS, page_size=page_size)
             for hidden in ("HD-SECRET-FROM-START", "endogenous"):  # never public: named only by the harvester
                 assert hidden.encode() not in body or hidden in repr(params), hidden
             return oai.validate_oai(body)

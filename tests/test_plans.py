@@ -262,3 +262,27 @@ def test_models_directly():
     with pytest.raises(ValueError):
         Target(category="rare", tiers=["provincial"], percent=-1, holders="x")
     assert Report(every="year", due="29/02", covers="year").due_date(2028) == date(2028, 2, 29)
+
+
+def test_libraries_are_declared_in_a_data_file_checked_like_the_plans(tmp_path):
+    from conftest import ledger_session, sqlite_url
+    from digitize.holdings import ensure_library
+    from digitize.profiles import load_libraries
+
+    declared = load_libraries(PACKAGED_PROFILES)
+    assert declared["HD-TV"].tier == "provincial"
+    assert all(library.province in load_plans(PACKAGED_PROFILES) for library in declared.values())
+    for text, wrong in (('[X-TV]\ntier = "county"\n', "tier"), ('[X-TV]\nprovince = "hai-duong"\nwebsite = "x"\n',
+                                                               "website"), ('[X-TV]\naccess = "Secret"\n', "access")):
+        folder = tmp_path / wrong
+        folder.mkdir()
+        (folder / "libraries.toml").write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError, match=wrong) as refused:
+            load_libraries(folder)
+        assert "libraries.toml" in str(refused.value)
+    with ledger_session(sqlite_url(tmp_path / "ledger.sqlite")) as session:
+        # a declared library needs no --name, --province or --tier at its first import
+        library = ensure_library(session, "HD-TV", declared=declared["HD-TV"])
+        assert (library.name, library.province, library.tier) == ("Thư viện tỉnh Hải Dương", "hai-duong", "provincial")
+        with pytest.raises(ConfigError, match="province or tier"):
+            ensure_library(session, "NEW-TV")

@@ -5,12 +5,14 @@ warning; pages truly scanned at 150 dpi are still refused; a resolution the oper
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 import pikepdf
 import pytest
 from PIL import Image
 
+import hanpages
 import vnpages
 from conftest import CORPUS, latest_report, report_reasons, report_statuses, run_cli
 from digitize import mets
@@ -23,10 +25,13 @@ TEXT = CORPUS / "truyen-kieu-1866.txt"
 A4_PT = (595.28, 841.89)
 
 
-def scans(folder, pages: int, dpi: int, tag: int | None, seed: int, formats: list[str], paper: str = "A4") -> list:
+def scans(folder, pages: int, dpi: int, tag: int | None, seed: int, formats: list[str], paper: str = "A4",
+          render=None) -> list:
     """``pages`` pages rendered at ``dpi`` (the truth), whose files then record ``tag`` dpi (None:
-    no resolution at all), as scanner software writes them."""
-    manifest = vnpages.render_pages(TEXT, folder, pages, seed, dpi=dpi, paper=paper, fmt=formats)
+    no resolution at all), as scanner software writes them. ``render``: a renderer of pages of a
+    text with vnpages.render_pages's arguments [default: Quốc ngữ print of TEXT]."""
+    render = render or partial(vnpages.render_pages, TEXT)
+    manifest = render(folder, pages, seed, dpi=dpi, paper=paper, fmt=formats)
     for entry in manifest:
         path = folder / entry["image"]
         with Image.open(path) as image:
@@ -47,9 +52,9 @@ def item_toml(item_id: str, profile: str = "quoc-ngu-modern", extra: str = "") -
 
 
 def make_item(batch, item_id: str, dpi: int, tag: int | None, seed: int, formats: list[str],
-              profile: str = "quoc-ngu-modern", extra: str = "") -> None:
+              profile: str = "quoc-ngu-modern", extra: str = "", paper: str = "A4", render=None) -> None:
     folder = batch / item_id
-    scans(folder, len(formats), dpi, tag, seed, formats)
+    scans(folder, len(formats), dpi, tag, seed, formats, paper, render)
     (folder / "item.toml").write_text(item_toml(item_id, profile, extra), encoding="utf-8")
 
 
@@ -81,7 +86,8 @@ def wrong_tags(tmp_path_factory):
     make_item(batch, "LOW96-1", 150, 96, 3, ["png"])
     make_item(batch, "LOWNONE-1", 150, None, 4, ["jpg"])
     make_item(batch, "STATED-1", 300, 96, 5, ["png"], extra="dpi = 250\n")
-    make_item(batch, "HANNOM-1", 300, 96, 6, ["png"], profile="han-nom")
+    make_item(batch, "HANNOM-1", 300, 96, 6, ["png"], profile="han-nom", paper="A5",
+              render=partial(hanpages.render_pages, CORPUS / "han-qianziwen.txt", direction="vertical", border=False))
     result = run_cli("run", str(batch), "--out", str(out), "--workers", "2")
     return batch, out, result, latest_report(out)
 

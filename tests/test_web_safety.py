@@ -29,6 +29,7 @@ from digitize.ledger import Item
 from digitize.plans import load_plans
 from digitize.settings import PACKAGED_PROFILES, Settings
 from digitize.storage import FolderStore
+from digitize.links import PublicLinks
 from digitize.web import require_loopback
 from test_oai import NS, RESTRICTED_TITLE, SECRET_TITLE, at, error, fill
 
@@ -61,7 +62,8 @@ def make_app(repo, staff: bool, page_size: int = 100, key: bytes = KEY):
     session, store, _ = repo
     engine = session.get_bind()
     return create_app(lambda: Session(engine), load_plans(PACKAGED_PROFILES), store_url=store.root.as_uri(),
-                      oai_page_size=page_size, today=lambda: TODAY, staff=staff, secret_key=key)
+                      oai_page_size=page_size, today=lambda: TODAY, staff=staff, secret_key=key,
+                      links=PublicLinks("https://thuvien.example.vn"))
 
 
 @pytest.fixture(scope="module")
@@ -104,10 +106,11 @@ def test_no_api_documentation(public, staff):
             assert httpx.get(base + path).status_code == 404, base + path
 
 
-def test_the_public_app_serves_oai_only_and_the_staff_app_the_dashboard(public, staff):
-    assert httpx.get(public + "/").status_code == 404
-    assert httpx.get(public + "/", params={"lang": "en"}).status_code == 404
-    public_text = "".join(httpx.get(public + "/oai", params=params).text for params in (
+def test_the_public_app_shows_open_items_only_and_the_staff_app_the_dashboard(public, staff):
+    assert httpx.get(public + "/staff/").status_code == 303  # the dashboard is behind the sign-in
+    public_text = "".join(httpx.get(public + path).text for path in (
+        "/", "/?lang=en", "/libraries/HD-TV", "/sitemap.xml", "/iiif/collection.json", "/iiif/HD-TV/collection.json"))
+    public_text += "".join(httpx.get(public + "/oai", params=params).text for params in (
         {"verb": "ListRecords", "metadataPrefix": "oai_dc"}, {"verb": "ListRecords", "metadataPrefix": "mets"},
         {"verb": "ListSets"}, {"verb": "Identify"},
         {"verb": "GetRecord", "identifier": "oai:digitize:HD-TV/HD-RESTRICTED-0004", "metadataPrefix": "oai_dc"}))
@@ -173,8 +176,7 @@ HOSTILE_DASHBOARD = ["as_of=9999-12-31", "as_of=0001-01-01", "since=9999-12-31",
 
 def test_hostile_requests_give_protocol_errors_never_a_server_error(public, staff):
     for query, codes in HOSTILE_OAI:
-        for base in (public, staff):
-            assert oai_answer(httpx.get(f"{base}/oai?{query}")) in codes, query
+        assert oai_answer(httpx.get(f"{public}/oai?{query}")) in codes, query
         post = httpx.post(public + "/oai", content=query.encode(),
                           headers={"content-type": "application/x-www-form-urlencoded"})
         assert oai_answer(post) in codes, query
@@ -184,6 +186,19 @@ def test_hostile_requests_give_protocol_errors_never_a_server_error(public, staf
         assert answer.status_code in (200, 400) and scripts(answer.text or "<p></p>") == [], query
     assert httpx.get(staff + "/?as_of=9999-12-31").status_code == 400
     assert httpx.get(staff + "/?since=0001-01-01").status_code == 400
+    for path in HOSTILE_SITE:
+        answer = httpx.get(public + path)
+        assert answer.status_code in (200, 303, 400, 404), path
+        assert "alert(1)" not in answer.text, path
+
+
+HOSTILE_SITE = [f"/libraries/HD-TV?category={SCRIPT}", "/libraries/HD-TV?page=-1", "/libraries/HD-TV?page=x",
+                "/libraries/HD-TV?page=99999999999999999999", f"/items/HD-TV/{SCRIPT}", f"/?lang={SCRIPT}",
+                f"/items/HD-TV/HD-DC-0001?page={SCRIPT}", "/items/HD-TV/HD-DC-0001/files/../../stored.json",
+                "/items/HD-TV/HD-DC-0001/files/mets.xml", "/items/HD-TV/HD-DC-0001/files/%2e%2e/x",
+                f"/iiif/HD-TV/HD-DC-0001/1/{SCRIPT}/max/0/default.jpg", "/iiif/HD-TV/HD-DC-0001/99999999999999/info.json",
+                "/iiif/HD-TV/HD-DC-0001/1/0,0,99999999,99999999/max/0/default.jpg",
+                f"/staff/login?next={SCRIPT}", "/staff/login?next=//evil.example/", "/static/../web.py"]
 
 
 def test_request_size_limits(public):
@@ -246,12 +261,12 @@ def test_served_by_the_cli_with_the_key_of_the_data_folder(repo, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DIGITIZE_DATA": str(tmp_path), "DIGITIZE_LEDGER": url, "DIGITIZE_STORE": store.root.as_uri(),
-           "DIGITIZE_OAI_PAGE_SIZE": "2"}
+           "DIGITIZE_OAI_PAGE_SIZE": "2", "DIGITIZE_PUBLIC_URL": base}
     env.pop("DIGITIZE_SECRET_KEY", None)
     server = subprocess.Popen([sys.executable, "-m", "digitize.cli", "web", "--port", str(port)], env=env)
     try:
         wait_until_answers(base + "/oai?verb=Identify", 30, process=server)
-        assert httpx.get(base + "/").status_code == 404  # no dashboard without --staff
+        assert httpx.get(base + "/staff/").status_code == 303  # the dashboard only after signing in
         assert httpx.get(base + "/docs").status_code == 404
         key_file = tmp_path / "secret.key"
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and len(key_file.read_bytes()) == 32

@@ -21,7 +21,7 @@ from digitize.errors import (BadInput, DigitizeError, LedgerUnavailable, OutputU
 from digitize.files import write_atomic
 from digitize.models import (Access, BatchSummary, ItemMetadata, ItemRecord, ItemResult, PageRecord, PageSource,
                              Problem, Profile, Severity, Status, StoredManifest)
-from digitize.profiles import get_profile, load_library_defaults
+from digitize.profiles import get_profile, load_libraries, load_library_defaults
 from digitize.runner import Runner
 from digitize.settings import Settings
 
@@ -445,7 +445,8 @@ class _BatchRun:
                items: list[tuple[ItemMetadata, ItemResult, StoredManifest | None]]) -> list[Problem]:
         """Count the run in the quota ledger. A failure there is reported; the outputs stand."""
         try:
-            notes = ledger.record_run(self.session, str(self.request.batch.resolve()), started, finished, items)
+            notes = ledger.record_run(self.session, str(self.request.batch.resolve()), started, finished, items,
+                                          load_libraries(self.request.profiles))
         except Exception as exc:  # the ledger is bookkeeping: a failure there must not undo the batch
             self.session.rollback()
             reason = exc.message if isinstance(exc, DigitizeError) else type(exc).__name__

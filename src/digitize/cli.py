@@ -6,6 +6,7 @@ prints the message and exits with the error's code (digitize.errors.ExitCode).""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -217,12 +218,68 @@ def holdings_import(file: Path = typer.Argument(..., help="CSV, MARC21 (.mrc) or
     if not file.is_file():
         raise BadInput("file not found", str(file), "give the path of the catalogue export")
     session = ledger.open_ledger(settings.ledger_url)
-    found = holdings.ensure_library(session, library, name, province, tier)
+    from digitize.profiles import load_libraries
+
+    found = holdings.ensure_library(session, library, name, province, tier,
+                                    load_libraries(settings.profiles).get(library))
     report = holdings.import_file(session, file, found, settings.profiles)
     for label, reason in report.rejected:
         console.print(f"[yellow]rejected[/] {label}: {reason}")
     console.print(f"{library}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
                   f"{len(report.rejected)} rejected")
+
+
+user_app = typer.Typer(help="Staff accounts of the web app's staff area (the dashboard; restricted items).")
+app.add_typer(user_app, name="user")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password (12 characters or more)", hide_input=True, confirmation_prompt=True)
+
+
+@user_app.command("add")
+def user_add(name: str = typer.Argument(..., help="sign-in name: letters, digits, . _ - @"),
+             password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from the "
+                                                 "first line of standard input instead of asking")) -> None:
+    """Add a staff account (the password is asked twice, or read from standard input)."""
+    from digitize import accounts, ledger
+    from digitize.settings import get_settings
+
+    session = ledger.open_ledger(get_settings().ledger_url)
+    accounts.check_name(name)
+    accounts.add_user(session, name, _password(password_stdin))
+    console.print(f"staff account {name} added")
+
+
+@user_app.command("remove")
+def user_remove(name: str = typer.Argument(...)) -> None:
+    """Remove a staff account; its sessions end at once."""
+    from digitize import accounts, ledger
+    from digitize.settings import get_settings
+
+    accounts.remove_user(ledger.open_ledger(get_settings().ledger_url), name)
+    console.print(f"staff account {name} removed")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """The staff accounts, with their last sign-in and whether they are locked."""
+    from datetime import datetime, timezone
+
+    from digitize import accounts, ledger
+    from digitize.settings import get_settings
+
+    now = datetime.now(timezone.utc)
+    table = Table(title="staff accounts")
+    for column in ("name", "created", "last sign-in", "locked"):
+        table.add_column(column)
+    for user in accounts.list_users(ledger.open_ledger(get_settings().ledger_url)):
+        table.add_row(escape(user.name), f"{user.created:%Y-%m-%d %H:%M}",
+                      f"{user.last_sign_in:%Y-%m-%d %H:%M}" if user.last_sign_in else "-",
+                      "locked" if accounts.is_locked(user, now) else "")
+    console.print(table)
 
 
 def _progress_table(rows, title: str) -> Table:
@@ -282,15 +339,18 @@ def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Optio
         export: Optional[Path] = typer.Option(None, "--export", help="write the dashboard as one static HTML "
                                                                      "file instead of serving it"),
         lang: str = typer.Option("vi", "--lang", help="vi or en (for --export)"),
-        staff: bool = typer.Option(False, "--staff", help="serve the coordinators' dashboard at / too "
-                                                          "(on a loopback --host only)")) -> None:
-    """The OAI-PMH data provider at /oai (public items only); with --staff, the coordinators'
-    dashboard at / too (Vietnamese; ?lang=en for English), on a loopback address only."""
+        staff: bool = typer.Option(False, "--staff", help="serve only the coordinators' dashboard, at / "
+                                                          "(on a loopback --host only, no sign-in)"),
+        workers: int = typer.Option(1, "--workers", min=1, help="server processes")) -> None:
+    """The reading service: the public site (libraries, items, the viewer), IIIF images and
+    manifests, the staff area (/staff/, signed in) and OAI-PMH at /oai, with every link under
+    DIGITIZE_PUBLIC_URL. With --staff, the coordinators' dashboard alone at / (Vietnamese; ?lang=en
+    for English), on a loopback address only."""
     from datetime import date
 
     from sqlalchemy.orm import Session
 
-    from digitize import dashboard, ledger
+    from digitize import dashboard, ledger, reading
     from digitize.plans import load_plans
     from digitize.settings import get_settings
     from digitize.web import create_app, require_loopback
@@ -306,10 +366,17 @@ def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Optio
         return
     import uvicorn
 
-    engine = session.get_bind()
-    app_ = create_app(lambda: Session(engine), plans, store_url=settings.store_url,
-                      oai_page_size=settings.oai_page_size, staff=staff, secret_key=settings.token_key())
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    if staff:
+        engine = session.get_bind()
+        uvicorn.run(create_app(lambda: Session(engine), plans, staff=True), host=host, port=port, log_level="warning")
+        return
+    settings.links()  # what every worker checks: said once, here, before any starts
+    settings.token_key()
+    reading.networks(settings.reading_rooms, "DIGITIZE_READING_ROOMS")
+    reading.networks(settings.trusted_proxies, "DIGITIZE_TRUSTED_PROXIES")
+    console.print(f"reading service on http://{host}:{port}, published as {settings.links().base}")
+    uvicorn.run("digitize.web:app_from_settings", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", proxy_headers=False)
 
 
 def _ledger_and_store():
@@ -328,9 +395,12 @@ def export(items: Optional[list[str]] = typer.Argument(None, help="LIBRARY/ITEM_
                                                                "are left out")) -> None:
     """BagIt packages (one per item) with the PDF/A, METS, DC, ALTO, text and masters."""
     from digitize import export as exporting
+    from digitize.settings import get_settings
 
+    settings = get_settings()
+    links = settings.links() if public or settings.public_url else None
     session, store = _ledger_and_store()
-    report = exporting.export_bags(session, store, items or None, to, masters=masters, public=public)
+    report = exporting.export_bags(session, store, items or None, to, masters=masters, public=public, links=links)
     for written in report.written:
         console.print(f"[green]bag[/] {written}")
     for item, reason in report.skipped:
@@ -340,16 +410,18 @@ def export(items: Optional[list[str]] = typer.Argument(None, help="LIBRARY/ITEM_
 
 @app.command()
 def dataset(library: str = typer.Argument(..., help="library code"),
-            oai_url: str = typer.Option(..., "--oai-url", help="public address of this installation's /oai"),
             out: Optional[Path] = typer.Option(None, "--out", help="file to write [default: print]")) -> None:
-    """DCAT (JSON-LD) description of a library's digitized collection, for an open-data portal."""
+    """DCAT (JSON-LD) description of a library's digitized collection, for an open-data portal; its
+    links (OAI-PMH, the collection page, the IIIF collection) are under DIGITIZE_PUBLIC_URL."""
     import json
     from datetime import date
 
     from digitize.dcat import dcat_record
+    from digitize.settings import get_settings
 
+    links = get_settings().links()
     session, _ = _ledger_and_store()
-    record = dcat_record(session, library, oai_url, date.today())
+    record = dcat_record(session, library, links, date.today())
     text = json.dumps(record, ensure_ascii=False, indent=1)
     if out:
         out.write_text(text, encoding="utf-8")
@@ -361,11 +433,14 @@ def dataset(library: str = typer.Argument(..., help="library code"),
 @app.command("union-catalogue")
 def union_catalogue(library: str = typer.Argument(..., help="library code"),
                     out: Path = typer.Option(..., "--out", help="MARCXML file to write")) -> None:
-    """MARCXML of the library's public digitized items, each with an 856 link to its digital copy."""
+    """MARCXML of the library's public digitized items, each with 856 links to its item page and its
+    PDF/A under DIGITIZE_PUBLIC_URL."""
     from digitize import export as exporting
+    from digitize.settings import get_settings
 
+    links = get_settings().links()
     session, store = _ledger_and_store()
-    out.write_bytes(exporting.union_catalogue_marcxml(session, store, library))
+    out.write_bytes(exporting.union_catalogue_marcxml(session, store, library, links))
     console.print(f"MARCXML written to {out}")
 
 

@@ -1,5 +1,6 @@
-"""A DCAT dataset description (JSON-LD) of a library's public digitized collection, pointing at
-its OAI-PMH endpoint, for data portals.
+"""A DCAT dataset description (JSON-LD) of a library's public digitized collection, for data
+portals: its landing page is the library's collection page on the reading site, and its
+distributions the OAI-PMH endpoint and the library's IIIF collection.
 
 Only items that are open, stored ("ok") and not withdrawn are counted; restricted and secret items
 never appear in it.
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from digitize.files import nfc
 from digitize.ledger import Item, Library, is_public
+from digitize.links import PublicLinks
 
 CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
 OAI_PMH = "http://www.openarchives.org/OAI/2.0/"
@@ -34,7 +36,7 @@ def _date(moment: datetime | date | None) -> str:
     return moment.isoformat() if moment else ""
 
 
-def dcat_record(session: Session, library_code: str, oai_url: str, today: date) -> dict:
+def dcat_record(session: Session, library_code: str, links: PublicLinks, today: date) -> dict:
     """A DCAT dataset (JSON-LD) describing a library's public digitized collection.
 
     - the count of public items is ``void:entities`` (VoID: "the total number of entities that
@@ -59,7 +61,7 @@ def dcat_record(session: Session, library_code: str, oai_url: str, today: date) 
     count = len(public)
     return {
         "@context": DCAT_CONTEXT,
-        "@id": f"{oai_url}#dataset-{library_code}",
+        "@id": f"{links.library(library_code)}#dataset",
         "@type": "dcat:Dataset",
         "dct:identifier": library_code,
         "dct:title": {"@value": f"Bộ sưu tập số của {name}", "@language": "vi"},
@@ -71,15 +73,24 @@ def dcat_record(session: Session, library_code: str, oai_url: str, today: date) 
         "dct:license": {"@id": CC0},
         "dct:issued": {"@value": _date(today), "@type": "xsd:date"},
         "dct:modified": {"@value": _date(modified) or _date(today), "@type": "xsd:date"},
+        "dcat:landingPage": {"@id": links.library(library_code)},
         "dcat:keyword": [{"@value": nfc(k), "@language": "vi"} for k in dict.fromkeys(keywords)],
         "void:entities": {"@value": str(count), "@type": "xsd:integer"},
         "dcat:distribution": [{
             "@type": "dcat:Distribution",
             "dct:title": {"@value": "Thu thập siêu dữ liệu qua OAI-PMH", "@language": "vi"},
-            "dcat:accessURL": {"@id": oai_url},
+            "dcat:accessURL": {"@id": links.oai()},
             "dct:format": "application/xml",
             "dcat:mediaType": {"@id": "https://www.iana.org/assignments/media-types/application/xml"},
             "dct:conformsTo": {"@id": OAI_PMH},
             "dct:license": {"@id": CC0},
+        }, {
+            "@type": "dcat:Distribution",
+            "dct:title": {"@value": "Bộ sưu tập IIIF (Presentation API 3.0)", "@language": "vi"},
+            "dcat:accessURL": {"@id": links.collection(library_code)},
+            "dcat:downloadURL": {"@id": links.collection(library_code)},
+            "dct:format": "application/ld+json",
+            "dcat:mediaType": {"@id": "https://www.iana.org/assignments/media-types/application/ld+json"},
+            "dct:conformsTo": {"@id": "https://iiif.io/api/presentation/3.0/"},
         }],
     }

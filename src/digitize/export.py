@@ -22,16 +22,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from digitize import files
+from digitize import files, publish
 from digitize.errors import ExportError, StorageError
 from digitize.files import nfc
 from digitize.ledger import Item, Library, is_public
+from digitize.links import PublicLinks, check_public_url
 from digitize.storage import MANIFEST, read_manifest
 
 MASTERS = "masters/"
+
+
+def _public_record(public):
+    """A stored XML record (bytes) turned into its public form by ``public`` (digitize.publish)."""
+    def rewrite(data: bytes, links: PublicLinks, library: str, item_id: str) -> bytes:
+        parser = etree.XMLParser(no_network=True, resolve_entities=False)
+        return etree.tostring(public(etree.fromstring(data, parser), links, library, item_id),
+                              xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return rewrite
+
+
+PUBLIC_RECORDS = {"dc.xml": _public_record(publish.public_dc), "mets.xml": _public_record(publish.public_mets)}
 
 
 def bag_name(library: str, item_id: str) -> str:
@@ -48,7 +62,7 @@ def _library_code_and_name(library: str | Library, session: Session | None) -> t
 
 
 def export_bag(store, library: str | Library, item_id: str, target_dir: Path, masters: bool = True,
-               session: Session | None = None) -> Path:
+               session: Session | None = None, links: PublicLinks | None = None, public: bool = False) -> Path:
     """Write one BagIt bag of a stored item into ``target_dir``/<library>_<item_id> and return its
     path. ``library``: its code, or its Library row (then Source-Organization is its name; with a
     code, the name is looked up in ``session`` when one is given, else the code is used).
@@ -57,7 +71,11 @@ def export_bag(store, library: str | Library, item_id: str, target_dir: Path, ma
     mets.xml, dc.xml, alto/, text/ and masters/), minus masters/ when ``masters`` is false;
     each is checked against the manifest's size and SHA-256 as it is copied, so a bag never holds
     a file that changed in the store. Raises ExportError (nothing is left behind) on a mismatch,
-    a missing manifest, or when the bag folder already exists."""
+    a missing manifest, or when the bag folder already exists.
+
+    With ``links``, bag-info gives the item's page, IIIF manifest and PDF/A at their public
+    addresses; a ``public`` bag (which needs them) holds the public dc.xml and mets.xml, which name
+    those addresses instead of the store's locations."""
     import bagit
 
     code, name = _library_code_and_name(library, session)
@@ -90,11 +108,16 @@ def export_bag(store, library: str | Library, item_id: str, target_dir: Path, ma
             if len(data) != recorded.size or hashlib.sha256(data).hexdigest() != recorded.sha256:
                 raise ExportError("the stored file differs from its manifest (size or SHA-256)",
                                   store.url(prefix + relative), "run digitize audit; restore the file from a copy")
+            if public and relative in PUBLIC_RECORDS:
+                data = PUBLIC_RECORDS[relative](data, links, code, item_id)
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_bytes(data)
-        bagit.make_bag(str(staging), bag_info={"Source-Organization": name, "External-Identifier": item_id,
-                                               "Internal-Sender-Identifier": f"{code}/{item_id}"},
-                       checksums=["sha256"])
+        info = {"Source-Organization": name, "External-Identifier": item_id,
+                "Internal-Sender-Identifier": f"{code}/{item_id}"}
+        if links is not None:
+            info.update({"Item-Page": links.item(code, item_id), "IIIF-Manifest": links.manifest(code, item_id),
+                         "Access-Copy": links.pdf(code, item_id)})
+        bagit.make_bag(str(staging), bag_info=info, checksums=["sha256"])
         staging.chmod(0o755)  # mkdtemp makes it 0700
         staging.rename(final)
     except BaseException:
@@ -142,13 +165,15 @@ def _upload_bag(bag: Path, target_store, report: ExportReport) -> None:
 
 
 def export_bags(session: Session, store, items: list[str] | None, target: str, masters: bool = True,
-                public: bool = False) -> ExportReport:
+                public: bool = False, links: PublicLinks | None = None) -> ExportReport:
     """Bags of stored items. ``items``: "LIBRARY/ITEM" strings, or None for every stored
     (status ok), non-withdrawn item in the ledger. With ``public``, items that are not open
     (restricted, secret) are skipped, and so is an item whose stored METS does not say open.
     ``target``: a local folder, or a store URL (file:///path, s3://bucket/prefix) where the bags
     are built in a temporary folder and uploaded under <bag name>/. Returns what was written and
     what was skipped, with the reasons."""
+    if public and links is None:
+        check_public_url("")  # raises, naming the setting: a public package links to the reading service
     report = ExportReport()
     if items is None:
         rows = session.scalars(select(Item).where(Item.status == "ok", Item.withdrawn.is_(None))
@@ -188,7 +213,7 @@ def export_bags(session: Session, store, items: list[str] | None, target: str, m
             spec = f"{row.library}/{row.item_id}"
             library = session.get(Library, row.library) or row.library
             try:
-                bag = export_bag(store, library, row.item_id, work, masters=masters)
+                bag = export_bag(store, library, row.item_id, work, masters=masters, links=links, public=public)
             except ExportError as exc:
                 report.skipped.append((spec, str(exc)))
                 continue
@@ -212,10 +237,10 @@ def _public_items(session: Session, library_code: str) -> list[Item]:
                                                     Item.withdrawn.is_(None)).order_by(Item.item_id)))
 
 
-def union_catalogue_marcxml(session: Session, store, library_code: str) -> bytes:
+def union_catalogue_marcxml(session: Session, store, library_code: str, links: PublicLinks) -> bytes:
     """A MARCXML collection with a record per public digitized item of the library (open, stored,
-    not withdrawn, and open in its stored METS too), built from the item's stored METS; 856 $u is
-    the stored access PDF as the METS names it. Text is NFC."""
+    not withdrawn, and open in its stored METS too), built from the item's stored METS; its 856
+    fields link to the item page and the PDF/A under ``links``. Text is NFC."""
     from pymarc import XMLWriter
 
     from digitize import marc
@@ -228,6 +253,6 @@ def union_catalogue_marcxml(session: Session, store, library_code: str) -> bytes
         package = _stored_package(store, library_code, item.item_id)
         if package.access != "open":
             continue  # the ledger and the package disagree: the stricter one wins
-        writer.write(marc.catalogue_record(package, item, library_name))
+        writer.write(marc.catalogue_record(package, item, library_name, links))
     writer.close(close_fh=False)
     return buffer.getvalue()

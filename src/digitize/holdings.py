@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from digitize import marc
 from digitize.errors import BadInput, ConfigError
-from digitize.ledger import TIERS, Holding, Library
+from digitize.ledger import Holding, Library
+from digitize.models import TIERS
+from digitize.profiles import LibraryDeclaration
 from digitize.models import Category
 
 CATEGORIES = {c.value for c in Category}
@@ -31,12 +33,15 @@ class ImportReport:
 
 
 def ensure_library(session: Session, code: str, name: str | None = None, province: str | None = None,
-                   tier: str | None = None) -> Library:
-    """The library, created (or updated) from the values given."""
+                   tier: str | None = None, declared: LibraryDeclaration | None = None) -> Library:
+    """The library, created (or updated) from the values given, else as libraries.toml declares it."""
+    if declared is not None:
+        name, province, tier = name or declared.name, province or declared.province, tier or declared.tier
     library = session.get(Library, code)
+    if not (province or (library and library.province)) or not (tier or (library and library.tier)):
+        raise ConfigError(f"library {code!r} has no province or tier yet", todo="give --province and --tier (and "
+                          "--name) once, or declare the library in libraries.toml")
     if library is None:
-        if not (province and tier):
-            raise ConfigError(f"library {code!r} is new", todo="give --province and --tier (and --name) once")
         library = Library(code=code, name=name or code, province=province, tier=tier)
         session.add(library)
     for attribute, value in (("name", name), ("province", province), ("tier", tier)):

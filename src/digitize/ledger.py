@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from digitize.errors import BatchBusy, LedgerUnavailable
+from digitize.profiles import LibraryDeclaration
 from digitize.settings import shown_url
 
-TIERS = ("provincial", "district", "specialized", "school", "armed_forces", "public")
 
 
 def utcnow() -> datetime:
@@ -187,9 +187,12 @@ def find_holding(session: Session, library: str, call_number: str, control_numbe
     return None
 
 
-def record_run(session: Session, batch: str, started: datetime, finished: datetime, items) -> list[str]:
+def record_run(session: Session, batch: str, started: datetime, finished: datetime, items,
+               libraries: dict[str, LibraryDeclaration] | None = None) -> list[str]:
     """Record a batch run and its items. ``items``: (ItemMetadata, ItemResult, StoredManifest or
-    None) for each item that got as far as its metadata. Returns what could not be counted, and why."""
+    None) for each item that got as far as its metadata. Every item is recorded (and so can be
+    published); a library not in the ledger yet is added as ``libraries`` (libraries.toml) declares
+    it. Returns what cannot be counted toward a quota, and why."""
     run = BatchRun(batch=batch, started=started, finished=finished,
                    items_ok=sum(r.status == "ok" for _, r, _ in items),
                    items_failed=sum(r.status != "ok" for _, r, _ in items), pages=sum(r.pages for _, r, _ in items))
@@ -198,9 +201,13 @@ def record_run(session: Session, batch: str, started: datetime, finished: dateti
     notes = []
     for meta, result, manifest in items:
         if session.get(Library, meta.library) is None:
-            notes.append(f"{meta.id}: library {meta.library} is not in the ledger, so the item is not counted; "
-                         "import its holdings register first (digitize holdings import)")
-            continue
+            declared = (libraries or {}).get(meta.library)
+            session.add(Library(code=meta.library, name=(declared and declared.name) or meta.library,
+                                province=(declared and declared.province) or "", tier=(declared and declared.tier) or ""))
+            session.flush()
+            if declared is None or not (declared.province and declared.tier):
+                notes.append(f"{meta.id}: library {meta.library} is not declared with its province and tier in "
+                             "libraries.toml: the item is recorded but counts toward no plan; declare the library")
         holding = find_holding(session, meta.library, meta.call_number, meta.control_number)
         if holding is None and result.status == "ok":
             notes.append(f"{meta.id}: no holding record with call number {meta.call_number or '-'} or control "

@@ -22,6 +22,7 @@ from pymarc.marcxml import MARC_XML_NS, XmlHandler, parse_xml
 
 from digitize.errors import BadInput
 from digitize.files import nfc
+from digitize.links import PublicLinks
 from digitize.models import Description, ItemPackage, Name
 
 EXPORT_AGAIN = "export the catalogue again from the library system, as MARC21 (UTF-8) or MARCXML"
@@ -343,9 +344,10 @@ def _fixed_field(year: str, language: str, entered: date) -> str:
             + " " * 5 + "000 0 " + language + " d")
 
 
-def catalogue_record(package: ItemPackage, item, library_name: str) -> Record:
+def catalogue_record(package: ItemPackage, item, library_name: str, links: PublicLinks) -> Record:
     """A MARC21 bibliographic record (pymarc) of a digitized item, from its stored METS package.
-    ``item``: the item's ledger row (library, item_id, control_number, call_number, digitized)."""
+    ``item``: the item's ledger row (library, item_id, control_number, call_number, digitized);
+    856 links to its item page and its PDF/A under ``links``."""
     from pymarc import Field, Indicators, Leader, Subfield
 
     d = package.description
@@ -407,7 +409,6 @@ def catalogue_record(package: ItemPackage, item, library_name: str) -> Record:
         tag, first = ("700", "1") if name.kind == "personal" else ("710", "2")
         add(tag, (first, " "), ("a", name.name), ("e", role(name)))
     add("852", (" ", " "), ("a", library_name), ("b", item.library), ("h", d.call_number or item.call_number))
-    access = next((f for f in package.files if f.use == "access" and f.mimetype == "application/pdf"), None)
-    if access is not None:
-        add("856", ("4", " "), ("u", access.href), ("q", "application/pdf"), ("y", DIGITAL_COPY))
+    add("856", ("4", "0"), ("u", links.item(item.library, item.item_id)), ("y", DIGITAL_COPY))
+    add("856", ("4", "0"), ("u", links.pdf(item.library, item.item_id)), ("q", "application/pdf"), ("y", "PDF/A"))
     return record

@@ -23,7 +23,7 @@ XLINK = "http://www.w3.org/1999/xlink"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 NS = {"mets": METS, "premis": PREMIS, "xlink": XLINK, "mods": mods.MODS, "dc": dublincore.DC,
       "oai_dc": dublincore.OAI_DC, "dcterms": dublincore.DCTERMS, "xsi": XSI}
-GROUPS = ("master", "access", "alto", "text")
+GROUPS = ("master", "image", "access", "alto", "text")
 PAGE_PROPERTIES = ("width", "height", "dpi", "mode", "format", "frame")
 
 
@@ -91,6 +91,10 @@ def _premis_page(page: PageImage, master: FileEntry) -> etree._Element:
         _sub(holder, _p("significantPropertiesType"), name)
         _sub(holder, _p("significantPropertiesValue"), str(getattr(page, name)))
     extra = {"blank": "true"} if page.blank else {}  # read back by read() with the other properties
+    if page.direction != "horizontal":
+        extra["direction"] = page.direction
+    if page.image:
+        extra.update(image_width=str(page.image_width), image_height=str(page.image_height))
     if page.dpi_method != "tag":  # the file's own dpi was not used: say what was, and how it was found
         extra.update(dpi_method=page.dpi_method, **({"dpi_tag": str(page.dpi_tag)} if page.dpi_tag else {}))
     for name, value in extra.items():
@@ -158,7 +162,7 @@ def build(package: ItemPackage, meta: ItemMetadata, identifiers: list[str]) -> e
                    ORDERLABEL=page.label, ADMID=f"tech-page-{page.number:04d}")
         if page.blank:  # what a viewer shows for the page
             div.set("LABEL", "blank page")
-        for file_id in (page.master, page.alto, page.text):
+        for file_id in (page.master, page.image, page.alto, page.text):
             if file_id:
                 _sub(div, _m("fptr"), FILEID=file_id)
     logical = _sub(root, _m("structMap"), TYPE="LOGICAL")
@@ -206,7 +210,8 @@ def read(source: Path | bytes) -> ItemPackage:
                          _values(tech, "premis:significantProperties/premis:significantPropertiesValue")))
         pointers = {uses[f.get("FILEID")]: f.get("FILEID") for f in div.xpath("mets:fptr", namespaces=NS)}
         pages.append(PageImage(number=int(div.get("ORDER")), label=div.get("ORDERLABEL"), master=pointers["master"],
-                               alto=pointers.get("alto"), text=pointers.get("text"), **props))
+                               image=pointers.get("image"), alto=pointers.get("alto"), text=pointers.get("text"),
+                               **props))
     events = []
     for node in root.xpath("mets:amdSec/mets:digiprovMD//premis:event", namespaces=NS):
         events.append(Event(

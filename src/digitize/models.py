@@ -41,6 +41,9 @@ class Category(str, Enum):
     other = "other"
 
 
+TIERS = ("provincial", "district", "specialized", "school", "armed_forces", "public")  # of libraries
+
+
 class Access(str, Enum):
     open = "open"
     restricted = "restricted"
@@ -333,7 +336,11 @@ class PageImage(BaseModel):
     format: str  # TIFF, JPEG, PNG, JPEG2000
     alto: str | None = None  # FileEntry ids
     text: str | None = None
+    image: str | None = None  # the page as shown (upright, cropped JPEG): the PDF's page and the IIIF image
+    image_width: int | None = None  # its size in pixels (the master's is width x height)
+    image_height: int | None = None
     blank: bool = False  # a blank page (no ink): its text and ALTO are empty
+    direction: str = "horizontal"  # as PageRecord: "vertical" pages (Han columns) read right to left
     not_syllables: float | None = None  # as PageRecord
 
 

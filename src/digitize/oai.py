@@ -32,10 +32,11 @@ from lxml import etree
 from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from digitize import schemas
+from digitize import publish, schemas
 from digitize.errors import OutputInvalid
 from digitize.labels import CATEGORY_LABELS
 from digitize.ledger import Item, Library, is_public
+from digitize.links import PublicLinks
 
 log = logging.getLogger(__name__)
 
@@ -230,10 +231,12 @@ def earliest(session: Session) -> datetime | None:
     return utc(found) if found else None
 
 
-def load_metadata(store, item: Item, prefix: str) -> etree._Element:
+def load_metadata(store, item: Item, prefix: str, links: PublicLinks) -> etree._Element:
+    """The item's stored record in ``prefix``, as published: its links are the public ones."""
     data = store.read_bytes(f"{item.library}/{item.item_id}/{FORMATS[prefix][2]}")
     parser = etree.XMLParser(no_network=True, resolve_entities=False, remove_blank_text=True)
-    return etree.fromstring(data, parser)
+    public = publish.public_dc if prefix == "oai_dc" else publish.public_mets
+    return public(etree.fromstring(data, parser), links, item.library, item.item_id)
 
 
 def _header(parent, item: Item, repository_id: str) -> None:
@@ -328,8 +331,8 @@ def _list_sets(body, session: Session, args: dict, page_size: int, key: bytes, n
         _resumption(element, {"k": "sets", "n": offset + len(page)} if more else None, key, now, len(sets), offset)
 
 
-def _list(body, verb: str, session: Session, store, args: dict, repository_id: str, page_size: int,
-          key: bytes, now: datetime) -> None:
+def _list(body, verb: str, session: Session, store, links: PublicLinks, args: dict, repository_id: str,
+          page_size: int, key: bytes, now: datetime) -> None:
     resumed = "resumptionToken" in args
     offset, after = 0, None
     if resumed:
@@ -363,7 +366,7 @@ def _list(body, verb: str, session: Session, store, args: dict, repository_id: s
             metadata = None
             if verb == "ListRecords" and not is_deleted(item):
                 try:
-                    metadata = load_metadata(store, item, prefix)
+                    metadata = load_metadata(store, item, prefix, links)
                 except Exception as exc:  # a missing or broken stored file: the item is not harvestable
                     log.warning("OAI-PMH: %s of %s/%s cannot be read: %s", FORMATS[prefix][2], item.library,
                                 item.item_id, exc)
@@ -388,7 +391,7 @@ def _list(body, verb: str, session: Session, store, args: dict, repository_id: s
         _resumption(element, state, key, now, total, offset)
 
 
-def _get_record(body, session: Session, store, args: dict, repository_id: str) -> None:
+def _get_record(body, session: Session, store, links: PublicLinks, args: dict, repository_id: str) -> None:
     _check_args({"metadataPrefix": args["metadataPrefix"]})
     item = find_item(session, args["identifier"], repository_id)
     if item is None:
@@ -399,7 +402,7 @@ def _get_record(body, session: Session, store, args: dict, repository_id: str) -
     metadata = None
     if not is_deleted(item):
         try:
-            metadata = load_metadata(store, item, prefix)
+            metadata = load_metadata(store, item, prefix, links)
         except Exception as exc:
             log.warning("OAI-PMH: %s of %s/%s cannot be read: %s", FORMATS[prefix][2], item.library,
                         item.item_id, exc)
@@ -407,11 +410,13 @@ def _get_record(body, session: Session, store, args: dict, repository_id: str) -
     _record(_sub(body, "GetRecord"), item, metadata, repository_id)
 
 
-def respond(session: Session, store, params, base_url: str, repository_id: str = "digitize",
+def respond(session: Session, store, params, links: PublicLinks, repository_id: str = "digitize",
             page_size: int = 100, now: datetime | None = None, secret: bytes | None = None) -> bytes:
     """The OAI-PMH response (UTF-8 XML) to a request. ``params``: the request's arguments, a
     mapping of name to a value or a list of values (a repeated argument), or (name, value) pairs.
+    ``links``: the public addresses (the base URL is theirs, and the records link to them).
     ``secret``: the key that signs resumption tokens (without one, a key of this process only)."""
+    base_url = links.oai()
     now = utc(now or datetime.now(timezone.utc)).replace(microsecond=0)
     root = etree.Element(_q("OAI-PMH"), nsmap={None: OAI, "xsi": XSI})
     root.set(f"{{{XSI}}}schemaLocation", f"{OAI} {OAI_SCHEMA}")
@@ -455,9 +460,9 @@ def respond(session: Session, store, params, base_url: str, repository_id: str =
         elif verb == "ListSets":
             _list_sets(root, session, args, page_size, key, now)
         elif verb == "GetRecord":
-            _get_record(root, session, store, args, repository_id)
+            _get_record(root, session, store, links, args, repository_id)
         else:
-            _list(root, verb, session, store, args, repository_id, page_size, key, now)
+            _list(root, verb, session, store, links, args, repository_id, page_size, key, now)
     except OAIError as error:
         if error.code in ("badVerb", "badArgument"):
             for name in list(request.attrib):

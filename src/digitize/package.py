@@ -159,12 +159,16 @@ def build_package(meta: ItemMetadata, description: Description, profile: Profile
                      ALTO_MIMETYPE, base)
         text = entry(folder, record.text_file, outputs[record.text_file], f"text-{record.number:04d}", "text",
                      MIMETYPES[".txt"], base)
-        package_files += [alto, text]
+        image = entry(folder, record.image_file, outputs[record.image_file], f"image-{record.number:04d}", "image",
+                      MIMETYPES["JPEG"], base)
+        package_files += [image, alto, text]
         images.append(PageImage(number=record.number, label=str(record.number), master=masters[page.path].id,
                                 frame=page.frame, width=page.width, height=page.height, dpi=page.dpi,
                                 dpi_tag=page.dpi_tag, dpi_method=page.dpi_method, mode=page.mode,
-                                format=page.format, alto=alto.id, text=text.id,
-                                blank=record.blank, not_syllables=record.not_syllables))
+                                format=page.format, image=image.id, image_width=record.width,
+                                image_height=record.height, alto=alto.id, text=text.id,
+                                blank=record.blank, direction=record.direction,
+                                not_syllables=record.not_syllables))
     text = f"{meta.id}.txt"
     package_files.append(entry(folder, text, outputs[text], "text-item", "text", MIMETYPES[".txt"], base))
     return ItemPackage(item_id=meta.id, library=meta.library, category=meta.category, access=meta.access,

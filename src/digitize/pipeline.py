@@ -62,7 +62,8 @@ def tool_versions() -> dict[str, str]:
 def page_files(folder: Path, number: int) -> dict[str, Path]:
     stem = f"{number:04d}"
     return {"text": folder / "text" / f"{stem}.txt", "alto": folder / "alto" / f"{stem}.xml",
-            "record": folder / "pages" / f"{stem}.json", "image": folder / WORK / f"{stem}.jpg"}
+            "record": folder / "pages" / f"{stem}.json", "image": folder / "images" / f"{stem}.jpg",
+            "ocr_marker": folder / WORK / f"{stem}.ocr-started"}
 
 
 def finished_page(files: dict[str, Path], page: PageSource) -> PageRecord | None:
@@ -126,7 +127,7 @@ def process_page(page: PageSource, profile: Profile, folder: Path, ocr_timeout: 
     if prepared.blank:  # nothing to read: no OCR time spent on it
         result = ocr.blank_page(prepared.display.shape[1], prepared.display.shape[0], page.name)
     else:
-        with crash_guard(files["image"].with_suffix(".ocr-started"), page):
+        with crash_guard(files["ocr_marker"], page):
             reading = profile.reading(prepared.direction)
             result = ocr.recognize(prepared.ocr, reading.languages, max(1, round(dpi * prepared.ocr_scale)),
                                    reading.page_segmentation, timeout=ocr_timeout, scale=prepared.ocr_scale,
@@ -139,9 +140,8 @@ def process_page(page: PageSource, profile: Profile, folder: Path, ocr_timeout: 
     image = io.BytesIO()
     Image.fromarray(prepared.display).save(image, "JPEG", quality=profile.jpeg_quality, dpi=(dpi, dpi),
                                            optimize=False)
-    write_atomic(files["image"], image.getvalue())
     outputs = {str(files[kind].relative_to(folder)): write_atomic(files[kind], data)
-               for kind, data in (("text", result.text), ("alto", result.alto))}
+               for kind, data in (("image", image.getvalue()), ("text", result.text), ("alto", result.alto))}
     timings["write"] = time.perf_counter() - clock
 
     height, width = prepared.display.shape[:2]

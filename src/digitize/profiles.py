@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import tomllib
 from functools import lru_cache
+from typing import Literal
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from digitize.errors import ConfigError
-from digitize.models import Access, Profile
+from digitize.models import TIERS, Access, Profile
 
 LIBRARIES = "libraries.toml"
 
@@ -47,25 +48,35 @@ def get_profile(folder: Path, name: str) -> Profile:
     return profiles[name]
 
 
-class LibraryDefaults(BaseModel):
-    """What a library's items get when their metadata leaves it out (libraries.toml)."""
+class LibraryDeclaration(BaseModel):
+    """A library as <profiles>/libraries.toml declares it: who it is (for the ledger, the quota and
+    the reading site) and the access its items get when their metadata leaves it out."""
 
     model_config = ConfigDict(extra="forbid")
 
+    name: str | None = None
+    province: str | None = None  # the province's plan file name, e.g. hai-duong
+    tier: Literal[TIERS] | None = None
     access: Access | None = None
 
 
 @lru_cache
-def load_library_defaults(folder: Path) -> dict[str, dict]:
-    """Per library code, the metadata its items get when they leave it out: `[HD-TV] access = "open"`
-    in <profiles>/libraries.toml (none when the file is absent)."""
+def load_libraries(folder: Path) -> dict[str, LibraryDeclaration]:
+    """The libraries declared in <profiles>/libraries.toml, by code (none when the file is absent)."""
     path = folder / LIBRARIES
     if not path.exists():
         return {}
     try:
         tables = tomllib.loads(path.read_text(encoding="utf-8"))
-        found = {code: LibraryDefaults.model_validate(table) for code, table in tables.items()}
+        return {code: LibraryDeclaration.model_validate(table) for code, table in tables.items()}
     except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError, AttributeError) as exc:
-        raise ConfigError(f"invalid library defaults: {exc}", str(path),
-                          'write one table per library code, e.g. [HD-TV] then access = "restricted"') from None
-    return {code: defaults.model_dump(mode="json", exclude_none=True) for code, defaults in found.items()}
+        raise ConfigError(f"invalid library declarations: {exc}", str(path),
+                          'write one table per library code, e.g. [HD-TV] then name = "...", province = '
+                          '"hai-duong", tier = "provincial", access = "restricted"') from None
+
+
+def load_library_defaults(folder: Path) -> dict[str, dict]:
+    """Per library code, the metadata its items get when they leave it out (`[HD-TV] access =
+    "open"` in <profiles>/libraries.toml)."""
+    return {code: declared.model_dump(mode="json", include={"access"}, exclude_none=True)
+            for code, declared in load_libraries(folder).items()}

@@ -14,6 +14,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from digitize.errors import ConfigError
+from digitize.links import PublicLinks, check_public_url
 
 # The default profiles ship inside the package: a plain folder in the wheel and in the source tree.
 PACKAGED_PROFILES = Path(str(files("digitize") / "data" / "profiles"))
@@ -34,8 +35,14 @@ class Settings(BaseSettings):
     multipart_mb: int = Field(64, ge=5, description="files larger than this go to S3 in parts")
     ledger: str = Field("", description="SQLAlchemy URL of the quota ledger [default: SQLite in $DIGITIZE_DATA]")
     oai_page_size: int = Field(100, ge=1, description="records per OAI-PMH response before a resumption token")
-    secret_key: str = Field("", description="key that signs the web app's tokens (OAI-PMH resumption tokens) "
-                            "[default: a random key kept in $DIGITIZE_DATA/secret.key]")
+    secret_key: str = Field("", description="key that signs the web app's tokens (OAI-PMH resumption tokens, "
+                            "staff sessions) [default: a random key kept in $DIGITIZE_DATA/secret.key]")
+    public_url: str = Field("", description="the address readers use to reach the reading service "
+                            "(https://thuvien.example.vn/so-hoa): every published link is under it")
+    reading_rooms: str = Field("", description="the reading-room networks, CIDR ranges separated by commas or "
+                               "spaces (10.20.0.0/16, 2001:db8::/48): restricted items are served there")
+    trusted_proxies: str = Field("", description="addresses of the reverse proxies whose X-Forwarded-For "
+                                 "gives the reader's address (CIDR ranges as reading_rooms)")
 
     @property
     def out(self) -> Path:
@@ -48,6 +55,11 @@ class Settings(BaseSettings):
     @property
     def store_url(self) -> str:
         return self.store or (self.data / "store").resolve().as_uri()
+
+    def links(self) -> PublicLinks:
+        """The public addresses; ConfigError naming DIGITIZE_PUBLIC_URL when it is not set: nothing
+        is published without it."""
+        return PublicLinks(check_public_url(self.public_url))
 
     def token_key(self) -> bytes:
         """The key that signs tokens: DIGITIZE_SECRET_KEY, else the one in $DIGITIZE_DATA/secret.key,

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
 from digitize import files
@@ -72,6 +72,10 @@ class Store:
         raise NotImplementedError
 
     def read_sha256(self, key: str) -> str:
+        raise NotImplementedError
+
+    def read_chunks(self, key: str, chunk: int = 1 << 20) -> Iterator[bytes]:
+        """The object's bytes a chunk at a time (a large file served without holding it whole)."""
         raise NotImplementedError
 
     def keys(self, prefix: str = "") -> list[str]:
@@ -148,6 +152,11 @@ class FolderStore(Store):
 
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
+
+    def read_chunks(self, key: str, chunk: int = 1 << 20) -> Iterator[bytes]:
+        with self._path(key).open("rb") as source:
+            while data := source.read(chunk):
+                yield data
 
     def _same(self, key: str, existing: Stored, size: int, sha256: str) -> bool:
         return existing.size == size and self.read_sha256(key) == sha256
@@ -231,6 +240,13 @@ class S3Store(Store):
 
     def read_bytes(self, key: str) -> bytes:
         return self._call("get_object", key, Key=self._key(key))["Body"].read()
+
+    def read_chunks(self, key: str, chunk: int = 1 << 20) -> Iterator[bytes]:
+        body = self._call("get_object", key, Key=self._key(key))["Body"]
+        try:
+            yield from body.iter_chunks(chunk)
+        finally:
+            body.close()
 
     def _same(self, key: str, existing: Stored, size: int, sha256: str) -> bool:
         return existing.sha256 == sha256 and existing.size == size

@@ -1,8 +1,10 @@
-"""The web app served by ``digitize web``. The public app serves only what anyone may see: the
-OAI-PMH data provider at /oai. The staff app (``digitize web --staff``, on a loopback address
-only) adds the coordinators' dashboard at /, which names restricted items. This module only wires
-HTTP to them: the dashboard's HTML comes from ``digitize.dashboard``, the OAI-PMH responses from
-``digitize.oai``. Every request goes through ``RequestLimits`` first."""
+"""The web app served by ``digitize web``. The public app is the reading service
+(``digitize.web_reading``: the site, IIIF, the staff area behind a sign-in) and the OAI-PMH data
+provider at /oai; it publishes, so it needs the public base URL. The loopback app
+(``digitize web --staff``, on a loopback address only, for an SSH tunnel) is the coordinators'
+dashboard alone, at /. This module only wires HTTP to them: the dashboard's HTML comes from
+``digitize.dashboard``, the OAI-PMH responses from ``digitize.oai``. Every request goes through
+``RequestLimits`` first."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from datetime import date
 
 from digitize import dashboard, oai
 from digitize.errors import ConfigError
+from digitize.links import PublicLinks
 from digitize.plans import Plan
+from digitize.web_reading import ReadingConfig, add_reading_service
 
 MAX_BODY = 64 * 1024  # bytes of a request body (an OAI-PMH POST needs a few hundred)
 MAX_QUERY = 2048  # bytes of a query string
@@ -27,11 +31,15 @@ SECURITY_HEADERS = [
 
 
 def create_app(open_session, plans: dict[str, Plan], store_url: str | None = None, oai_page_size: int = 100,
-               today: Callable[[], date] = date.today, staff: bool = False, secret_key: bytes | None = None):
-    """The web app: the OAI-PMH data provider at /oai when ``store_url`` (where the items' dc.xml
-    and mets.xml are) is given, and with ``staff`` the dashboard at /. ``open_session`` gives a
-    ledger session per request; ``secret_key`` signs the resumption tokens: ``Settings.token_key()``,
-    which every worker shares [default: a key of this process only]."""
+               today: Callable[[], date] = date.today, staff: bool = False, secret_key: bytes | None = None,
+               links: PublicLinks | None = None, reading_rooms: list | None = None, proxies: list | None = None):
+    """The web app. With ``staff``: the dashboard at / alone. Otherwise the public app: the reading
+    service and OAI-PMH at /oai, from the items in the store at ``store_url``, with every link
+    under ``links`` (the public base URL). ``open_session`` gives a ledger session per request;
+    ``secret_key`` signs the resumption tokens and the staff sessions: ``Settings.token_key()``,
+    which every worker shares [default: a key of this process only]. ``reading_rooms`` and
+    ``proxies``: networks (``reading.networks``) of the reading rooms, where restricted items are
+    open, and of the reverse proxies whose X-Forwarded-For is believed."""
     from fastapi import FastAPI
 
     app = FastAPI(title="digitize", docs_url=None, redoc_url=None, openapi_url=None)
@@ -39,9 +47,32 @@ def create_app(open_session, plans: dict[str, Plan], store_url: str | None = Non
     add_plain_errors(app)
     if staff:
         add_dashboard(app, open_session, plans, today)
-    if store_url is not None:
-        add_oai(app, open_session, store_url, oai_page_size, secret=secret_key)
+        return app
+    if store_url is None or links is None:
+        raise ConfigError("the public app needs the store and the public address", "digitize web",
+                          "set DIGITIZE_PUBLIC_URL (and DIGITIZE_STORE)")
+    secret_key = secret_key or oai.PROCESS_KEY
+    add_reading_service(app, ReadingConfig(open_session=open_session, store_url=store_url, links=links,
+                                           secret_key=secret_key, plans=plans, reading_rooms=reading_rooms or [],
+                                           proxies=proxies or [], today=today))
+    add_oai(app, open_session, store_url, links, oai_page_size, secret=secret_key)
     return app
+
+
+def app_from_settings():
+    """The public app as the settings say (``digitize web --workers N`` starts one per worker)."""
+    from sqlalchemy.orm import Session
+
+    from digitize import ledger, reading
+    from digitize.plans import load_plans
+    from digitize.settings import get_settings
+
+    settings = get_settings()
+    engine = ledger.open_ledger(settings.ledger_url).get_bind()
+    return create_app(lambda: Session(engine), load_plans(settings.profiles), store_url=settings.store_url,
+                      oai_page_size=settings.oai_page_size, secret_key=settings.token_key(), links=settings.links(),
+                      reading_rooms=reading.networks(settings.reading_rooms, "DIGITIZE_READING_ROOMS"),
+                      proxies=reading.networks(settings.trusted_proxies, "DIGITIZE_TRUSTED_PROXIES"))
 
 
 def require_loopback(host: str) -> None:
@@ -63,7 +94,8 @@ class BodyTooLarge(Exception):
 class RequestLimits:
     """ASGI middleware: refuses a query string longer than ``max_query`` bytes (414) or with more
     than ``max_parameters`` parameters (400), and a body over ``max_body`` bytes (413), by its
-    Content-Length or, without one, once that much has streamed in; adds SECURITY_HEADERS."""
+    Content-Length or, without one, once that much has streamed in; adds SECURITY_HEADERS that the
+    response does not set itself."""
 
     def __init__(self, app, max_body: int = MAX_BODY, max_query: int = MAX_QUERY,
                  max_parameters: int = MAX_PARAMETERS):
@@ -96,7 +128,9 @@ class RequestLimits:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+                given = message.get("headers", [])
+                names = {name.lower() for name, _ in given}  # a route may set its own policy (the site's pages)
+                message = {**message, "headers": [*given, *(h for h in SECURITY_HEADERS if h[0] not in names)]}
             await send(message)
 
         async def limited_receive():
@@ -148,11 +182,11 @@ def add_dashboard(app, open_session, plans: dict[str, Plan], today: Callable[[],
             session.close()
 
 
-def add_oai(app, open_session, store_url: str, page_size: int = 100, repository_id: str = "digitize",
-            base_url: str | None = None, secret: bytes | None = None, path: str = "/oai") -> None:
-    """Serve OAI-PMH at ``path`` (GET and POST) on a FastAPI app. ``base_url``: the address
-    harvesters use, if it is not the one the request came to (behind a proxy). ``secret``: the key
-    of the resumption tokens, as for ``create_app``."""
+def add_oai(app, open_session, store_url: str, links: PublicLinks, page_size: int = 100,
+            repository_id: str = "digitize", secret: bytes | None = None, path: str = "/oai") -> None:
+    """Serve OAI-PMH at ``path`` (GET and POST) on a FastAPI app; ``links``: the public addresses
+    (the base URL harvesters use, and what the records link to). ``secret``: the key of the
+    resumption tokens, as for ``create_app``."""
     from urllib.parse import parse_qsl
 
     from starlette.concurrency import run_in_threadpool
@@ -162,12 +196,12 @@ def add_oai(app, open_session, store_url: str, page_size: int = 100, repository_
 
     stores = []
 
-    def answer(url: str, pairs: list[tuple[str, str]]) -> Response:
+    def answer(pairs: list[tuple[str, str]]) -> Response:
         if not stores:
             stores.append(open_store(store_url))
         session = open_session()
         try:
-            body = oai.respond(session, stores[0], pairs, base_url or url, repository_id, page_size, secret=secret)
+            body = oai.respond(session, stores[0], pairs, links, repository_id, page_size, secret=secret)
         finally:
             session.close()
         return Response(body, media_type="text/xml; charset=utf-8")
@@ -180,6 +214,6 @@ def add_oai(app, open_session, store_url: str, page_size: int = 100, repository_
                                   max_num_fields=MAX_PARAMETERS)
             except ValueError:
                 return PlainTextResponse(f"More than {MAX_PARAMETERS} parameters.", 400)
-        return await run_in_threadpool(answer, str(request.url.replace(query="", fragment="")), pairs)
+        return await run_in_threadpool(answer, pairs)
 
     app.add_route(path, endpoint, methods=["GET", "POST"], include_in_schema=False)

@@ -1,0 +1,359 @@
+"""The reading service, end to end: a batch digitized by `digitize run` (an open, a restricted, a
+secret and a Hán-Nôm item, their library declared in libraries.toml only) served by a real
+`digitize web` process on 127.0.0.1; readers anonymous, in a reading room (behind the trusted proxy)
+and signed in as staff; every public output checked for stored locations, and each of its links
+followed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from conftest import ARTIFACTS, SAMPLES, free_port, run_cli, sample_manifest, start_cli, wait_until_answers
+from digitize import dublincore, labels, manifest, site
+from digitize.settings import PACKAGED_PROFILES
+from hanpages import render_pages
+
+pytestmark = pytest.mark.slow
+
+LIBRARY = "TEST"
+SECRET_TITLE = "Hồ sơ mật Quỳnh Côi"
+READING_ROOM = "10.9.1.5"  # inside DIGITIZE_READING_ROOMS
+OUTSIDE = "203.0.113.7"
+PASSWORD = "đúng-mật-khẩu-dài"
+ITEMS = {  # id: (access, title, pages from sample_scans)
+    "OPEN-1": ("open", "Địa chí Hải Dương mở", ["HD-DC-0001/0002.jpg", "HD-DC-0001/0003.png"]),
+    "RESTR-1": ("restricted", "Tài liệu hạn chế", ["HD-DC-0001/0001.tif"]),
+    "SECRET-1": ("secret", SECRET_TITLE, ["HN-TK-0002/0001.tif"]),
+}
+HAN = "HAN-1"
+OAI_QUERIES = ["verb=Identify", "verb=ListSets", "verb=ListIdentifiers&metadataPrefix=oai_dc",
+               "verb=ListRecords&metadataPrefix=oai_dc", "verb=ListRecords&metadataPrefix=mets"]
+
+
+def words(path: Path) -> set[str]:
+    return {w for w in re.findall(r"\w{4,}", path.read_text(encoding="utf-8"))}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """The batch digitized and stored, a staff account, and `digitize web` serving it:
+    (base URL, data folder, batch, environment)."""
+    root = tmp_path_factory.mktemp("reading")
+    batch, data = root / "batch", root / "data"
+    profiles = data / "profiles"
+    shutil.copytree(PACKAGED_PROFILES, profiles)
+    (profiles / "libraries.toml").write_text(f'[{LIBRARY}]\nname = "Thư viện thử nghiệm"\nprovince = "hai-duong"\n'
+                                             'tier = "provincial"\n', encoding="utf-8")
+    for item_id, (access, title, pages) in ITEMS.items():
+        folder = batch / item_id
+        folder.mkdir(parents=True)
+        for page in pages:
+            shutil.copy2(SAMPLES / page, folder / Path(page).name)
+        (folder / "item.toml").write_text(f'id = "{item_id}"\ntitle = "{title}"\nlibrary = "{LIBRARY}"\n'
+                                          f'access = "{access}"\ncategory = "dia_chi"\n', encoding="utf-8")
+    [entry] = render_pages(Path(__file__).parents[1] / "scripts" / "corpus" / "han-qianziwen.txt",
+                           root / "render", 1, 1, "vertical", fmt="png", border=False)
+    (batch / HAN).mkdir()
+    shutil.copy2(root / "render" / entry["image"], batch / HAN / "p1.png")
+    (batch / HAN / "item.toml").write_text(f'id = "{HAN}"\ntitle = "Thiên tự văn"\nlibrary = "{LIBRARY}"\n'
+                                           'access = "open"\ncategory = "rare"\nprofile = "han-nom"\n',
+                                           encoding="utf-8")
+    settings = {"data": str(data), "profiles": str(profiles)}
+    done = run_cli("run", str(batch), "--workers", "2", **settings)
+    assert done.returncode == 0, done.stdout + done.stderr
+    added = subprocess.run([sys.executable, "-m", "digitize.cli", "user", "add", "staff", "--password-stdin"],
+                           input=PASSWORD + "\n", capture_output=True, text=True,
+                           env={**__import__("os").environ, "DIGITIZE_DATA": str(data)})
+    assert added.returncode == 0, added.stdout + added.stderr
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings |= {"public_url": base, "reading_rooms": "10.9.0.0/16", "trusted_proxies": "127.0.0.1/32"}
+    server = start_cli(root / "web.log", "web", "--port", str(port), "--workers", "2", **settings)
+    try:
+        wait_until_answers(base + "/", 60, process=server, log=root / "web.log")
+        yield base, data, batch, settings
+    finally:
+        while CLIENTS:
+            CLIENTS.pop().close()
+        server.terminate()
+        server.wait(timeout=30)
+
+
+CLIENTS: list[httpx.Client] = []  # closed when the module's server stops
+
+
+def client(base: str, who: str) -> httpx.Client:
+    """A client as ``who`` sees the site: "anonymous" (outside), "reading room" (its address passed
+    on by the trusted proxy), or "staff" (signed in through the form)."""
+    headers = {"x-forwarded-for": READING_ROOM if who == "reading room" else OUTSIDE}
+    http = httpx.Client(base_url=base, headers=headers, timeout=60, follow_redirects=False)
+    CLIENTS.append(http)
+    if who == "staff":
+        form = http.get("/staff/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        signed = http.post("/staff/login", data={"name": "staff", "password": PASSWORD, "csrf": token,
+                                                 "next": "/staff/"})
+        assert signed.status_code == 303, signed.text
+    return http
+
+
+def item_routes(item_id: str) -> list[str]:
+    prefix = f"/items/{LIBRARY}/{item_id}"
+    image = f"/iiif/{LIBRARY}/{item_id}/1"
+    return [prefix, f"{prefix}?lang=en", f"{prefix}/files/{item_id}.pdf", f"{prefix}/files/alto/0001.xml",
+            f"{prefix}/files/text/0001.txt", f"{prefix}/files/images/0001.jpg",
+            f"/iiif/{LIBRARY}/{item_id}/manifest.json", f"{image}/info.json", image,
+            f"{image}/full/200,/0/default.jpg", f"{image}/0,0,512,512/512,/0/default.jpg",
+            f"/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:digitize:{LIBRARY}/{item_id}"]
+
+
+def answers(http: httpx.Client, paths: list[str]) -> list[tuple[str, int, bytes]]:
+    found = []
+    for path in paths:
+        answer = http.get(path)
+        body = re.sub(rb"<responseDate>[^<]*</responseDate>", b"", answer.content)
+        found.append((path, answer.status_code, body))
+    return found
+
+
+def test_secret_items_are_answered_as_missing_and_restricted_ones_open_only_in_the_reading_room(service):
+    base, data, batch, _ = service
+    out = data / "out" / LIBRARY
+    known = set().union(*(words(Path(module.__file__)) for module in (site, labels, dublincore, manifest)))
+    others = set().union(*(words(out / item_id / f"{item_id}.txt") for item_id in ("OPEN-1", "RESTR-1", HAN)))
+    secret_words = words(out / "SECRET-1" / "SECRET-1.txt") - others - known
+    assert len(secret_words) > 5
+    general = ["/", "/?lang=en", f"/libraries/{LIBRARY}", f"/libraries/{LIBRARY}?category=dia_chi",
+               "/iiif/collection.json", f"/iiif/{LIBRARY}/collection.json", "/sitemap.xml",
+               *(f"/oai?{query}" for query in OAI_QUERIES)]
+    for who in ("anonymous", "reading room", "staff"):
+        http = client(base, who)
+        seen = answers(http, general)
+        for item_id in ("OPEN-1", "RESTR-1", HAN):
+            seen += answers(http, item_routes(item_id))
+        statuses = {path: status for path, status, _ in seen}
+        assert all(statuses[path] in (200, 303) for path in general), (who, statuses)
+        opened = who != "anonymous"
+        for item_id, expected in (("OPEN-1", True), (HAN, True), ("RESTR-1", opened)):
+            for path in item_routes(item_id)[:-1]:  # (OAI-PMH: open items only, below)
+                assert (statuses[path] in (200, 303)) == expected, (who, path, statuses[path])
+        text = b"\n".join(body for _, _, body in seen).decode("utf-8", "replace")
+        assert "OPEN-1" in text and "Địa chí Hải Dương mở" in text
+        listings = b"\n".join(body for _, _, body in seen[:len(general)]).decode()
+        assert ("RESTR-1" in listings) == opened  # listed only where it can be opened
+        for hidden in ("SECRET-1", SECRET_TITLE):
+            assert hidden not in text, (who, hidden)
+        assert not secret_words & set(re.findall(r"\w{4,}", text)), who
+        # every route of the secret item answers exactly as one of an item that never existed
+        secret, missing = answers(http, item_routes("SECRET-1")), answers(http, item_routes("NO-SUCH-1"))
+        for (path, status, body), (_, missing_status, missing_body) in zip(secret, missing):
+            assert status == missing_status and status in (404, 200), (who, path, status)
+            assert body.replace(b"SECRET-1", b"NO-SUCH-1") == missing_body, (who, path)
+        # OAI-PMH publishes open items only, whoever asks
+        oai = {path: body.decode() for path, _, body in seen if path.startswith("/oai")}
+        assert "RESTR-1" not in "".join(body for path, body in oai.items() if "GetRecord" not in path)
+        assert 'code="idDoesNotExist"' in oai[item_routes("RESTR-1")[-1]]
+
+
+def test_staff_sign_in_refuses_wrong_passwords_forged_cookies_and_forms_without_their_token(service):
+    from digitize import accounts
+
+    base, data, _, _ = service
+    http = client(base, "anonymous")
+    assert http.get("/staff/").status_code == 303  # to the sign-in form
+    form = http.get("/staff/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    wrong = http.post("/staff/login", data={"name": "staff", "password": "not-the-password", "csrf": token})
+    assert wrong.status_code == 403 and "digitize_session" not in wrong.headers.get("set-cookie", "")
+    unknown = http.post("/staff/login", data={"name": "nobody", "password": PASSWORD, "csrf": token})
+    assert unknown.status_code == 403 and unknown.text == wrong.text  # a name is not told apart
+    without_token = http.post("/staff/login", data={"name": "staff", "password": PASSWORD})
+    other_form = httpx.post(base + "/staff/login", data={"name": "staff", "password": PASSWORD, "csrf": token})
+    assert without_token.status_code == 403 and other_form.status_code == 403  # (no form cookie: another site)
+    key = (data / "secret.key").read_bytes()
+    now = datetime.now(timezone.utc)
+    good = accounts.make_session("staff", key, now)
+    expired = accounts.make_session("staff", key, now - timedelta(hours=9))
+    forged = good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB")
+    other_key = accounts.make_session("staff", b"x" * 32, now)
+    for cookie, allowed in ((good, True), (expired, False), (forged, False), (other_key, False)):
+        answer = httpx.get(base + "/staff/", cookies={"digitize_session": cookie})
+        assert (answer.status_code == 200) == allowed, cookie
+    signed = client(base, "staff")
+    assert signed.get(f"/items/{LIBRARY}/RESTR-1/files/RESTR-1.pdf").status_code == 200
+    assert signed.post("/staff/logout", data={}).status_code == 403  # sign-out needs the form's token too
+    for attempt in range(5):
+        http.post("/staff/login", data={"name": "staff", "password": f"wrong-{attempt}", "csrf": token})
+    locked = http.post("/staff/login", data={"name": "staff", "password": PASSWORD, "csrf": token})
+    assert locked.status_code == 403 and "sign-in-error" in locked.text
+    run_cli("user", "remove", "staff", data=str(data))
+    assert signed.get(f"/items/{LIBRARY}/RESTR-1/files/RESTR-1.pdf").status_code == 404  # sessions end with it
+    added = subprocess.run([sys.executable, "-m", "digitize.cli", "user", "add", "staff", "--password-stdin"],
+                           input=PASSWORD + "\n", capture_output=True, text=True,
+                           env={**__import__("os").environ, "DIGITIZE_DATA": str(data)})
+    assert added.returncode == 0
+
+
+def public_texts(base: str, data: Path, root: Path, settings: dict[str, str]) -> dict[str, str]:
+    """Every public output, by name: OAI-PMH records, the DCAT dataset, the union catalogue, a public bag."""
+    texts = {}
+    http = client(base, "anonymous")
+    for query in OAI_QUERIES:
+        texts[f"oai {query}"] = http.get(f"/oai?{query}").text
+    dataset = run_cli("dataset", LIBRARY, **settings)
+    assert dataset.returncode == 0, dataset.stderr
+    texts["dcat"] = dataset.stdout
+    union = root / "union.xml"
+    catalogue = run_cli("union-catalogue", LIBRARY, "--out", str(union), **settings)
+    assert catalogue.returncode == 0, catalogue.stderr
+    texts["marcxml"] = union.read_text(encoding="utf-8")
+    bags = root / "bags"
+    exported = run_cli("export", "--to", str(bags), "--public", **settings)
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    for path in sorted(bags.rglob("*")):
+        if path.is_file() and path.suffix in (".xml", ".txt") and "alto" not in path.parts:
+            texts[f"bag {path.relative_to(bags)}"] = path.read_text(encoding="utf-8", errors="replace")
+    return texts
+
+
+def test_public_outputs_name_no_stored_location_and_every_link_resolves(service, tmp_path):
+    base, data, batch, settings = service
+    texts = public_texts(base, data, tmp_path, settings)
+    assert any(name.startswith("bag ") and name.endswith("bag-info.txt") for name in texts)
+    for name, text in texts.items():
+        for forbidden in ("file://", "s3://", str(data), str(batch), "/store/"):
+            assert forbidden not in text, (name, forbidden)
+    links = set()
+    for text in texts.values():
+        links |= {url.rstrip(".,;:)") for url in re.findall(r"https?://[^\s<>\"']+", text) if url.startswith(base)}
+    assert {f"{base}/items/{LIBRARY}/OPEN-1", f"{base}/iiif/{LIBRARY}/OPEN-1/manifest.json",
+            f"{base}/items/{LIBRARY}/OPEN-1/files/OPEN-1.pdf", f"{base}/libraries/{LIBRARY}"} <= links
+    http = client(base, "anonymous")
+    for url in sorted(links):
+        path = urlsplit(url)
+        answer = http.get(path.path + (f"?{path.query}" if path.query else ""))
+        assert answer.status_code == 200, (url, answer.status_code)
+    # and no published record is refused for want of the public address: without one, nothing is published
+    for command in (["dataset", LIBRARY], ["union-catalogue", LIBRARY, "--out", str(tmp_path / "u.xml")],
+                    ["export", "--to", str(tmp_path / "b"), "--public"]):
+        refused = run_cli(*command, **{k: v for k, v in settings.items() if k != "public_url"})
+        assert refused.returncode == 78 and "DIGITIZE_PUBLIC_URL" in refused.stderr, refused.stderr
+    unset = run_cli("web", "--port", str(free_port()), **{k: v for k, v in settings.items() if k != "public_url"})
+    assert unset.returncode == 78 and "DIGITIZE_PUBLIC_URL" in unset.stderr
+
+
+def test_manifests_name_every_page_in_order_with_its_size_and_han_nom_reads_right_to_left(service):
+    from PIL import Image
+
+    from test_manifest import prezi3_problems
+
+    base, data, _, _ = service
+    http = client(base, "anonymous")
+    manifests = {}
+    for item_id in ("OPEN-1", HAN):
+        manifests[item_id] = http.get(f"/iiif/{LIBRARY}/{item_id}/manifest.json").json()
+        canvases = manifests[item_id]["items"]
+        images = sorted((data / "store" / LIBRARY / item_id / "images").glob("*.jpg"))
+        assert len(canvases) == len(images) == len(ITEMS.get(item_id, (0, 0, [1]))[2])
+        for number, (canvas, image) in enumerate(zip(canvases, images), start=1):
+            with Image.open(image) as shown:
+                assert (canvas["width"], canvas["height"]) == shown.size
+            assert canvas["label"]["vi"] == [f"Trang {number}"]
+            info = http.get(f"/iiif/{LIBRARY}/{item_id}/{number}/info.json").json()
+            assert (info["width"], info["height"]) == shown.size
+    assert manifests[HAN]["viewingDirection"] == "right-to-left"
+    assert manifests["OPEN-1"]["viewingDirection"] == "left-to-right"
+    assert prezi3_problems(manifests) == {item_id: [] for item_id in manifests}
+
+
+
+
+def viewer_picture(page, name: str):
+    """The viewer's area as the reader sees it (kept in test-artifacts/), once its page image is
+    drawn: its pixels' standard deviation (a blank or grey canvas has almost none)."""
+    from PIL import Image, ImageStat
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"viewer-{name}.png"
+    deadline = 30
+    for _ in range(deadline * 2):
+        page.locator("#viewer canvas").first.screenshot(path=str(path))
+        with Image.open(path) as shot:
+            spread = max(ImageStat.Stat(shot.convert("L")).stddev)
+        if spread > 20:
+            return path, spread
+        page.wait_for_timeout(500)
+    raise AssertionError(f"the viewer's canvas stayed blank ({spread:.1f}): {path}")
+
+
+@pytest.mark.parametrize("device,viewport", [("desktop", {"width": 1280, "height": 900}),
+                                             ("phone", {"width": 390, "height": 844})])
+def test_the_viewer_shows_page_1_then_page_2_and_the_pdf_downloads_whole(service, browser, device, viewport):
+    base, data, _, _ = service
+    context = browser.new_context(viewport=viewport, accept_downloads=True, is_mobile=device == "phone",
+                                  has_touch=device == "phone")
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(f"{base}/items/{LIBRARY}/OPEN-1")
+    first, spread = viewer_picture(page, f"{device}-page-1")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
+    box = page.locator("#viewer").bounding_box()
+    assert box["width"] >= viewport["width"] * 0.85 and box["height"] >= 400  # the viewer fills the width
+    page.screenshot(path=str(ARTIFACTS / f"item-page-{device}.png"), full_page=True)
+    page.locator(".mirador-next-canvas-button").first.click()
+    page.wait_for_function("() => performance.getEntriesByType('resource').some("
+                           f"e => e.name.includes('/iiif/{LIBRARY}/OPEN-1/2/'))", timeout=30_000)
+    second, _ = viewer_picture(page, f"{device}-page-2")
+    assert second.read_bytes() != first.read_bytes()
+    assert any(f"/iiif/{LIBRARY}/OPEN-1/2/" in url for url in asked)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    with page.expect_download() as started:
+        page.locator("#pdf-link").click()
+    download = started.value
+    stored = json.loads((data / "store" / LIBRARY / "OPEN-1" / "stored.json").read_text())["objects"]["OPEN-1.pdf"]
+    assert hashlib.sha256(Path(download.path()).read_bytes()).hexdigest() == stored["sha256"]
+    assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
+    context.close()
+
+
+def test_every_manifest_of_the_sample_batch_names_its_pages_in_order_with_their_sizes(sample_run, tmp_path):
+    from PIL import Image
+
+    from test_manifest import prezi3_problems
+
+    out, done, _ = sample_run
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = out.parent  # (the sample run's store and ledger are beside its output)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_cli(tmp_path / "web.log", "web", "--port", str(port), data=str(data), public_url=base)
+    try:
+        wait_until_answers(base + "/", 60, process=server, log=tmp_path / "web.log")
+        manifests = {}
+        for item_id, pages in sample_manifest().items():
+            manifests[item_id] = httpx.get(f"{base}/iiif/HD-TV/{item_id}/manifest.json").json()
+            canvases = manifests[item_id]["items"]
+            assert [c["label"]["vi"] for c in canvases] == [[f"Trang {p['page']}"] for p in pages]
+            for canvas, page in zip(canvases, pages):
+                with Image.open(data / "store" / "HD-TV" / item_id / "images" / f"{page['page']:04d}.jpg") as shown:
+                    assert (canvas["width"], canvas["height"]) == shown.size
+                painted = canvas["items"][0]["items"][0]["body"]
+                assert painted["id"].startswith(f"{base}/iiif/HD-TV/{item_id}/{page['page']}/")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert prezi3_problems(manifests) == {item_id: [] for item_id in manifests}
