@@ -197,12 +197,31 @@ def test_staff_sign_in_refuses_wrong_passwords_forged_cookies_and_forms_without_
         http.post("/staff/login", data={"name": "staff", "password": f"wrong-{attempt}", "csrf": token})
     locked = http.post("/staff/login", data={"name": "staff", "password": PASSWORD, "csrf": token})
     assert locked.status_code == 403 and "sign-in-error" in locked.text
+    listed = run_cli("user", "list", data=str(data))
+    assert "staff" in listed.stdout and "locked" in listed.stdout
     run_cli("user", "remove", "staff", data=str(data))
     assert signed.get(f"/items/{LIBRARY}/RESTR-1/files/RESTR-1.pdf").status_code == 404  # sessions end with it
     added = subprocess.run([sys.executable, "-m", "digitize.cli", "user", "add", "staff", "--password-stdin"],
                            input=PASSWORD + "\n", capture_output=True, text=True,
                            env={**__import__("os").environ, "DIGITIZE_DATA": str(data)})
     assert added.returncode == 0
+
+
+def test_images_and_files_are_revalidated_by_etag_and_what_a_reading_room_opens_stays_private(service):
+    base, _, _, _ = service
+    http = client(base, "anonymous")
+    for path in (f"/iiif/{LIBRARY}/OPEN-1/1/0,0,512,512/256,/0/default.jpg", f"/items/{LIBRARY}/OPEN-1/files/OPEN-1.pdf",
+                 f"/iiif/{LIBRARY}/OPEN-1/manifest.json", f"/iiif/{LIBRARY}/OPEN-1/1/info.json"):
+        first = http.get(path)
+        assert first.status_code == 200 and first.headers["cache-control"].startswith("public"), path
+        assert first.headers.get("access-control-allow-origin") == "*" or "/files/" in path, (path, first.headers)
+        again = http.get(path, headers={"if-none-match": first.headers["etag"]})
+        assert again.status_code == 304 and again.content == b"", path
+        assert http.get(path, headers={"if-none-match": '"another"'}).status_code == 200
+    room = client(base, "reading room")
+    tile = room.get(f"/iiif/{LIBRARY}/RESTR-1/1/full/256,/0/default.jpg")
+    assert tile.status_code == 200 and tile.headers["cache-control"] == "private, no-store"
+    assert "access-control-allow-origin" not in tile.headers  # another site's script may not read it
 
 
 def public_texts(base: str, data: Path, root: Path, settings: dict[str, str]) -> dict[str, str]:
