@@ -50,9 +50,16 @@ def test_serve_creates_deployments_and_runs_a_batch(prefect_server, tmp_path):
         toml = batch / "HN-TK-0002" / "item.toml"  # an item that names no library: the form's value is used
         toml.write_text("".join(line for line in toml.read_text(encoding="utf-8").splitlines(keepends=True)
                                 if not line.startswith("library")), encoding="utf-8")
-        run = httpx.post(f"{prefect_server}/deployments/{batch_deployment['id']}/create_flow_run",
-                         json={"parameters": {"batch": str(batch), "workers": 2, "profile": "quoc-ngu-old",
-                                              "library": "LC-TV"}}).json()
+        for _ in range(30):  # just after `digitize serve` made them, the server may still be settling its deployments
+            created = httpx.post(f"{prefect_server}/deployments/{batch_deployment['id']}/create_flow_run",
+                                 json={"parameters": {"batch": str(batch), "workers": 2, "profile": "quoc-ngu-old",
+                                                      "library": "LC-TV"}})
+            if created.status_code < 300:
+                break
+            time.sleep(1)
+            batch_deployment = deployment(prefect_server, "digitize-batch")
+        assert created.status_code < 300, (created.status_code, created.text)
+        run = created.json()
         deadline = time.monotonic() + 240
         while True:
             state = httpx.get(f"{prefect_server}/flow_runs/{run['id']}").json()["state"]["type"]

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import IIIF_TOOLS, ROOT, STORED, tool_python
-from digitize import dublincore, manifest, mets
+from digitize import content_search, dublincore, manifest, mets
 from digitize.links import PublicLinks
 from digitize.models import ItemPackage, Name
 
@@ -21,7 +21,7 @@ LIBRARY, LIBRARY_NAME = "HD-TV", "Thư viện tỉnh Hải Dương"
 DIA_CHI, HAN_NOM = "HD-DC-0001", "HN-TK-0002"
 BASE = "https://thuvien.example.vn/so-hoa"
 LINKS = PublicLinks(BASE)
-PUBLIC_SCHEMAS = {manifest.PRESENTATION_CONTEXT, manifest.ALTO_PROFILE}
+PUBLIC_SCHEMAS = {manifest.PRESENTATION_CONTEXT, manifest.ALTO_PROFILE, content_search.SEARCH_PROFILE}
 
 # Run by iiif-prezi3's Python: reads {name: document} and answers {name: [problems]}. A document is
 # valid when iiif-prezi3 parses it and gives back the same JSON (it silently fills in a missing id,

@@ -376,3 +376,27 @@ def test_every_manifest_of_the_sample_batch_names_its_pages_in_order_with_their_
         server.terminate()
         server.wait(timeout=30)
     assert prezi3_problems(manifests) == {item_id: [] for item_id in manifests}
+
+
+def test_search_inside_an_item_answers_iiif_content_search_with_the_words_boxes(service):
+    from digitize.content_search import folded as fold, words
+
+    base, data, _, _ = service
+    alto = (data / "store" / LIBRARY / "OPEN-1" / "alto" / "0001.xml").read_bytes()
+    printed = [w for w in words(alto) if len(w.text) >= 4 and w.text.isalpha() and fold(w.text) != w.text.lower()]
+    word = printed[len(printed) // 2]  # a word with diacritics from the middle of page 1
+    asked = fold(word.text)  # typed without them, as readers do
+    answer = client(base, "anonymous").get(f"/iiif/{LIBRARY}/OPEN-1/search", params={"q": asked}).json()
+    assert answer["@type"] == "sc:AnnotationList" and answer["within"]["total"] >= 1
+    canvas = f"{base}/iiif/{LIBRARY}/OPEN-1/canvas/1"
+    boxes = {a["on"] for a in answer["resources"] if a["resource"]["chars"] == word.text}
+    # the ALTO's page is the canvas (the access image), so the box is the word's own
+    assert f"{canvas}#xywh={round(word.hpos)},{round(word.vpos)},{round(word.width)},{round(word.height)}" in boxes
+    manifest = client(base, "anonymous").get(f"/iiif/{LIBRARY}/OPEN-1/manifest.json").json()
+    assert manifest["service"][0]["@id"] == f"{base}/iiif/{LIBRARY}/OPEN-1/search"
+
+    for who, status in (("anonymous", 404), ("reading room", 200)):  # as every route of a restricted item
+        assert client(base, who).get(f"/iiif/{LIBRARY}/RESTR-1/search", params={"q": "a"}).status_code == status
+    secret = client(base, "staff").get(f"/iiif/{LIBRARY}/SECRET-1/search", params={"q": "a"})
+    missing = client(base, "staff").get(f"/iiif/{LIBRARY}/NO-SUCH-1/search", params={"q": "a"})
+    assert secret.status_code == missing.status_code == 404 and secret.content == missing.content

@@ -56,6 +56,10 @@ class PublicLinks:
     def manifest(self, library: str, item_id: str) -> str:
         return self._path("iiif", library, item_id, "manifest.json")
 
+    def search(self, library: str, item_id: str) -> str:
+        """The item's IIIF Content Search 1.0 service (search inside the item)."""
+        return self._path("iiif", library, item_id, "search")
+
     def image_service(self, library: str, item_id: str, page: int) -> str:
         return self._path("iiif", library, item_id, page)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from digitize import dublincore, iiif_image
+from digitize import content_search, dublincore, iiif_image
 from digitize.labels import CATEGORY_LABELS
 from digitize.links import PublicLinks
 from digitize.models import FileEntry, ItemPackage, Name, PageImage
@@ -209,6 +209,7 @@ def item_manifest(package: ItemPackage, links: PublicLinks, library_name: str = 
                                   "format": "application/pdf"}]
     manifest["provider"] = [_provider(links, library, library_name)]
     manifest["thumbnail"] = _thumbnail(links, package)
+    manifest["service"] = [content_search.service(links.search(library, item_id))]
     manifest["viewingDirection"] = viewing_direction(package)
     if len(package.pages) > 1:
         manifest["behavior"] = ["paged"]

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from digitize import mets
 from digitize.errors import ConfigError, StorageError
 from digitize.ledger import Item, Library
-from digitize.models import FileFacts, ItemPackage
+from digitize.manifest import stored_path
+from digitize.models import FileFacts, ItemPackage, PageImage
 from digitize.storage import MANIFEST, Store, read_manifest
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -120,16 +121,24 @@ class StoredItem:
     package: ItemPackage  # what its METS says
     objects: dict[str, FileFacts]  # its stored files (stored.json), by path in the item
 
+    def page_file(self, page: PageImage, file_id: str | None) -> str | None:
+        """The path in the item of one of ``page``'s files (its image or ALTO), if it is stored."""
+        entry = next((f for f in self.package.files if f.id == file_id), None) if file_id else None
+        relative = stored_path(self.package, entry) if entry is not None else None
+        return relative if relative in self.objects else None
+
     def page_image(self, number: int) -> tuple[str, FileFacts, int, int] | None:
         """Page ``number``'s access image: its path in the item, facts and size in pixels."""
         page = next((p for p in self.package.pages if p.number == number), None)
-        if page is None or page.image is None:
-            return None
-        entry = next(f for f in self.package.files if f.id == page.image)
-        relative = next((path for path in self.objects if entry.href.endswith("/" + path)), None)
+        relative = self.page_file(page, page.image) if page is not None else None
         if relative is None:
             return None
         return relative, self.objects[relative], page.image_width, page.image_height
+
+    def altos(self) -> list[tuple[PageImage, str]]:
+        """Each page with a stored ALTO, and the ALTO's path in the item."""
+        return [(page, relative) for page in self.package.pages
+                if (relative := self.page_file(page, page.alto)) is not None]
 
     def servable(self, relative: str) -> FileFacts | None:
         """The facts of a stored file the reading service may hand out (not the records naming the store)."""

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 from fastapi import Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from digitize import accounts, dashboard, iiif_image, manifest, reading, site
+from digitize import accounts, content_search, dashboard, iiif_image, manifest, reading, site
 from digitize.dublincore import ACCESS_TEXT, creators, title
 from digitize.labels import CATEGORY_LABELS
 from digitize.links import PublicLinks
@@ -37,6 +37,7 @@ STATIC_FILES = {"site.css": "text/css; charset=utf-8", "viewer.js": "text/javasc
                 "mirador/mirador.min.js": "text/javascript; charset=utf-8"}
 PAGE_SIZE = 20  # items per collection page
 MAX_PAGE = 1_000_000  # larger page numbers are refused (400) before any query
+MAX_QUERY = 500  # characters of a search
 THUMBNAIL = "200,"  # the IIIF size of the thumbnails on the site
 MAX_FORM = 4096  # bytes of a sign-in form
 NOT_FOUND_TEXT = b"Not found.\n"
@@ -247,6 +248,24 @@ def add_reading_service(app, config: ReadingConfig) -> None:
             name = next((s.name for s in summaries(visit) if s.code == library), library)
             document = manifest.item_manifest(found.package, links, name)
         return json_answer(document, headers, PRESENTATION_MEDIA_TYPE)
+
+    @app.get("/iiif/{library}/{item_id}/search", include_in_schema=False)
+    def item_search(request: Request, library: str, item_id: str, q: str = Query("", max_length=MAX_QUERY),
+                    start: int = Query(0, ge=0, le=MAX_PAGE * PAGE_SIZE)):
+        with Visit(request) as visit:
+            item = visit.item(library, item_id)
+            if item is None:
+                return not_found_plain()
+            found = stored(item)
+        pages = [(page.number, the_store.read_bytes(f"{library}/{item_id}/{relative}"))
+                 for page, relative in found.altos()]
+        sizes = {page.number: (page.image_width, page.image_height) for page in found.package.pages
+                 if page.image_width}
+        asked = links.search(library, item_id) + (f"?{request.url.query}" if request.url.query else "")
+        document = content_search.search_item(q, pages, lambda number: links.canvas(library, item_id, number), sizes,
+                                              asked, start=start)
+        headers = {"cache-control": OPEN_CACHE if item.access == "open" else PRIVATE_CACHE}
+        return json_answer(document, headers | iiif_headers(item, iiif_image.CORS_HEADERS), "application/json")
 
     def page_image(visit: Visit, library: str, item_id: str, page: str):
         item = visit.item(library, item_id)
