@@ -256,8 +256,10 @@ def test_info_of_an_a4_page():
         "ImageService3", "http://iiif.io/api/image", "level2")
     assert (document["width"], document["height"]) == (2480, 3508)
     assert document["tiles"] == [{"width": 512, "height": 512, "scaleFactors": [1, 2, 4, 8]}]
-    assert document["sizes"] == [{"width": 155, "height": 220}, {"width": 310, "height": 439},
-                                 {"width": 620, "height": 877}, {"width": 1240, "height": 1754}]
+    # a size per tile level but the full one: OpenSeadragon reads a list one longer as the levels
+    # themselves, and draws every level one off (the page squashed, search boxes off their words)
+    assert document["sizes"] == [{"width": 310, "height": 439}, {"width": 620, "height": 877},
+                                 {"width": 1240, "height": 1754}]
     assert document["maxArea"] == iiif_image.MAX_AREA >= 2480 * 3508
     assert document["extraQualities"] == ["color", "gray", "bitonal"]
     assert document["extraFormats"] == ["webp"]

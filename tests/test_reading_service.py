@@ -13,14 +13,15 @@ import shutil
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
+from html import escape as escape_html, unescape as html_unescape
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import httpx
 import pytest
 
 from conftest import ARTIFACTS, SAMPLES, free_port, run_cli, sample_manifest, start_cli, wait_until_answers
-from digitize import dublincore, labels, manifest, site
+from digitize import dublincore, labels, manifest, search, site
 from digitize.settings import PACKAGED_PROFILES
 from hanpages import render_pages
 
@@ -32,8 +33,8 @@ READING_ROOM = "10.9.1.5"  # inside DIGITIZE_READING_ROOMS
 OUTSIDE = "203.0.113.7"
 PASSWORD = "đúng-mật-khẩu-dài"
 ITEMS = {  # id: (access, title, pages from sample_scans)
-    "OPEN-1": ("open", "Địa chí Hải Dương mở", ["HD-DC-0001/0002.jpg", "HD-DC-0001/0003.png"]),
-    "RESTR-1": ("restricted", "Tài liệu hạn chế", ["HD-DC-0001/0001.tif"]),
+    "OPEN-1": ("open", "Địa chí Hải Dương mở, làng Quỳnh Côi", ["HD-DC-0001/0002.jpg", "HD-DC-0001/0003.png"]),
+    "RESTR-1": ("restricted", "Tài liệu hạn chế về Quỳnh Côi", ["HD-DC-0001/0001.tif"]),
     "SECRET-1": ("secret", SECRET_TITLE, ["HN-TK-0002/0001.tif"]),
 }
 HAN = "HAN-1"
@@ -400,3 +401,224 @@ def test_search_inside_an_item_answers_iiif_content_search_with_the_words_boxes(
     secret = client(base, "staff").get(f"/iiif/{LIBRARY}/SECRET-1/search", params={"q": "a"})
     missing = client(base, "staff").get(f"/iiif/{LIBRARY}/NO-SUCH-1/search", params={"q": "a"})
     assert secret.status_code == missing.status_code == 404 and secret.content == missing.content
+
+
+SEARCH_HIGHLIGHTS = """() => {
+  // the pixels of Mirador's search boxes: translucent fills of its highlight colours (selected hit
+  // #ffff00, the others #00BFFF, hovered #00FFFF), on the canvas it draws annotations on
+  const colours = [[255, 255, 0], [0, 191, 255], [0, 255, 255]];
+  let found = 0;
+  for (const canvas of document.querySelectorAll('#viewer canvas')) {
+    let context = null;
+    try { context = canvas.width && canvas.height ? canvas.getContext('2d') : null; } catch (e) { context = null; }
+    if (!context) continue;
+    const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] === 0 || data[i + 3] === 255) continue;
+      if (colours.some(c => Math.abs(data[i] - c[0]) < 40 && Math.abs(data[i + 1] - c[1]) < 40
+                            && Math.abs(data[i + 2] - c[2]) < 40)) found++;
+    }
+  }
+  return found;
+}"""
+
+
+def only_on_page_2(data: Path) -> str:
+    """A word with diacritics printed on page 2 of OPEN-1 and not on page 1 (folded)."""
+    from digitize.content_search import folded as fold, words
+
+    alto = data / "store" / LIBRARY / "OPEN-1" / "alto"
+    first = {fold(w.text) for w in words((alto / "0001.xml").read_bytes())}
+    second = [w.text for w in words((alto / "0002.xml").read_bytes())
+              if len(w.text) >= 5 and w.text.isalpha() and fold(w.text) != w.text.lower() and fold(w.text) not in first]
+    assert second, "page 2 has no word of its own"
+    return second[len(second) // 2]
+
+
+def test_searching_inside_an_item_lists_its_hit_pages_without_javascript(service):
+    from digitize.content_search import folded as fold
+
+    base, data, _, _ = service
+    word = only_on_page_2(data)
+    asked = fold(word)  # typed without diacritics
+    http = client(base, "anonymous")
+    answer = http.get(f"/iiif/{LIBRARY}/OPEN-1/search", params={"q": asked}).json()
+    hits = answer["within"]["total"]
+    assert hits >= 1 and all(a["on"].startswith(f"{base}/iiif/{LIBRARY}/OPEN-1/canvas/2#") for a in answer["resources"])
+    page = http.get(f"/items/{LIBRARY}/OPEN-1", params={"q": asked})
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    html = page.text
+    assert f'<form class="search-form item-search" id="item-search" role="search" method="get" ' \
+           f'action="{base}/items/{LIBRARY}/OPEN-1">' in html and "Tìm trong tài liệu này" in html
+    assert f'name="q" type="search" value="{asked}"' in html
+    assert f'data-canvas="2" data-query="{asked}"' in html  # opened at the first page with a hit
+    listed = re.search(r'<section class="item-hits" id="item-hits">(.*?)</section>', html).group(1)
+    assert f'<a href="{base}/items/{LIBRARY}/OPEN-1?q={asked}&amp;page=2#viewer">Trang 2 ({hits} kết quả)</a>' in listed
+    assert f'href="{base}/iiif/{LIBRARY}/OPEN-1/2/full/max/0/default.jpg"' in listed and "Trang 1 (" not in listed
+    assert http.get(f"{base}/iiif/{LIBRARY}/OPEN-1/2/full/max/0/default.jpg").status_code == 200
+    english = http.get(f"/items/{LIBRARY}/OPEN-1", params={"q": asked, "lang": "en"}).text
+    assert "Search this item" in english and f"Page 2 ({hits} hit{'s' if hits > 1 else ''})</a>" in english
+    assert '<input type="hidden" name="lang" value="en">' in english
+    assert 'data-canvas="1" data-query' in http.get(f"/items/{LIBRARY}/OPEN-1", params={"q": asked, "page": 1}).text
+    nothing = http.get(f"/items/{LIBRARY}/OPEN-1", params={"q": "zzqxw"}).text
+    assert "Không tìm thấy “zzqxw” trong tài liệu này." in nothing and 'data-canvas="1" data-query="zzqxw"' in nothing
+    # the access tiers of the item page hold with a query: a restricted item is missing outside the
+    # reading room, a secret one everywhere
+    restricted = http.get(f"/items/{LIBRARY}/RESTR-1", params={"q": "a"})
+    missing = http.get(f"/items/{LIBRARY}/NO-SUCH-1", params={"q": "a"})
+    assert restricted.status_code == missing.status_code == 404 and restricted.content == missing.content
+    assert client(base, "reading room").get(f"/items/{LIBRARY}/RESTR-1", params={"q": "a"}).status_code == 200
+    secret = client(base, "staff").get(f"/items/{LIBRARY}/SECRET-1", params={"q": "a"})
+    assert secret.status_code == 404 and SECRET_TITLE not in secret.text
+
+
+def test_the_viewer_opens_with_the_search_panel_listing_the_hits_and_their_boxes_drawn(service, browser, tmp_path):
+    from urllib.parse import urlencode
+
+    from PIL import Image, ImageChops
+    from playwright.sync_api import expect
+
+    from digitize.content_search import folded as fold
+
+    base, data, _, _ = service
+    word = only_on_page_2(data)
+    asked = fold(word)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems, failures, searches = [], [], []
+    page.on("console", lambda message: problems.append((message.location.get("url", ""), message.text))
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: failures.append(str(error)))
+    page.on("request", lambda request: searches.append(request.url) if "/OPEN-1/search" in request.url else None)
+    page.goto(f"{base}/items/{LIBRARY}/OPEN-1?{urlencode({'q': asked})}")
+    panel = page.locator(".mirador-companion-window-left")
+    hits = panel.locator("[class*='SearchHit-root']")  # (the selected hit a <li>, the others buttons)
+    answer = client(base, "anonymous").get(f"/iiif/{LIBRARY}/OPEN-1/search", params={"q": asked}).json()
+    total = answer["within"]["total"]
+    assert total >= 1
+    expect(hits).to_have_count(total, timeout=30_000)  # every hit listed
+    assert panel.locator("input").first.input_value() == asked and asked in fold(hits.first.inner_text())
+    assert "Trang 2" in hits.first.inner_text()  # the hit's page
+    page.wait_for_function(SEARCH_HIGHLIGHTS, timeout=30_000)  # its boxes are drawn
+    drawn, _ = viewer_picture(page, "search-hits-page")  # (once the page image is there)
+    assert "Trang 2" in page.locator(".mirador-osd-info").inner_text()  # opened at the page with the hits
+    page.locator("#viewer").screenshot(path=str(ARTIFACTS / "viewer-search-hits.png"))
+    # the same view without Mirador's annotation canvas: the boxes are where the pixels changed, tinted
+    # with the highlight colours (yellow takes blue away, light blue takes red away)
+    page.evaluate("() => document.querySelectorAll('#viewer canvas').forEach("
+                  "(c, i) => { if (i > 0) c.style.visibility = 'hidden'; })")
+    bare = tmp_path / "bare.png"
+    page.locator("#viewer canvas").first.screenshot(path=str(bare))
+    with Image.open(drawn) as shot, Image.open(bare) as plain:
+        shot, plain = shot.convert("RGB"), plain.convert("RGB")
+        box = ImageChops.difference(shot, plain).convert("L").point(lambda v: 255 if v > 12 else 0).getbbox()
+        assert box is not None, "no highlight drawn"
+        with_boxes, without = shot.crop(box).tobytes(), plain.crop(box).tobytes()
+        changed = [(with_boxes[i:i + 3], without[i:i + 3]) for i in range(0, len(with_boxes), 3)
+                   if max(abs(x - y) for x, y in zip(with_boxes[i:i + 3], without[i:i + 3])) > 12]
+    assert len(changed) >= 20
+    tinted = [a for a, b in changed if (a[2] - b[2]) * (a[0] - b[0]) <= 0 and (a[2] < b[2] or a[0] < b[0])]
+    assert len(tinted) >= 0.9 * len(changed), (len(tinted), len(changed))
+    assert len(searches) == 1, searches  # asked once (Mirador's own panel asks again: not dispatched)
+    # ?page=N opens the viewer at page N
+    page.goto(f"{base}/items/{LIBRARY}/OPEN-1?page=2")
+    page.wait_for_function("() => performance.getEntriesByType('resource').some(e => e.name.includes("
+                           f"'/iiif/{LIBRARY}/OPEN-1/2/') && !e.name.includes('/full/200,/') "
+                           "&& !e.name.includes('/full/,120/'))", timeout=30_000)  # its image, not a thumbnail
+    page.locator(".mirador-osd-info").wait_for(timeout=30_000)
+    assert "Trang 2" in page.locator(".mirador-osd-info").inner_text()
+    assert not page.locator(".mirador-companion-window-left form").count()  # no query: no search panel
+    assert not failures, failures
+    known = [(where, text) for where, text in problems if where.endswith("/favicon.ico")  # (Mirador 4.0.0's own,
+             or text.startswith("Accessing element.ref was removed in React 19")]  # also without a search)
+    assert [p for p in problems if p not in known] == [], problems
+    context.close()
+
+
+def search_answers(http: httpx.Client, query: str) -> tuple[str, dict]:
+    """The collection search's HTML (its main part, the query's echo taken out) and JSON answers."""
+    page = http.get("/search", params={"q": query})
+    asked = http.get("/search", params={"q": query}, headers={"accept": "application/json"})
+    assert page.status_code == asked.status_code == 200 and asked.headers["content-type"] == "application/json"
+    answer = asked.json()
+    assert answer.pop("query") == query
+    html = page.text[page.text.index("<main"):page.text.index("</main>")]  # (the header links back to the page)
+    return html.replace(escape_html(query), "QUERY"), answer
+
+
+def test_search_finds_open_items_for_everyone_restricted_ones_in_the_reading_room_and_secret_ones_never(service):
+    base, data, _, _ = service
+    out = data / "out" / LIBRARY
+    known = set().union(*(words(Path(module.__file__)) for module in (site, labels, dublincore, manifest)))
+    others = set().union(*(words(out / item_id / f"{item_id}.txt") for item_id in ("OPEN-1", "RESTR-1", HAN)))
+    folded_elsewhere = {search.fold(word) for word in others | known}  # (a search matches folded forms)
+    secret_words = sorted(w for w in words(out / "SECRET-1" / "SECRET-1.txt") if search.fold(w) not in folded_elsewhere)
+    shared = sorted(words(out / "SECRET-1" / "SECRET-1.txt") & words(out / "OPEN-1" / "OPEN-1.txt"))
+    assert len(secret_words) > 5 and shared
+    nothing = None
+    for who, expected in (("anonymous", {"OPEN-1"}), ("reading room", {"OPEN-1", "RESTR-1"}),
+                          ("staff", {"OPEN-1", "RESTR-1"})):
+        http = client(base, who)
+        # "Quỳnh Côi" is in the titles of the open, the restricted and the secret item
+        html, answer = search_answers(http, "quynh coi")
+        assert {hit["itemId"] for hit in answer["hits"]} == expected and answer["total"] == len(expected)
+        assert answer["facets"] == {"library": {LIBRARY: len(expected)}, "category": {"dia_chi": len(expected)},
+                                    "language": {"vie": len(expected)}}
+        assert re.search(rf'id="total">{len(expected)} kết quả<', html)
+        assert html.count('class="hit"') == len(expected) and ("RESTR-1" in html) == ("RESTR-1" in expected)
+        everything = html + json.dumps(answer, ensure_ascii=False)
+        for hidden in ("SECRET-1", SECRET_TITLE, "mật"):
+            assert hidden not in everything, (who, hidden)
+        # a page of the secret item holds the word too: never its hit, its snippet or its count
+        for word in shared[:5]:
+            html, answer = search_answers(http, word)
+            assert "SECRET-1" not in {hit["itemId"] for hit in answer["hits"]}
+            shown = html + json.dumps(answer, ensure_ascii=False)
+            assert not set(secret_words) & set(re.findall(r"\w{4,}", shown)), (who, word)
+        # the secret item's own words: answered exactly as a word no item holds
+        nothing = nothing or search_answers(http, "xyzzyq")
+        for word in secret_words[:8]:
+            html, answer = search_answers(http, word)
+            assert answer == nothing[1] and answer["total"] == 0 and answer["facets"] == search.empty_facets()
+            assert html == nothing[0], (who, word)
+            inside = http.get(f"/iiif/{LIBRARY}/OPEN-1/search", params={"q": word}).json()
+            assert inside["resources"] == [] and inside["within"]["total"] == 0
+        nothing = None  # (the page shows who is signed in)
+    public = client(base, "anonymous").get("/search", params={"q": "quynh coi"},
+                                           headers={"accept": "application/json"})
+    room = client(base, "reading room").get("/search", params={"q": "quynh coi"},
+                                            headers={"accept": "application/json"})
+    assert public.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-origin" not in room.headers and room.headers["cache-control"] == "private, no-store"
+
+
+def test_the_search_page_works_without_javascript_with_filters_paging_and_links_to_the_page_hit(service):
+    base, data, _, _ = service
+    out = data / "out" / LIBRARY
+    elsewhere = set().union(*(words(path) for path in out.glob("*/text/*.txt") if path != out / "OPEN-1/text/0002.txt"))
+    word = next(w for w in sorted(words(out / "OPEN-1" / "text" / "0002.txt") - elsewhere)
+                if search.fold(w) != w.lower() and search.fold(w) not in {search.fold(o) for o in elsewhere})
+    http = client(base, "anonymous")
+    page = http.get("/search", params={"q": search.fold(word)})  # typed without its diacritics
+    assert page.status_code == 200 and "<script" not in page.text
+    assert 'name="q"' in page.text and 'name="library"' in page.text and 'name="from"' in page.text
+    assert re.search(r'id="total">1 kết quả<', page.text) and f"<mark>{word}</mark>" in page.text
+    hit = re.search(r'<li class="hit"><a href="([^"]+)"', page.text)
+    target = html_unescape(hit.group(1))
+    assert target == f"{base}/items/{LIBRARY}/OPEN-1?page=2&q={quote_plus(search.fold(word))}"
+    opened = http.get(target)
+    assert opened.status_code == 200 and f'data-query="{search.fold(word)}"' in opened.text
+    english = http.get("/search", params={"q": search.fold(word), "lang": "en"})
+    assert re.search(r'id="total">1 result<', english.text) and '<html lang="en">' in english.text
+
+    def total(**parameters) -> int:
+        answer = http.get("/search", params={"q": "quynh coi", **parameters}, headers={"accept": "application/json"})
+        return answer.json()["total"]
+
+    assert total() == 1 and total(category="dia_chi") == 1 and total(category="rare") == 0
+    assert total(library=LIBRARY) == 1 and total(library="OTHER") == 0 and total(language="fra") == 0
+    assert total(**{"from": "1900"}) == 0  # the items give no year: a year filter leaves them out
+    for bad in ({"from": "x"}, {"page": "0"}, {"to": "12345"}):
+        assert http.get("/search", params={"q": "a", **bad}).status_code == 400
+    empty = http.get("/search")
+    assert empty.status_code == 200 and 'class="hit"' not in empty.text and 'name="q"' in empty.text

@@ -24,7 +24,7 @@ from sqlalchemy import MetaData, create_engine, inspect, literal, select, table,
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from digitize import ledger
+from digitize import accounts, ledger, search
 from digitize.errors import ConfigError, DigitizeError, StorageError, ToolError
 from digitize.files import sha256_file
 from digitize.settings import shown_url
@@ -245,7 +245,9 @@ def restore(snapshot_ref: str, ledger_url: str, store, profiles_target: Path | N
         raise ConfigError(f"snapshot {info.snapshot} is of a newer ledger (migration {info.revision}) than this "
                           "installation knows", None, "update digitize on this server, then restore again")
     tables = _tables(ledger_url)
-    holding = sorted(name for name, rows in tables.items() if rows and name != "alembic_version")
+    # the ledger's tables (accounts' are declared in its module) and the index's (not FTS5's own, never empty)
+    ours = set(ledger.Base.metadata.tables) | {accounts.User.__tablename__} | set(search.TABLES)
+    holding = sorted(name for name, rows in tables.items() if rows and name in ours)
     if holding:
         raise ConfigError(f"the ledger already holds data (tables {', '.join(holding)})", shown_url(ledger_url),
                           EMPTY_TODO)
@@ -258,11 +260,10 @@ def restore(snapshot_ref: str, ledger_url: str, store, profiles_target: Path | N
             write_atomic(_sqlite_path(ledger_url), dump.read_bytes())
         else:
             # an empty schema made by an earlier command is in the way of pg_restore; it holds no rows
-            ours = set(ledger.Base.metadata.tables) | {"alembic_version"}
             metadata = MetaData()
             database = create_engine(ledger_url, hide_parameters=True)
             try:
-                metadata.reflect(database, only=[name for name in tables if name in ours])
+                metadata.reflect(database, only=[name for name in tables if name in ours | {"alembic_version"}])
                 metadata.drop_all(database)
             finally:
                 database.dispose()

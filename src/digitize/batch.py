@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from digitize import files, ingest, ledger, marc, ocr, package, pipeline, progress, storage
+from digitize import files, indexing, ingest, ledger, marc, ocr, package, pipeline, progress, storage
 from digitize.errors import (BadInput, DigitizeError, LedgerUnavailable, OutputUnwritable, StorageRefused,
                              StorageUnavailable, ToolError)
 from digitize.files import write_atomic
@@ -453,7 +453,26 @@ class _BatchRun:
             return [Problem(item=self.request.batch.name, severity=Severity.warning,
                             reason=f"quota ledger not updated ({reason}); the outputs stand, and the next run of "
                                    "this batch records them")]
-        return [Problem(item=self.request.batch.name, reason=note, severity=Severity.warning) for note in notes]
+        return ([Problem(item=self.request.batch.name, reason=note, severity=Severity.warning) for note in notes]
+                + self.index([meta for meta, result, _ in items if result.status == Status.ok]))
+
+    def index(self, stored: list[ItemMetadata]) -> list[Problem]:
+        """Put the items stored by this run in the search index (secret ones out of it). A failure
+        is reported; the outputs stand."""
+        problems = []
+        for number, meta in enumerate(stored):
+            try:
+                indexing.index_recorded(self.session, self.store, meta.library, meta.id)
+            except indexing.ItemNotIndexed as exc:
+                problems.append(Problem(item=meta.id, severity=Severity.warning, reason=f"search index: {exc}"))
+            except DigitizeError as exc:
+                self.session.rollback()
+                left = ", ".join(m.id for m in stored[number:])
+                problems.append(Problem(item=self.request.batch.name, severity=Severity.warning,
+                                        reason=f"search index not updated for {left} ({exc.message}); the outputs "
+                                               f"stand: {indexing.REBUILD_TODO}"))
+                break
+        return problems
 
 
 def refuse_shared_ids(plans: list[ingest.ItemPlan]) -> None:

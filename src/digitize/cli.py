@@ -63,6 +63,11 @@ def main() -> None:
     """Scanner batches to searchable PDF/A with Vietnamese OCR."""
 
 
+def progress_bar(noun: str, transient: bool) -> Progress:
+    return Progress(TextColumn(f"[bold]{noun}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=transient)
+
+
 def summary_table(summary: BatchSummary) -> Table:
     table = Table(title=escape(f"Batch {Path(summary.batch).name}"))
     for column in ("item", "status", "pages", "confidence", "not syllables", "to review", "seconds",
@@ -134,8 +139,7 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
     request = BatchRequest.make(batch, settings, out, profile, library, workers, new_version, dpi)
     ocr.check_languages(get_profile(request.profiles, request.default_profile).all_languages)
     dask = dask or settings.dask
-    bar = Progress(TextColumn("[bold]pages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=console, transient=False)
+    bar = progress_bar("pages", transient=False)
     task = bar.add_task("pages", total=None)
 
     def on_event(event: str, count: int) -> None:
@@ -511,6 +515,57 @@ def repair(library: Optional[str] = typer.Option(None, "--library", help="only t
                   f"copies; {len(report.unrepairable)} items not repairable", soft_wrap=True)
     if report.unrepairable:
         raise typer.Exit(int(ExitCode.fixity))
+
+
+@app.command()
+def index(rebuild: bool = typer.Option(False, "--rebuild", help="empty the search index and index every stored "
+                                                                 "item again from the store"),
+          library: Optional[str] = typer.Option(None, "--library", help="only this library's items")) -> None:
+    """The full-text search index: runs keep it up to date; --rebuild makes it again from the store
+    (after a restore, or when a run could not update it)."""
+    from digitize import indexing
+
+    if not rebuild:
+        console.print("the index is kept up to date by every run; give --rebuild to make it again from the store")
+        raise typer.Exit(int(ExitCode.config))
+    session, store = _ledger_and_store()
+    bar = progress_bar("items", transient=True)
+    task = bar.add_task("items", total=None)
+    with bar:
+        report = indexing.rebuild(session, store, library or None,
+                                  lambda done, total: bar.update(task, completed=done, total=total))
+    for item, reason in report.failures:
+        console.print(f"[red]not indexed[/] {escape(item)}: {escape(reason)}", soft_wrap=True)
+    console.print(f"items indexed{' in ' + escape(library) if library else ''}: {report.indexed} ({report.pages} "
+                  f"pages); left out (withdrawn, secret or not stored): {report.removed}; not indexed: "
+                  f"{len(report.failures)}", soft_wrap=True)
+    if report.failures:
+        raise typer.Exit(int(ExitCode.fixity))
+
+
+@app.command()
+def withdraw(items: list[str] = typer.Argument(..., help="LIBRARY/ITEM_ID ..."),
+             undo: bool = typer.Option(False, "--undo", help="give withdrawn items back to readers")) -> None:
+    """Withdraw items from readers: the reading service, search and exports leave them out, OAI-PMH
+    gives harvesters a deleted record. Nothing is deleted: the stored files stay, and --undo gives
+    the items back."""
+    from digitize import indexing, ledger
+
+    session, store = _ledger_and_store()
+    unknown = []
+    for spec in items:
+        library, _, item_id = spec.strip().strip("/").partition("/")
+        item = ledger.set_withdrawn(session, library, item_id, not undo)
+        if item is None:
+            unknown.append(spec)
+            continue
+        indexing.index_stored(session, store, item)
+        console.print(f"{escape(spec)}: {'given back to readers' if undo else 'withdrawn'}")
+    for spec in unknown:
+        console.print(f"[red]no such item[/] {escape(spec)}: give LIBRARY/ITEM_ID as digitize quota and the "
+                      "dashboard show them")
+    if unknown:
+        raise typer.Exit(int(ExitCode.bad_input))
 
 
 @app.command()

@@ -126,16 +126,16 @@ def info(service_id: str, width: int, height: int, *, max_area: int = MAX_AREA, 
     False for a grey page: ``color`` is then not offered as a quality (though still answered)."""
     if width < 1 or height < 1:
         raise ValueError(f"an image of {width}x{height} pixels")
-    sizes = []
-    factor = 2
-    while max(width, height) / factor >= SMALLEST_LISTED_SIZE:
-        size = (math.ceil(width / factor), math.ceil(height / factor))
-        if size[0] * size[1] <= max_area:
-            sizes.append({"width": size[0], "height": size[1]})
-        factor *= 2
     scale_factors = [1]
     while max(width, height) / scale_factors[-1] > TILE_SIZE:
         scale_factors.append(scale_factors[-1] * 2)
+    # one size per tile level but the full one: OpenSeadragon (Mirador's viewer) takes a list as
+    # long as the levels for the levels themselves, one level off if it is longer
+    sizes = []
+    for factor in scale_factors[1:]:
+        size = (math.ceil(width / factor), math.ceil(height / factor))
+        if max(size) >= SMALLEST_LISTED_SIZE and size[0] * size[1] <= max_area:
+            sizes.append({"width": size[0], "height": size[1]})
     document = {
         "@context": CONTEXT,
         "id": service_id,

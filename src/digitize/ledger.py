@@ -240,6 +240,18 @@ def record_run(session: Session, batch: str, started: datetime, finished: dateti
     return notes
 
 
+def set_withdrawn(session: Session, library: str, item_id: str, withdrawn: bool) -> Item | None:
+    """Withdraw an item from readers (or give it back): the reading service, search and exports
+    leave it out, OAI-PMH keeps a deleted record; its stored files stay. None if there is no such item."""
+    with answering(session):
+        item = session.scalars(select(Item).where(Item.library == library, Item.item_id == item_id)).first()
+        if item is not None and (item.withdrawn is not None) != withdrawn:
+            item.withdrawn = utcnow() if withdrawn else None
+            item.updated = utcnow()
+        session.commit()
+    return item
+
+
 @contextmanager
 def answering(session: Session):
     """A ledger that is locked by another program, damaged or gone raises LedgerUnavailable (the

@@ -48,6 +48,21 @@ LABELS = {
         "language": "Ngôn ngữ", "subject": "Chủ đề", "coverage": "Địa danh, phạm vi", "type": "Loại hình",
         "format": "Định dạng, số trang", "identifier": "Ký hiệu xếp giá, mã định danh",
         "rights": "Quyền sử dụng", "library": "Thư viện lưu giữ",
+        "item_search": "Tìm trong tài liệu này", "item_search_button": "Tìm",
+        "item_hits_heading": "Các trang có \u201c{query}\u201d", "item_hit_page": "Trang {number} ({hits})",
+        "item_hits_one": "{count} kết quả", "item_hits_many": "{count} kết quả",
+        "item_no_hits": "Không tìm thấy \u201c{query}\u201d trong tài liệu này.", "item_page_image": "ảnh trang",
+        "search": "Tìm kiếm", "search_site": "Tìm trong thư viện số", "search_button": "Tìm",
+        "search_hint": "Gõ có dấu hoặc không dấu (\u201chai duong\u201d tìm được \u201cHải Dương\u201d); "
+                       "đặt cụm từ trong dấu ngoặc kép.",
+        "any_library": "Mọi thư viện", "any_category": "Mọi loại tài liệu", "any_language": "Mọi ngôn ngữ",
+        "year_from": "Từ năm", "year_to": "Đến năm", "filters": "Lọc kết quả",
+        "results_one": "{count} kết quả", "results_many": "{count} kết quả",
+        "more_results": "Hơn {count} kết quả (hãy thêm từ hoặc bộ lọc để thu hẹp)",
+        "no_results": "Không tìm thấy tài liệu nào chứa các từ này.", "ask": "Nhập từ cần tìm.",
+        "hit_page": "Trang {number}", "pages_matched_one": "khớp ở {count} trang",
+        "pages_matched_many": "khớp ở {count} trang", "in_record": "khớp ở thông tin mô tả",
+        "remove_filter": "bỏ lọc",
     },
     "en": {
         "site_name": "Digital library", "switch": "Tiếng Việt", "skip": "Skip to content",
@@ -76,6 +91,21 @@ LABELS = {
         "language": "Language", "subject": "Subject", "coverage": "Place, coverage", "type": "Type",
         "format": "Format, extent", "identifier": "Call number, identifier",
         "rights": "Rights", "library": "Holding library",
+        "item_search": "Search this item", "item_search_button": "Search",
+        "item_hits_heading": "Pages with \u201c{query}\u201d", "item_hit_page": "Page {number} ({hits})",
+        "item_hits_one": "{count} hit", "item_hits_many": "{count} hits",
+        "item_no_hits": "\u201c{query}\u201d is not found in this item.", "item_page_image": "page image",
+        "search": "Search", "search_site": "Search the digital library", "search_button": "Search",
+        "search_hint": "Type with or without diacritics (\u201chai duong\u201d finds \u201cHải Dương\u201d); "
+                       "put phrases in double quotes.",
+        "any_library": "All libraries", "any_category": "All categories", "any_language": "All languages",
+        "year_from": "From year", "year_to": "To year", "filters": "Refine",
+        "results_one": "{count} result", "results_many": "{count} results",
+        "more_results": "More than {count} results (add words or filters to narrow them)",
+        "no_results": "No item holds these words.", "ask": "Type the words to look for.",
+        "hit_page": "Page {number}", "pages_matched_one": "found on {count} page",
+        "pages_matched_many": "found on {count} pages", "in_record": "found in the description",
+        "remove_filter": "remove filter",
     },
 }
 FIELDS = ("title", "creator", "date", "publisher", "language", "subject", "coverage", "type", "format",
@@ -149,6 +179,52 @@ class ItemView:
     library_url: str | None = None
 
 
+@dataclass(frozen=True)
+class ItemSearch:
+    """A search inside the item shown (the item page's ``?q=``): the query as typed and the pages
+    with hits, as (page number, hits on it, the page's image URL) in page order."""
+
+    query: str
+    pages: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+SEARCH_FILTERS = ("library", "category", "language", "from", "to")
+"""The search page's filter parameters (``SearchView.filters``): the first three are facets."""
+
+
+@dataclass(frozen=True)
+class SearchHitView:
+    """One item found: ``url`` opens it at ``page`` (None: only its description matched) with the
+    query's words highlighted; ``snippet`` is (text, matched) parts, unescaped."""
+
+    title: str
+    url: str
+    library: str
+    page: int | None
+    pages_matched: int
+    snippet: list[tuple[str, bool]]
+    thumbnail_url: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchView:
+    """The search page: the query, the filters as given (SEARCH_FILTERS, missing when not set), one
+    page of hits of ``total`` (a lower bound when ``more``), and the facets as (value, label,
+    items) per facet name, each linking to the search narrowed to it."""
+
+    url: str  # the search page's own URL, without parameters
+    query: str
+    filters: dict[str, str]
+    hits: list[SearchHitView]
+    total: int
+    more: bool
+    page: int
+    pages: int
+    facets: dict[str, list[tuple[str, str, int]]]
+    libraries: list[tuple[str, str]] = field(default_factory=list)  # (code, name) for the form
+    page_size: int = 20
+
+
 def home(context: Context, libraries: list[LibrarySummary]) -> str:
     """The home page: the libraries, each with its province and its items per category."""
     t, lang = _labels(context.lang), _lang(context.lang)
@@ -192,16 +268,24 @@ def library_page(context: Context, library: LibrarySummary, items: list[ItemSumm
     return _document(context, escape(library.name), body)
 
 
-def item_page(context: Context, item: ItemView, page: int | None = None) -> str:
-    """An item: its title, the PDF/A and IIIF manifest links, the viewer opened at page number
-    ``page`` (the thumbnails link to ``?page=N#viewer``; ``data-canvas`` is the page's position in
-    ``item.pages``, from 1, as in the manifest), the page thumbnails, and its description and
-    rights. A restricted item shows the notice in place of the viewer, the thumbnails and the
+def item_page(context: Context, item: ItemView, page: int | None = None, search: ItemSearch | None = None) -> str:
+    """An item: its title, the PDF/A and IIIF manifest links, the form searching inside it (a GET
+    of ``q`` to the item page), the viewer opened at page number ``page`` (the thumbnails link to
+    ``?page=N#viewer``; ``data-canvas`` is the page's position in ``item.pages``, from 1, as in the
+    manifest), the page thumbnails, and its description and rights. With ``search`` (a query
+    given), the pages with hits are listed (each to ``?q=...&page=N#viewer`` and to its image:
+    this works without JavaScript), the viewer gets the query as ``data-query`` (viewer.js opens
+    Mirador's search panel with it) and, without ``page``, opens at the first page with a hit. A
+    restricted item shows the notice in place of the viewer, the search, the thumbnails and the
     links."""
     t, lang = _labels(context.lang), _lang(context.lang)
     if item.restricted is not None and item.restricted not in RESTRICTIONS:
         raise ValueError(f"unknown restriction {item.restricted!r}: one of {', '.join(RESTRICTIONS)}")
     numbers = [number for number, _, _ in item.pages]
+    query = search.query.strip() if search else ""
+    hit_pages = [number for number, _, _ in search.pages if number in numbers] if search and query else []
+    if page not in numbers and hit_pages:
+        page = hit_pages[0]
     start = page if page in numbers else (numbers[0] if numbers else 1)
     parts = []
     if item.library_url:
@@ -219,18 +303,110 @@ def item_page(context: Context, item: ItemView, page: int | None = None) -> str:
             links.append(f'<a id="manifest-link" href="{_href(item.manifest_url)}">{t["manifest"]}</a>')
         if links:
             parts.append(f'<p class="actions">{"".join(links)}</p>')
+        parts.append(_item_search_form(item, query, t, lang))
         if item.manifest_url:
+            asked = f' data-query="{escape(query)}"' if query else ""
             parts.append(f'<section class="reader" aria-label="{t["viewer"]}"><div id="viewer" class="viewer" '
                          f'data-manifest="{_href(item.manifest_url)}" data-lang="{lang}" '
-                         f'data-canvas="{numbers.index(start) + 1 if numbers else 1}">'
+                         f'data-canvas="{numbers.index(start) + 1 if numbers else 1}"{asked}>'
                          f'<p class="viewer-fallback">{t["viewer_fallback"]}</p></div></section>')
             scripts = (f"{context.base}/static/mirador/mirador.min.js", f"{context.base}/static/viewer.js")
+        if search and query:
+            parts.append(_item_hits(item, search, query, t, lang))
         if item.pages:
-            parts.append(_strip(item, start, t, lang))
+            parts.append(_strip(item, start, t, lang, query))
     fields = "".join(_field(key, values, t) for key, values in item.fields)
     parts.append(f'<section class="description"><h2>{t["description"]}</h2><dl class="fields">{fields}</dl>'
                  f'<h2>{t["rights_heading"]}</h2><p class="rights" id="rights">{escape(item.rights)}</p></section>')
     return _document(context, escape(item.title), "".join(parts), scripts=scripts)
+
+
+def search_page(context: Context, view: SearchView) -> str:
+    """The search form (query, library, category, language, years), the count of results, the
+    facets with their counts, one page of hits with their snippets (matched words in <mark>) and
+    links to the previous and next pages; all of it plain HTML (no script)."""
+    t, lang = _labels(context.lang), _lang(context.lang)
+    asked = {"q": view.query, **view.filters}
+
+    def narrowed(**changes: str | int | None) -> str:
+        parameters = {**asked, **changes}
+        return _link(view.url, lang, **{k: v for k, v in parameters.items() if v not in (None, "")})
+
+    def options(name: str, everything: str, choices: list[tuple[str, str]]) -> str:
+        chosen = view.filters.get(name, "")
+        shown = [(code, label) for code, label in choices]
+        if chosen and chosen not in dict(shown):
+            shown.append((chosen, chosen))
+        return (f'<option value="">{everything}</option>' + "".join(
+            f'<option value="{escape(code)}"{" selected" if code == chosen else ""}>{escape(label)}</option>'
+            for code, label in shown))
+
+    languages = [(code, label) for code, label, _ in view.facets.get("language", [])]
+    categories = [(code, _category(code, lang)) for code in CATEGORY_LABELS[lang]]
+    form = (f'<form class="search-form" role="search" method="get" action="{_href(view.url)}">'
+            f'<label for="q">{t["search_site"]}</label>'
+            f'<div class="search-line"><input id="q" name="q" type="search" value="{escape(view.query)}" '
+            f'maxlength="500" autocomplete="off"><button type="submit">{t["search_button"]}</button></div>'
+            f'<p class="hint">{t["search_hint"]}</p>'
+            f'<fieldset class="search-filters"><legend>{t["filters"]}</legend>'
+            f'<label>{t["library"]} <select name="library">{options("library", t["any_library"], view.libraries)}'
+            f'</select></label>'
+            f'<label>{t["category"]} <select name="category">{options("category", t["any_category"], categories)}'
+            f'</select></label>'
+            f'<label>{t["language"]} <select name="language">{options("language", t["any_language"], languages)}'
+            f'</select></label>'
+            f'<label>{t["year_from"]} <input name="from" type="number" min="0" max="9999" '
+            f'value="{escape(view.filters.get("from", ""))}"></label>'
+            f'<label>{t["year_to"]} <input name="to" type="number" min="0" max="9999" '
+            f'value="{escape(view.filters.get("to", ""))}"></label>'
+            + (f'<input type="hidden" name="lang" value="{lang}">' if lang != "vi" else "") +
+            '</fieldset></form>')
+    if not view.query.strip():
+        return _document(context, t["search"], f'<h1>{t["search"]}</h1>{form}<p class="empty">{t["ask"]}</p>')
+    facets = []
+    for name in ("library", "category", "language"):
+        links = []
+        for value, label, count in view.facets.get(name, []):
+            chosen = view.filters.get(name) == value
+            target = narrowed(**{name: None if chosen else value, "page": None})
+            links.append(f'<li><a href="{_href(target)}"{CURRENT if chosen else ""}>{escape(label)} '
+                         f'<span class="count">{count}</span>'
+                         + (f' <span class="remove">({t["remove_filter"]})</span>' if chosen else "") + '</a></li>')
+        if links:
+            facets.append(f'<nav class="facet" aria-label="{t[name]}"><h2>{t[name]}</h2><ul>{"".join(links)}</ul></nav>')
+    count = t["more_results"].format(count=view.total) if view.more else _count(t, "results", view.total)
+    entries = "".join(_hit_entry(hit, t) for hit in view.hits)
+    listing = f'<ol class="hits" start="{(view.page - 1) * view.page_size + 1}">{entries}</ol>' if entries else \
+        f'<p class="empty">{t["no_results"]}</p>'
+    paging = ""
+    if view.pages > 1:
+        previous = (f'<a rel="prev" id="previous-page" href="{_href(narrowed(page=view.page - 1 if view.page > 2 else None))}">'
+                    f'{t["previous"]}</a>' if view.page > 1 else "")
+        following = (f'<a rel="next" id="next-page" href="{_href(narrowed(page=view.page + 1))}">{t["next"]}</a>'
+                     if view.page < view.pages else "")
+        paging = (f'<nav class="paging" aria-label="{t["paging"]}">{previous}<span class="page-of">'
+                  f'{t["page_of"].format(page=view.page, pages=view.pages)}</span>{following}</nav>')
+    aside = f'<aside class="facets">{"".join(facets)}</aside>' if facets else ""
+    body = (f'<h1>{t["search"]}</h1>{form}<p class="total" id="total">{count}</p>'
+            f'<div class="results">{aside}<section class="hit-list">{listing}{paging}</section></div>')
+    return _document(context, f'{escape(view.query)} · {t["search"]}', body)
+
+
+def _hit_entry(hit: SearchHitView, t: dict[str, str]) -> str:
+    thumbnail = (f'<img src="{_href(hit.thumbnail_url)}" alt="" loading="lazy">' if hit.thumbnail_url
+                 else '<span class="no-thumbnail"></span>')
+    where = [escape(hit.library)]
+    if hit.page is None:
+        where.append(t["in_record"])
+    else:
+        where.append(t["hit_page"].format(number=hit.page))
+        if hit.pages_matched > 1:
+            where.append(_count(t, "pages_matched", hit.pages_matched))
+    snippet = "".join(f"<mark>{escape(text)}</mark>" if matched else escape(text) for text, matched in hit.snippet)
+    return (f'<li class="hit"><a href="{_href(hit.url)}">{thumbnail}<span class="item-text">'
+            f'<span class="item-title">{escape(hit.title)}</span>'
+            f'<span class="item-details">{" · ".join(where)}</span></span></a>'
+            f'<p class="snippet">{snippet}</p></li>')
 
 
 def sign_in_page(context: Context, csrf: str, error: str | None, next_url: str) -> str:
@@ -319,7 +495,12 @@ def _document(context: Context, title: str, main: str, scripts: tuple[str, ...] 
             f'<link rel="stylesheet" href="{_href(context.base + "/static/site.css")}">\n{script_tags}'
             f'</head>\n<body>\n<a class="skip" href="#content">{t["skip"]}</a>\n'
             f'<header class="site-header"><a class="site-name" href="{_href(_link(context.base + "/", lang))}">'
-            f'{t["site_name"]}</a>\n<nav class="account" aria-label="{t["account"]}">'
+            f'{t["site_name"]}</a>\n<form class="site-search" role="search" method="get" '
+            f'action="{_href(context.base + "/search")}"><input name="q" type="search" maxlength="500" '
+            f'aria-label="{t["search_site"]}" placeholder="{t["search_site"]}">'
+            + (f'<input type="hidden" name="lang" value="{lang}">' if lang != "vi" else "") +
+            f'<button type="submit">{t["search_button"]}</button></form>\n'
+            f'<nav class="account" aria-label="{t["account"]}">'
             f'<a id="language-switch" href="{escape(switch)}" hreflang="{other}" lang="{other}">{t["switch"]}</a>'
             f'{account}</nav></header>\n<main id="content" class="page">\n{main}\n</main>\n'
             f'<footer class="site-footer"><p>{t["footer"]}</p></footer>\n</body>\n</html>\n')
@@ -349,9 +530,33 @@ def _paging(url: str, category: str | None, page: int, pages: int, t: dict[str, 
             f'<span class="page-of">{t["page_of"].format(page=page, pages=pages)}</span>{following}</nav>')
 
 
-def _strip(item: ItemView, start: int, t: dict[str, str], lang: str) -> str:
+def _item_search_form(item: ItemView, query: str, t: dict[str, str], lang: str) -> str:
+    """The item page's form searching inside the item: a GET of ``q`` to the item page."""
+    return (f'<form class="search-form item-search" id="item-search" role="search" method="get" '
+            f'action="{_href(item.item_url)}"><label for="q">{t["item_search"]}</label>'
+            f'<div class="search-line"><input id="q" name="q" type="search" value="{escape(query)}" '
+            f'maxlength="500" autocomplete="off"><button type="submit">{t["item_search_button"]}</button></div>'
+            + (f'<input type="hidden" name="lang" value="{lang}">' if lang != "vi" else "") + '</form>')
+
+
+def _item_hits(item: ItemView, search: ItemSearch, query: str, t: dict[str, str], lang: str) -> str:
+    """The pages of the item with hits of ``query``: each opens the viewer there with the search
+    shown, and its image opens without JavaScript."""
+    shown = {number for number, _, _ in item.pages}
+    entries = "".join(
+        f'<li><a href="{_href(_link(item.item_url, lang, q=query, page=number))}#viewer">'
+        f'{t["item_hit_page"].format(number=number, hits=_count(t, "item_hits", hits))}</a>'
+        f' · <a class="page-image" href="{_href(image)}">{t["item_page_image"]}</a></li>'
+        for number, hits, image in search.pages if number in shown)
+    heading = t["item_hits_heading"].format(query=escape(query))
+    listing = (f'<ol>{entries}</ol>' if entries else
+               f'<p class="empty">{t["item_no_hits"].format(query=escape(query))}</p>')
+    return f'<section class="item-hits" id="item-hits"><h2>{heading}</h2>{listing}</section>'
+
+
+def _strip(item: ItemView, start: int, t: dict[str, str], lang: str, query: str = "") -> str:
     thumbnails = "".join(
-        f'<li><a href="{_href(_link(item.item_url, lang, page=number))}#viewer"'
+        f'<li><a href="{_href(_link(item.item_url, lang, q=query or None, page=number))}#viewer"'
         f'{CURRENT if number == start else ""}>'
         f'<img src="{_href(thumbnail)}" alt="{t["page_number"].format(number=number)}" loading="lazy">'
         f'<span>{escape(label)}</span></a></li>'

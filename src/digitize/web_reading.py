@@ -19,12 +19,12 @@ from email.utils import format_datetime
 from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Callable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from digitize import accounts, content_search, dashboard, iiif_image, manifest, reading, site
+from digitize import accounts, content_search, dashboard, iiif_image, manifest, reading, search, site
 from digitize.dublincore import ACCESS_TEXT, creators, title
 from digitize.labels import CATEGORY_LABELS
 from digitize.links import PublicLinks
@@ -180,12 +180,25 @@ def add_reading_service(app, config: ReadingConfig) -> None:
             return visit.page(site.library_page(visit.context, found, items, category, page, pages, total))
 
     @app.get("/items/{library}/{item_id}", include_in_schema=False)
-    def item_page(request: Request, library: str, item_id: str, page: int | None = Query(None, ge=1, le=MAX_PAGE)):
+    def item_page(request: Request, library: str, item_id: str, page: int | None = Query(None, ge=1, le=MAX_PAGE),
+                  q: str = Query("", max_length=MAX_QUERY)):
         with Visit(request) as visit:
             item = visit.item(library, item_id)
             if item is None:
                 return visit.not_found()
             package = stored(item).package
+            inside = None  # the search inside the item (?q=): its hits per page, as its search service finds them
+            if q.strip():
+                answer = search_inside(visit, item, q, links.search(library, item_id),
+                                       limit=max(1, len(package.pages)) * 10_000)  # all of them
+                canvases = {links.canvas(library, item_id, p.number): p.number for p in package.pages}
+                on = {a["@id"]: canvases.get(a["on"].split("#", 1)[0]) for a in answer["resources"]}
+                counts: dict[int, int] = {}
+                for hit in answer["hits"]:
+                    if (number := on.get(hit["annotations"][0])) is not None:
+                        counts[number] = counts.get(number, 0) + 1
+                inside = site.ItemSearch(q, [(n, counts[n], f"{links.image_service(library, item_id, n)}/full/max/0/"
+                                                            "default.jpg") for n in sorted(counts)])
             library_row = next((s for s in summaries(visit) if s.code == library), None)
             view = site.ItemView(
                 title=title(package.description), fields=item_fields(package, library_row, visit.lang),
@@ -194,7 +207,55 @@ def add_reading_service(app, config: ReadingConfig) -> None:
                 pages=[(p.number, p.label, f"{links.image_service(library, item_id, p.number)}/full/{THUMBNAIL}"
                                            "/0/default.jpg") for p in sorted(package.pages, key=lambda p: p.number)],
                 library_url=links.library(library))
-            return visit.page(site.item_page(visit.context, view, page))
+            return visit.page(site.item_page(visit.context, view, page, inside))
+
+    @app.get("/search", include_in_schema=False)
+    def search_page(request: Request):
+        """The collection's search: HTML, or JSON when the client asks for it (Accept)."""
+        with Visit(request) as visit:
+            asked = search_request(request.query_params)
+            if asked is None:
+                return Response(b"Bad search parameters.\n", 400, media_type="text/plain; charset=utf-8")
+            query, filters, page = asked
+            tiers = set(search.SEARCHABLE_TIERS) if visit.who.opens_restricted else {"open"}
+            result = search.search(visit.session, query, tiers, library=filters.get("library"),
+                                   category=filters.get("category"), language=filters.get("language"),
+                                   year_from=filters.get("from"), year_to=filters.get("to"), page=page,
+                                   page_size=PAGE_SIZE)
+            names = {s.code: s.name for s in summaries(visit)}
+
+        def opened_at(hit: search.Hit) -> str:
+            """The item page at the hit's page, the query's words highlighted there."""
+            parameters = [("page", hit.page)] if hit.page else []
+            parameters += [("q", query)] + ([("lang", "en")] if visit.lang == "en" else [])
+            return f"{links.item(hit.library, hit.item_id)}?{urlencode(parameters)}"
+
+        if wants_json(request):
+            document = {"query": query, "filters": filters, "total": result.total, "more": result.more,
+                        "page": result.page, "pageSize": result.page_size, "pages": result.pages,
+                        "hits": [{"library": hit.library, "itemId": hit.item_id, "title": hit.title,
+                                  "page": hit.page, "pagesMatched": hit.pages_matched,
+                                  "snippet": "".join(text for text, _ in hit.snippet),
+                                  "highlights": highlights(hit.snippet), "url": opened_at(hit),
+                                  "manifest": links.manifest(hit.library, hit.item_id)} for hit in result.hits],
+                        "facets": result.facets}
+            return json_answer(document, listing_headers(visit) | {"vary": "Accept, Cookie"}, "application/json")
+        facets = {"library": [(code, names.get(code, code), n) for code, n in result.facets["library"].items()],
+                  "category": [(code, CATEGORY_LABELS[visit.lang].get(code, code), n)
+                               for code, n in result.facets["category"].items()],
+                  "language": [(code, manifest.LANGUAGE_NAMES.get(code, (code, code))[visit.lang == "en"], n)
+                               for code, n in result.facets["language"].items()]}
+        hits = [site.SearchHitView(title=hit.title, url=opened_at(hit), library=names.get(hit.library, hit.library),
+                                   page=hit.page, pages_matched=hit.pages_matched, snippet=hit.snippet,
+                                   thumbnail_url=f"{links.image_service(hit.library, hit.item_id, hit.page or 1)}"
+                                                 f"/full/{THUMBNAIL}/0/default.jpg") for hit in result.hits]
+        view = site.SearchView(url=links.base + "/search", query=query,
+                               filters={k: str(v) for k, v in filters.items()}, hits=hits, total=result.total,
+                               more=result.more, page=result.page, pages=result.pages, facets=facets,
+                               libraries=sorted(names.items(), key=lambda pair: pair[1]), page_size=PAGE_SIZE)
+        answer = visit.page(site.search_page(visit.context, view))
+        answer.headers["vary"] = "Accept, Cookie"
+        return answer
 
     # ---- stored files -----------------------------------------------------------------------
 
@@ -249,6 +310,18 @@ def add_reading_service(app, config: ReadingConfig) -> None:
             document = manifest.item_manifest(found.package, links, name)
         return json_answer(document, headers, PRESENTATION_MEDIA_TYPE)
 
+    def search_inside(visit: Visit, item, query: str, asked: str, start: int = 0, limit: int = 100) -> dict:
+        """The item's IIIF Content Search answer: only the ALTO of the pages the index says hold the
+        words is read (every page's, if the item is not in the index)."""
+        library, item_id, found = item.library, item.item_id, stored(item)
+        holding = search.item_pages(visit.session, library, item_id, query)
+        pages = [(page.number, the_store.read_bytes(f"{library}/{item_id}/{relative}"))
+                 for page, relative in found.altos() if holding is None or page.number in holding]
+        sizes = {page.number: (page.image_width, page.image_height) for page in found.package.pages
+                 if page.image_width}
+        return content_search.search_item(query, pages, lambda number: links.canvas(library, item_id, number), sizes,
+                                          asked, start=start, limit=limit)
+
     @app.get("/iiif/{library}/{item_id}/search", include_in_schema=False)
     def item_search(request: Request, library: str, item_id: str, q: str = Query("", max_length=MAX_QUERY),
                     start: int = Query(0, ge=0, le=MAX_PAGE * PAGE_SIZE)):
@@ -256,14 +329,8 @@ def add_reading_service(app, config: ReadingConfig) -> None:
             item = visit.item(library, item_id)
             if item is None:
                 return not_found_plain()
-            found = stored(item)
-        pages = [(page.number, the_store.read_bytes(f"{library}/{item_id}/{relative}"))
-                 for page, relative in found.altos()]
-        sizes = {page.number: (page.image_width, page.image_height) for page in found.package.pages
-                 if page.image_width}
-        asked = links.search(library, item_id) + (f"?{request.url.query}" if request.url.query else "")
-        document = content_search.search_item(q, pages, lambda number: links.canvas(library, item_id, number), sizes,
-                                              asked, start=start)
+            asked = links.search(library, item_id) + (f"?{request.url.query}" if request.url.query else "")
+            document = search_inside(visit, item, q, asked, start=start)
         headers = {"cache-control": OPEN_CACHE if item.access == "open" else PRIVATE_CACHE}
         return json_answer(document, headers | iiif_headers(item, iiif_image.CORS_HEADERS), "application/json")
 
@@ -421,3 +488,42 @@ def media_type(relative: str) -> str:
     return {".pdf": "application/pdf", ".xml": "application/xml", ".txt": "text/plain; charset=utf-8",
             ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff",
             ".tiff": "image/tiff", ".jp2": "image/jp2"}.get(suffix, "application/octet-stream")
+
+
+def search_request(parameters) -> tuple[str, dict, int] | None:
+    """The query, the filters given (SEARCH_FILTERS; years as numbers) and the page of a search
+    request; None when a value is out of bounds."""
+    query = parameters.get("q", "")
+    filters: dict = {}
+    for name in site.SEARCH_FILTERS:
+        value = parameters.get(name, "").strip()
+        if not value:
+            continue
+        if name in ("from", "to"):
+            if not value.isdigit() or len(value) > 4:
+                return None
+            filters[name] = int(value)
+        elif len(value) <= 64:
+            filters[name] = value
+        else:
+            return None
+    page = parameters.get("page", "1")
+    if len(query) > MAX_QUERY or not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+        return None
+    return query, filters, int(page)
+
+
+def wants_json(request: Request) -> bool:
+    """Whether the client asks for JSON rather than HTML (a browser's Accept names text/html first)."""
+    accept = request.headers.get("accept", "").lower()
+    return "json" in accept and "text/html" not in accept
+
+
+def highlights(parts: list[tuple[str, bool]]) -> list[list[int]]:
+    """The [start, end) offsets of the matched parts in the joined snippet."""
+    found, offset = [], 0
+    for text, matched in parts:
+        if matched:
+            found.append([offset, offset + len(text)])
+        offset += len(text)
+    return found
