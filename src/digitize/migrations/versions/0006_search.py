@@ -7,7 +7,7 @@ tsvector columns, the folded words and their pairs with GIN indexes).
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-12-12 10:00:00
+Create Date: 2026-11-28 10:00:00
 """
 from alembic import op
 import sqlalchemy as sa
