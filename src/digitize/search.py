@@ -313,17 +313,17 @@ def clear(session: Session, library: str | None = None) -> None:
 
 def optimize(session: Session) -> None:
     """Make the index quick to read after many items were indexed (a batch, a rebuild): FTS5 merges
-    its segments into one; PostgreSQL moves the GIN indexes' pending entries into them and gathers
-    the statistics its planner needs."""
+    its segments into one; PostgreSQL vacuums the index's tables (the GIN indexes' pending entries
+    moved into them, the rows marked visible once and for all, so that the first searches do not
+    write) and gathers the statistics its planner needs."""
     with answering(session):
         if _is_postgres(session):
-            for index in ("ix_search_pages_folded", "ix_search_pages_pairs"):
-                session.execute(text(f"SELECT gin_clean_pending_list('{index}'::regclass)"))
-            session.execute(text("ANALYZE search_items"))
-            session.execute(text("ANALYZE search_pages"))
+            session.commit()
+            with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("VACUUM (ANALYZE) search_items, search_pages"))
         else:
             session.execute(text("INSERT INTO search_text (search_text) VALUES ('optimize')"))
-        session.commit()
+            session.commit()
 
 
 # ---- the query -------------------------------------------------------------------------------
