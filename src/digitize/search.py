@@ -99,6 +99,11 @@ NOT_EXACT = 1_000_000.0  # added to the rank of a row that matches only folded: 
 # access: an index a failed update left behind never shows what has since been closed
 LEDGER_AGREES = ("EXISTS (SELECT 1 FROM items AS it WHERE it.library = i.library AND it.item_id = i.item_id "
                  "AND it.access = i.access AND it.status = 'ok' AND it.withdrawn IS NULL)")
+# PostgreSQL's planner, for a search: it does not count the cost of unpacking each row's
+# tsvector, so for common words and a LIMIT it would read the whole table instead of the GIN
+# index, or look the index up once per item; and a statement prepared by the driver (after 5
+# runs) may get a generic plan that ignores the words
+PLANNER = {"enable_seqscan": "off", "enable_nestloop": "off", "plan_cache_mode": "force_custom_plan"}
 # PostgreSQL keeps positions up to 16383 and 256 of them per word
 _LAST_POSITION = 16383
 _MOST_POSITIONS = 256
@@ -262,9 +267,7 @@ def index_item(session: Session, item: IndexedItem) -> None:
             session.execute(text(
                 "INSERT INTO search_pages (item, page, text, exact, folded, pairs) VALUES (:item, :page, :text, "
                 "CAST(:exact AS tsvector), CAST(:folded AS tsvector), CAST(:pairs AS tsvector))"),
-                [{"item": item_row, "page": number, "text": page_text, "folded": tsvector(tokens(page_text)),
-                  "exact": tsvector(words(page_text), positions=False),
-                  "pairs": tsvector(pairs(tokens(page_text)), positions=False)} for number, page_text in rows])
+                [_postgres_row(item_row, number, page_text) for number, page_text in rows])
         elif rows:
             # the exact column is the text as printed (FTS5 lower-cases it), also shown in snippets
             session.execute(text("INSERT INTO search_text (rowid, exact, folded, pairs) "
@@ -272,6 +275,12 @@ def index_item(session: Session, item: IndexedItem) -> None:
                             [{"id": _row_id(item_row, number), "exact": page_text, "folded": fold(page_text),
                               "pairs": " ".join(pairs(tokens(page_text)))} for number, page_text in rows])
         session.commit()
+
+
+def _postgres_row(item_row: int, number: int, page_text: str) -> dict:
+    folded = tokens(page_text)
+    return {"item": item_row, "page": number, "text": page_text, "folded": tsvector(folded),
+            "exact": tsvector(words(page_text), positions=False), "pairs": tsvector(pairs(folded), positions=False)}
 
 
 def _remove(session: Session, library: str, item_id: str) -> bool:
@@ -404,10 +413,9 @@ def search(session: Session, query: str, tiers: set[str], library: str | None = 
     where = " AND ".join(conditions)
     with answering(session):
         if postgres:
-            # PostgreSQL's planner does not count the cost of unpacking each row's tsvector: for
-            # common words and a LIMIT it would read the whole table instead of the GIN index
-            seqscan = session.execute(text("SELECT current_setting('enable_seqscan'), "
-                                           "set_config('enable_seqscan', 'off', true)")).scalar()
+            before = session.execute(text("SELECT " + ", ".join(
+                f"current_setting('{name}'), set_config('{name}', '{value}', true)"
+                for name, value in PLANNER.items()))).one()[::2]
         matched = (_postgres_matched(parsed, where, params) if postgres else
                    _sqlite_matched(session, parsed, where, params))
         # one row per item: its best row (a page before the record), the item ranked by its best row
@@ -424,7 +432,9 @@ def search(session: Session, query: str, tiers: set[str], library: str | None = 
             "ORDER BY r.item_rank, i.library, i.item_id").bindparams(bindparam("tiers", expanding=True)),
             params).all()
         if postgres:
-            session.execute(text("SELECT set_config('enable_seqscan', :seqscan, true)"), {"seqscan": seqscan})
+            session.execute(text("SELECT " + ", ".join(f"set_config('{name}', :v{n}, true)"
+                                                       for n, name in enumerate(PLANNER))),
+                            {f"v{n}": value for n, value in enumerate(before)})
         shown = items[(page - 1) * page_size:page * page_size]
         texts = _texts(session, [row.row_id for row in shown], postgres)
     result.total = len(items)
