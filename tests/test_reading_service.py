@@ -380,7 +380,8 @@ def test_every_manifest_of_the_sample_batch_names_its_pages_in_order_with_their_
 
 
 def test_search_inside_an_item_answers_iiif_content_search_with_the_words_boxes(service):
-    from digitize.content_search import folded as fold, words
+    from digitize.content_search import words
+    from digitize.vietnamese import fold
 
     base, data, _, _ = service
     alto = (data / "store" / LIBRARY / "OPEN-1" / "alto" / "0001.xml").read_bytes()
@@ -425,7 +426,8 @@ SEARCH_HIGHLIGHTS = """() => {
 
 def only_on_page_2(data: Path) -> str:
     """A word with diacritics printed on page 2 of OPEN-1 and not on page 1 (folded)."""
-    from digitize.content_search import folded as fold, words
+    from digitize.content_search import words
+    from digitize.vietnamese import fold
 
     alto = data / "store" / LIBRARY / "OPEN-1" / "alto"
     first = {fold(w.text) for w in words((alto / "0001.xml").read_bytes())}
@@ -436,7 +438,7 @@ def only_on_page_2(data: Path) -> str:
 
 
 def test_searching_inside_an_item_lists_its_hit_pages_without_javascript(service):
-    from digitize.content_search import folded as fold
+    from digitize.vietnamese import fold
 
     base, data, _, _ = service
     word = only_on_page_2(data)
@@ -478,7 +480,7 @@ def test_the_viewer_opens_with_the_search_panel_listing_the_hits_and_their_boxes
     from PIL import Image, ImageChops
     from playwright.sync_api import expect
 
-    from digitize.content_search import folded as fold
+    from digitize.vietnamese import fold
 
     base, data, _, _ = service
     word = only_on_page_2(data)

@@ -27,7 +27,8 @@ Boxes are given in the pixels of the canvas (the page's access image): the ALTO 
 scaled by the ratio of the canvas size to the ALTO Page WIDTH and HEIGHT (whatever its unit), and
 rounded half up.
 
-Pure library code: no web framework, nothing from the rest of the package. The web layer reads the
+Pure library code: no web framework; from the rest of the package only the folding (digitize.vietnamese.fold,
+the one the collection search uses). The web layer reads the
 item's ALTO pages and the canvas sizes (PageImage.image_width/image_height of its METS), gives the
 canvas URLs (``PublicLinks.canvas``) and the request's URL, and serves what ``search_item``
 returns as JSON; ``service`` is the block its IIIF manifest lists in ``service``.
@@ -43,6 +44,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from lxml import etree
+
+from digitize.vietnamese import fold
 
 PRESENTATION_2_CONTEXT = "http://iiif.io/api/presentation/2/context.json"
 SEARCH_CONTEXT = "http://iiif.io/api/search/1/context.json"
@@ -141,12 +144,6 @@ def exact_key(run: str) -> str:
     return f"{letters}\x00{tones}" if tones else letters
 
 
-def folded(run: str) -> str:
-    """A run's bare letters: lower case, every diacritic removed, đ read as d."""
-    decomposed = unicodedata.normalize("NFD", run.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("đ", "d")
-
-
 @dataclass(frozen=True)
 class _Term:
     exact: str
@@ -157,8 +154,8 @@ class _Term:
 def _terms(query: str) -> list[_Term]:
     terms = []
     for run in runs(query):
-        fold = folded(run)
-        terms.append(_Term(exact_key(run), fold, fold != unicodedata.normalize("NFC", run.casefold())))
+        bare = fold(run)
+        terms.append(_Term(exact_key(run), bare, bare != unicodedata.normalize("NFC", run.casefold())))
     return terms
 
 
@@ -176,7 +173,7 @@ def _tokens(page: _Page) -> list[_Token]:
         printed = runs(word.text)
         readings = [printed, *(r for a in word.alternatives if len(r := runs(a)) == len(printed))]
         for place, run in enumerate(printed):
-            found.append(_Token(index, exact_key(run), frozenset(folded(r[place]) for r in readings)))
+            found.append(_Token(index, exact_key(run), frozenset(fold(r[place]) for r in readings)))
     return found
 
 

@@ -82,6 +82,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from digitize.ledger import answering
+from digitize.vietnamese import fold
 
 TABLES = ("search_pages", "search_text", "search_items")  # the index's (FTS5 keeps its own beside search_text)
 SEARCHABLE_TIERS = frozenset({"open", "restricted"})  # secret items are never indexed nor searched
@@ -110,18 +111,9 @@ _MOST_POSITIONS = 256
 _WORD = re.compile(r"[^\W_]+")
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _SPACE = re.compile(r"\s+")
-# the combining diacritical marks (tones and vowel marks of Vietnamese: U+0300-U+036F) and their
-# extensions, as NFD writes them apart from their letters
-_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 # ---- folding ---------------------------------------------------------------------------------
-
-def fold(text: str) -> str:
-    """The text as readers may type it: NFC, lower case, every diacritic taken off, đ→d."""
-    bare = _MARKS.sub("", unicodedata.normalize("NFD", text).lower())
-    return unicodedata.normalize("NFC", bare.replace("đ", "d"))
-
 
 @lru_cache(maxsize=100_000)
 def fold_word(word: str) -> str:

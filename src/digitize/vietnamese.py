@@ -52,6 +52,12 @@ def strip_marks(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("đ", "d").replace("Đ", "D")
 
 
+def fold(text: str) -> str:
+    """The text as readers may type it: lower case, every diacritic taken off, đ→d, NFC. What both
+    the collection's search and the search inside an item compare, so that they agree."""
+    return unicodedata.normalize("NFC", strip_marks(text).lower())
+
+
 def split_tone(syllable: str) -> tuple[str, str | None, int, int]:
     """The syllable without its tone mark (NFC), the tone (None for ngang), the index of the marked
     letter, and how many tone marks there were."""
