@@ -51,9 +51,9 @@ Searching:
 - ``total``: the number of matching items (the reader's "N results"), shown ``page_size`` a page.
   ``facets``: {"library": {code: items}, "category": {...}, "language": {...}}, over the same matches
   (all the filters applied, within the tiers).
-- At most ``CANDIDATES`` (1,000) matching rows (pages and records) are ranked, so a word on nearly
+- At most ``CANDIDATES`` (500) matching rows (pages and records) are ranked, so a word on nearly
   every page costs little more than a rare one: when more match, ``more`` is True, the hits are
-  the best of the first 1,000 rows in the index's order, and ``total`` and ``facets`` count those
+  the best of the first 500 rows in the index's order, and ``total`` and ``facets`` count those
   (lower bounds: "more than N results"). Snippets are made only for the hits shown.
 
 Storage. ``search_items`` holds what the filters need (library, item id, access, category,
@@ -64,7 +64,8 @@ looked for only on the rows holding its pairs of words, which are rare even when
 not); tokenizer unicode61 without its own diacritic removal. PostgreSQL: ``search_pages`` (item,
 page, text, and the tsvectors ``folded`` with positions, ``exact`` and ``pairs`` without), made
 here from ``tokens`` and ``words``, so the server's parser and locale play no part; GIN indexes on
-``folded`` and ``pairs``.
+``folded`` and ``pairs``; ``folded``, which a search reads on every page it checks, is kept in the
+row (compressed), not apart in TOAST.
 
 Limits: words are runs of letters and digits, so a run of Hán characters without spaces is one
 word (Chinese script is not segmented).
@@ -91,20 +92,32 @@ MOST_QUERY_WORDS = 32
 SNIPPET_WORDS = 20
 SNIPPET_BEFORE = 8  # words shown before the first match
 LARGEST_PAGE_SIZE = 100
-CANDIDATES = 1_000  # matching rows (pages, records) ranked at most: a query's time stays bounded
+# matching rows (pages, records) ranked at most: a query's time stays bounded (on PostgreSQL a search
+# of common words takes about twice as long with 1,000: bench/README.md)
+CANDIDATES = 500
+# PostgreSQL (_postgres_ways): reading a page's words in order costs about as much as this many
+# entries of the GIN index's lists (1.9 and 0.45 microseconds measured on a million pages)
+READ_PAGE_COST = 4
+NARROW_SHARE = 0.25  # the most of the pages the listed items hold for the GIN's rows to be narrowed by them
+PREFIX_SHARE = 4  # pages read in order at most: this many times the pages it should take
+MOST_LISTS_ESTIMATED = 8  # the GIN lists (words, pairs) whose length is asked of the planner
 RARE_WORD_ROWS = 20_000  # SQLite: a word on fewer rows weighs in bm25 (which counts all its rows)
 PAGE_BITS = 20  # on SQLite an FTS5 rowid is the item's search_items id * 2**20 + the page number
 MOST_PAGES = (1 << PAGE_BITS) - 1
 NOT_EXACT = 1_000_000.0  # added to the rank of a row that matches only folded: after every exact one
 # an indexed item is found only while the ledger holds it stored, not withdrawn and with the same
-# access: an index a failed update left behind never shows what has since been closed
+# access: an index a failed update left behind never shows what has since been closed (checked on
+# the matched items only: the rows of such an item only take room among the CANDIDATES)
 LEDGER_AGREES = ("EXISTS (SELECT 1 FROM items AS it WHERE it.library = i.library AND it.item_id = i.item_id "
                  "AND it.access = i.access AND it.status = 'ok' AND it.withdrawn IS NULL)")
 # PostgreSQL's planner, for a search: it does not count the cost of unpacking each row's
 # tsvector, so for common words and a LIMIT it would read the whole table instead of the GIN
-# index, or look the index up once per item; and a statement prepared by the driver (after 5
-# runs) may get a generic plan that ignores the words
-PLANNER = {"enable_seqscan": "off", "enable_nestloop": "off", "plan_cache_mode": "force_custom_plan"}
+# index, or look the index up once per item; a statement prepared by the driver (after 5 runs)
+# may get a generic plan that ignores the words; compiling a plan (JIT) costs more than the
+# search; and with the default work_mem the GIN index's bitmap of a common word turns lossy, so
+# that every row of its pages is read and its words unpacked again
+PLANNER = {"enable_seqscan": "off", "enable_nestloop": "off", "plan_cache_mode": "force_custom_plan",
+           "jit": "off", "work_mem": "64MB", "max_parallel_workers_per_gather": "0"}
 # PostgreSQL keeps positions up to 16383 and 256 of them per word
 _LAST_POSITION = 16383
 _MOST_POSITIONS = 256
@@ -248,13 +261,14 @@ def index_item(session: Session, item: IndexedItem) -> None:
         if item.access not in SEARCHABLE_TIERS:
             session.commit()
             return
-        item_row = session.execute(text(
-            "INSERT INTO search_items (library, item_id, access, category, language, year, title) "
-            "VALUES (:library, :item_id, :access, :category, :language, :year, :title) RETURNING id"),
-            {"library": item.library, "item_id": item.item_id, "access": item.access, "category": item.category,
-             "language": item.language or "", "year": item.year(), "title": _clean(item.title)}).scalar_one()
         rows = [(0, _clean(item.record()))] + [(number, _clean(page_text)) for number, page_text in item.pages]
         rows = [(number, page_text) for number, page_text in rows if words(page_text)]  # blank pages: nothing
+        item_row = session.execute(text(
+            "INSERT INTO search_items (library, item_id, access, category, language, year, title, indexed_rows) "
+            "VALUES (:library, :item_id, :access, :category, :language, :year, :title, :rows) RETURNING id"),
+            {"library": item.library, "item_id": item.item_id, "access": item.access, "category": item.category,
+             "language": item.language or "", "year": item.year(), "title": _clean(item.title),
+             "rows": len(rows)}).scalar_one()
         if rows and _is_postgres(session):
             session.execute(text(
                 "INSERT INTO search_pages (item, page, text, exact, folded, pairs) VALUES (:item, :page, :text, "
@@ -393,7 +407,7 @@ def search(session: Session, query: str, tiers: set[str], library: str | None = 
         return result
     postgres = _is_postgres(session)
     params: dict = {"tiers": allowed, "candidates": CANDIDATES}
-    conditions = ["i.access IN :tiers", LEDGER_AGREES]
+    conditions = ["i.access IN :tiers"]
     for name, value, condition in (("library", library, "i.library = :library"),
                                    ("category", category, "i.category = :category"),
                                    ("language", language, "i.language = :language"),
@@ -404,29 +418,12 @@ def search(session: Session, query: str, tiers: set[str], library: str | None = 
             params[name] = int(value) if name.startswith("year") else value
     where = " AND ".join(conditions)
     with answering(session):
-        if postgres:
-            before = session.execute(text("SELECT " + ", ".join(
-                f"current_setting('{name}'), set_config('{name}', '{value}', true)"
-                for name, value in PLANNER.items()))).one()[::2]
-        matched = (_postgres_matched(parsed, where, params) if postgres else
-                   _sqlite_matched(session, parsed, where, params))
-        # one row per item: its best row (a page before the record), the item ranked by its best row
-        items = session.execute(text(
-            f"WITH {matched}, "
-            "ranked AS (SELECT row_id, item, page, row_number() OVER item_rows AS n, "
-            "min(rank_key) OVER item_rows AS item_rank, count(*) OVER item_rows AS item_rows, "
-            "sum(CASE WHEN page > 0 THEN 1 ELSE 0 END) OVER item_rows AS pages_matched FROM matched "
-            "WINDOW item_rows AS (PARTITION BY item ORDER BY page = 0, rank_key, page "
-            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) "
-            "SELECT r.row_id, r.page, r.pages_matched, r.item_rows, i.library, i.category, i.language, i.item_id, "
-            "i.title "
-            "FROM ranked AS r JOIN search_items AS i ON i.id = r.item WHERE r.n = 1 "
-            "ORDER BY r.item_rank, i.library, i.item_id").bindparams(bindparam("tiers", expanding=True)),
-            params).all()
-        if postgres:
-            session.execute(text("SELECT " + ", ".join(f"set_config('{name}', :v{n}, true)"
-                                                       for n, name in enumerate(PLANNER))),
-                            {f"v{n}": value for n, value in enumerate(before)})
+        ways = (_postgres_ways(session, parsed, where, params) if postgres else
+                [Way(_sqlite_matched(session, parsed, where, params))])
+        for way in ways:  # the next way only when this one may have missed rows
+            items = _ranked_items(session, way, params)
+            if sum(row.item_rows for row in items) >= CANDIDATES:
+                break
         shown = items[(page - 1) * page_size:page * page_size]
         texts = _texts(session, [row.row_id for row in shown], postgres)
     result.total = len(items)
@@ -442,24 +439,135 @@ def search(session: Session, query: str, tiers: set[str], library: str | None = 
     return result
 
 
-def _postgres_matched(parsed: Query, where: str, params: dict) -> str:
-    """The `matched` rows on PostgreSQL: at most CANDIDATES rows the GIN index finds, ranked by
-    ts_rank_cd, those holding the accented words as typed first."""
+@dataclass
+class Way:
+    """One way to find the `matched` rows: the CTE, and on PostgreSQL the planner settings for it
+    and the items (search_items ids) whose pages it searches."""
+
+    matched: str
+    settings: dict[str, str] = field(default_factory=dict)
+    items: list[int] | None = None
+
+
+def _ranked_items(session: Session, way: Way, params: dict) -> list:
+    """One row per matched item: its best row (a page before the record), the items ranked by
+    their best row."""
+    if way.settings:
+        before = session.execute(text("SELECT " + ", ".join(
+            f"current_setting('{name}'), set_config('{name}', '{value}', true)"
+            for name, value in way.settings.items()))).one()[::2]
+    items = session.execute(_statement(
+        f"WITH {way.matched}, "
+        "ranked AS (SELECT row_id, item, page, row_number() OVER item_rows AS n, "
+        "min(rank_key) OVER item_rows AS item_rank, count(*) OVER item_rows AS item_rows, "
+        "sum(CASE WHEN page > 0 THEN 1 ELSE 0 END) OVER item_rows AS pages_matched FROM matched "
+        "WINDOW item_rows AS (PARTITION BY item ORDER BY page = 0, rank_key, page "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) "
+        "SELECT r.row_id, r.page, r.pages_matched, r.item_rows, i.library, i.category, i.language, i.item_id, "
+        "i.title "
+        f"FROM ranked AS r JOIN search_items AS i ON i.id = r.item WHERE r.n = 1 AND {LEDGER_AGREES} "
+        "ORDER BY r.item_rank, i.library, i.item_id"),
+        {**params, "items": _int_array(way.items)}).all()
+    if way.settings:
+        session.execute(text("SELECT " + ", ".join(f"set_config('{name}', :v{n}, true)"
+                                                   for n, name in enumerate(way.settings))),
+                        {f"v{n}": value for n, value in enumerate(before)})
+    return items
+
+
+def _int_array(numbers: list[int] | None) -> str | None:
+    """A PostgreSQL array literal of the numbers: psycopg would look at each one of thousands."""
+    return None if numbers is None else "{" + ",".join(map(str, numbers)) + "}"
+
+
+def _statement(sql: str):
+    """A statement whose :tiers (if it has them) is a list."""
+    statement = text(sql)
+    return statement.bindparams(bindparam("tiers", expanding=True)) if ":tiers" in sql else statement
+
+
+def _postgres_ways(session: Session, parsed: Query, where: str, params: dict) -> list[Way]:
+    """The ways to find the `matched` rows on PostgreSQL, to be tried in turn: at most CANDIDATES
+    rows, ranked by ts_rank_cd, those holding the accented words as typed first.
+
+    The items the asker may see and the filters leave are given to the search of the pages as a
+    list, so that it stops at CANDIDATES rows (a join with the items would read every matching
+    row first). Their pages are found one of two ways:
+
+    - in order: the items' pages read one after another (through the index of the pages' items,
+      or the whole table in its order when the items hold more than NARROW_SHARE of it), their
+      words checked, until CANDIDATES match. It costs about READ_PAGE_COST entries of a GIN list
+      a page, for as many pages as it takes: the planner's estimate of how many match says how
+      many.
+    - through the GIN index: it reads the lists of the rows holding each word (of each pair of
+      words, for a phrase), long for a common word, then the matching rows. The lists of the
+      rows of the listed items narrow them when those hold at most NARROW_SHARE of the pages
+      (a list of most of the pages takes longer to make than the rows it leaves out take to read).
+
+    The cheaper one is taken. Read in order, the pages searched are those of the first listed
+    items up to PREFIX_SHARE times the pages it should take: if the estimate was too hopeful and
+    not all the items were searched, the GIN index is searched next (``search`` tries it when the
+    first way found fewer than CANDIDATES rows).
+
+    PostgreSQL's planner would choose itself, but it takes checking a page's words to cost next
+    to nothing while they must be read and unpacked (a microsecond or more), and the GIN index's
+    long lists for its common words to cost little: left alone, it reads 30,000 pages for two
+    words on 3 % of them rather than the GIN index's short list, or makes a list of all the pages
+    to narrow a short one."""
+    listed = session.execute(_statement(f"SELECT i.id, i.indexed_rows FROM search_items AS i WHERE {where} "
+                                        "ORDER BY i.id"), params).all()
     params["folded"] = tsquery(parsed.folded)
     rank = "-CAST(ts_rank_cd(p.folded, CAST(:folded AS tsquery), 1) AS double precision)"
     if parsed.exact:
         params["exact"] = tsquery(parsed.exact)
         rank += f" + CASE WHEN p.exact @@ CAST(:exact AS tsquery) THEN 0.0 ELSE {NOT_EXACT} END"
     found = "p.folded @@ CAST(:folded AS tsquery)"
+    lists = [tsquery([unit]) for unit in parsed.folded if len(unit) == 1]  # the GIN lists read
     if parsed.pairs:
         # a phrase's pairs of words are far rarer than its words: the GIN index of the pairs gives
         # the rows, and the words are checked on those rows only (ts_match_vq is @@ that the planner
         # does not take to the index of the words, whose list for a common word is long to read)
         params["pairs"] = tsquery([[pair] for pair in parsed.pairs])
         found = "p.pairs @@ CAST(:pairs AS tsquery) AND ts_match_vq(p.folded, CAST(:folded AS tsquery))"
-    return (f"matched AS (SELECT p.id AS row_id, p.item AS item, p.page AS page, {rank} AS rank_key "
-            "FROM search_pages AS p JOIN search_items AS i ON i.id = p.item "
-            f"WHERE {found} AND {where} LIMIT :candidates)")
+        lists = [tsquery([[pair]]) for pair in parsed.pairs]
+
+    def way(settings: dict[str, str], items: list[int], through_items_index: bool = True) -> Way:
+        on_items = ("p.item = ANY(CAST(:items AS integer[]))" if through_items_index else
+                    "p.item + 0 = ANY(CAST(:items AS integer[]))")  # + 0: not through the index of the items
+        return Way(f"matched AS (SELECT p.id AS row_id, p.item AS item, p.page AS page, {rank} AS rank_key "
+                   f"FROM search_pages AS p WHERE {found} AND {on_items} LIMIT :candidates)",
+                   {**PLANNER, **settings}, items)
+
+    ids = [item for item, _ in listed]
+    rows = sum(item_rows for _, item_rows in listed)
+    in_order = {"enable_bitmapscan": "off"}  # through the index of the pages' items
+    # the whole table in its order (quicker than through an index): the same order every time
+    in_table_order = {"enable_bitmapscan": "off", "enable_indexscan": "off", "enable_seqscan": "on",
+                      "synchronize_seqscans": "off"}
+    pages = session.execute(text("SELECT reltuples FROM pg_class WHERE oid = CAST('search_pages' AS regclass)")).scalar()
+    if not ids or not pages or pages <= 0:  # nothing to search, or never analysed (a small index)
+        return [way(in_order, ids)]
+    narrow = rows <= pages * NARROW_SHARE
+    to_read = min(rows, CANDIDATES * pages / _estimate(session, f"SELECT 1 FROM search_pages AS p WHERE {found}", params))
+    # the GIN index goes through its lists as far as the shortest one leads it (it skips the rest)
+    shortest = min(_estimate(session, "SELECT 1 FROM search_pages AS p WHERE "
+                             f"p.{'pairs' if parsed.pairs else 'folded'} @@ CAST(:list AS tsquery)",
+                             {"list": entry}) for entry in lists[:MOST_LISTS_ESTIMATED])
+    through_gin = way({"enable_indexscan": "off"}, ids, narrow)
+    if to_read * READ_PAGE_COST > shortest * len(lists):
+        return [through_gin]
+    taken = 0
+    for n, (_, item_rows) in enumerate(listed):
+        if n and taken + item_rows > to_read * PREFIX_SHARE:
+            return [way(in_order, ids[:n]), through_gin]
+        taken += item_rows
+    return [way(in_order, ids) if narrow else way(in_table_order, ids, False)]
+
+
+def _estimate(session: Session, statement: str, params: dict) -> float:
+    """The planner's estimate of the rows a statement gives (at least 1)."""
+    plan = session.execute(text(f"EXPLAIN (FORMAT JSON) {statement}"), params).scalar()
+    return max(float(plan[0]["Plan"]["Plan Rows"]), 1.0)
 
 
 def _rows_holding(session: Session, term: str) -> int:
@@ -555,9 +663,7 @@ def snippet(page_text: str, units: list[list[str]], size: int = SNIPPET_WORDS) -
     found = [m.span() for m in _WORD.finditer(page_text)]
     if not found:
         return []
-    folded = _WORD.findall(fold(page_text))  # word for word, but for odd marks that split a word
-    if len(folded) != len(found):
-        folded = [fold_word(page_text[start:end]) for start, end in found]
+    folded = [fold_word(page_text[start:end]) for start, end in found]
     matched: set[int] = set()
     for unit in units:
         for start in (n for n, word in enumerate(folded) if word == unit[0]):
