@@ -422,12 +422,13 @@ def search(session: Session, query: str, tiers: set[str], library: str | None = 
                 [Way(_sqlite_matched(session, parsed, where, params))])
         for way in ways:  # the next way only when this one may have missed rows
             items = _ranked_items(session, way, params)
-            if sum(row.item_rows for row in items) >= CANDIDATES:
+            matched_rows = sum(row.item_rows for row in items)
+            if matched_rows >= CANDIDATES:
                 break
         shown = items[(page - 1) * page_size:page * page_size]
         texts = _texts(session, [row.row_id for row in shown], postgres)
     result.total = len(items)
-    result.more = sum(row.item_rows for row in items) >= CANDIDATES
+    result.more = matched_rows >= CANDIDATES
     for row in items:
         for name in FACETS:
             value = getattr(row, name)
@@ -521,15 +522,16 @@ def _postgres_ways(session: Session, parsed: Query, where: str, params: dict) ->
     if parsed.exact:
         params["exact"] = tsquery(parsed.exact)
         rank += f" + CASE WHEN p.exact @@ CAST(:exact AS tsquery) THEN 0.0 ELSE {NOT_EXACT} END"
-    found = "p.folded @@ CAST(:folded AS tsquery)"
-    lists = [tsquery([unit]) for unit in parsed.folded if len(unit) == 1]  # the GIN lists read
-    if parsed.pairs:
+    if not parsed.pairs:
+        found = "p.folded @@ CAST(:folded AS tsquery)"
+        lists = [tsquery([unit]) for unit in parsed.folded]  # the GIN lists read: one a word
+    else:
         # a phrase's pairs of words are far rarer than its words: the GIN index of the pairs gives
         # the rows, and the words are checked on those rows only (ts_match_vq is @@ that the planner
         # does not take to the index of the words, whose list for a common word is long to read)
         params["pairs"] = tsquery([[pair] for pair in parsed.pairs])
         found = "p.pairs @@ CAST(:pairs AS tsquery) AND ts_match_vq(p.folded, CAST(:folded AS tsquery))"
-        lists = [tsquery([[pair]]) for pair in parsed.pairs]
+        lists = [tsquery([[pair]]) for pair in parsed.pairs]  # one a pair of words
 
     def way(settings: dict[str, str], items: list[int], through_items_index: bool = True) -> Way:
         on_items = ("p.item = ANY(CAST(:items AS integer[]))" if through_items_index else
