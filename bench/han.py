@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from hanpages import render_pages  # noqa: E402
 
-from digitize.ingest import plan_item  # noqa: E402
-from digitize.pipeline import process_page  # noqa: E402
-from digitize.profiles import get_profile  # noqa: E402
-from digitize.settings import get_settings  # noqa: E402
+from digitize.capture.ingest import plan_item  # noqa: E402
+from digitize.engine.pipeline import process_page  # noqa: E402
+from digitize.core.profiles import get_profile  # noqa: E402
+from digitize.core.settings import get_settings  # noqa: E402
 
 TEXTS = ["han-qianziwen.txt", "han-daxue.txt"]
 OCRMYPDF = Path(sys.executable).parent / "ocrmypdf"

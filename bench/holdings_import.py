@@ -18,8 +18,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from pymarc import Field, Indicators, Record, Subfield  # noqa: E402
 
-from digitize import holdings, ledger  # noqa: E402
-from digitize.settings import PACKAGED_PROFILES  # noqa: E402
+from digitize.ledger import holdings, database as ledger  # noqa: E402
+from digitize.core.settings import PACKAGED_PROFILES  # noqa: E402
 
 
 def make_csv(path: Path, count: int) -> None:

@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import vnpages  # noqa: E402
 from rapidfuzz.distance import Levenshtein  # noqa: E402
 
-from digitize import pipeline  # noqa: E402
-from digitize.models import PageSource  # noqa: E402
-from digitize.profiles import load_profiles  # noqa: E402
-from digitize.vietnamese import strip_marks  # noqa: E402
+from digitize.engine import pipeline  # noqa: E402
+from digitize.core.models import PageSource  # noqa: E402
+from digitize.core.profiles import load_profiles  # noqa: E402
+from digitize.core.vietnamese import strip_marks  # noqa: E402
 
 TEXT = ROOT / "bench" / "texts" / "ke-hoach-vinh-phuc.txt"
 FONTS = {"Noto Serif": "/usr/share/fonts/truetype/noto/NotoSerif-Regular.ttf",

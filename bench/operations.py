@@ -30,11 +30,11 @@ from throughput import long_corpus, make_batch, prefect_server  # noqa: E402
 
 
 def plain_run(batch: Path, data: Path, workers: int) -> float:
-    """The batch through the library's engine alone (digitize.batch on its thread runner), as
+    """The batch through the library's engine alone (digitize.engine.batch on its thread runner), as
     `digitize run` does with no Prefect server: the same work as the flow, without Prefect."""
-    from digitize.batch import BatchRequest, run_batch
-    from digitize.runner import ThreadRunner
-    from digitize.settings import get_settings
+    from digitize.engine.batch import BatchRequest, run_batch
+    from digitize.engine.runner import ThreadRunner
+    from digitize.core.settings import get_settings
 
     os.environ["DIGITIZE_DATA"] = str(data)
     get_settings.cache_clear()
@@ -51,7 +51,7 @@ def plain_run(batch: Path, data: Path, workers: int) -> float:
 
 
 def flow_run(batch: Path, data: Path, workers: int, dask: str = "") -> float:
-    from digitize.settings import get_settings
+    from digitize.core.settings import get_settings
     from flows.batch import digitize_batch, task_runner
 
     os.environ["DIGITIZE_DATA"] = str(data)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Full-text search benchmark (digitize.search) on SQLite and on PostgreSQL.
+"""Full-text search benchmark (digitize.search.index) on SQLite and on PostgreSQL.
 
     .venv/bin/python bench/search.py [--pages 1000000] [--engine sqlite|postgresql|both] [--dir DIR]
         [--reuse] [--queries 200] [--seed 1] [--json PATH] [--pg-conf NAME=VALUE] [--pg-set NAME=VALUE]
@@ -57,9 +57,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from sqlalchemy import text  # noqa: E402
 
-from digitize import search  # noqa: E402
-from digitize.ledger import Item, Library, open_ledger  # noqa: E402
-from digitize.search import IndexedItem  # noqa: E402
+from digitize.search import index as search  # noqa: E402
+from digitize.ledger.database import Item, Library, open_ledger  # noqa: E402
+from digitize.search.index import IndexedItem  # noqa: E402
 
 CORPUS = sorted((ROOT / "scripts" / "corpus").glob("*.txt")) + sorted((ROOT / "bench" / "texts").glob("*.txt"))
 DEFAULT_DIR = Path("/var/tmp/digitize-search-bench")
@@ -310,7 +310,7 @@ class Cluster:
     (as tests/pgserver.py does)."""
 
     def __init__(self, folder: Path, settings: list[str] = ()):
-        from digitize.backup import pg_program
+        from digitize.preservation.backup import pg_program
 
         self.folder = folder
         self.data = folder / "data"
@@ -683,7 +683,7 @@ ITEM_TOML = ('id = "FIND-1"\ntitle = "Findability pages"\nlibrary = "BENCH"\nacc
 
 def findability(a) -> dict:
     from vnpages import render_pages
-    from digitize.quality import cer
+    from digitize.core.quality import cer
 
     work = Path(tempfile.mkdtemp(prefix="digitize-findability-"))
     try:

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "src"))
 
 from conftest import Swift, free_port_block, swift_python  # noqa: E402
-from digitize.storage import S3Store  # noqa: E402
+from digitize.store.storage import S3Store  # noqa: E402
 
 
 def make_files(folder: Path, count: int, megabytes: int, tag: str) -> list[Path]:

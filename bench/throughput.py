@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "src"))
 
 from vnpages import render_pages  # noqa: E402
-from digitize.quality import cer  # noqa: E402
+from digitize.core.quality import cer  # noqa: E402
 
 ITEM_TOML = 'id = "BENCH-1"\ntitle = "Benchmark pages"\nlibrary = "BENCH"\naccess = "open"\nprofile = "quoc-ngu-old"\n'
 

@@ -1,4 +1,4 @@
-"""Prefect flow `digitize-batch`: the library's batch engine (digitize.batch) with every intake, page,
+"""Prefect flow `digitize-batch`: the library's batch engine (digitize.engine.batch) with every intake, page,
 assembly and storage as a Prefect task, on threads or on Dask (DIGITIZE_DASK / `--dask`); the
 run's summary and the quota progress as artifacts."""
 
@@ -10,13 +10,13 @@ from pathlib import Path
 from prefect import flow, get_run_logger, runtime
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from digitize import ledger, quota
-from digitize.batch import BatchRequest, run_batch, shown
-from digitize.errors import DigitizeError
-from digitize.models import BatchSummary
-from digitize.plans import load_plans
-from digitize.profiles import load_profiles
-from digitize.settings import get_settings
+from digitize.ledger import database as ledger, quota
+from digitize.engine.batch import BatchRequest, run_batch, shown
+from digitize.core.errors import DigitizeError
+from digitize.core.models import BatchSummary
+from digitize.ledger.plans import load_plans
+from digitize.core.profiles import load_profiles
+from digitize.core.settings import get_settings
 from flows.runners import PrefectRunner
 
 POOL = 32  # threads; the engine hands over `workers` pages at a time

@@ -11,10 +11,12 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from digitize import backup, fixity, ledger, quota, storage
-from digitize.errors import BatchBusy
-from digitize.plans import load_plans
-from digitize.settings import get_settings
+from digitize.preservation import backup, fixity
+from digitize.ledger import database as ledger, quota
+from digitize.store import storage
+from digitize.core.errors import BatchBusy
+from digitize.ledger.plans import load_plans
+from digitize.core.settings import get_settings
 from flows.batch import digitize_batch, publish_quota
 
 READY = "READY"

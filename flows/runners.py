@@ -1,4 +1,4 @@
-"""Prefect tasks and Dask workers behind the batch engine's runner seam (digitize.runner)."""
+"""Prefect tasks and Dask workers behind the batch engine's runner seam (digitize.engine.runner)."""
 
 from __future__ import annotations
 

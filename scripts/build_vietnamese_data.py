@@ -2,7 +2,7 @@
 """Build the syllable frequencies the diacritic corrector uses (src/digitize/data/vietnamese/) from
 the project's own texts in scripts/corpus/ (licences in src/digitize/data/vietnamese/SOURCES.md).
 
-Only valid syllables are counted (digitize.vietnamese.is_syllable); a bigram is two syllables with
+Only valid syllables are counted (digitize.core.vietnamese.is_syllable); a bigram is two syllables with
 nothing but a space between them. Usage: .venv/bin/python scripts/build_vietnamese_data.py
 
 Never add the texts the benchmark renders its pages from (bench/ocr_quality.py): the figures would
@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-from digitize.vietnamese import is_syllable  # noqa: E402
+from digitize.core.vietnamese import is_syllable  # noqa: E402
 
 SOURCES = ["ke-hoach-hai-duong.txt", "truyen-kieu-1866.txt"]
 OUT = ROOT / "src" / "digitize" / "data" / "vietnamese"

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 @pytest.fixture(autouse=True)
 def fresh_settings():
     """The settings are read once per process; a test that changes the environment reads them anew."""
-    from digitize.settings import get_settings
+    from digitize.core.settings import get_settings
 
     get_settings.cache_clear()
     yield
@@ -158,7 +158,7 @@ def cli_env(api_url: str | None, args: tuple[str, ...], settings: dict[str, str]
 def run_cli(*args: str, api_url: str | None = None, **settings: str) -> subprocess.CompletedProcess:
     """`digitize ARGS` in its own process, as an operator runs it: the engine alone, or with
     ``api_url`` the digitize-batch flow against that Prefect API."""
-    return subprocess.run([sys.executable, "-m", "digitize.cli", *args], env=cli_env(api_url, args, settings),
+    return subprocess.run([sys.executable, "-m", "digitize.cli.app", *args], env=cli_env(api_url, args, settings),
                           capture_output=True, text=True, timeout=900)
 
 
@@ -193,7 +193,7 @@ def start_cli(log: Path, *args: str, api_url: str | None = None, **settings: str
     """`digitize ARGS` started in its own process group (so the test can kill it and its children),
     its output going to ``log``."""
     with open(log, "w", encoding="utf-8") as output:
-        return subprocess.Popen([sys.executable, "-m", "digitize.cli", *args], env=cli_env(api_url, args, settings),
+        return subprocess.Popen([sys.executable, "-m", "digitize.cli.app", *args], env=cli_env(api_url, args, settings),
                                 stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -297,7 +297,7 @@ def sqlite_url(path: Path) -> str:
 def ledger_session(url: str):
     """A session on the ledger at ``url`` (made and migrated if new), closed afterwards with its
     engine disposed (no connection left for the garbage collector to find)."""
-    from digitize import ledger
+    from digitize.ledger import database as ledger
 
     session = ledger.open_ledger(url)
     try:

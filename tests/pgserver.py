@@ -30,8 +30,8 @@ DB_USER = DB_NAME = "digitize"
 
 def bin_dir() -> Path | None:
     """The newest /usr/lib/postgresql/<version>/bin holding initdb, else the folder of initdb on PATH."""
-    from digitize.backup import pg_program
-    from digitize.errors import ToolError
+    from digitize.preservation.backup import pg_program
+    from digitize.core.errors import ToolError
 
     try:
         return Path(pg_program("initdb")).parent

@@ -1,4 +1,4 @@
-"""Staff accounts and signed sessions (digitize.accounts): users in a real ledger (SQLite, and one
+"""Staff accounts and signed sessions (digitize.ledger.accounts): users in a real ledger (SQLite, and one
 run on PostgreSQL), sign-in with lockout, session cookies that cannot be forged, changed, replayed
 after expiry or taken from another kind of signed token, and CSRF tokens bound to the session."""
 
@@ -14,10 +14,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import ledger_session, sqlite_url
-from digitize import accounts, ledger, oai
-from digitize.accounts import (HASHER, LOCK_TIME, MAX_FAILURES, add_user, check_csrf, csrf_token, list_users,
+from digitize.ledger import accounts, database as ledger
+from digitize.access import oai
+from digitize.ledger.accounts import (HASHER, LOCK_TIME, MAX_FAILURES, add_user, check_csrf, csrf_token, list_users,
                                make_session, read_session, remove_user, sign_in, signed_in_user)
-from digitize.errors import BadInput
+from digitize.core.errors import BadInput
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=timezone.utc)
 KEY = b"k" * 32

@@ -12,12 +12,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
 from conftest import ledger_session, run_cli, sqlite_url, tree_hashes
-from digitize import backup, ledger, quota, storage
-from digitize.errors import ConfigError
-from digitize.files import sha256_file
-from digitize.settings import PACKAGED_PROFILES
-from digitize.plans import load_plans
-from digitize.errors import StorageError
+from digitize.preservation import backup
+from digitize.ledger import database as ledger, quota
+from digitize.store import storage
+from digitize.core.errors import ConfigError
+from digitize.core.files import sha256_file
+from digitize.core.settings import PACKAGED_PROFILES
+from digitize.ledger.plans import load_plans
+from digitize.core.errors import StorageError
 from test_ledger import AS_OF, PROFILES, populate
 
 HEAD = ScriptDirectory(str(ledger.MIGRATIONS)).get_current_head()
@@ -144,7 +146,7 @@ def test_profiles_unpack_safely_where_python_has_no_tar_filter(tmp_path, monkeyp
     import io
     import tarfile
 
-    from digitize.errors import StorageError
+    from digitize.core.errors import StorageError
 
     monkeypatch.delattr(tarfile, "data_filter", raising=False)
     good, evil = tmp_path / "good.tar.gz", tmp_path / "evil.tar.gz"

@@ -152,7 +152,7 @@ def test_input_untouched_and_nothing_written_outside_the_output(bad_batch):
 
 
 def test_a_catalogue_record_matched_by_call_number_describes_the_item(bad_batch):
-    from digitize import mets
+    from digitize.describe import mets
 
     _, _, out, _, _, _ = bad_batch
     package = mets.read(out / "TEST" / "GOOD-1" / "mets.xml")

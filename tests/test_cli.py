@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from conftest import SAMPLES, run_cli
-from digitize.settings import PACKAGED_PROFILES
+from digitize.core.settings import PACKAGED_PROFILES
 
 
 def test_missing_batch_folder(tmp_path):

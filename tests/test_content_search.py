@@ -1,4 +1,4 @@
-"""Searching inside an item (IIIF Content Search API 1.0, digitize.content_search): Vietnamese
+"""Searching inside an item (IIIF Content Search API 1.0, digitize.access.iiif.content_search): Vietnamese
 matching with and without diacritics, phrases, the words' boxes on the canvas (scaled from the
 ALTO), the shape of the answer, paging; on ALTO pages written here with known boxes and on the
 stored test items (tests/data/stored/)."""
@@ -12,9 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from conftest import ROOT, STORED
-from digitize import content_search, manifest, mets
-from digitize.content_search import search_item, service, words
-from digitize.links import PublicLinks
+from digitize.access.iiif import content_search, presentation as manifest
+from digitize.describe import mets
+from digitize.access.iiif.content_search import search_item, service, words
+from digitize.core.links import PublicLinks
 
 LINKS = PublicLinks("https://thuvien.example.vn/so-hoa")
 LIBRARY, ITEM = "HD-TV", "HD-DC-0009"
@@ -218,7 +219,7 @@ def stored_item(item_id: str):
     folder = STORED / "store" / LIBRARY / item_id
     package = mets.read((folder / "mets.xml").read_bytes())
     files = {entry.id: entry for entry in package.files}
-    pages = [(p.number, (folder / manifest.stored_path(package, files[p.alto])).read_bytes()) for p in package.pages]
+    pages = [(p.number, (folder / mets.stored_path(package, files[p.alto])).read_bytes()) for p in package.pages]
     return pages, {p.number: (p.image_width, p.image_height) for p in package.pages}
 
 

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from conftest import ARTIFACTS, free_port, ledger_session, sqlite_url, wait_until_answers
-from digitize import quota
-from digitize.plans import load_plans
+from digitize.ledger import quota
+from digitize.ledger.plans import load_plans
 from test_ledger import AS_OF, PROFILES, SECRET_TITLE, populate
 
 SECRET_ID = "HD-TV-rare-5"  # test_ledger.populate's secret item
@@ -25,7 +25,7 @@ def served(tmp_path_factory):
     port = free_port()
     with ledger_session(url) as session:
         populate(session, folder)
-        server = subprocess.Popen([sys.executable, "-m", "digitize.cli", "web", "--staff", "--port", str(port)],
+        server = subprocess.Popen([sys.executable, "-m", "digitize.cli.app", "web", "--staff", "--port", str(port)],
                                   env={**os.environ, "DIGITIZE_LEDGER": url, "DIGITIZE_DATA": str(folder)})
         base = f"http://127.0.0.1:{port}"
         try:
@@ -63,7 +63,7 @@ def test_dashboard_shows_the_ledger_figures(served, browser, lang, heading, cate
 
 def test_dashboard_exports_as_one_static_file(served, tmp_path):
     _, session = served
-    from digitize import dashboard
+    from digitize.access import dashboard
 
     html = dashboard.render(session, load_plans(PROFILES), AS_OF, "vi")
     assert html.startswith("<!doctype html>") and "<svg" in html

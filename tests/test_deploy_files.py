@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 from typer.testing import CliRunner
 
-from digitize.cli import app
-from digitize.settings import Settings
+from digitize.cli.app import app
+from digitize.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / "deploy" / "systemd"

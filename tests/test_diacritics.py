@@ -12,13 +12,13 @@ from PIL import Image, ImageDraw, ImageFont
 from rapidfuzz.distance import Levenshtein
 
 from conftest import ROOT, register_library, run_cli
-from digitize import mets
-from digitize.ingest import plan_item
-from digitize.models import PageRecord
-from digitize.pipeline import process_page
-from digitize.profiles import get_profile
-from digitize.settings import get_settings
-from digitize.vietnamese import Word, correct_line, is_syllable, not_syllable_share, strip_marks
+from digitize.describe import mets
+from digitize.capture.ingest import plan_item
+from digitize.core.models import PageRecord
+from digitize.engine.pipeline import process_page
+from digitize.core.profiles import get_profile
+from digitize.core.settings import get_settings
+from digitize.core.vietnamese import Word, correct_line, is_syllable, not_syllable_share, strip_marks
 from vnpages import render_pages
 
 HELD_OUT = ROOT / "bench" / "texts" / "ke-hoach-vinh-phuc.txt"  # not in the frequencies

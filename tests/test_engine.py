@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from conftest import EPOCH, ROOT, SAMPLES, output_hashes, run_cli
-from digitize import files
-from digitize.batch import BatchRequest, run_batch
-from digitize.runner import ThreadRunner
-from digitize.settings import get_settings
+from digitize.core import files
+from digitize.engine.batch import BatchRequest, run_batch
+from digitize.engine.runner import ThreadRunner
+from digitize.core.settings import get_settings
 
 
 @pytest.mark.slow
@@ -95,7 +95,7 @@ def test_one_run_hashes_each_output_once_writes_each_mets_once_and_keeps_cores_b
 
 def test_the_library_imports_no_prefect():
     """`digitize run` without a server loads neither Prefect nor the flows."""
-    code = ("import sys, digitize.cli, digitize.batch, digitize.web, digitize.export; "
+    code = ("import sys, digitize.cli.app, digitize.engine.batch, digitize.web.app, digitize.preservation.export; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('prefect', 'flows', 'prefect_dask')))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert loaded.stdout.strip() == "[]"

@@ -20,11 +20,12 @@ import pytest
 from sqlalchemy import select
 
 from conftest import copy_stored_items, ledger_session, sqlite_url
-from digitize import export, mets
-from digitize.dcat import dcat_record
-from digitize.ledger import Item, Library
-from digitize.links import PublicLinks
-from digitize.storage import FolderStore
+from digitize.preservation import export
+from digitize.describe import mets
+from digitize.access.dcat import dcat_record
+from digitize.ledger.database import Item, Library
+from digitize.core.links import PublicLinks
+from digitize.store.storage import FolderStore
 
 LIBRARY, LIBRARY_NAME = "HD-TV", "Thư viện tỉnh Hải Dương"
 SAMPLES = ("HD-DC-0001", "HN-TK-0002")

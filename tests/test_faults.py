@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from conftest import (SAMPLES, cli_env, latest_report, ledger_session, register_library, report_reasons,
                       report_statuses, run_cli, sqlite_url, tree_hashes)
-from digitize.ledger import BatchLock, Item
+from digitize.ledger.database import BatchLock, Item
 
 PAGE = SAMPLES / "HD-DC-0001" / "0002.jpg"
 LONG = "trang-" + "a" * 236 + ".jpg"  # 246 bytes
@@ -41,7 +41,7 @@ def run_as_service_user(*args: str, **settings: str) -> subprocess.CompletedProc
     """`digitize ARGS` as root without the right to read or write files it may not (like a service
     user): files with mode 000 cannot be read."""
     return subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m",
-                           "digitize.cli", *args], env=cli_env(None, args, settings), capture_output=True, text=True,
+                           "digitize.cli.app", *args], env=cli_env(None, args, settings), capture_output=True, text=True,
                           timeout=900)
 
 

@@ -15,11 +15,11 @@ from PIL import Image
 from rapidfuzz.distance import Levenshtein
 
 from conftest import CORPUS
-from digitize.imaging import prepare_page
-from digitize.ingest import plan_item
-from digitize.pipeline import process_page
-from digitize.profiles import get_profile
-from digitize.settings import get_settings
+from digitize.capture.imaging import prepare_page
+from digitize.capture.ingest import plan_item
+from digitize.engine.pipeline import process_page
+from digitize.core.profiles import get_profile
+from digitize.core.settings import get_settings
 from hanpages import DEFAULT_FONT, render_pages
 
 OCRMYPDF = Path(sys.executable).parent / "ocrmypdf"

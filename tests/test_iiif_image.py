@@ -1,4 +1,4 @@
-"""IIIF Image API 3.0 (digitize.iiif_image): the parsing of requests against the spec's examples and
+"""IIIF Image API 3.0 (digitize.access.iiif.image): the parsing of requests against the spec's examples and
 rules, the rendering of regions, sizes, rotations and qualities from a picture of known coloured
 squares, the bounded cache of decoded pages, and (slow) the consortium's validator against the
 module served by a minimal app."""
@@ -17,8 +17,8 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from conftest import free_port, uvicorn_server
-from digitize import iiif_image
-from digitize.iiif_image import ImageCache, ImageRequestError, parse, render
+from digitize.access.iiif import image as iiif_image
+from digitize.access.iiif.image import ImageCache, ImageRequestError, parse, render
 from iiif_validator import run_validator, validator_image
 
 SQUARE = 200  # pixels on a side of each square of the test picture

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from conftest import free_port, run_cli, start_cli, wait_until_answers
-from digitize.settings import PACKAGED_PROFILES
+from digitize.core.settings import PACKAGED_PROFILES
 from iiif_validator import run_validator, validator_image
 
 pytestmark = pytest.mark.slow

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from conftest import CORPUS
-from digitize.imaging import prepare_page
-from digitize.models import Preprocessing
+from digitize.capture.imaging import prepare_page
+from digitize.core.models import Preprocessing
 import vnpages
 from vnpages import render_pages
 

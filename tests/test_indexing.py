@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLES, ledger_session, run_cli
-from digitize import search
+from digitize.search import index as search
 
 pytestmark = pytest.mark.slow
 

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 from conftest import SAMPLES
-from digitize.errors import BadInput
-from digitize.ingest import check_page_file, find_items, load_page, natural_key, plan_item
-from digitize.profiles import get_profile, load_profiles
-from digitize.settings import get_settings
+from digitize.core.errors import BadInput
+from digitize.capture.ingest import check_page_file, find_items, load_page, natural_key, plan_item
+from digitize.core.profiles import get_profile, load_profiles
+from digitize.core.settings import get_settings
 
 SETTINGS = get_settings()
 

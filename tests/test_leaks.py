@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from conftest import SAMPLES, cli_env, ledger_session, run_cli, sqlite_url
-from digitize.errors import ConfigError, LedgerUnavailable
+from digitize.core.errors import ConfigError, LedgerUnavailable
 
 PAGE = SAMPLES / "HD-DC-0001" / "0002.jpg"
 SECRET_ID = "MAT-0007"
@@ -114,7 +114,7 @@ def refusing_ledger(data: Path, table: str) -> str:
     it already has the row in hand."""
     from sqlalchemy import text
 
-    from digitize import holdings
+    from digitize.ledger import holdings
 
     url = sqlite_url(data / "ledger.sqlite")
     with ledger_session(url) as session:
@@ -125,8 +125,8 @@ def refusing_ledger(data: Path, table: str) -> str:
 
 
 def test_a_ledger_error_does_not_show_a_secret_items_title(tmp_path):
-    from digitize import ledger
-    from digitize.models import Access, Category, ItemMetadata, ItemResult
+    from digitize.ledger import database as ledger
+    from digitize.core.models import Access, Category, ItemMetadata, ItemResult
 
     data = tmp_path / "data"
     url = refusing_ledger(data, "items")
@@ -202,7 +202,7 @@ def test_report_cells_never_become_formulas(tmp_path):
 def test_negative_numbers_stay_numbers_in_the_report(tmp_path):
     from openpyxl import load_workbook
 
-    from digitize import quota
+    from digitize.ledger import quota
 
     row = {c: 0 for c in quota.REPORT_COLUMNS} | {"library": "HD-TV", "library_name": "-1 (cũ)", "holdings": -3,
                                                   "percent": -12.5, "target": "", "met": ""}
@@ -222,7 +222,7 @@ def test_negative_numbers_stay_numbers_in_the_report(tmp_path):
 
 def run_with_umask(umask: int, *args: str, **settings: str) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-c", f'umask {umask:03o} && exec "$@"', "bash", sys.executable, "-m",
-                           "digitize.cli", *args], env=cli_env(None, args, settings), capture_output=True,
+                           "digitize.cli.app", *args], env=cli_env(None, args, settings), capture_output=True,
                           text=True, timeout=900)
 
 

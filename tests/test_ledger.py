@@ -12,11 +12,11 @@ import pytest
 from pymarc import Field, Indicators, Record, Subfield
 
 from conftest import ledger_session, sqlite_url
-from digitize import holdings, ledger, quota
-from digitize.ledger import Holding, Item
-from digitize.models import Access, BatchSummary, Category, ItemMetadata, ItemResult
-from digitize.plans import load_plans
-from digitize.settings import PACKAGED_PROFILES
+from digitize.ledger import holdings, database as ledger, quota
+from digitize.ledger.database import Holding, Item
+from digitize.core.models import Access, BatchSummary, Category, ItemMetadata, ItemResult
+from digitize.ledger.plans import load_plans
+from digitize.core.settings import PACKAGED_PROFILES
 
 PROFILES = PACKAGED_PROFILES
 AS_OF = date(2026, 6, 30)

@@ -12,9 +12,10 @@ import pytest
 from PIL import Image
 
 from conftest import IIIF_TOOLS, ROOT, STORED, tool_python
-from digitize import content_search, dublincore, manifest, mets
-from digitize.links import PublicLinks
-from digitize.models import ItemPackage, Name
+from digitize.access.iiif import content_search, presentation as manifest
+from digitize.describe import dublincore, mets
+from digitize.core.links import PublicLinks
+from digitize.core.models import ItemPackage, Name
 
 STORE = STORED / "store"
 LIBRARY, LIBRARY_NAME = "HD-TV", "Thư viện tỉnh Hải Dương"
@@ -176,7 +177,7 @@ def test_every_page_is_a_canvas_of_its_image(packages, documents):
         assert len(canvases) == len(package.pages) >= 2
         files = {entry.id: entry for entry in package.files}
         for number, (canvas, page) in enumerate(zip(canvases, package.pages), start=1):
-            relative = manifest.stored_path(package, files[page.image])
+            relative = mets.stored_path(package, files[page.image])
             assert relative == f"images/{number:04d}.jpg"
             with Image.open(STORE / LIBRARY / item_id / relative) as jpeg:
                 size = jpeg.size

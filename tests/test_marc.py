@@ -8,9 +8,9 @@ import unicodedata
 import pytest
 from pymarc import Field, Indicators, Record, Subfield, XMLWriter
 
-from digitize.errors import BadInput
-from digitize.marc import _trim, describe, match, read_records
-from digitize.models import Description, Name
+from digitize.core.errors import BadInput
+from digitize.describe.marc import _trim, describe, match, read_records
+from digitize.core.models import Description, Name
 
 NFD_EDITOR = unicodedata.normalize("NFD", "Nguyễn Văn Đức,")
 NFD_RESPONSIBILITY = unicodedata.normalize("NFD", "Ủy ban nhân dân tỉnh Hải Dương biên soạn.")
@@ -243,8 +243,8 @@ def test_marc_crosswalks_to_the_expected_dc_and_mods_values(catalogue):
     """Binary MARC21 and MARCXML alike, field by field into oai_dc and MODS (both schema-valid)."""
     from lxml import etree
 
-    from digitize import dublincore, mods, schemas
-    from digitize.models import Access, ItemMetadata
+    from digitize.describe import dublincore, mods, schemas
+    from digitize.core.models import Access, ItemMetadata
 
     description = describe(match(read_records(catalogue), control_number="HD0001"))
     meta = ItemMetadata(id="HD-DC-2008", title="x", library="HD-TV", access=Access.restricted)

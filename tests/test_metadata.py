@@ -12,11 +12,11 @@ import pytest
 from lxml import etree
 
 from conftest import ROOT, STORED, StoredItems, copy_stored_items, tree_hashes
-from digitize import mets, schemas
-from digitize.dublincore import DC, OAI_DC
-from digitize.errors import OutputInvalid
-from digitize.models import Description, ItemMetadata, Name, StoredManifest
-from digitize.pdf import validate_pdfa
+from digitize.describe import mets, schemas
+from digitize.describe.dublincore import DC, OAI_DC
+from digitize.core.errors import OutputInvalid
+from digitize.core.models import Description, ItemMetadata, Name, StoredManifest
+from digitize.capture.pdf import validate_pdfa
 
 NS = mets.NS
 

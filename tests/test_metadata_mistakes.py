@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from conftest import (SAMPLES, latest_report, ledger_session, register_library, report_reasons, report_statuses,
                       run_cli, sqlite_url, tree_hashes)
-from digitize.ledger import Item
-from digitize.links import PublicLinks
-from digitize.settings import PACKAGED_PROFILES
+from digitize.ledger.database import Item
+from digitize.core.links import PublicLinks
+from digitize.core.settings import PACKAGED_PROFILES
 
 OPEN_PAGE = SAMPLES / "HD-DC-0001" / "0002.jpg"
 SECRET_PAGE = SAMPLES / "HN-TK-0002" / "0001.tif"
@@ -105,7 +105,7 @@ def test_a_control_character_in_a_title_becomes_a_space(published):
 def public_outputs(root: Path, out: Path, profiles: Path) -> str:
     """Everything a run makes public, as text: OAI-PMH (both formats, every verb that lists),
     public bags, the DCAT dataset and the union catalogue."""
-    from digitize.web import create_app
+    from digitize.web.app import create_app
     from conftest import ledger_session as session_for
 
     texts = []

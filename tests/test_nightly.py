@@ -56,8 +56,8 @@ def test_nightly_inbox_takes_ready_batches_only(prefect_server, tmp_path, monkey
     assert pdf.stat().st_mtime_ns == before
 
     # a batch another run is processing at this moment is left to that run
-    from digitize import ledger
-    from digitize.settings import get_settings
+    from digitize.ledger import database as ledger
+    from digitize.core.settings import get_settings
 
     busy = inbox / "lo-3"
     shutil.copytree(SAMPLES / "HD-DC-0001", busy / "HD-DC-0001")
@@ -72,8 +72,8 @@ def test_nightly_inbox_takes_ready_batches_only(prefect_server, tmp_path, monkey
 def test_quota_report_writes_the_files_and_publishes_the_artifacts(prefect_server, tmp_path, monkeypatch):
     import httpx
 
-    from digitize import holdings, ledger
-    from digitize.settings import get_settings
+    from digitize.ledger import holdings, database as ledger
+    from digitize.core.settings import get_settings
 
     monkeypatch.setenv("DIGITIZE_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("PREFECT_API_URL", prefect_server)

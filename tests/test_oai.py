@@ -14,11 +14,12 @@ from lxml import etree
 from sqlalchemy import select
 
 from conftest import copy_stored_items, ledger_session, sqlite_url, uvicorn_server
-from digitize import ledger, oai
-from digitize.ledger import Item, Library
-from digitize.links import PublicLinks
-from digitize.models import Access, Category, ItemMetadata, ItemResult
-from digitize.storage import FolderStore
+from digitize.ledger import database as ledger
+from digitize.access import oai
+from digitize.ledger.database import Item, Library
+from digitize.core.links import PublicLinks
+from digitize.core.models import Access, Category, ItemMetadata, ItemResult
+from digitize.store.storage import FolderStore
 
 NS = {"o": oai.OAI, "dc": "http://purl.org/dc/elements/1.1/", "oai_dc": "http://www.openarchives.org/OAI/2.0/oai_dc/",
       "mets": "http://www.loc.gov/METS/"}
@@ -359,7 +360,7 @@ def test_validation_catches_a_broken_response(call):
 def server(repo):
     from sqlalchemy.orm import Session
 
-    from digitize.web import add_oai, create_app
+    from digitize.web.app import add_oai, create_app
 
     session, store, _ = repo
     engine = session.get_bind()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from conftest import CORPUS
-from digitize.ingest import plan_item
-from digitize.pipeline import process_page
-from digitize.profiles import get_profile
-from digitize.quality import cer
-from digitize.settings import get_settings
+from digitize.capture.ingest import plan_item
+from digitize.engine.pipeline import process_page
+from digitize.core.profiles import get_profile
+from digitize.core.quality import cer
+from digitize.core.settings import get_settings
 from vnpages import render_pages
 
 ITEM = 'id = "HARD-1"\ntitle = "Trang khó"\nlibrary = "TEST"\naccess = "open"\nprofile = "quoc-ngu-old"\n'

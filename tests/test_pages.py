@@ -18,11 +18,11 @@ from PIL import Image, ImageDraw, ImageFont
 from PIL.TiffImagePlugin import IFDRational
 
 from conftest import latest_report, report_reasons, report_statuses, run_cli, tree_hashes
-from digitize import mets
-from digitize.errors import BadInput
-from digitize.ingest import page_dpi
-from digitize.models import PageSource
-from digitize.schemas import validate_file
+from digitize.describe import mets
+from digitize.core.errors import BadInput
+from digitize.capture.ingest import page_dpi
+from digitize.core.models import PageSource
+from digitize.describe.schemas import validate_file
 
 FONT = "/usr/share/fonts/truetype/noto/NotoSerif-Regular.ttf"
 LINES = ["Trăm năm trong cõi người ta,", "Chữ tài chữ mệnh khéo là ghét nhau.", "Trải qua một cuộc bể dâu,",
@@ -282,9 +282,9 @@ def test_only_a_believable_resolution_is_used(recorded, believed):
 
 
 def test_pixels_the_image_library_cannot_work_on_give_a_plain_reason(tmp_path):
-    from digitize.pipeline import prepare
-    from digitize.profiles import get_profile
-    from digitize.settings import get_settings
+    from digitize.engine.pipeline import prepare
+    from digitize.core.profiles import get_profile
+    from digitize.core.settings import get_settings
 
     page = PageSource(number=1, path=tmp_path / "0001.tif", name="0001.tif", sha256="0" * 64, size=1, dpi=300,
                       width=300, height=200, mode="CMYK", format="TIFF")

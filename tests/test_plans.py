@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from digitize.errors import ConfigError
-from digitize.models import Category
-from digitize.plans import Plan, Report, Target, Tier, load_plans, plan_for, target_for
-from digitize.settings import PACKAGED_PROFILES
+from digitize.core.errors import ConfigError
+from digitize.core.models import Category
+from digitize.ledger.plans import Plan, Report, Target, Tier, load_plans, plan_for, target_for
+from digitize.core.settings import PACKAGED_PROFILES
 
 PROFILES = PACKAGED_PROFILES
 DESIGN = Path(__file__).parent / "data" / "design-plans.md"  # the table of DESIGN.md, "Why it exists"
@@ -266,8 +266,8 @@ def test_models_directly():
 
 def test_libraries_are_declared_in_a_data_file_checked_like_the_plans(tmp_path):
     from conftest import ledger_session, sqlite_url
-    from digitize.holdings import ensure_library
-    from digitize.profiles import load_libraries
+    from digitize.ledger.holdings import ensure_library
+    from digitize.core.profiles import load_libraries
 
     declared = load_libraries(PACKAGED_PROFILES)
     assert declared["HD-TV"].tier == "provincial"

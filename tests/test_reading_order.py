@@ -16,7 +16,7 @@ from lxml import etree
 from PIL import Image, ImageDraw, ImageFont
 
 from conftest import CORPUS, run_cli
-from digitize.pdf import validate_pdfa
+from digitize.capture.pdf import validate_pdfa
 
 FONTS = "/usr/share/fonts/truetype"
 SERIF, SANS = f"{FONTS}/noto/NotoSerif-Regular.ttf", f"{FONTS}/noto/NotoSans-Regular.ttf"

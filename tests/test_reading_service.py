@@ -21,8 +21,12 @@ import httpx
 import pytest
 
 from conftest import ARTIFACTS, SAMPLES, free_port, run_cli, sample_manifest, start_cli, wait_until_answers
-from digitize import dublincore, labels, manifest, search, site
-from digitize.settings import PACKAGED_PROFILES
+from digitize.describe import dublincore
+from digitize.core import labels
+from digitize.access.iiif import presentation as manifest
+from digitize.search import index as search
+from digitize.access import site
+from digitize.core.settings import PACKAGED_PROFILES
 from hanpages import render_pages
 
 pytestmark = pytest.mark.slow
@@ -73,7 +77,7 @@ def service(tmp_path_factory):
     settings = {"data": str(data), "profiles": str(profiles)}
     done = run_cli("run", str(batch), "--workers", "2", **settings)
     assert done.returncode == 0, done.stdout + done.stderr
-    added = subprocess.run([sys.executable, "-m", "digitize.cli", "user", "add", "staff", "--password-stdin"],
+    added = subprocess.run([sys.executable, "-m", "digitize.cli.app", "user", "add", "staff", "--password-stdin"],
                            input=PASSWORD + "\n", capture_output=True, text=True,
                            env={**__import__("os").environ, "DIGITIZE_DATA": str(data)})
     assert added.returncode == 0, added.stdout + added.stderr
@@ -168,7 +172,7 @@ def test_secret_items_are_answered_as_missing_and_restricted_ones_open_only_in_t
 
 
 def test_staff_sign_in_refuses_wrong_passwords_forged_cookies_and_forms_without_their_token(service):
-    from digitize import accounts
+    from digitize.ledger import accounts
 
     base, data, _, _ = service
     http = client(base, "anonymous")
@@ -202,7 +206,7 @@ def test_staff_sign_in_refuses_wrong_passwords_forged_cookies_and_forms_without_
     assert "staff" in listed.stdout and "locked" in listed.stdout
     run_cli("user", "remove", "staff", data=str(data))
     assert signed.get(f"/items/{LIBRARY}/RESTR-1/files/RESTR-1.pdf").status_code == 404  # sessions end with it
-    added = subprocess.run([sys.executable, "-m", "digitize.cli", "user", "add", "staff", "--password-stdin"],
+    added = subprocess.run([sys.executable, "-m", "digitize.cli.app", "user", "add", "staff", "--password-stdin"],
                            input=PASSWORD + "\n", capture_output=True, text=True,
                            env={**__import__("os").environ, "DIGITIZE_DATA": str(data)})
     assert added.returncode == 0
@@ -380,8 +384,8 @@ def test_every_manifest_of_the_sample_batch_names_its_pages_in_order_with_their_
 
 
 def test_search_inside_an_item_answers_iiif_content_search_with_the_words_boxes(service):
-    from digitize.content_search import words
-    from digitize.vietnamese import fold
+    from digitize.access.iiif.content_search import words
+    from digitize.core.vietnamese import fold
 
     base, data, _, _ = service
     alto = (data / "store" / LIBRARY / "OPEN-1" / "alto" / "0001.xml").read_bytes()
@@ -426,8 +430,8 @@ SEARCH_HIGHLIGHTS = """() => {
 
 def only_on_page_2(data: Path) -> str:
     """A word with diacritics printed on page 2 of OPEN-1 and not on page 1 (folded)."""
-    from digitize.content_search import words
-    from digitize.vietnamese import fold
+    from digitize.access.iiif.content_search import words
+    from digitize.core.vietnamese import fold
 
     alto = data / "store" / LIBRARY / "OPEN-1" / "alto"
     first = {fold(w.text) for w in words((alto / "0001.xml").read_bytes())}
@@ -438,7 +442,7 @@ def only_on_page_2(data: Path) -> str:
 
 
 def test_searching_inside_an_item_lists_its_hit_pages_without_javascript(service):
-    from digitize.vietnamese import fold
+    from digitize.core.vietnamese import fold
 
     base, data, _, _ = service
     word = only_on_page_2(data)
@@ -480,7 +484,7 @@ def test_the_viewer_opens_with_the_search_panel_listing_the_hits_and_their_boxes
     from PIL import Image, ImageChops
     from playwright.sync_api import expect
 
-    from digitize.vietnamese import fold
+    from digitize.core.vietnamese import fold
 
     base, data, _, _ = service
     word = only_on_page_2(data)

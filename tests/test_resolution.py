@@ -15,11 +15,11 @@ from PIL import Image
 import hanpages
 import vnpages
 from conftest import CORPUS, latest_report, report_reasons, report_statuses, run_cli
-from digitize import mets
-from digitize.ingest import check_page_file, page_dpi, plan_item
-from digitize.profiles import get_profile
-from digitize.schemas import validate_file
-from digitize.settings import get_settings
+from digitize.describe import mets
+from digitize.capture.ingest import check_page_file, page_dpi, plan_item
+from digitize.core.profiles import get_profile
+from digitize.describe.schemas import validate_file
+from digitize.core.settings import get_settings
 
 TEXT = CORPUS / "truyen-kieu-1866.txt"
 A4_PT = (595.28, 841.89)

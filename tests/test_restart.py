@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import EPOCH, SAMPLES, ledger_session, output_hashes, run_cli, sqlite_url, start_cli, wait_for
-from digitize import ledger
-from digitize.errors import BatchBusy
+from digitize.ledger import database as ledger
+from digitize.core.errors import BatchBusy
 
 LIBRARY = ("--library", "HD-TV", "--name", "Thư viện tỉnh Hải Dương", "--province", "hai-duong",
            "--tier", "provincial")

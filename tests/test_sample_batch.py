@@ -9,9 +9,9 @@ import unicodedata
 import pikepdf
 
 from conftest import SAMPLES, TRUTH, run_cli, sample_manifest, tree_hashes
-from digitize.pdf import validate_pdfa
-from digitize.quality import cer
-from digitize.schemas import validate_file
+from digitize.capture.pdf import validate_pdfa
+from digitize.core.quality import cer
+from digitize.describe.schemas import validate_file
 
 
 def items(out):

@@ -1,4 +1,4 @@
-"""Full-text search (digitize.search) on SQLite and on a real PostgreSQL: Vietnamese folding,
+"""Full-text search (digitize.search.index) on SQLite and on a real PostgreSQL: Vietnamese folding,
 accented matches ranked first, phrases, AND, filters, paging, facets, a new version replacing the
 old text, withdrawn items gone, access tiers (secret items nowhere) and hostile queries."""
 
@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import text
 
 from conftest import ledger_session, sqlite_url
-from digitize import search
-from digitize.ledger import Item, Library, utcnow
-from digitize.search import IndexedItem, fold, marked, tokens
+from digitize.search import index as search
+from digitize.ledger.database import Item, Library, utcnow
+from digitize.search.index import IndexedItem, fold, marked, tokens
 
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
 LIBRARY = "HD-TV"
@@ -360,7 +360,7 @@ def test_the_migration_goes_down_and_up_again(database):
     from alembic import command
     from alembic.config import Config
 
-    from digitize import ledger
+    from digitize.ledger import database as ledger
 
     config = Config()
     config.set_main_option("script_location", str(ledger.MIGRATIONS))

@@ -1,4 +1,4 @@
-"""The public reading site's pages (digitize.site) rendered from sample views in Vietnamese and
+"""The public reading site's pages (digitize.access.site) rendered from sample views in Vietnamese and
 English: hostile values are escaped, the pages parse, load no inline script or style, keep the
 language and the category in their links, and hide the viewer and the PDF/A of a restricted item;
 the not-found page never depends on what was asked for."""
@@ -13,8 +13,8 @@ import lxml.etree
 import lxml.html
 import pytest
 
-from digitize import site
-from digitize.site import Context, ItemSummary, ItemView, LibrarySummary
+from digitize.access import site
+from digitize.access.site import Context, ItemSummary, ItemView, LibrarySummary
 
 BASE = "https://thuvien.example.vn/so"
 HOSTILE = "<script>alert(\"x\")</script> & 'q'"

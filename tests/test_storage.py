@@ -14,10 +14,11 @@ from contextlib import contextmanager
 import pytest
 
 from conftest import SAMPLES, run_cli, sample_manifest
-from digitize import mets, pipeline
-from digitize.models import ItemRecord
-from digitize.errors import StorageConflict, StorageError, StorageUnavailable
-from digitize.storage import S3Store
+from digitize.describe import mets
+from digitize.engine import pipeline
+from digitize.core.models import ItemRecord
+from digitize.core.errors import StorageConflict, StorageError, StorageUnavailable
+from digitize.store.storage import S3Store
 
 
 def s3_env(swift, monkeypatch):
@@ -299,7 +300,7 @@ def test_audit_from_the_ledger_and_repair(swift, pushed):
 
 
 def test_folder_store_refuses_a_changed_file_and_keeps_versions(tmp_path):
-    from digitize.storage import FolderStore
+    from digitize.store.storage import FolderStore
 
     store = FolderStore(tmp_path / "store")
     path = tmp_path / "0001.txt"

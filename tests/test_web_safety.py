@@ -23,14 +23,14 @@ from sqlalchemy.orm import Session
 
 from conftest import (copy_stored_items, free_port, ledger_session, run_cli, sqlite_url, uvicorn_server,
                       wait_until_answers)
-from digitize import oai
-from digitize.errors import ConfigError
-from digitize.ledger import Item
-from digitize.plans import load_plans
-from digitize.settings import PACKAGED_PROFILES, Settings
-from digitize.storage import FolderStore
-from digitize.links import PublicLinks
-from digitize.web import require_loopback
+from digitize.access import oai
+from digitize.core.errors import ConfigError
+from digitize.ledger.database import Item
+from digitize.ledger.plans import load_plans
+from digitize.core.settings import PACKAGED_PROFILES, Settings
+from digitize.store.storage import FolderStore
+from digitize.core.links import PublicLinks
+from digitize.web.app import require_loopback
 from test_oai import NS, RESTRICTED_TITLE, SECRET_TITLE, at, error, fill
 
 KEY = b"a test key of at least 32 bytes."
@@ -57,7 +57,7 @@ def repo(tmp_path_factory):
 
 
 def make_app(repo, staff: bool, page_size: int = 100, key: bytes = KEY):
-    from digitize.web import create_app
+    from digitize.web.app import create_app
 
     session, store, _ = repo
     engine = session.get_bind()
@@ -263,7 +263,7 @@ def test_served_by_the_cli_with_the_key_of_the_data_folder(repo, tmp_path):
     env = {**os.environ, "DIGITIZE_DATA": str(tmp_path), "DIGITIZE_LEDGER": url, "DIGITIZE_STORE": store.root.as_uri(),
            "DIGITIZE_OAI_PAGE_SIZE": "2", "DIGITIZE_PUBLIC_URL": base}
     env.pop("DIGITIZE_SECRET_KEY", None)
-    server = subprocess.Popen([sys.executable, "-m", "digitize.cli", "web", "--port", str(port)], env=env)
+    server = subprocess.Popen([sys.executable, "-m", "digitize.cli.app", "web", "--port", str(port)], env=env)
     try:
         wait_until_answers(base + "/oai?verb=Identify", 30, process=server)
         assert httpx.get(base + "/staff/").status_code == 303  # the dashboard only after signing in
@@ -285,7 +285,7 @@ def test_served_by_the_cli_with_the_key_of_the_data_folder(repo, tmp_path):
 
 
 def test_the_secret_key_is_made_once_and_shared(tmp_path):
-    make_key = "from digitize.settings import Settings; import sys; sys.stdout.write(Settings().token_key().hex())"
+    make_key = "from digitize.core.settings import Settings; import sys; sys.stdout.write(Settings().token_key().hex())"
     env = {**os.environ, "DIGITIZE_DATA": str(tmp_path / "data")}
     env.pop("DIGITIZE_SECRET_KEY", None)
     started = [subprocess.Popen([sys.executable, "-c", make_key], env=env, stdout=subprocess.PIPE, text=True)

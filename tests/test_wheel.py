@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from conftest import ROOT, SAMPLES, sample_manifest
-from digitize.pdf import validate_pdfa
-from digitize.schemas import validate_file
+from digitize.capture.pdf import validate_pdfa
+from digitize.describe.schemas import validate_file
 
 
 def uv() -> list[str]:

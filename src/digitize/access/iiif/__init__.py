@@ -1,0 +1,1 @@
+"""IIIF: the Image API server, Presentation manifests and collections, Content Search; free of the ledger and the store."""

@@ -1,0 +1,82 @@
+"""Material profiles: TOML data files under <profiles>/materials (by default the package's own,
+src/digitize/data/profiles), validated by pydantic."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from typing import Literal
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from digitize.core.errors import ConfigError
+from digitize.core.models import TIERS, Access, Profile
+
+LIBRARIES = "libraries.toml"
+
+
+def load_data_files(folder: Path, model: type[BaseModel], key: str, what: str) -> dict:
+    """Every `folder/*.toml` validated by `model`, by its `key` field, which must equal the file
+    name; a ConfigError names the file that is wrong."""
+    found = {}
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            item = model.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"invalid {what}: {exc}", str(path),
+                              f"fix the file (see the other {what}s for the keys)") from exc
+        if getattr(item, key) != path.stem:
+            raise ConfigError(f"{key} {getattr(item, key)!r} differs from the file name", str(path),
+                              "make them the same")
+        found[path.stem] = item
+    if not found:
+        raise ConfigError(f"no {what}s found", str(folder), "set DIGITIZE_PROFILES to a profiles folder (or unset it for the packaged one)")
+    return found
+
+
+@lru_cache
+def load_profiles(folder: Path) -> dict[str, Profile]:
+    return load_data_files(folder / "materials", Profile, "name", "material profile")
+
+
+def get_profile(folder: Path, name: str) -> Profile:
+    profiles = load_profiles(folder)
+    if name not in profiles:
+        raise ConfigError(f"unknown material profile {name!r}", str(folder / "materials"),
+                          f"use one of: {', '.join(sorted(profiles))}")
+    return profiles[name]
+
+
+class LibraryDeclaration(BaseModel):
+    """A library as <profiles>/libraries.toml declares it: who it is (for the ledger, the quota and
+    the reading site) and the access its items get when their metadata leaves it out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    province: str | None = None  # the province's plan file name, e.g. hai-duong
+    tier: Literal[TIERS] | None = None
+    access: Access | None = None
+
+
+@lru_cache
+def load_libraries(folder: Path) -> dict[str, LibraryDeclaration]:
+    """The libraries declared in <profiles>/libraries.toml, by code (none when the file is absent)."""
+    path = folder / LIBRARIES
+    if not path.exists():
+        return {}
+    try:
+        tables = tomllib.loads(path.read_text(encoding="utf-8"))
+        return {code: LibraryDeclaration.model_validate(table) for code, table in tables.items()}
+    except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError, AttributeError) as exc:
+        raise ConfigError(f"invalid library declarations: {exc}", str(path),
+                          'write one table per library code, e.g. [HD-TV] then name = "...", province = '
+                          '"hai-duong", tier = "provincial", access = "restricted"') from None
+
+
+def load_library_defaults(folder: Path) -> dict[str, dict]:
+    """Per library code, the metadata its items get when they leave it out (`[HD-TV] access =
+    "open"` in <profiles>/libraries.toml)."""
+    return {code: declared.model_dump(mode="json", include={"access"}, exclude_none=True)
+            for code, declared in load_libraries(folder).items()}

@@ -1,0 +1,495 @@
+"""One batch run, start to end: find the items and the catalogue records, take the batch's lock,
+intake, resume what an earlier run finished, hand the pages to a runner (digitize.engine.runner), assemble
+and store each item while the next item's pages go on, quarantine what failed, record the run in
+the ledger and write the report. Needs no Prefect: flows/ runs the same engine as a Prefect flow."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from digitize.core import files, progress
+from digitize.search import indexing
+from digitize.capture import ingest, ocr
+from digitize.ledger import database as ledger
+from digitize.describe import marc, package
+from digitize.engine import pipeline
+from digitize.store import storage
+from digitize.core.errors import (BadInput, DigitizeError, LedgerUnavailable, OutputUnwritable, StorageRefused,
+                             StorageUnavailable, ToolError)
+from digitize.core.files import write_atomic
+from digitize.core.models import (Access, BatchSummary, ItemMetadata, ItemRecord, ItemResult, PageRecord, PageSource,
+                             Problem, Profile, Severity, Status, StoredManifest)
+from digitize.core.profiles import get_profile, load_libraries, load_library_defaults
+from digitize.engine.runner import Runner
+from digitize.core.settings import Settings
+
+log = logging.getLogger("digitize")
+PAGE_ATTEMPTS = 3  # a page whose OCR fails with a tool error is tried again, after a pause
+RETRY_PAUSE = 2.0
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """What to run, with every setting it needs read once, up front."""
+
+    batch: Path
+    out: Path
+    profiles: Path
+    default_profile: str
+    library: str | None
+    workers: int
+    new_version: bool
+    store_url: str
+    multipart_mb: int
+    ledger_url: str
+    max_pixels: int
+    ocr_timeout: int
+    dpi: int | None = None  # the scan resolution of the items that state none
+
+    @classmethod
+    def make(cls, batch: Path, settings: Settings, out: Path | None = None, profile: str | None = None,
+             library: str | None = None, workers: int | None = None, new_version: bool = False,
+             dpi: int | None = None) -> BatchRequest:
+        return cls(batch=Path(batch), out=Path(out or settings.out), profiles=settings.profiles,
+                   default_profile=profile or settings.default_profile, library=library,
+                   workers=workers or settings.workers, new_version=new_version, store_url=settings.store_url,
+                   multipart_mb=settings.multipart_mb, ledger_url=settings.ledger_url, max_pixels=settings.max_pixels,
+                   ocr_timeout=settings.ocr_timeout, dpi=dpi)
+
+
+# --- the work handed to the runner: plain module functions, so that any runner can ship them ---
+
+def intake(folder: Path, batch: Path, csv_row: dict | None, profiles: Path, default_profile: str,
+           max_pixels: int, defaults: dict) -> ingest.ItemPlan:
+    return ingest.plan_item(folder, batch, csv_row, lambda meta: get_profile(profiles, meta.profile or default_profile),
+                            max_pixels, defaults, load_library_defaults(profiles))
+
+
+def page(item_id: str, source: PageSource, profile: Profile, folder: Path, ocr_timeout: int) -> PageRecord | Problem:
+    """One page; a bad page is a Problem; a tool failure is tried again before it is one."""
+    for attempt in range(1, PAGE_ATTEMPTS + 1):
+        try:
+            return pipeline.process_page(source, profile, folder, ocr_timeout)
+        except BadInput as exc:
+            return Problem(item=item_id, file=source.name, reason=exc.message, path=source.path)
+        except ToolError:
+            if attempt == PAGE_ATTEMPTS:
+                raise
+            time.sleep(RETRY_PAUSE)
+
+
+def assemble(plan: ingest.ItemPlan, catalogue: list, profile: Profile, records: list[PageRecord], folder: Path,
+             problems: list[Problem], seconds: float, ingested: str, base: str) -> ItemRecord:
+    description = pipeline.describe(plan.meta, catalogue)
+    return pipeline.assemble_item(plan.meta, description, profile, plan.pages, records, folder, problems, seconds,
+                                  ingested, base)
+
+
+def with_problem(result: ItemResult, status: Status, reason: str, severity: Severity = Severity.error) -> ItemResult:
+    problem = Problem(item=result.item_id, reason=reason, severity=severity)
+    return result.model_copy(update={"status": status, "problems": [*result.problems, problem]})
+
+
+def store(record: ItemRecord, folder: Path, store_url: str, multipart_mb: int,
+          new_version: bool) -> tuple[ItemResult, StoredManifest | None]:
+    """Push a finished item; if the store stays unreachable the item waits for the next run."""
+    result = record.result
+    try:
+        manifest, sent = pipeline.store_item(record, folder, storage.open_store(store_url, multipart_mb << 20),
+                                             new_version)
+    except StorageUnavailable as exc:
+        return with_problem(result, Status.waiting, f"waiting for storage: {exc.message}", Severity.warning), None
+    except StorageRefused:
+        raise  # no item can be stored: the run stops
+    except DigitizeError as exc:
+        return with_problem(result, Status.failed, exc.message), None
+    log.info("%s stored (%d objects sent)", shown(result), sent)
+    return pipeline.mark_stored(folder, record, manifest).result, manifest
+
+
+# --- the run ---
+
+def shown(item: ItemResult | ItemMetadata, number: int | None = None) -> str:
+    """How logs and the runner's task names call an item: a secret item is never named there."""
+    secret = item.secret if isinstance(item, ItemResult) else item.access == Access.secret
+    name = item.item_id if isinstance(item, ItemResult) else item.id
+    return ("a secret item" if number is None else f"secret item {number}") if secret else name
+
+
+def failure_reason(exc: Exception, work: str) -> str:
+    """What an operator reads for a failure: our errors say it themselves; anything else is a bug."""
+    return exc.message if isinstance(exc, DigitizeError) else f"{work} failed: {exc!r}"
+
+
+def environment_fault(exc: BaseException) -> DigitizeError | None:
+    """The fault of the environment behind ``exc`` (the run stops), or None (the item's own fault)."""
+    if isinstance(exc, (StorageRefused, OutputUnwritable, LedgerUnavailable)):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in files.UNWRITABLE:
+        return OutputUnwritable(f"cannot write {exc.filename or 'the output'}: {exc.strerror}", None,
+                                "free space or make the output folder writable for the service user, then run "
+                                "again: what is finished is kept and not done again")
+    return None
+
+
+def check_output(request: BatchRequest) -> None:
+    """Stop before any work when the output folder cannot hold the run's work."""
+    out, batch = request.out.resolve(), request.batch.resolve()
+    if out.is_relative_to(batch):
+        raise BadInput("the output folder is inside the batch folder", str(request.out),
+                       "choose an output folder outside the batch (--out or DIGITIZE_DATA): the next run "
+                       "would read its own outputs as items")
+    try:
+        files.probe_writable(out)
+    except OSError as exc:
+        raise OutputUnwritable(f"the output folder cannot be written ({exc.strerror})", str(request.out),
+                               "free space or make it writable for the service user, then run again") from None
+
+
+def read_catalogue(batch: Path) -> tuple[list, list[Problem]]:
+    """Every MARC21 record the batch carries; a file that cannot be read is reported."""
+    records, problems = [], []
+    for path in ingest.catalogue_files(batch):
+        try:
+            records += marc.read_records(path)
+        except BadInput as exc:
+            problems.append(Problem(item=batch.name, file=path.name, reason=exc.message))
+    return records, problems
+
+
+def ingest_date(folder: Path) -> str:
+    """When the item's intake first began: a run that resumes the item keeps the first run's date."""
+    path = folder / pipeline.WORK / "ingested"
+    if not path.exists():
+        write_atomic(path, package.now())
+    return path.read_text(encoding="utf-8").strip()
+
+
+@dataclass
+class ItemRun:
+    """An item whose pages are being worked on."""
+
+    index: int
+    plan: ingest.ItemPlan
+    profile: Profile
+    folder: Path
+    outcomes: list  # per page: its PageRecord or Problem once back, None until then
+    began: float = 0.0
+
+
+def run_batch(request: BatchRequest, runner: Runner, run_label: str = "") -> BatchSummary:
+    """Run a batch to its end with ``runner`` doing the work; ``run_label`` names this run in the
+    batch's lock (e.g. its Prefect flow run). Raises BatchBusy when another run has the batch, and
+    ConfigError or ToolError, before any work, for a wrong setting or missing OCR language data."""
+    get_profile(request.profiles, request.default_profile)  # an unknown profile stops the run here
+    load_library_defaults(request.profiles)  # so does a wrong libraries.toml
+    store = storage.open_store(request.store_url, request.multipart_mb << 20)  # and a wrong store setting
+    check_output(request)
+    store.check_writable()
+    key = str(request.batch.resolve())
+    session = ledger.open_ledger(request.ledger_url)
+    try:
+        ledger.lock_batch(session, key, run_label)
+        try:
+            return _BatchRun(request, runner, session, store).run()
+        finally:
+            try:
+                ledger.unlock_batch(session, key, os.getpid())
+            except LedgerUnavailable as exc:  # the run itself is over; the next one takes the lock over
+                log.warning("the batch lock could not be released: %s", exc.message)
+    finally:
+        session.close()
+        session.get_bind().dispose()
+
+
+class _BatchRun:
+    def __init__(self, request: BatchRequest, runner: Runner, session, store: storage.Store):
+        self.request, self.runner, self.session, self.store = request, runner, session, store
+        self.quarantine = request.out / "_quarantine" / request.batch.name
+        self.results: dict[int, tuple[ItemResult, StoredManifest | None]] = {}
+        self.events: queue.SimpleQueue = queue.SimpleQueue()  # (handler, future) of finished work
+        self.pending = 0
+        self.waiting: deque[tuple[ItemRun, int]] = deque()  # pages not yet handed over, in batch order
+        self.first_page: datetime | None = None
+        self.catalogue: list = []
+        self.stopped: DigitizeError | None = None  # a fault of the environment: no new work is started
+
+    def submit(self, kind: str, label: str, fn: Callable, args: tuple, then: Callable) -> None:
+        """Hand work to the runner; ``then(future)`` runs here, in the run's own thread, when it ends."""
+        future = self.runner.submit(kind, label, fn, *args)
+        self.pending += 1
+        future.add_done_callback(lambda done: self.events.put((then, done)))
+
+    def stop(self, fault: DigitizeError) -> None:
+        """Start no new work; what is with the workers ends, then the run does its accounts."""
+        if self.stopped is None:
+            log.error("run stopped: %s", fault.message)
+            self.stopped = fault
+        self.waiting.clear()
+
+    def run(self) -> BatchSummary:
+        request = self.request
+        started = datetime.now(timezone.utc)
+        found, problems = ingest.find_items(request.batch)
+        self.catalogue, catalogue_problems = read_catalogue(request.batch)
+        problems += catalogue_problems
+        defaults = {key: value for key, value in (("library", request.library), ("dpi", request.dpi)) if value}
+        intakes = [self.runner.submit("ingest-item", f"item folder {number}", intake, folder, request.batch, row,
+                                      request.profiles, request.default_profile, request.max_pixels, defaults)
+                   for number, (folder, row) in enumerate(found, start=1)]
+        plans = [future.result() for future in intakes]
+        refuse_shared_ids(plans)
+        for problem in problems:
+            log.warning("%s: %s", problem.file or problem.item, problem.reason)
+        for name in {plan.meta.profile or request.default_profile for plan in plans if plan.ok}:
+            ocr.check_languages(get_profile(request.profiles, name).all_languages)  # missing data stops the run here
+
+        progress.report("total", sum(len(p.pages) for p in plans if p.ok))
+        for index, plan in enumerate(plans):
+            if self.stopped:
+                break
+            self.guarded(self.start_item, index, plan)
+        for _ in range(len(self.waiting) if self.runner.window is None else self.runner.window):
+            self.hand_over()
+        while self.pending:
+            handler, future = self.events.get()
+            self.pending -= 1
+            self.guarded(handler, future)
+
+        finished = datetime.now(timezone.utc)
+        counted = [(plans[i].meta, *self.results[i]) for i in sorted(self.results) if plans[i].meta is not None]
+        problems += self.record(started, finished, counted)
+        summary = BatchSummary(batch=str(request.batch), started=started, finished=finished,
+                               items=[self.results[i][0] for i in sorted(self.results)], problems=problems,
+                               first_page=self.first_page)
+        if self.stopped:
+            summary.stopped, summary.stop_code = self.stopped.message, int(self.stopped.exit_code)
+            summary.not_done = [plan.label for i, plan in enumerate(plans) if i not in self.results]
+        report = request.out / "_reports" / f"{request.batch.name}-{started:%Y%m%dT%H%M%S}.json"
+        try:
+            write_atomic(report, summary.model_dump_json(indent=1))
+        except OSError as exc:
+            log.error("the run's report could not be written to %s: %s", report, exc.strerror)
+        for item in summary.items:
+            log.info("%s: %s, %d pages, confidence %s", shown(item), item.status.value, item.pages,
+                     item.mean_confidence)
+        return summary
+
+    def guarded(self, handler: Callable, *args) -> None:
+        """Run a step of the run's own thread; a fault of the environment there stops the run."""
+        try:
+            handler(*args)
+        except Exception as exc:
+            fault = environment_fault(exc)
+            if fault is None:
+                raise
+            self.stop(fault)
+
+    def start_item(self, index: int, plan: ingest.ItemPlan) -> None:
+        if not plan.ok:
+            self.results[index] = (self.failed(plan, plan.problems), None)
+            return
+        request = self.request
+        profile = get_profile(request.profiles, plan.meta.profile or request.default_profile)
+        folder = pipeline.item_dir(request.out, plan.meta)
+        earlier = pipeline.finished_item(folder, plan.pages)
+        claimed = None if request.new_version else self.claimed_elsewhere(plan, folder, earlier)
+        if claimed:
+            plan.problem(claimed)
+            self.results[index] = (self.failed(plan, plan.problems), None)
+            return
+        if earlier is not None:
+            progress.report("page", len(plan.pages))
+            description = pipeline.describe(plan.meta, self.catalogue)
+            changed = pipeline.metadata_changes(earlier, plan.meta, description)
+            if changed:
+                log.info("%s: metadata changed (%s), stored again as a new version", shown(plan.meta),
+                         ", ".join(changed))
+                self.submit("update-item", f"update {shown(plan.meta, index + 1)}", pipeline.redescribe_item,
+                            (earlier, plan.meta, description, folder, changed),
+                            lambda future: self.assembled(index, plan, folder, [], future))
+                return
+            log.info("%s already done, skipped", shown(plan.meta))
+            if earlier.stored is not None:
+                self.check_stored(index, plan, folder, earlier)
+            else:
+                self.submit_store(index, folder, earlier)
+            return
+        ingest_date(folder)
+        job = ItemRun(index, plan, profile, folder, [None] * len(plan.pages))
+        self.waiting.extend((job, number) for number in range(len(plan.pages)))
+
+    def check_stored(self, index: int, plan: ingest.ItemPlan, folder: Path, earlier: ItemRecord) -> None:
+        """An item stored by an earlier run: the store may have lost objects since (one HEAD each),
+        which are sent again from the local copies."""
+        result, lost = earlier.result, []
+        try:
+            lost = storage.missing(self.store, pipeline.item_key(plan.meta), earlier.stored.objects)
+        except DigitizeError as exc:  # the stored copy stands; the next run checks it again
+            result = with_problem(result, Status.ok, f"the store could not be checked: {exc.message}",
+                                  Severity.warning)
+        gone = [name for name in lost if not (folder / name).is_file()]
+        if gone:
+            self.results[index] = (with_problem(result, Status.failed, (
+                f"{len(gone)} objects missing from the store are gone from the output folder too "
+                f"({', '.join(gone[:5])}{', ...' if len(gone) > 5 else ''}); restore {folder} from a "
+                "backup and run again, or move it aside and run again with --new-version to make the "
+                "item anew")), None)
+        elif lost:
+            self.submit_store(index, folder, earlier)
+        else:
+            self.results[index] = (result, earlier.stored)
+
+    def claimed_elsewhere(self, plan: ingest.ItemPlan, folder: Path, earlier: ItemRecord | None) -> str | None:
+        """Why this item may not take its id: the library already has an item stored under it from
+        other page images or from another batch (replacing one needs --new-version)."""
+        meta = plan.meta
+        other_batch = ledger.stored_from(self.session, meta.library, meta.id)
+        moved = other_batch is not None and Path(other_batch).resolve() != self.request.batch.resolve()
+        differs = pipeline.stored_from_other_pages(folder, plan.pages)
+        if not differs and not (moved and earlier is None):
+            return None
+        return (f"the id {meta.id} is already used by an item stored for library {meta.library}, from "
+                f"{'the batch ' + other_batch if other_batch else 'an earlier run'} with other page images; "
+                f"this item ({plan.folder}) is not stored under it. Give this item its own id; or, if it "
+                "replaces the stored one, run again with --new-version (the stored copies are kept as a "
+                "previous version)")
+
+    def hand_over(self) -> None:
+        if not self.waiting:
+            return
+        job, number = self.waiting.popleft()
+        if number == 0:
+            job.began = time.monotonic()
+        if self.first_page is None:
+            self.first_page = datetime.now(timezone.utc)
+        source = job.plan.pages[number]
+        self.submit("page", f"{shown(job.plan.meta, job.index + 1)} page {source.number}", page,
+                    (job.plan.meta.id, source, job.profile, job.folder, self.request.ocr_timeout),
+                    lambda future: self.page_done(job, number, future))
+
+    def page_done(self, job: ItemRun, number: int, future) -> None:
+        source = job.plan.pages[number]
+        try:
+            job.outcomes[number] = future.result()
+        except Exception as exc:  # a crash on one page must not stop the batch
+            fault = environment_fault(exc)
+            if fault is not None:
+                return self.stop(fault)  # the item is left for the next run, not failed
+            job.outcomes[number] = Problem(item=job.plan.meta.id, file=source.name, path=source.path,
+                                           reason=failure_reason(exc, "processing"))
+        progress.report("page")
+        if self.runner.window is not None:
+            self.hand_over()
+        if None not in job.outcomes and not self.stopped:
+            self.pages_done(job)
+
+    def pages_done(self, job: ItemRun) -> None:
+        """All pages of an item are back: assemble it (on the runner, beside the next pages)."""
+        plan = job.plan
+        records = [o for o in job.outcomes if isinstance(o, PageRecord)]
+        problems = list(plan.problems) + [o for o in job.outcomes if isinstance(o, Problem)]
+        if any(p.severity == Severity.error for p in problems):
+            self.results[job.index] = (self.failed(plan, problems), None)
+            return
+        base = self.store.url(pipeline.item_key(plan.meta))
+        self.submit("assemble-item", f"assemble {shown(plan.meta, job.index + 1)}", assemble,
+                    (plan, self.catalogue, job.profile, records, job.folder, problems,
+                     time.monotonic() - job.began, ingest_date(job.folder), base),
+                    lambda future: self.assembled(job.index, plan, job.folder, problems, future))
+
+    def assembled(self, index: int, plan: ingest.ItemPlan, folder: Path, problems: list[Problem], future) -> None:
+        try:
+            record = future.result()
+        except Exception as exc:  # a failed assembly fails its item, not the batch
+            fault = environment_fault(exc)
+            if fault is not None:
+                return self.stop(fault)
+            problem = Problem(item=plan.meta.id, reason=failure_reason(exc, "assembly"))
+            self.results[index] = (self.failed(plan, problems + [problem]), None)
+            return
+        if not self.stopped:
+            self.submit_store(index, folder, record)
+
+    def submit_store(self, index: int, folder: Path, record: ItemRecord) -> None:
+        request = self.request
+        self.submit("store-item", f"store {shown(record.metadata, index + 1)}", store,
+                    (record, folder, request.store_url, request.multipart_mb,
+                     request.new_version or record.new_version),
+                    lambda future: self.stored(index, record, future))
+
+    def stored(self, index: int, record: ItemRecord, future) -> None:
+        try:
+            self.results[index] = future.result()
+        except Exception as exc:  # store() reports the store's own errors; this is a bug
+            fault = environment_fault(exc)
+            if fault is not None:
+                return self.stop(fault)
+            self.results[index] = (with_problem(record.result, Status.failed, failure_reason(exc, "storing")), None)
+
+    def failed(self, plan: ingest.ItemPlan, problems: list[Problem]) -> ItemResult:
+        """Record a failed item; copy what made it fail into the quarantine with the reason."""
+        for problem in problems:
+            if problem.severity == Severity.error:
+                # a bad page is copied alone; an item that cannot be read at all, whole
+                ingest.quarantine(self.quarantine, ingest.shown_name(plan.folder.name), problem.path or plan.folder,
+                                  problem.reason)
+        meta = plan.meta
+        return ItemResult(item_id=plan.label, library=meta.library if meta else "", status=Status.failed,
+                          secret=meta is not None and meta.access == Access.secret, pages=len(plan.pages),
+                          problems=problems)
+
+    def record(self, started: datetime, finished: datetime,
+               items: list[tuple[ItemMetadata, ItemResult, StoredManifest | None]]) -> list[Problem]:
+        """Count the run in the quota ledger. A failure there is reported; the outputs stand."""
+        try:
+            notes = ledger.record_run(self.session, str(self.request.batch.resolve()), started, finished, items,
+                                          load_libraries(self.request.profiles))
+        except Exception as exc:  # the ledger is bookkeeping: a failure there must not undo the batch
+            self.session.rollback()
+            reason = exc.message if isinstance(exc, DigitizeError) else type(exc).__name__
+            return [Problem(item=self.request.batch.name, severity=Severity.warning,
+                            reason=f"quota ledger not updated ({reason}); the outputs stand, and the next run of "
+                                   "this batch records them")]
+        return ([Problem(item=self.request.batch.name, reason=note, severity=Severity.warning) for note in notes]
+                + self.index([meta for meta, result, _ in items if result.status == Status.ok]))
+
+    def index(self, stored: list[ItemMetadata]) -> list[Problem]:
+        """Put the items stored by this run in the search index (secret ones out of it). A failure
+        is reported; the outputs stand."""
+        problems = []
+        for number, meta in enumerate(stored):
+            try:
+                indexing.index_recorded(self.session, self.store, meta.library, meta.id)
+            except indexing.ItemNotIndexed as exc:
+                problems.append(Problem(item=meta.id, severity=Severity.warning, reason=f"search index: {exc}"))
+            except DigitizeError as exc:
+                self.session.rollback()
+                left = ", ".join(m.id for m in stored[number:])
+                problems.append(Problem(item=self.request.batch.name, severity=Severity.warning,
+                                        reason=f"search index not updated for {left} ({exc.message}); the outputs "
+                                               f"stand: {indexing.REBUILD_TODO}"))
+                break
+        return problems
+
+
+def refuse_shared_ids(plans: list[ingest.ItemPlan]) -> None:
+    """Two folders of one batch with the same item id would mix their outputs: neither is run."""
+    claims: dict[tuple[str, str], list[ingest.ItemPlan]] = defaultdict(list)
+    for plan in plans:
+        if plan.meta is not None:
+            claims[(plan.meta.library, plan.meta.id)].append(plan)
+    for (library, item_id), group in claims.items():
+        if len(group) > 1:
+            folders = ", ".join(plan.folder.name for plan in group)
+            for plan in group:
+                plan.problem(f"{len(group)} folders of this batch have the item id {item_id} (library {library}): "
+                             f"{folders}; none of them is run. Give each item its own id")

@@ -1,0 +1,355 @@
+"""The work on one page and on one item, as plain functions (digitize.engine.batch schedules them).
+
+Output layout of an item (see README):
+  <out>/<library>/<item_id>/<item_id>.pdf   searchable PDF/A-2b
+  <out>/<library>/<item_id>/<item_id>.txt   the item's text, pages separated by form feeds
+  <out>/<library>/<item_id>/text/0001.txt   text per page (NFC)
+  <out>/<library>/<item_id>/alto/0001.xml   ALTO per page
+  <out>/<library>/<item_id>/pages/0001.json processing record per page
+  <out>/<library>/<item_id>/masters/         copies of the originals (checksums verified)
+  <out>/<library>/<item_id>/dc.xml           Dublin Core (oai_dc)
+  <out>/<library>/<item_id>/mets.xml         METS with MODS, DC, PREMIS; every file with SHA-256
+  <out>/<library>/<item_id>/stored.json     what the store holds of the item, with sizes and SHA-256
+  <out>/<library>/<item_id>/item.json       the run's record of the item (not stored)
+
+Every output is hashed as it is written; that SHA-256 goes into the METS, the store's check and
+the manifest, so no output is read again to hash it (the store's copy reads it once).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import PIL
+import pikepdf
+from PIL import Image
+
+from lxml import etree
+
+from digitize import __version__
+from digitize.describe import dublincore, marc, mets, package, schemas
+from digitize.capture import imaging, ocr
+from digitize.core.errors import BadInput
+from digitize.core.files import write_atomic
+from digitize.capture.ingest import load_page
+from digitize.core.models import (Description, Event, FileFacts, ItemMetadata, ItemRecord, ItemResult, PageRecord,
+                             PageSource, Problem, Profile, Severity, Status, StoredManifest)
+from digitize.capture.pdf import PdfInfo, PdfPage, build_pdfa, redescribe_pdfa
+from digitize.store.storage import MANIFEST, Store
+
+WORK = ".work"
+ITEM_RECORD = "item.json"
+STORE_THREADS = 4  # objects of an item sent to the store at once
+MAX_OCR_DEATHS = 2
+
+
+def item_dir(out: Path, meta: ItemMetadata) -> Path:
+    return out / meta.library / meta.id
+
+
+@lru_cache
+def tool_versions() -> dict[str, str]:
+    return {"digitize": __version__, "tesseract": ocr.tesseract_version(), "opencv": cv2.__version__,
+            "pillow": PIL.__version__, "pikepdf": pikepdf.__version__}
+
+
+def page_files(folder: Path, number: int) -> dict[str, Path]:
+    stem = f"{number:04d}"
+    return {"text": folder / "text" / f"{stem}.txt", "alto": folder / "alto" / f"{stem}.xml",
+            "record": folder / "pages" / f"{stem}.json", "image": folder / "images" / f"{stem}.jpg",
+            "ocr_marker": folder / WORK / f"{stem}.ocr-started"}
+
+
+def finished_page(files: dict[str, Path], page: PageSource) -> PageRecord | None:
+    """The record of this page if an earlier run already finished it from the same original."""
+    if not files["record"].exists():
+        return None
+    record = PageRecord.model_validate_json(files["record"].read_text(encoding="utf-8"))
+    if record.source_sha256 != page.sha256 or record.frame != page.frame or record.dpi != page.dpi:
+        return None
+    if not (files["image"].exists() and files["alto"].exists() and record.outputs):
+        return None
+    return record
+
+
+@contextmanager
+def crash_guard(marker: Path, page: PageSource):
+    """Tesseract runs inside the worker process, so a page that crashes it takes the run down. The
+    marker counts the OCR starts that never came back (the process died); after MAX_OCR_DEATHS of
+    them the page is reported as bad, so the next run finishes the rest of the batch."""
+    deaths = int(marker.read_text(encoding="ascii") or 0) if marker.exists() else 0
+    if deaths >= MAX_OCR_DEATHS:
+        raise BadInput(f"the process died {deaths} times while Tesseract read this page", page.name,
+                       "check the page image (rescan it if it looks damaged); its marker "
+                       f"{marker.name} in the item's {WORK} folder, deleted, gives it another try")
+    write_atomic(marker, str(deaths + 1))
+    try:
+        yield
+    finally:  # reached on success and on errors: only a dead process leaves the marker behind
+        marker.unlink(missing_ok=True)
+
+
+def prepare(pixels, page: PageSource, profile: Profile) -> imaging.Prepared:
+    """The page prepared for OCR; what OpenCV or numpy say about a page they cannot work on becomes a
+    reason an operator can act on (their own words go to the log, for the maintainers)."""
+    try:
+        return imaging.prepare_page(pixels, page.dpi, profile.preprocessing, profile.direction)
+    except (cv2.error, ValueError, IndexError, ArithmeticError) as exc:
+        logging.getLogger(__name__).warning("a page image could not be prepared: %r", exc)
+        raise BadInput(f"the page image ({page.width}x{page.height} pixels, colour mode {page.mode or 'unknown'}) "
+                       "could not be prepared for OCR: the image library cannot work on its pixels",
+                       todo="open it in an image viewer to check it, then save it again as an 8-bit grey or "
+                            "colour TIFF or PNG, or rescan the page") from None
+
+
+def process_page(page: PageSource, profile: Profile, folder: Path, ocr_timeout: int = 600) -> PageRecord:
+    """Prepare, OCR and record one page. Safe to call again: a finished page is not redone."""
+    files = page_files(folder, page.number)
+    done = finished_page(files, page)
+    if done is not None:
+        return done
+    dpi, timings = page.dpi, {}
+    clock = time.perf_counter()
+    pixels = load_page(page)
+    timings["load"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    prepared = prepare(pixels, page, profile)
+    timings["prepare"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    if prepared.blank:  # nothing to read: no OCR time spent on it
+        result = ocr.blank_page(prepared.display.shape[1], prepared.display.shape[0], page.name)
+    else:
+        with crash_guard(files["ocr_marker"], page):
+            reading = profile.reading(prepared.direction)
+            result = ocr.recognize(prepared.ocr, reading.languages, max(1, round(dpi * prepared.ocr_scale)),
+                                   reading.page_segmentation, timeout=ocr_timeout, scale=prepared.ocr_scale,
+                                   source=page.name, correct_diacritics=profile.correct_diacritics)
+    timings["ocr"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    files["image"].parent.mkdir(parents=True, exist_ok=True)
+    grey = prepared.display.ndim == 2
+    image = io.BytesIO()
+    Image.fromarray(prepared.display).save(image, "JPEG", quality=profile.jpeg_quality, dpi=(dpi, dpi),
+                                           optimize=False)
+    outputs = {str(files[kind].relative_to(folder)): write_atomic(files[kind], data)
+               for kind, data in (("image", image.getvalue()), ("text", result.text), ("alto", result.alto))}
+    timings["write"] = time.perf_counter() - clock
+
+    height, width = prepared.display.shape[:2]
+    record = PageRecord(
+        number=page.number, source=page.name, source_sha256=page.sha256, frame=page.frame,
+        width=width, height=height, dpi=dpi, dpi_tag=page.dpi_tag, dpi_method=page.dpi_method,
+        dpi_estimate=page.dpi_estimate, mode="grey" if grey else "colour",
+        orientation=prepared.orientation, skew=prepared.skew, crop=prepared.crop,
+        line_height=prepared.line_height, ocr_scale=round(prepared.ocr_scale, 3), direction=prepared.direction,
+        confidence=result.confidence, words=result.words, corrections=result.corrections,
+        not_syllables=result.not_syllables, blank=prepared.blank,
+        text_file=str(files["text"].relative_to(folder)), alto_file=str(files["alto"].relative_to(folder)),
+        image_file=str(files["image"].relative_to(folder)),
+        timings={k: round(v, 3) for k, v in timings.items()}, tools=tool_versions(), processed=package.now(),
+        outputs=outputs)
+    write_atomic(files["record"], record.model_dump_json(indent=1))  # last: marks the page done
+    return record
+
+
+def mean_confidence(records: list[PageRecord]) -> float | None:
+    values = [r.confidence for r in records if r.confidence is not None]
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def not_syllables(records: list[PageRecord]) -> float | None:
+    """The item's share of words that are not Vietnamese syllables (its pages weighted by their words)."""
+    judged = [r for r in records if r.not_syllables is not None and r.words]
+    return round(sum(r.not_syllables * r.words for r in judged) / sum(r.words for r in judged), 4) if judged else None
+
+
+def to_review(meta: ItemMetadata, profile: Profile, records: list[PageRecord]) -> list[Problem]:
+    """A warning for each page with more words that are not Vietnamese syllables than the profile allows."""
+    if profile.review_above is None:
+        return []
+    return [Problem(item=meta.id, file=r.source, severity=Severity.warning,
+                    reason=f"to review: {r.not_syllables:.0%} of the words OCR read on page {r.number} are not "
+                           f"Vietnamese syllables (profile {profile.name} lists pages above "
+                           f"{profile.review_above:.0%}); check the scan and the text")
+            for r in records if r.not_syllables is not None and r.not_syllables > profile.review_above]
+
+
+def describe(meta: ItemMetadata, catalogue: list) -> Description:
+    """The item's catalogue record, matched by control number or call number, crosswalked; or,
+    without one, what its own metadata says."""
+    record = marc.match(catalogue, call_number=meta.call_number, control_number=meta.control_number)
+    return marc.describe(record) if record is not None else dublincore.from_item(meta)
+
+
+def pdf_info(description: Description, meta: ItemMetadata) -> PdfInfo:
+    """The PDF/A's XMP metadata: the same values as the item's Dublin Core record."""
+    return PdfInfo(title=dublincore.title(description), creators=dublincore.creators(description),
+                   languages=description.languages, identifier=meta.id)
+
+
+def write_dc(description: Description, meta: ItemMetadata, identifiers: list[str], folder: Path) -> FileFacts:
+    dc = dublincore.oai_dc(description, meta, identifiers)
+    schemas.validate(dc, str(folder / "dc.xml"))
+    return write_atomic(folder / "dc.xml", etree.tostring(dc, xml_declaration=True, encoding="UTF-8",
+                                                          pretty_print=True))
+
+
+def assemble_item(meta: ItemMetadata, description: Description, profile: Profile, pages: list[PageSource],
+                  records: list[PageRecord], folder: Path, problems: list[Problem], seconds: float,
+                  ingested: str, base: str = "") -> ItemRecord:
+    """Join the pages of a finished item into its PDF/A, text, Dublin Core and package (the masters
+    copied in), each file hashed as it is written, and keep the item's record in item.json. The
+    METS is written when the item is stored (store_item). ``base`` is the item's URL in the store,
+    named by the METS hrefs and the DC identifier."""
+    records = sorted(records, key=lambda r: r.number)
+    outputs: dict[str, FileFacts] = {}
+    for record in records:
+        outputs.update(record.outputs)
+    pdf = f"{meta.id}.pdf"
+    outputs[pdf] = build_pdfa(
+        [PdfPage(image=folder / r.image_file, alto=folder / r.alto_file, width=r.width, height=r.height, dpi=r.dpi,
+                 grey=r.mode == "grey") for r in records], folder / pdf,
+        pdf_info(description, meta))
+    texts = [(folder / r.text_file).read_text(encoding="utf-8") for r in records]
+    outputs[f"{meta.id}.txt"] = write_atomic(folder / f"{meta.id}.txt", "\f".join(texts))
+    if profile.needs_transcription:
+        outputs["text/NEEDS_TRANSCRIPTION.txt"] = write_atomic(
+            folder / "text" / "NEEDS_TRANSCRIPTION.txt",
+            f"The text of this item was read by OCR with profile {profile.name} and is only a draft: it needs "
+            "human transcription before it is used as the item's text.\n")
+    identifiers = package.identifiers(meta, base)
+    outputs["dc.xml"] = write_dc(description, meta, identifiers, folder)
+    warnings = [f"{p.file}: {p.reason}" for p in problems if p.severity == "warning"]
+    problems = [*problems, *to_review(meta, profile, records)]
+    item_package = package.build_package(meta, description, profile, pages, records, folder, outputs, ingested,
+                                         warnings, base)
+    result = ItemResult(item_id=meta.id, library=meta.library, secret=meta.access == "secret", status=Status.ok,
+                        pages=len(records), mean_confidence=mean_confidence(records),
+                        not_syllables=not_syllables(records), pdf=str(folder / pdf),
+                        output_dir=str(folder), seconds=round(seconds, 2), problems=problems)
+    record = ItemRecord(metadata=meta, profile=profile.name, needs_transcription=profile.needs_transcription,
+                        result=result, pages=records, package=item_package, identifiers=identifiers,
+                        outputs=dict(sorted(outputs.items())))
+    write_atomic(folder / ITEM_RECORD, record.model_dump_json(indent=1))
+    shutil.rmtree(folder / WORK, ignore_errors=True)
+    return record
+
+
+def metadata_changes(record: ItemRecord, meta: ItemMetadata, description: Description) -> list[str]:
+    """What differs between a finished item's metadata and its metadata now (names of fields)."""
+    # the profile and the resolution change how the pages are made, not the item's description
+    before, now = (m.model_dump(exclude={"profile", "dpi"}) for m in (record.metadata, meta))
+    changed = [key for key in now if before.get(key) != now[key]]
+    if record.package.description != description:
+        changed.append("description")
+    return changed
+
+
+def redescribe_item(record: ItemRecord, meta: ItemMetadata, description: Description, folder: Path,
+                    changed: list[str]) -> ItemRecord:
+    """A finished item whose metadata changed: its Dublin Core and the PDF/A's metadata are made
+    again (the pages are not), its package takes the new description with a PREMIS event, and the
+    returned record is ready to be stored as a new version (its METS is written then)."""
+    pdf = f"{meta.id}.pdf"
+    outputs = dict(record.outputs)
+    outputs[pdf] = redescribe_pdfa(folder / pdf, pdf_info(description, meta))
+    outputs["dc.xml"] = write_dc(description, meta, record.identifiers, folder)
+    item_package = record.package.model_copy(deep=True, update={
+        "description": description, "access": meta.access, "category": meta.category})
+    for entry in item_package.files:
+        if entry.id == "access-pdf":
+            entry.size, entry.sha256 = outputs[pdf].size, outputs[pdf].sha256
+    updates = sum(event.type == "metadata modification" for event in item_package.events)
+    item_package.events.append(Event(
+        id=f"metadata-update-{updates + 1}", type="metadata modification", date=package.now(),
+        agents=["digitize"], objects=["access-pdf"], outcome="success",
+        detail=f"item metadata changed ({', '.join(changed)}): Dublin Core, METS and the PDF/A's metadata made "
+               "again; the pages are unchanged; the stored copies are kept as a previous version"))
+    updated = record.model_copy(update={"metadata": meta, "package": item_package, "outputs": outputs,
+                                        "stored": None, "new_version": True, "result": record.result.model_copy(
+                                            update={"stored": None, "secret": meta.access == "secret"})})
+    write_atomic(folder / ITEM_RECORD, updated.model_dump_json(indent=1))
+    return updated
+
+
+def item_key(meta: ItemMetadata) -> str:
+    return f"{meta.library}/{meta.id}"
+
+
+def store_item(record: ItemRecord, folder: Path, store: Store, new_version: bool = False) -> tuple[StoredManifest, int]:
+    """Push every output of a finished item to the store with the SHA-256 taken when it was
+    written (the store checks it), then write the METS, once, with its storage event, and push it,
+    and the manifest stored.json last. Returns the manifest and how many objects were sent (0 when
+    all were there already). Raises StorageUnavailable when the store cannot be reached: what was
+    sent stays, and the next run sends the rest. With ``new_version`` a changed object replaces
+    the stored one, which is kept as a previous version."""
+    meta, prefix = record.metadata, item_key(record.metadata)
+    url = store.url(prefix)
+    objects = dict(record.outputs)
+    with ThreadPoolExecutor(max_workers=STORE_THREADS) as pool:  # copies and uploads wait on disk and network
+        sent = sum(pool.map(lambda item: store.put(folder / item[0], f"{prefix}/{item[0]}", item[1].sha256,
+                                                   new_version=new_version), objects.items()))
+    item_package = record.package.model_copy(deep=True)
+    item_package.events.append(Event(
+        id="storage", type="replication", date=package.now(), agents=["digitize"], outcome="success",
+        objects=[f.id for f in item_package.files],
+        detail=f"stored at {url}: {len(objects)} files, each sent with its SHA-256 (checked by the store) and "
+               "verified after upload"))
+    earlier = record.stored.objects if record.stored is not None else {}
+    for name, data in (("mets.xml", lambda: mets.render(item_package, meta, record.identifiers,
+                                                         str(folder / "mets.xml"))),
+                       (MANIFEST, lambda: StoredManifest(store=url, objects=objects).model_dump_json(indent=1))):
+        if name in earlier and (folder / name).exists():  # stored before: sent again as it was, if missing
+            objects[name] = earlier[name]
+        else:
+            objects[name] = write_atomic(folder / name, data())
+        sent += store.put(folder / name, f"{prefix}/{name}", objects[name].sha256, new_version=new_version)
+    return StoredManifest(store=url, objects=objects), sent
+
+
+def mark_stored(folder: Path, record: ItemRecord, manifest: StoredManifest) -> ItemRecord:
+    stored = record.model_copy(update={"result": record.result.model_copy(update={"stored": manifest.store}),
+                                       "stored": manifest})
+    write_atomic(folder / ITEM_RECORD, stored.model_dump_json(indent=1))
+    return stored
+
+
+def read_record(folder: Path) -> ItemRecord | None:
+    path = folder / ITEM_RECORD
+    if not path.exists():
+        return None
+    try:
+        return ItemRecord.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError:  # a record from an older version of digitize: the item is made again
+        return None
+
+
+def same_pages(record: ItemRecord, pages: list[PageSource]) -> bool:
+    return [(p.source_sha256, p.frame) for p in record.pages] == [(p.sha256, p.frame) for p in pages]
+
+
+def finished_item(folder: Path, pages: list[PageSource]) -> ItemRecord | None:
+    """The record of an earlier run that finished this item from the same originals."""
+    record = read_record(folder)
+    if record is None or not same_pages(record, pages) or record.result.status != Status.ok:
+        return None
+    if not Path(record.result.pdf).exists():
+        return None
+    return record
+
+
+def stored_from_other_pages(folder: Path, pages: list[PageSource]) -> bool:
+    """Whether the item kept in ``folder`` was stored from other originals than ``pages``."""
+    record = read_record(folder)
+    return record is not None and record.stored is not None and not same_pages(record, pages)

@@ -1,0 +1,1 @@
+"""Keeping what is stored: fixity audits and repair, BagIt exports, ledger backups."""
