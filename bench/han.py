@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from hanpages import render_pages  # noqa: E402
 
-from digitize.capture.ingest import plan_item  # noqa: E402
+from digitize.capture.intake import plan_item  # noqa: E402
 from digitize.engine.pipeline import process_page  # noqa: E402
 from digitize.core.profiles import get_profile  # noqa: E402
 from digitize.core.settings import get_settings  # noqa: E402

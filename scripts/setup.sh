@@ -37,3 +37,4 @@ export UV_PYTHON_DOWNLOADS=never
 # otherwise compile Prefect and the rest from source each time (about 3 s a command).
 python3 -m uv sync --frozen --quiet --compile-bytecode
 .venv/bin/python -m compileall -q src flows
+.venv/bin/pybabel -q compile -d src/digitize/access/locale -D digitize

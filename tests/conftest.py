@@ -26,6 +26,221 @@ STORED = ROOT / "tests" / "data" / "stored"  # small stored items (tests/data/ma
 PREFECT = Path(sys.executable).parent / "prefect"
 sys.path.insert(0, str(ROOT / "scripts"))
 
+# The tests never touch the data of whoever runs them: the DIGITIZE_* settings of the calling shell
+# (DIGITIZE_DATA, DIGITIZE_LEDGER, DIGITIZE_STORE...) are dropped before any test or command runs, so
+# neither this process nor the commands it starts (cli_env copies os.environ) can inherit them.
+for _name in [name for name in os.environ if name.startswith("DIGITIZE_")]:
+    del os.environ[_name]
+
+
+# The fast lane (-m "not slow") runs no OCR and starts no server. A test not marked slow that does
+# either fails, naming what it did: in this process digitize.capture.ocr's engine (and tesserocr's
+# API) and uvicorn's server refuse; every `digitize` command a test starts runs with the same
+# refusals (FAST_LANE_CHILD, which records them in the file FAST_LANE_VIOLATIONS names, for the
+# command may catch the error); `digitize serve`, Tesseract, OCRmyPDF, Prefect's server, PostgreSQL,
+# Swift, uvicorn and Chromium are not started; the fixtures of servers and of the sample batch's run
+# (SERVER_FIXTURES) are refused outright. The guard is on from a fast test's setup to its teardown.
+SERVER_FIXTURES = {"sample_run", "prefect_server", "postgres", "swift", "browser"}
+REFUSED_PROGRAMS = {"tesseract", "ocrmypdf", "chromium", "chromium-browser", "pg_ctl", "initdb", "postgres",
+                    "pg_ctlcluster", "uvicorn"}
+REFUSED_COMMANDS = {"serve"}  # `digitize serve` serves the flows (FAST_LANE_CHILD refuses `web` serving)
+CLI_MODULES = ("digitize.cli.app", "digitize.cli")
+FAST_LANE_CHILD = """
+import importlib.util, os, runpy, sys
+
+def refuse(what):
+    with open(os.environ["FAST_LANE_VIOLATIONS"], "a", encoding="utf-8") as log:
+        log.write(what + "\\n")
+    raise RuntimeError(f"a fast-lane test ran {what}: mark it slow")
+
+def no_ocr(*args, **kwargs):
+    refuse("OCR (Tesseract) in a digitize command")
+
+def no_server(*args, **kwargs):
+    refuse("a uvicorn server in a digitize command")
+
+def guard_ocr(module):
+    module.engine = no_ocr
+
+def guard_uvicorn(module):
+    module.run = module.Server.run = module.Server.serve = no_server
+
+class Guard:
+    guards = {"digitize.capture.ocr": guard_ocr, "uvicorn": guard_uvicorn}
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.guards:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        run, guard = spec.loader.exec_module, self.guards[name]
+
+        def exec_module(module):
+            run(module)
+            guard(module)
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, Guard())
+runpy.run_module(sys.argv.pop(1), run_name="__main__", alter_sys=True)
+"""
+_violations: list[str] = []
+
+# Modules that are slow as a whole but import no pytest to say it with pytestmark
+SLOW_MODULES = {"test_sample_batch.py": "the sample batch run (the session's sample_run)"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before the -m selection
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
+def _refuse(what: str):
+    _violations.append(what)
+    raise RuntimeError(f"a fast-lane test ran {what}: mark it slow")
+
+
+def _guarded_args(args, env):
+    """The command a fast-lane test may start (a `digitize` command wrapped in FAST_LANE_CHILD), or
+    RuntimeError when it is a server or OCR."""
+    if isinstance(args, (str, bytes, os.PathLike)):
+        text = os.fsdecode(args)
+        words = text.split()
+    else:
+        words = [os.fsdecode(a) for a in args]
+        text = " ".join(words)
+    names = {Path(word).name for word in words}
+    swift = any(Path(word).parent.name == "s3swift" for word in words)  # tests/s3swift/start.sh
+    if names & REFUSED_PROGRAMS or ("prefect" in names and "server" in words) or swift:
+        _refuse(f"`{text[:200]}`")
+    for i, word in enumerate(words):
+        cli = ((word == "-m" and i + 1 < len(words) and words[i + 1] in CLI_MODULES)
+               or (Path(word).name == "digitize" and i == 0))
+        if not cli:
+            continue
+        rest = words[i + (1 if word != "-m" else 2):]
+        command = next((w for w in rest if not w.startswith("-")), None)
+        if command in REFUSED_COMMANDS or (word != "-m" and command == "run"):
+            _refuse(f"`digitize {command}`")
+        if word == "-m" and not isinstance(args, (str, bytes, os.PathLike)):
+            env = dict(os.environ if env is None else env)
+            env["FAST_LANE_VIOLATIONS"] = os.environ["FAST_LANE_VIOLATIONS"]
+            return [*args[:i], "-c", FAST_LANE_CHILD, words[i + 1], *args[i + 2:]], env
+    return args, env
+
+
+class _GuardedPopen(subprocess.Popen):
+    def __init__(self, args, *rest, **kwargs):
+        args, env = _guarded_args(args, kwargs.get("env"))
+        if env is not None:
+            kwargs["env"] = env
+        super().__init__(args, *rest, **kwargs)
+
+
+def _guard_fast_lane(item: pytest.Item) -> pytest.MonkeyPatch:
+    import tempfile
+
+    import tesserocr
+
+    from digitize.capture import ocr
+
+    def engine(*args, **kwargs):
+        _refuse("OCR (Tesseract)")
+
+    def server(*args, **kwargs):
+        _refuse("a uvicorn server")
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(ocr, "engine", engine)
+    patch.setattr(tesserocr, "PyTessBaseAPI", engine)
+    patch.setattr(subprocess, "Popen", _GuardedPopen)
+    try:
+        import uvicorn
+    except ImportError:
+        pass
+    else:
+        patch.setattr(uvicorn.Server, "run", server)
+        patch.setattr(uvicorn.Server, "serve", server)
+        patch.setattr(uvicorn, "run", server)
+    log = tempfile.NamedTemporaryFile(prefix="fast-lane-", suffix=".log", delete=False)
+    log.close()
+    patch.setenv("FAST_LANE_VIOLATIONS", log.name)
+    return patch
+
+
+def _take_violations() -> list[str]:
+    found, _violations[:] = list(_violations), []
+    log = os.environ.get("FAST_LANE_VIOLATIONS")
+    if log and os.path.exists(log):
+        found += Path(log).read_text(encoding="utf-8").splitlines()
+        Path(log).write_text("", encoding="utf-8")
+    return found
+
+
+def _fast(item: pytest.Item) -> bool:
+    return item.get_closest_marker("slow") is None
+
+
+def _check_fast_lane(item: pytest.Item):
+    """Around a phase of a fast-lane test: fail it if it ran OCR or started a server."""
+    if not _fast(item):
+        return (yield)
+    try:
+        result = yield
+    except BaseException as error:
+        found = _take_violations()
+        if found:
+            raise pytest.fail.Exception(f"a fast-lane test ran {'; '.join(dict.fromkeys(found))}: "
+                                        "mark it slow (pytest.mark.slow)", pytrace=False) from error
+        raise
+    found = _take_violations()
+    if found:
+        pytest.fail(f"a fast-lane test ran {'; '.join(dict.fromkeys(found))}: mark it slow (pytest.mark.slow)",
+                    pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item):
+    if _fast(item):
+        item.stash[_GUARD] = _guard_fast_lane(item)
+    return (yield from _check_fast_lane(item))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef, request):
+    """The fixtures of servers and of the sample batch's run refuse a fast-lane test at once."""
+    item = getattr(request, "_pyfuncitem", None)
+    if fixturedef.argname in SERVER_FIXTURES and item is not None and _fast(item):
+        pytest.fail(f"a fast-lane test uses the fixture {fixturedef.argname} (OCR or a server): mark it slow",
+                    pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item):
+    return (yield from _check_fast_lane(item))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """The guard is lifted before the teardown: the last test's teardown also stops the session's
+    servers, which slow tests started."""
+    patch = item.stash.get(_GUARD, None)
+    if patch is not None:
+        log = os.environ.get("FAST_LANE_VIOLATIONS")
+        patch.undo()
+        _violations.clear()
+        if log:
+            Path(log).unlink(missing_ok=True)
+
+
+_GUARD = pytest.StashKey[pytest.MonkeyPatch]()
+
 
 @pytest.fixture(autouse=True)
 def fresh_settings():

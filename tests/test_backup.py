@@ -118,6 +118,7 @@ def test_an_older_snapshot_is_migrated_forward(tmp_path):
     assert figures(target)[2] == HEAD
 
 
+@pytest.mark.slow  # several seconds: pages rendered or several commands run
 def test_cli_backup_then_restore_on_a_new_server(tmp_path):
     old, new = tmp_path / "old", tmp_path / "new"
     with ledger_session(sqlite_url(old / "ledger.sqlite")) as session:

@@ -13,6 +13,8 @@ import pytest
 
 from conftest import SAMPLES, report_reasons, run_cli, tree_hashes
 
+pytestmark = pytest.mark.slow  # a batch run (OCR of its good items)
+
 GOOD_PAGE = SAMPLES / "HD-DC-0001" / "0002.jpg"
 HOSTILE = "0005..\\..\\..\\evil.jpg"
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import lxml.html
 import pytest
 
 from conftest import ARTIFACTS, free_port, ledger_session, sqlite_url, wait_until_answers
@@ -25,7 +26,7 @@ def served(tmp_path_factory):
     port = free_port()
     with ledger_session(url) as session:
         populate(session, folder)
-        server = subprocess.Popen([sys.executable, "-m", "digitize.cli.app", "web", "--staff", "--port", str(port)],
+        server = subprocess.Popen([sys.executable, "-m", "digitize.cli", "web", "--staff", "--port", str(port)],
                                   env={**os.environ, "DIGITIZE_LEDGER": url, "DIGITIZE_DATA": str(folder)})
         base = f"http://127.0.0.1:{port}"
         try:
@@ -36,8 +37,7 @@ def served(tmp_path_factory):
             server.wait(timeout=20)
 
 
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("lang,heading,category", [("vi", "Tiến độ số hóa tài liệu", "Địa chí"),
                                                    ("en", "Digitization progress", "Local history (địa chí)")])
 def test_dashboard_shows_the_ledger_figures(served, browser, lang, heading, category):
@@ -61,6 +61,7 @@ def test_dashboard_shows_the_ledger_figures(served, browser, lang, heading, cate
     page.close()
 
 
+@pytest.mark.slow
 def test_dashboard_exports_as_one_static_file(served, tmp_path):
     _, session = served
     from digitize.access import dashboard
@@ -69,3 +70,38 @@ def test_dashboard_exports_as_one_static_file(served, tmp_path):
     assert html.startswith("<!doctype html>") and "<svg" in html
     assert SECRET_TITLE not in html and SECRET_ID not in html
     assert "http" not in html.split("<body>")[0]  # no external resources
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ledger")
+    with ledger_session(sqlite_url(folder / "ledger.sqlite")) as session:
+        populate(session, folder)
+        yield session
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_under_staff_the_dashboard_has_the_sites_header_and_no_inline_style(ledger, lang):
+    from digitize.access import dashboard, site
+
+    base = "https://thuvien.example.vn/so"
+    visit = site.Context(base=base, lang=lang, path="/staff/", query="since=2026-06-01", user="<b>thu thu</b>",
+                         csrf="tok&<'\"")
+    html = dashboard.render(ledger, load_plans(PROFILES), AS_OF, lang, since=AS_OF.replace(day=1), context=visit)
+    tree = lxml.html.document_fromstring(html)
+    assert tree.get("lang") == lang
+    assert not tree.xpath("//style | //*[@style] | //script")  # the site's Content-Security-Policy
+    assert tree.xpath('//link[@rel="stylesheet"]/@href') == [f"{base}/static/site.css"]
+    assert tree.xpath('//a[@class="skip"]/@href') == ["#content"]
+    assert tree.xpath("//header[@class='site-header']") and tree.xpath("//footer[@class='site-footer']")
+    assert tree.xpath("//main[@id='content']//table[@id='progress']") and tree.xpath("//main//svg")
+    assert tree.xpath("string(//*[@class='user']/strong)") == "<b>thu thu</b>"
+    assert tree.xpath('//form[@class="sign-out"]//input[@name="csrf"]/@value') == ["tok&<'\""]
+    other = "en" if lang == "vi" else "vi"
+    assert tree.xpath('//a[@id="language-switch"]/@href') == [f"{base}/staff/?since=2026-06-01&lang={other}"]
+    assert SECRET_TITLE not in html and SECRET_ID not in html
+    alone = lxml.html.document_fromstring(dashboard.render(ledger, load_plans(PROFILES), AS_OF, lang,
+                                                           since=AS_OF.replace(day=1)))
+    assert alone.xpath("string(//main)") == tree.xpath("string(//main)").replace(
+        tree.xpath("string(//main/p[1])"), alone.xpath("string(//main/p[1])"))  # the same figures
+    assert ".dashboard td" in alone.xpath("string(//style)") and not alone.xpath("//link | //header | //script")

@@ -26,7 +26,7 @@ def test_serve_creates_deployments_and_runs_a_batch(prefect_server, tmp_path):
     batch = tmp_path / "inbox" / "lo-1"
     shutil.copytree(SAMPLES / "HN-TK-0002", batch / "HN-TK-0002")
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "DIGITIZE_DATA": str(tmp_path / "data")}
-    served = subprocess.Popen([sys.executable, "-m", "digitize.cli.app", "serve"], env=env,
+    served = subprocess.Popen([sys.executable, "-m", "digitize.cli", "serve"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for(lambda: deployment(prefect_server, "digitize-batch") and deployment(prefect_server, "ledger-backup"), 90,

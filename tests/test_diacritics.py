@@ -13,7 +13,7 @@ from rapidfuzz.distance import Levenshtein
 
 from conftest import ROOT, register_library, run_cli
 from digitize.describe import mets
-from digitize.capture.ingest import plan_item
+from digitize.capture.intake import plan_item
 from digitize.core.models import PageRecord
 from digitize.engine.pipeline import process_page
 from digitize.core.profiles import get_profile
@@ -97,6 +97,7 @@ def words_wrong(text: str, truth: str) -> int:
     return Levenshtein.distance(text.split(), truth.split())
 
 
+@pytest.mark.slow  # OCR of a rendered page
 def test_real_page_counts_corrections_and_keeps_originals_in_the_alto(tmp_path):
     item = tmp_path / "batch" / "DIA-1"
     image, truth = render_page(item, seed=7)
@@ -138,6 +139,7 @@ def noise_page(path, seed: int = 3) -> None:
     image.save(path, dpi=(300, 300))
 
 
+@pytest.mark.slow  # a batch run (OCR)
 def test_noise_page_is_listed_to_review_and_the_figure_is_in_the_records_and_mets(tmp_path):
     batch = tmp_path / "batch"
     item = batch / "REV-1"

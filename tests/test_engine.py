@@ -54,6 +54,7 @@ class RecordingRunner(ThreadRunner):
         return super().submit(kind, label, timed, *args)
 
 
+@pytest.mark.slow  # a batch run (OCR) of the sample batch
 def test_one_run_hashes_each_output_once_writes_each_mets_once_and_keeps_cores_busy(tmp_path, monkeypatch):
     monkeypatch.setenv("DIGITIZE_DATA", str(tmp_path / "data"))
     out, store = tmp_path / "data" / "out", tmp_path / "data" / "store"

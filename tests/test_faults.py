@@ -41,7 +41,7 @@ def run_as_service_user(*args: str, **settings: str) -> subprocess.CompletedProc
     """`digitize ARGS` as root without the right to read or write files it may not (like a service
     user): files with mode 000 cannot be read."""
     return subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m",
-                           "digitize.cli.app", *args], env=cli_env(None, args, settings), capture_output=True, text=True,
+                           "digitize.cli", *args], env=cli_env(None, args, settings), capture_output=True, text=True,
                           timeout=900)
 
 
@@ -73,6 +73,7 @@ def odd_batch(tmp_path_factory):
     return root, batch, outside, out, result, before, outside_before
 
 
+@pytest.mark.slow  # a batch run (OCR)
 def test_odd_files_fail_alone_with_plain_reasons(odd_batch):
     root, batch, outside, out, result, *_ = odd_batch
     assert result.returncode == 4, result.stdout + result.stderr
@@ -93,6 +94,7 @@ def test_odd_files_fail_alone_with_plain_reasons(odd_batch):
     assert long_master.read_bytes() == PAGE.read_bytes()
 
 
+@pytest.mark.slow  # a batch run (OCR)
 def test_nothing_outside_is_read_or_written(odd_batch):
     root, batch, outside, out, result, before, outside_before = odd_batch
     assert tree_hashes(batch) == before and tree_hashes(outside) == outside_before
@@ -159,6 +161,7 @@ def small_batch(tmp_path):
     return tmp_path, batch
 
 
+@pytest.mark.slow  # batch runs (OCR)
 def test_a_full_disk_stops_the_run_and_a_rerun_completes(small_batch):
     root, batch = small_batch
     with tmpfs(root / "out", "1m") as out:
@@ -172,6 +175,7 @@ def test_a_full_disk_stops_the_run_and_a_rerun_completes(small_batch):
         assert stored_items(root) == {"ONE": "ok", "TWO": "ok"}
 
 
+@pytest.mark.slow  # batch runs (OCR)
 def test_a_read_only_output_folder_stops_the_run_before_any_work(small_batch):
     root, batch = small_batch
     with tmpfs(root / "out", "200m", read_only=True) as out:
@@ -182,6 +186,7 @@ def test_a_read_only_output_folder_stops_the_run_before_any_work(small_batch):
         assert again.returncode == 0, again.stdout + again.stderr
 
 
+@pytest.mark.slow  # batch runs (OCR)
 def test_a_read_only_store_stops_the_run(small_batch):
     root, batch = small_batch
     with tmpfs(root / "store", "200m", read_only=True) as store:
@@ -194,6 +199,7 @@ def test_a_read_only_store_stops_the_run(small_batch):
         assert (store / "TEST" / "TWO" / "stored.json").is_file()
 
 
+@pytest.mark.slow  # batch runs (OCR)
 def test_a_locked_ledger_stops_the_run_cleanly(small_batch):
     root, batch = small_batch
     assert run_cli("run", str(batch), "--out", str(root / "out")).returncode == 0
@@ -212,6 +218,7 @@ def test_a_locked_ledger_stops_the_run_cleanly(small_batch):
     assert stored_items(root) == {"ONE": "ok", "TWO": "ok", "THREE": "ok"}
 
 
+@pytest.mark.slow  # batch runs (OCR)
 def test_a_damaged_ledger_stops_the_run_cleanly(small_batch):
     root, batch = small_batch
     ledger_file = root / "ledger.sqlite"

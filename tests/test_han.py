@@ -16,11 +16,13 @@ from rapidfuzz.distance import Levenshtein
 
 from conftest import CORPUS
 from digitize.capture.imaging import prepare_page
-from digitize.capture.ingest import plan_item
+from digitize.capture.intake import plan_item
 from digitize.engine.pipeline import process_page
 from digitize.core.profiles import get_profile
 from digitize.core.settings import get_settings
 from hanpages import DEFAULT_FONT, render_pages
+
+pytestmark = pytest.mark.slow  # OCR of rendered Hán pages
 
 OCRMYPDF = Path(sys.executable).parent / "ocrmypdf"
 # (text, seed) of each page, 14 pt at 300 dpi on A5: about 400 characters a page

@@ -30,6 +30,7 @@ def skewed_pages(tmp_path_factory):
                                 level=levels, paper="A5", skew=SKEWS)
 
 
+@pytest.mark.slow  # renders and deskews pages: 23 s on 2 idle cores, no OCR
 def test_measured_skew_is_within_a_fifth_of_a_degree(skewed_pages):
     folder, manifest = skewed_pages
     errors = []
@@ -41,6 +42,7 @@ def test_measured_skew_is_within_a_fifth_of_a_degree(skewed_pages):
     assert max(errors) <= 0.5, errors
 
 
+@pytest.mark.slow  # several seconds: pages rendered or several commands run
 @pytest.mark.parametrize("turned", [90, 180, 270])
 def test_turned_pages_come_out_upright(tmp_path, turned):
     manifest = render_pages(CORPUS / "ke-hoach-hai-duong.txt", tmp_path, 2, seed=turned, paper="A5",

@@ -10,7 +10,9 @@ from PIL import Image
 
 from conftest import SAMPLES
 from digitize.core.errors import BadInput
-from digitize.capture.ingest import check_page_file, find_items, load_page, natural_key, plan_item
+from digitize.capture.intake import find_items, plan_item
+from digitize.capture.pagefiles import check_page_file, load_page
+from digitize.core.files import natural_key
 from digitize.core.profiles import get_profile, load_profiles
 from digitize.core.settings import get_settings
 

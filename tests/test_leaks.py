@@ -49,6 +49,7 @@ def files_holding(folder: Path, *secrets: str) -> list[str]:
 
 # --- credentials in the store URL ---
 
+@pytest.mark.slow  # several seconds: pages rendered or several commands run
 @pytest.mark.parametrize("store,secrets", [
     ("s3://AKIAXXXX:SuperSecret123@bucket/x", ("AKIAXXXX", "SuperSecret123")),
     ("s3://AKIAXXXX@bucket", ("AKIAXXXX",)),
@@ -124,6 +125,7 @@ def refusing_ledger(data: Path, table: str) -> str:
     return url
 
 
+@pytest.mark.slow  # a batch run (OCR)
 def test_a_ledger_error_does_not_show_a_secret_items_title(tmp_path):
     from digitize.ledger import database as ledger
     from digitize.core.models import Access, Category, ItemMetadata, ItemResult
@@ -165,6 +167,7 @@ def test_a_refused_holdings_import_does_not_show_the_register(tmp_path):
 EVIL = '=HYPERLINK("http://evil.example/x","Bấm vào đây")'
 
 
+@pytest.mark.slow  # several seconds: pages rendered or several commands run
 def test_report_cells_never_become_formulas(tmp_path):
     from openpyxl import load_workbook
 
@@ -222,7 +225,7 @@ def test_negative_numbers_stay_numbers_in_the_report(tmp_path):
 
 def run_with_umask(umask: int, *args: str, **settings: str) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-c", f'umask {umask:03o} && exec "$@"', "bash", sys.executable, "-m",
-                           "digitize.cli.app", *args], env=cli_env(None, args, settings), capture_output=True,
+                           "digitize.cli", *args], env=cli_env(None, args, settings), capture_output=True,
                           text=True, timeout=900)
 
 
@@ -230,6 +233,7 @@ def modes(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_mode & 0o777 for p in folder.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow  # a batch run (OCR)
 @pytest.mark.parametrize("umask,mode", [(0o002, 0o664), (0o027, 0o640)])
 def test_our_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
     """With the service's umask (002: the group may read and write; 027: the group may read, others
@@ -257,6 +261,7 @@ def test_our_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
     assert {k: oct(v) for k, v in found.items() if v != mode} == {}
 
 
+@pytest.mark.slow  # a batch run (OCR of its good page)
 def test_quarantine_copies_get_the_mode_the_umask_gives(tmp_path):
     data = tmp_path / "data"
     batch = make_batch(tmp_path, [("BAD-1", "open", "Sách hỏng")])

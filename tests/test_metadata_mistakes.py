@@ -19,6 +19,8 @@ from digitize.ledger.database import Item
 from digitize.core.links import PublicLinks
 from digitize.core.settings import PACKAGED_PROFILES
 
+pytestmark = pytest.mark.slow  # batch runs (OCR)
+
 OPEN_PAGE = SAMPLES / "HD-DC-0001" / "0002.jpg"
 SECRET_PAGE = SAMPLES / "HN-TK-0002" / "0001.tif"
 OTHER_PAGE = SAMPLES / "HD-DC-0001" / "0003.png"

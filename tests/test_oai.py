@@ -387,6 +387,7 @@ def sickle_harvest(url, method="GET", **args) -> list[str]:
     return found
 
 
+@pytest.mark.slow  # a uvicorn server
 def test_harvest_with_sickle(server):
     from sickle.oaiexceptions import NoRecordsMatch
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from conftest import CORPUS
-from digitize.capture.ingest import plan_item
+from digitize.capture.intake import plan_item
 from digitize.engine.pipeline import process_page
 from digitize.core.profiles import get_profile
 from digitize.core.quality import cer
 from digitize.core.settings import get_settings
 from vnpages import render_pages
+
+pytestmark = pytest.mark.slow  # OCR of rendered pages
 
 ITEM = 'id = "HARD-1"\ntitle = "Trang khó"\nlibrary = "TEST"\naccess = "open"\nprofile = "quoc-ngu-old"\n'
 

@@ -20,7 +20,7 @@ from PIL.TiffImagePlugin import IFDRational
 from conftest import latest_report, report_reasons, report_statuses, run_cli, tree_hashes
 from digitize.describe import mets
 from digitize.core.errors import BadInput
-from digitize.capture.ingest import page_dpi
+from digitize.capture.resolution import page_dpi
 from digitize.core.models import PageSource
 from digitize.describe.schemas import validate_file
 
@@ -185,6 +185,7 @@ def hostile_batch(tmp_path_factory):
     return run(tmp_path_factory.mktemp("hostile"), items)
 
 
+@pytest.mark.slow  # a batch run (OCR)
 def test_transparent_pages_are_read_on_white(read_batch):
     out, result, report, _ = read_batch
     status = report_statuses(report)
@@ -197,6 +198,7 @@ def test_transparent_pages_are_read_on_white(read_batch):
         assert np.median(image) > 240  # white paper in the PDF, not black
 
 
+@pytest.mark.slow  # a batch run (OCR)
 def test_a_blank_page_is_accepted_and_marked_blank(read_batch):
     out, result, report, _ = read_batch
     [book] = [item for item in report["items"] if item["item_id"] == "BOOK-1"]
@@ -214,6 +216,7 @@ def test_a_blank_page_is_accepted_and_marked_blank(read_batch):
     assert len(pdf_images(folder / "BOOK-1.pdf")) == 3
 
 
+@pytest.mark.slow  # a batch run (OCR)
 def test_the_mets_says_which_page_is_blank(read_batch):
     out, _, _, _ = read_batch
     path = out / "TEST" / "BOOK-1" / "mets.xml"
@@ -224,6 +227,7 @@ def test_the_mets_says_which_page_is_blank(read_batch):
     assert [div.get("LABEL") for div in divs] == [None, "blank page", None]
 
 
+@pytest.mark.slow  # a batch run (OCR)
 def test_odd_pixel_formats_are_read(read_batch):
     out, result, report, _ = read_batch
     status = report_statuses(report)

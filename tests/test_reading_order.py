@@ -18,6 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 from conftest import CORPUS, run_cli
 from digitize.capture.pdf import validate_pdfa
 
+pytestmark = pytest.mark.slow  # a batch run (OCR) of rendered pages
+
 FONTS = "/usr/share/fonts/truetype"
 SERIF, SANS = f"{FONTS}/noto/NotoSerif-Regular.ttf", f"{FONTS}/noto/NotoSans-Regular.ttf"
 MONO = f"{FONTS}/dejavu/DejaVuSansMono.ttf"

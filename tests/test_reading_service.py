@@ -25,7 +25,7 @@ from digitize.describe import dublincore
 from digitize.core import labels
 from digitize.access.iiif import presentation as manifest
 from digitize.search import index as search
-from digitize.access import site
+from digitize.access import pages, site
 from digitize.core.settings import PACKAGED_PROFILES
 from hanpages import render_pages
 
@@ -77,7 +77,7 @@ def service(tmp_path_factory):
     settings = {"data": str(data), "profiles": str(profiles)}
     done = run_cli("run", str(batch), "--workers", "2", **settings)
     assert done.returncode == 0, done.stdout + done.stderr
-    added = subprocess.run([sys.executable, "-m", "digitize.cli.app", "user", "add", "staff", "--password-stdin"],
+    added = subprocess.run([sys.executable, "-m", "digitize.cli", "user", "add", "staff", "--password-stdin"],
                            input=PASSWORD + "\n", capture_output=True, text=True,
                            env={**__import__("os").environ, "DIGITIZE_DATA": str(data)})
     assert added.returncode == 0, added.stdout + added.stderr
@@ -135,7 +135,8 @@ def answers(http: httpx.Client, paths: list[str]) -> list[tuple[str, int, bytes]
 def test_secret_items_are_answered_as_missing_and_restricted_ones_open_only_in_the_reading_room(service):
     base, data, batch, _ = service
     out = data / "out" / LIBRARY
-    known = set().union(*(words(Path(module.__file__)) for module in (site, labels, dublincore, manifest)))
+    known = set().union(*(words(Path(module.__file__)) for module in (site, labels, dublincore, manifest)),
+                        *(words(po) for po in pages.LOCALE.glob("*/LC_MESSAGES/digitize.po")))
     others = set().union(*(words(out / item_id / f"{item_id}.txt") for item_id in ("OPEN-1", "RESTR-1", HAN)))
     secret_words = words(out / "SECRET-1" / "SECRET-1.txt") - others - known
     assert len(secret_words) > 5
@@ -206,7 +207,7 @@ def test_staff_sign_in_refuses_wrong_passwords_forged_cookies_and_forms_without_
     assert "staff" in listed.stdout and "locked" in listed.stdout
     run_cli("user", "remove", "staff", data=str(data))
     assert signed.get(f"/items/{LIBRARY}/RESTR-1/files/RESTR-1.pdf").status_code == 404  # sessions end with it
-    added = subprocess.run([sys.executable, "-m", "digitize.cli.app", "user", "add", "staff", "--password-stdin"],
+    added = subprocess.run([sys.executable, "-m", "digitize.cli", "user", "add", "staff", "--password-stdin"],
                            input=PASSWORD + "\n", capture_output=True, text=True,
                            env={**__import__("os").environ, "DIGITIZE_DATA": str(data)})
     assert added.returncode == 0
@@ -555,7 +556,8 @@ def search_answers(http: httpx.Client, query: str) -> tuple[str, dict]:
 def test_search_finds_open_items_for_everyone_restricted_ones_in_the_reading_room_and_secret_ones_never(service):
     base, data, _, _ = service
     out = data / "out" / LIBRARY
-    known = set().union(*(words(Path(module.__file__)) for module in (site, labels, dublincore, manifest)))
+    known = set().union(*(words(Path(module.__file__)) for module in (site, labels, dublincore, manifest)),
+                        *(words(po) for po in pages.LOCALE.glob("*/LC_MESSAGES/digitize.po")))
     others = set().union(*(words(out / item_id / f"{item_id}.txt") for item_id in ("OPEN-1", "RESTR-1", HAN)))
     folded_elsewhere = {search.fold(word) for word in others | known}  # (a search matches folded forms)
     secret_words = sorted(w for w in words(out / "SECRET-1" / "SECRET-1.txt") if search.fold(w) not in folded_elsewhere)

@@ -16,7 +16,9 @@ import hanpages
 import vnpages
 from conftest import CORPUS, latest_report, report_reasons, report_statuses, run_cli
 from digitize.describe import mets
-from digitize.capture.ingest import check_page_file, page_dpi, plan_item
+from digitize.capture.intake import plan_item
+from digitize.capture.pagefiles import check_page_file
+from digitize.capture.resolution import page_dpi
 from digitize.core.profiles import get_profile
 from digitize.describe.schemas import validate_file
 from digitize.core.settings import get_settings
@@ -92,6 +94,7 @@ def wrong_tags(tmp_path_factory):
     return batch, out, result, latest_report(out)
 
 
+@pytest.mark.slow  # a batch run (OCR)
 @pytest.mark.parametrize("item_id,tag", [("TAG96-1", 96), ("NOTAG-1", None)])
 def test_pages_that_record_a_wrong_or_no_resolution_are_read_at_their_true_one(wrong_tags, item_id, tag):
     batch, out, result, report = wrong_tags
@@ -113,6 +116,7 @@ def test_pages_that_record_a_wrong_or_no_resolution_are_read_at_their_true_one(w
     assert not [where for where in report_reasons(report, "error") if where.startswith(f"{item_id}/")]
 
 
+@pytest.mark.slow  # a batch run (OCR)
 def test_a_blank_page_takes_the_resolution_of_its_item(wrong_tags):
     _, out, _, _ = wrong_tags
     blank = page_records(out, "TAG96-1")[3]
@@ -120,6 +124,7 @@ def test_a_blank_page_takes_the_resolution_of_its_item(wrong_tags):
     assert (blank["dpi"], blank["dpi_method"]) == (300, "estimated from the item's other pages")
 
 
+@pytest.mark.slow  # a batch run (OCR)
 def test_the_mets_says_how_the_resolution_was_found(wrong_tags):
     _, out, _, _ = wrong_tags
     path = out / "TEST" / "TAG96-1" / "mets.xml"
@@ -133,6 +138,7 @@ def test_the_mets_says_how_the_resolution_was_found(wrong_tags):
     assert "this page's own estimate: 300 dpi" in event.outcome_detail
 
 
+@pytest.mark.slow  # a batch run (OCR)
 @pytest.mark.parametrize("item_id,said", [("LOW96-1", "is 96 dpi"),
                                           ("LOWNONE-1", "estimated from the page: 150 dpi")])
 def test_pages_truly_scanned_at_150_dpi_are_still_refused(wrong_tags, item_id, said):
@@ -145,6 +151,7 @@ def test_pages_truly_scanned_at_150_dpi_are_still_refused(wrong_tags, item_id, s
     assert result.returncode != 0
 
 
+@pytest.mark.slow  # a batch run (OCR)
 def test_a_stated_resolution_wins(wrong_tags):
     _, out, _, report = wrong_tags
     assert report_statuses(report)["STATED-1"] == "ok"
@@ -157,6 +164,7 @@ def test_a_stated_resolution_wins(wrong_tags):
     assert (page.dpi, page.dpi_method) == (250, "stated")
 
 
+@pytest.mark.slow  # a batch run (OCR)
 def test_a_han_nom_page_with_a_wrong_tag_gets_a_sane_page_size(wrong_tags):
     _, out, result, report = wrong_tags
     assert report_statuses(report)["HANNOM-1"] == "ok", result.stdout
@@ -166,6 +174,7 @@ def test_a_han_nom_page_with_a_wrong_tag_gets_a_sane_page_size(wrong_tags):
     assert "records 96 dpi, but the page would be" in warning and "300 dpi is assumed" in warning
 
 
+@pytest.mark.slow  # a batch run (OCR)
 def test_a_resolution_stated_for_the_batch_on_the_command_line(tmp_path):
     batch, out = tmp_path / "batch", tmp_path / "out"
     make_item(batch, "FLAG-1", 300, 96, 7, ["jpg"])
@@ -175,6 +184,7 @@ def test_a_resolution_stated_for_the_batch_on_the_command_line(tmp_path):
     assert (record["dpi"], record["dpi_method"]) == (280, "stated")
 
 
+@pytest.mark.slow  # several seconds: pages rendered or several commands run
 def test_a_dpi_column_in_items_csv_states_the_resolution(tmp_path):
     batch = tmp_path / "batch"
     scans(batch / "CSV-1", 1, 300, 96, 8, ["png"])
@@ -188,6 +198,7 @@ def test_a_dpi_column_in_items_csv_states_the_resolution(tmp_path):
     assert [(p.dpi, p.dpi_method) for p in plan.pages] == [(300, "stated")]
 
 
+@pytest.mark.slow  # several seconds: pages rendered or several commands run
 @pytest.mark.parametrize("dpi,paper", [(340, "14.5 x 20.5 cm"), (400, "A5"), (240, "A4"), (300, "13 x 19 cm")])
 def test_the_estimate_is_close_and_quick(tmp_path, dpi, paper):
     """Book formats at resolutions a scanner or a camera gives: within 10 % (the issue's books measure

@@ -12,8 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import lxml.etree
 import lxml.html
 import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
 
-from digitize.access import site
+from digitize.access import pages, site
 from digitize.access.site import Context, ItemSummary, ItemView, LibrarySummary
 
 BASE = "https://thuvien.example.vn/so"
@@ -63,6 +65,14 @@ def parse(page: str) -> lxml.html.HtmlElement:
     return lxml.html.document_fromstring(page)
 
 
+NOTICES = {"reading_room": "This item can be read only in the library's reading room.",
+           "staff": "This item is available to library staff only."}
+
+
+def translated(lang: str, message: str) -> str:
+    return pages.translations(lang).gettext(message)
+
+
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("user", [None, f"thủ thư {HOSTILE}"])
 def test_every_page_parses_escapes_and_has_no_inline_script_or_style(lang, user):
@@ -110,8 +120,9 @@ def test_labels_follow_the_language():
     assert parse(en["item"]).xpath("//dt/text()")[:2] == ["Title", "Creator"]
     assert parse(vi["sign_in"]).xpath("string(//*[@id='sign-in-error'])") == "Sai tên hoặc mật khẩu."
     assert parse(en["sign_in"]).xpath("string(//*[@id='sign-in-error'])") == "Wrong name or password."
-    assert set(site.LABELS["vi"]) == set(site.LABELS["en"])
-    assert set(site.FIELDS) <= set(site.LABELS["vi"])
+    for pages_in_lang in (vi, en):
+        labels = parse(pages_in_lang["item"]).xpath("//dl[@class='fields']/dt/text()")
+        assert len(labels) == len(site.FIELDS) == len(ITEM.fields) and all(labels)
 
 
 def test_the_language_switch_keeps_the_page_and_its_query():
@@ -197,7 +208,7 @@ def test_a_restricted_item_shows_the_notice_instead_of_the_viewer_and_the_pdf(la
     page = site.item_page(context(lang, "/items/HD-DC-0001"), item)
     tree = parse(page)
     notice = tree.xpath("string(//*[@id='restricted-notice'])")
-    assert notice == site.LABELS[lang][restriction]
+    assert notice == translated(lang, NOTICES[restriction])
     assert not tree.xpath('//*[@id="viewer"] | //*[@id="pdf-link"] | //nav[@class="strip"] | //script')
     assert ITEM.pdf_url not in page and "manifest.json" not in page and "/p1/full" not in page
     assert tree.xpath("string(//h1)") == ITEM.title
@@ -235,7 +246,7 @@ def test_the_not_found_page_is_the_same_for_any_item(lang):
     assert tree.xpath('//a[@id="language-switch"]/@href') == ["?lang=" + ("en" if lang == "vi" else "vi")]
     refused = site.refused_page(context(lang, "/items/HD-SECRET-0007"))
     assert "SECRET" not in refused
-    assert parse(refused).xpath("string(//main/p)") == site.LABELS[lang]["refused"]
+    assert parse(refused).xpath("string(//main/p)") == translated(lang, "You may not see this page.")
 
 
 def test_the_sitemap():
@@ -266,3 +277,78 @@ def test_the_stylesheet_leaves_the_viewers_own_elements_alone():
     selectors = re.findall(r"(?:^|(?<=[{}]))\s*([^{}]+?)\s*{", re.sub(r"/\*.*?\*/", "", css, flags=re.S))
     bare = {part.strip() for selector in selectors for part in selector.split(",")}
     assert not bare & {"main", "button", "input", "section", "nav", "div"}
+
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_script_in_a_value_is_rendered_escaped(lang):
+    """Autoescape is on for every template: a title, a query, a snippet, a message come out as text."""
+    item = ItemView(**{**ITEM.__dict__, "title": SCRIPT, "fields": [("title", [SCRIPT])], "rights": SCRIPT})
+    view = site.SearchView(url=f"{BASE}/search", query=SCRIPT, filters={"library": SCRIPT}, total=1, more=False,
+                           page=1, pages=1, facets={"library": [(SCRIPT, SCRIPT, 1)]},
+                           hits=[site.SearchHitView(title=SCRIPT, url=f"{BASE}/items/X", library=SCRIPT, page=1,
+                                                    pages_matched=1, snippet=[(SCRIPT, True), (SCRIPT, False)])])
+    rendered = {
+        "item": site.item_page(context(lang, "/items/X", user=SCRIPT), item, search=site.ItemSearch(SCRIPT, [(1, 1, ITEM.pages[0][2])])),
+        "search": site.search_page(context(lang, "/search"), view),
+        "library": site.library_page(context(lang), LibrarySummary("X", SCRIPT, SCRIPT, f"{BASE}/libraries/X"),
+                                     [ItemSummary(SCRIPT, f"{BASE}/items/X", creator=SCRIPT)], SCRIPT, 1, 1, 1),
+        "refused": site.refused_page(context(lang), SCRIPT),
+        "sign_in": site.sign_in_page(context(lang), SCRIPT, None, SCRIPT),
+    }
+    for name, page in rendered.items():
+        assert SCRIPT not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page, name
+        tree = parse(page)
+        assert not tree.xpath("//script[not(@src)]"), name
+        assert SCRIPT in tree.text_content() or name == "sign_in", name
+    assert parse(rendered["search"]).xpath("//mark/text()") == [SCRIPT]
+    assert parse(rendered["item"]).xpath("//*[@id='q']/@value") == [SCRIPT]
+
+
+def template_messages() -> set[tuple[str | None, str]]:
+    """(context, msgid) of every message the templates use, as pybabel extracts them."""
+    method_map = [("**.html", "jinja2"), ("**.xml", "jinja2")]
+    options = {"**": {"extensions": "jinja2.ext.i18n", "trimmed": "true", "newstyle_gettext": "true",
+                      "silent": "false"}}
+    found = set()
+    for _, _, message, _, context in extract_from_dir(pages.TEMPLATES, method_map, options_map=options):
+        found.add((context, message[0] if isinstance(message, tuple) else message))
+    return found
+
+
+def test_every_catalogue_translates_every_message_of_the_templates():
+    """A language is one .po file in locale/<lang>/LC_MESSAGES/: it must translate every message
+    (no empty or fuzzy msgstr, the same placeholders), and digitize.pot must list them all."""
+    used = template_messages()
+    assert len(used) > 90 and (None, "Digital library") in used and ("category", "Other") in used
+    with (pages.LOCALE / "digitize.pot").open("rb") as template:
+        assert {(m.context, m.id[0] if isinstance(m.id, tuple) else m.id) for m in read_po(template) if m.id} == used
+    assert {"vi", "en"} <= set(pages.LANGUAGES)
+    for lang in pages.LANGUAGES:
+        with (pages.LOCALE / lang / "LC_MESSAGES" / "digitize.po").open("rb") as po:
+            catalog = read_po(po, locale=lang)
+        messages = {(m.context, m.id[0] if isinstance(m.id, tuple) else m.id): m for m in catalog if m.id}
+        assert not used - set(messages), (lang, used - set(messages))
+        for key in used:
+            message = messages[key]
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            assert all(strings) and not message.fuzzy, (lang, key)
+        assert not [problem for problem in catalog.check()], lang
+
+
+def test_the_catalogues_compile_in_memory_without_mo_files(tmp_path, monkeypatch):
+    for po in pages.LOCALE.glob("*/LC_MESSAGES/digitize.po"):
+        target = tmp_path / po.relative_to(pages.LOCALE)
+        target.parent.mkdir(parents=True)
+        target.write_bytes(po.read_bytes())
+    monkeypatch.setattr(pages, "LOCALE", tmp_path)
+    pages.translations.cache_clear()
+    try:
+        assert pages.translations("vi").gettext("Sign in") == "Đăng nhập"
+        assert pages.translations("vi").ngettext("%(num)s item", "%(num)s items", 2) == "%(num)s tài liệu"
+        assert pages.translations("en").ngettext("%(num)s item", "%(num)s items", 2) == "%(num)s items"
+        assert not list(tmp_path.rglob("*.mo"))
+    finally:
+        pages.translations.cache_clear()

@@ -82,6 +82,7 @@ def scripts(html: str) -> list:
     return lxml.html.fromstring(html).xpath("//script")
 
 
+@pytest.mark.slow  # a uvicorn server
 def test_query_parameters_never_come_back_as_markup(staff):
     page = httpx.get(staff + "/", params={"lang": SCRIPT, "since": "2026-01-01"})
     assert page.status_code == 200 and scripts(page.text) == []
@@ -100,12 +101,14 @@ def test_query_parameters_never_come_back_as_markup(staff):
     assert httpx.get(staff + "/", params={"as_of": SCRIPT}).text == "Bad value of as_of."
 
 
+@pytest.mark.slow  # a uvicorn server
 def test_no_api_documentation(public, staff):
     for base in (public, staff):
         for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
             assert httpx.get(base + path).status_code == 404, base + path
 
 
+@pytest.mark.slow  # a uvicorn server
 def test_the_public_app_shows_open_items_only_and_the_staff_app_the_dashboard(public, staff):
     assert httpx.get(public + "/staff/").status_code == 303  # the dashboard is behind the sign-in
     public_text = "".join(httpx.get(public + path).text for path in (
@@ -174,6 +177,7 @@ HOSTILE_DASHBOARD = ["as_of=9999-12-31", "as_of=0001-01-01", "since=9999-12-31",
                      "lang=en&lang=vi&lang=xx"]
 
 
+@pytest.mark.slow  # a uvicorn server
 def test_hostile_requests_give_protocol_errors_never_a_server_error(public, staff):
     for query, codes in HOSTILE_OAI:
         assert oai_answer(httpx.get(f"{public}/oai?{query}")) in codes, query
@@ -201,6 +205,7 @@ HOSTILE_SITE = [f"/libraries/HD-TV?category={SCRIPT}", "/libraries/HD-TV?page=-1
                 f"/staff/login?next={SCRIPT}", "/staff/login?next=//evil.example/", "/static/../web.py"]
 
 
+@pytest.mark.slow  # a uvicorn server
 def test_request_size_limits(public):
     form = {"content-type": "application/x-www-form-urlencoded"}
     big = b"verb=Identify&padding=" + b"x" * 100_000
@@ -239,6 +244,7 @@ def first_token(base: str) -> str:
     return root.findtext(".//o:resumptionToken", namespaces=NS)
 
 
+@pytest.mark.slow  # a uvicorn server
 def test_resumption_tokens_need_the_secret_key(public):
     token = first_token(public)
     state = token_state(token)
@@ -256,6 +262,7 @@ def test_resumption_tokens_need_the_secret_key(public):
     assert resume(oai.make_token(in_half_an_hour, KEY)) is None  # the forgeries fail for their key and expiry only
 
 
+@pytest.mark.slow  # starts `digitize web` and a uvicorn server
 def test_served_by_the_cli_with_the_key_of_the_data_folder(repo, tmp_path):
     _, store, url = repo
     port = free_port()
@@ -263,7 +270,7 @@ def test_served_by_the_cli_with_the_key_of_the_data_folder(repo, tmp_path):
     env = {**os.environ, "DIGITIZE_DATA": str(tmp_path), "DIGITIZE_LEDGER": url, "DIGITIZE_STORE": store.root.as_uri(),
            "DIGITIZE_OAI_PAGE_SIZE": "2", "DIGITIZE_PUBLIC_URL": base}
     env.pop("DIGITIZE_SECRET_KEY", None)
-    server = subprocess.Popen([sys.executable, "-m", "digitize.cli.app", "web", "--port", str(port)], env=env)
+    server = subprocess.Popen([sys.executable, "-m", "digitize.cli", "web", "--port", str(port)], env=env)
     try:
         wait_until_answers(base + "/oai?verb=Identify", 30, process=server)
         assert httpx.get(base + "/staff/").status_code == 303  # the dashboard only after signing in

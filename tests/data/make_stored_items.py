@@ -111,7 +111,7 @@ def make(target: Path = FIXTURE) -> None:
     pages = write_batch(batch)
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL" and not k.startswith("DIGITIZE_")}
     env.update(DIGITIZE_DATA=str(data), SOURCE_DATE_EPOCH=EPOCH, COLUMNS="200")
-    result = subprocess.run([sys.executable, "-m", "digitize.cli.app", "run", str(batch), "--out", str(data / "out"),
+    result = subprocess.run([sys.executable, "-m", "digitize.cli", "run", str(batch), "--out", str(data / "out"),
                              "--workers", "2"], env=env, capture_output=True, text=True, timeout=900)
     if result.returncode != 0 or "items ok 2, failed 0" not in result.stdout:
         raise RuntimeError(f"the run failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")

@@ -1,4 +1,7 @@
-"""The scan resolution of a page whose file does not state it, or states one that cannot be true
+"""What resolution to believe for a page (the file's tag, the operator's statement, an estimate
+from the page, or the profile's minimum), and how that estimate is made.
+
+The scan resolution of a page whose file does not state it, or states one that cannot be true
 for the page: scanner software often writes 72 or 96 dpi, or nothing, on pages scanned at 300 dpi
 or more.
 
@@ -30,10 +33,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
+from PIL import Image
 
 from digitize.capture import imaging
+from digitize.core.errors import BadInput
+from digitize.core.models import Profile
 
 PAPER_MM = {"A4": (210, 297), "A5": (148, 210), "B5": (176, 250), "letter": (215.9, 279.4),
             "13 x 19 cm": (130, 190), "14.5 x 20.5 cm": (145, 205), "16 x 24 cm": (160, 240)}
@@ -119,3 +126,136 @@ def estimate(page: Measure) -> Estimate | None:
     name, dpi = min(inside, key=lambda c: (usual(c[1]) is None, abs(math.log(c[1] / middle))))
     dpi = usual(dpi) or round(dpi)
     return Estimate(dpi, f"{name} sheet, text in {page.type_at(dpi):.0f} pt type")
+
+
+# --- what resolution to believe ---
+
+# A resolution outside these is not believed (NaN from a 0/0 TIFF rational, 109 million dpi from a
+# PNG's largest pHYs): it counts as missing, and every size drawn from it stays sensible.
+BELIEVABLE_DPI = (50, 4800)
+ESTIMATED = "estimated from page size and text lines"
+FROM_OTHER_PAGES = "estimated from the item's other pages"
+ASSUMED = "assumed (the profile's minimum)"
+
+
+def recorded_dpi(image: Image.Image) -> float | None:
+    """The horizontal resolution the file states, believable or not."""
+    try:
+        return float(image.info["dpi"][0])
+    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+def page_dpi(image: Image.Image) -> int | None:
+    """The file's resolution, if it is believable (BELIEVABLE_DPI)."""
+    value = recorded_dpi(image)
+    if value is None or not math.isfinite(value) or not BELIEVABLE_DPI[0] <= value <= BELIEVABLE_DPI[1]:
+        return None
+    return round(value)
+
+
+@dataclass
+class Resolution:
+    """The resolution of one frame: what its file records and what is used."""
+
+    tag: int | None  # what the file records, if believable
+    dpi: int | None  # what is used; None: not known (yet)
+    method: str = "tag"
+    estimate: int | None = None  # from this frame's own size and text lines
+    said: str = ""  # what is wrong with the file's resolution ("" if nothing)
+    basis: str = ""  # what the estimate was made from, or why there is none
+
+    def note(self) -> str:
+        """What was wrong with the file's resolution and what this page's own estimate is."""
+        if not self.said:
+            return ""
+        own = (f"this page's own estimate: {self.estimate} dpi ({self.basis})" if self.estimate is not None
+               else f"no estimate from this page alone ({self.basis})")
+        return f"{self.said}; {own}"
+
+
+def _unrecorded(image: Image.Image) -> str:
+    value = recorded_dpi(image)
+    if value is None:
+        return "has no resolution (dpi) recorded"
+    shown = ("not a number" if math.isnan(value) else "infinite" if math.isinf(value)
+             else f"{value:,.0f} dpi" if abs(value) >= 1 else f"{value:g} dpi")
+    return (f"records an unbelievable resolution ({shown}; a scan has {BELIEVABLE_DPI[0]} to "
+            f"{BELIEVABLE_DPI[1]} dpi)")
+
+
+def of_frame(image: Image.Image, profile: Profile, stated: int | None,
+             measured: Callable[[bool], Measure]) -> Resolution:
+    """What a frame's resolution is: stated by the operator, recorded in the file, or, when the file
+    records none or one that cannot be true for the page, estimated from the page.
+    ``measured(lines)`` measures the frame's pixels; it is called only when the tag is in doubt."""
+    tag = page_dpi(image)
+    if stated is not None:
+        return Resolution(tag, stated, "stated")
+    if tag is not None and tag >= profile.min_dpi and max(image.size) / tag * 25.4 <= MAX_PAGE_MM:
+        return Resolution(tag, tag)  # believed as it is: the pixels are not decoded at intake
+    # rows of a vertical page are not text lines (the profile reads it at full resolution)
+    page = measured(profile.preprocessing.ocr_line_height > 0)
+    wrong = implausible(tag, page) if tag is not None else None
+    if tag is not None and wrong is None:
+        return Resolution(tag, tag)
+    said = f"records {tag} dpi, but {wrong}" if tag is not None else _unrecorded(image)
+    found = estimate(page)
+    if found is None:
+        why = ("it has too few text lines of one size" if page.line is None
+               else "its size matches no paper format at the resolution its text lines give")
+        return Resolution(tag, None, said=said, basis=why)
+    return Resolution(tag, found.dpi, ESTIMATED, found.dpi, said, found.basis)
+
+
+def share_estimate(found: list[Resolution]) -> None:
+    """The pages of an item are scanned alike: each page whose file's resolution is not used takes
+    the median of the item's estimates, so one odd page (a title page) does not stray and a page
+    with no estimate of its own (a blank verso) has one."""
+    estimates = [r.estimate for r in found if r.estimate is not None]
+    if not estimates:
+        return
+    shared = round(float(np.median(estimates)))
+    for r in found:
+        if r.said:
+            r.dpi, r.method = shared, ESTIMATED if r.estimate is not None else FROM_OTHER_PAGES
+
+
+def judge(found: Resolution, profile: Profile, which: str = "") -> str | None:
+    """A warning about a frame's resolution under the profile (``which`` frame, if not the first);
+    raises BadInput if it refuses it. An estimate that passes is not warned about here (see
+    estimate_warnings)."""
+    asks = f"profile {profile.name} asks for at least {profile.min_dpi} dpi"
+    todo = (f"rescan at {profile.min_dpi} dpi or more; if the scan's true resolution is known, state it "
+            "(dpi = N in item.toml, a dpi column in items.csv, or digitize run --dpi N)")
+    if found.dpi is None:
+        reason = f"{which}{found.said}; the resolution cannot be estimated from the page ({found.basis}); {asks}"
+        if profile.dpi_policy == "error":
+            raise BadInput(reason, todo=todo)
+        found.dpi, found.method = profile.min_dpi, ASSUMED
+        return f"{reason}; {profile.min_dpi} dpi is assumed"
+    if found.dpi >= profile.min_dpi:
+        return None
+    said = which + {"tag": f"is {found.dpi} dpi",
+                    "stated": f"is stated to be {found.dpi} dpi (dpi in the item metadata or digitize run --dpi)"
+                    }.get(found.method, f"{found.said}; estimated from the page: {found.dpi} dpi ({found.basis})")
+    if profile.dpi_policy == "error":
+        raise BadInput(f"{said}; {asks}", todo=todo)
+    return f"{said}; {asks}"
+
+
+def estimate_warnings(pages: list[tuple[str, Resolution]]) -> list[tuple[str, str]]:
+    """One warning (first file, reason) for each group of pages whose resolution was estimated
+    alike: a book of 300 pages tagged 96 dpi gets one line in the summary, not 300."""
+    groups: dict[tuple, list[tuple[str, Resolution]]] = {}
+    for name, found in pages:
+        if found.method in (ESTIMATED, FROM_OTHER_PAGES):
+            groups.setdefault((found.tag, found.dpi), []).append((name, found))
+    warnings = []
+    for (_, dpi), group in groups.items():
+        (first, found), (last, _) = group[0], group[-1]
+        more = {1: "", 2: f" (as does {last})"}.get(len(group), f" (as do {len(group) - 1} more pages, to {last})")
+        basis = next((r.basis for _, r in group if r.estimate is not None), "")
+        warnings.append((first, f"{found.said}{more}; the resolution is estimated from the page size and text "
+                                f"lines: {dpi} dpi ({basis})"))
+    return warnings

@@ -1,5 +1,6 @@
-"""Names of the holdings categories, in Vietnamese and English: shown by the dashboard and used as
-the OAI-PMH set names (``category:<code>``)."""
+"""Names of the holdings categories, in Vietnamese and English, as metadata: the OAI-PMH set names
+(``category:<code>``) and the IIIF manifests. Their order is the order pages list categories in;
+the pages' own words for them are in the gettext catalogues (``digitize.access.pages``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""One batch run, start to end: find the items and the catalogue records, take the batch's lock,
-intake, resume what an earlier run finished, hand the pages to a runner (digitize.engine.runner), assemble
-and store each item while the next item's pages go on, quarantine what failed, record the run in
-the ledger and write the report. Needs no Prefect: flows/ runs the same engine as a Prefect flow."""
+"""One batch run, start to end (run_batch, then _run_pipeline, which reads top-down): take the
+batch's lock, intake, resume what an earlier run finished, hand the pages to a runner
+(digitize.engine.runner), assemble and store each item while the next item's pages go on,
+quarantine what failed, record the run in the ledger, index it and write the report. Needs no
+Prefect: flows/ runs the same engine as a Prefect flow."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Callable
 
 from digitize.core import files, progress
 from digitize.search import indexing
-from digitize.capture import ingest, ocr
+from digitize.capture import intake, ocr, pagefiles
 from digitize.ledger import database as ledger
 from digitize.describe import marc, package
 from digitize.engine import pipeline
@@ -67,9 +68,9 @@ class BatchRequest:
 
 # --- the work handed to the runner: plain module functions, so that any runner can ship them ---
 
-def intake(folder: Path, batch: Path, csv_row: dict | None, profiles: Path, default_profile: str,
-           max_pixels: int, defaults: dict) -> ingest.ItemPlan:
-    return ingest.plan_item(folder, batch, csv_row, lambda meta: get_profile(profiles, meta.profile or default_profile),
+def intake_item(folder: Path, batch: Path, csv_row: dict | None, profiles: Path, default_profile: str,
+                max_pixels: int, defaults: dict) -> intake.ItemPlan:
+    return intake.plan_item(folder, batch, csv_row, lambda meta: get_profile(profiles, meta.profile or default_profile),
                             max_pixels, defaults, load_library_defaults(profiles))
 
 
@@ -86,7 +87,7 @@ def page(item_id: str, source: PageSource, profile: Profile, folder: Path, ocr_t
             time.sleep(RETRY_PAUSE)
 
 
-def assemble(plan: ingest.ItemPlan, catalogue: list, profile: Profile, records: list[PageRecord], folder: Path,
+def assemble(plan: intake.ItemPlan, catalogue: list, profile: Profile, records: list[PageRecord], folder: Path,
              problems: list[Problem], seconds: float, ingested: str, base: str) -> ItemRecord:
     description = pipeline.describe(plan.meta, catalogue)
     return pipeline.assemble_item(plan.meta, description, profile, plan.pages, records, folder, problems, seconds,
@@ -115,7 +116,159 @@ def store(record: ItemRecord, folder: Path, store_url: str, multipart_mb: int,
     return pipeline.mark_stored(folder, record, manifest).result, manifest
 
 
-# --- the run ---
+# --- the run, top down ---
+
+def run_batch(request: BatchRequest, runner: Runner, run_label: str = "") -> BatchSummary:
+    """Run a batch to its end with ``runner`` doing the work; ``run_label`` names this run in the
+    batch's lock (e.g. its Prefect flow run). Raises BatchBusy when another run has the batch, and
+    ConfigError or ToolError, before any work, for a wrong setting or missing OCR language data."""
+    get_profile(request.profiles, request.default_profile)  # an unknown profile stops the run here
+    load_library_defaults(request.profiles)  # so does a wrong libraries.toml
+    store = storage.open_store(request.store_url, request.multipart_mb << 20)  # and a wrong store setting
+    check_output(request)
+    store.check_writable()
+    key = str(request.batch.resolve())
+    session = ledger.open_ledger(request.ledger_url)
+    try:
+        ledger.lock_batch(session, key, run_label)
+        try:
+            return _run_pipeline(request, runner, session, store)
+        finally:
+            try:
+                ledger.unlock_batch(session, key, os.getpid())
+            except LedgerUnavailable as exc:  # the run itself is over; the next one takes the lock over
+                log.warning("the batch lock could not be released: %s", exc.message)
+    finally:
+        session.close()
+        session.get_bind().dispose()
+
+
+def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage.Store) -> BatchSummary:
+    """A batch, its lock taken, in the order it runs."""
+    started = datetime.now(timezone.utc)
+    # intake: the item folders and their metadata, the catalogue records, every page file checked
+    plans, catalogue, problems = take_in(request, runner)
+    check_languages(request, plans)
+    progress.report("total", sum(len(p.pages) for p in plans if p.ok))
+
+    items = _Items(request, runner, session, store, catalogue)
+    # each item: failed at intake (quarantined), finished by an earlier run (checked, updated or
+    # stored again), or its pages queued
+    items.start(plans)
+    # pages in parallel; when an item's last page is back it is assembled, then stored, on the
+    # runner while the next item's pages go on (page_done -> pages_done -> assembled -> stored).
+    # A fault of the environment stops new work: what is with the workers ends first
+    items.work()
+    finished = datetime.now(timezone.utc)
+
+    done = [(plans[i].meta, *items.results[i]) for i in sorted(items.results) if plans[i].meta is not None]
+    notes, recorded = record_in_ledger(session, request, started, finished, done)
+    problems += notes
+    if recorded:
+        problems += index_stored(session, store, request, [meta for meta, result, _ in done
+                                                           if result.status == Status.ok])
+    summary = summarise(request, plans, items, started, finished, problems)
+    write_report(request, summary, started)
+    for item in summary.items:
+        log.info("%s: %s, %d pages, confidence %s", shown(item), item.status.value, item.pages,
+                 item.mean_confidence)
+    return summary
+
+
+# --- the steps of _run_pipeline, in its order ---
+
+def take_in(request: BatchRequest, runner: Runner) -> tuple[list[intake.ItemPlan], list, list[Problem]]:
+    """Every item of the batch planned (one runner task per item folder), the batch's catalogue
+    records, and the problems of the batch itself (logged)."""
+    found, problems = intake.find_items(request.batch)
+    catalogue, catalogue_problems = read_catalogue(request.batch)
+    problems += catalogue_problems
+    defaults = {key: value for key, value in (("library", request.library), ("dpi", request.dpi)) if value}
+    intakes = [runner.submit("ingest-item", f"item folder {number}", intake_item, folder, request.batch, row,
+                             request.profiles, request.default_profile, request.max_pixels, defaults)
+               for number, (folder, row) in enumerate(found, start=1)]
+    plans = [future.result() for future in intakes]
+    refuse_shared_ids(plans)
+    for problem in problems:
+        log.warning("%s: %s", problem.file or problem.item, problem.reason)
+    return plans, catalogue, problems
+
+
+def refuse_shared_ids(plans: list[intake.ItemPlan]) -> None:
+    """Two folders of one batch with the same item id would mix their outputs: neither is run."""
+    claims: dict[tuple[str, str], list[intake.ItemPlan]] = defaultdict(list)
+    for plan in plans:
+        if plan.meta is not None:
+            claims[(plan.meta.library, plan.meta.id)].append(plan)
+    for (library, item_id), group in claims.items():
+        if len(group) > 1:
+            folders = ", ".join(plan.folder.name for plan in group)
+            for plan in group:
+                plan.problem(f"{len(group)} folders of this batch have the item id {item_id} (library {library}): "
+                             f"{folders}; none of them is run. Give each item its own id")
+
+
+def check_languages(request: BatchRequest, plans: list[intake.ItemPlan]) -> None:
+    """Missing OCR language data for a profile the items use stops the run here, before any page."""
+    for name in {plan.meta.profile or request.default_profile for plan in plans if plan.ok}:
+        ocr.check_languages(get_profile(request.profiles, name).all_languages)
+
+
+def record_in_ledger(session, request: BatchRequest, started: datetime, finished: datetime,
+                     items: list[tuple[ItemMetadata, ItemResult, StoredManifest | None]]) -> tuple[list[Problem], bool]:
+    """Count the run in the quota ledger: its notes, and whether it was recorded. A failure there is
+    reported; the outputs stand."""
+    try:
+        notes = ledger.record_run(session, str(request.batch.resolve()), started, finished, items,
+                                  load_libraries(request.profiles))
+    except Exception as exc:  # the ledger is bookkeeping: a failure there must not undo the batch
+        session.rollback()
+        reason = exc.message if isinstance(exc, DigitizeError) else type(exc).__name__
+        return [Problem(item=request.batch.name, severity=Severity.warning,
+                        reason=f"quota ledger not updated ({reason}); the outputs stand, and the next run of "
+                               "this batch records them")], False
+    return [Problem(item=request.batch.name, reason=note, severity=Severity.warning) for note in notes], True
+
+
+def index_stored(session, store: storage.Store, request: BatchRequest, stored: list[ItemMetadata]) -> list[Problem]:
+    """Put the items stored by this run in the search index (secret ones out of it). A failure
+    is reported; the outputs stand."""
+    problems = []
+    for number, meta in enumerate(stored):
+        try:
+            indexing.index_recorded(session, store, meta.library, meta.id)
+        except indexing.ItemNotIndexed as exc:
+            problems.append(Problem(item=meta.id, severity=Severity.warning, reason=f"search index: {exc}"))
+        except DigitizeError as exc:
+            session.rollback()
+            left = ", ".join(m.id for m in stored[number:])
+            problems.append(Problem(item=request.batch.name, severity=Severity.warning,
+                                    reason=f"search index not updated for {left} ({exc.message}); the outputs "
+                                           f"stand: {indexing.REBUILD_TODO}"))
+            break
+    return problems
+
+
+def summarise(request: BatchRequest, plans: list[intake.ItemPlan], items: _Items, started: datetime,
+              finished: datetime, problems: list[Problem]) -> BatchSummary:
+    summary = BatchSummary(batch=str(request.batch), started=started, finished=finished,
+                           items=[items.results[i][0] for i in sorted(items.results)], problems=problems,
+                           first_page=items.first_page)
+    if items.stopped:
+        summary.stopped, summary.stop_code = items.stopped.message, int(items.stopped.exit_code)
+        summary.not_done = [plan.label for i, plan in enumerate(plans) if i not in items.results]
+    return summary
+
+
+def write_report(request: BatchRequest, summary: BatchSummary, started: datetime) -> None:
+    report = request.out / "_reports" / f"{request.batch.name}-{started:%Y%m%dT%H%M%S}.json"
+    try:
+        write_atomic(report, summary.model_dump_json(indent=1))
+    except OSError as exc:
+        log.error("the run's report could not be written to %s: %s", report, exc.strerror)
+
+
+# --- helpers ---
 
 def shown(item: ItemResult | ItemMetadata, number: int | None = None) -> str:
     """How logs and the runner's task names call an item: a secret item is never named there."""
@@ -157,7 +310,7 @@ def check_output(request: BatchRequest) -> None:
 def read_catalogue(batch: Path) -> tuple[list, list[Problem]]:
     """Every MARC21 record the batch carries; a file that cannot be read is reported."""
     records, problems = [], []
-    for path in ingest.catalogue_files(batch):
+    for path in intake.catalogue_files(batch):
         try:
             records += marc.read_records(path)
         except BadInput as exc:
@@ -173,90 +326,48 @@ def ingest_date(folder: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+# --- the items through the runner: small steps, each run in the run's own thread when the work
+# before it ends ---
+
 @dataclass
 class ItemRun:
     """An item whose pages are being worked on."""
 
     index: int
-    plan: ingest.ItemPlan
+    plan: intake.ItemPlan
     profile: Profile
     folder: Path
     outcomes: list  # per page: its PageRecord or Problem once back, None until then
     began: float = 0.0
 
 
-def run_batch(request: BatchRequest, runner: Runner, run_label: str = "") -> BatchSummary:
-    """Run a batch to its end with ``runner`` doing the work; ``run_label`` names this run in the
-    batch's lock (e.g. its Prefect flow run). Raises BatchBusy when another run has the batch, and
-    ConfigError or ToolError, before any work, for a wrong setting or missing OCR language data."""
-    get_profile(request.profiles, request.default_profile)  # an unknown profile stops the run here
-    load_library_defaults(request.profiles)  # so does a wrong libraries.toml
-    store = storage.open_store(request.store_url, request.multipart_mb << 20)  # and a wrong store setting
-    check_output(request)
-    store.check_writable()
-    key = str(request.batch.resolve())
-    session = ledger.open_ledger(request.ledger_url)
-    try:
-        ledger.lock_batch(session, key, run_label)
-        try:
-            return _BatchRun(request, runner, session, store).run()
-        finally:
-            try:
-                ledger.unlock_batch(session, key, os.getpid())
-            except LedgerUnavailable as exc:  # the run itself is over; the next one takes the lock over
-                log.warning("the batch lock could not be released: %s", exc.message)
-    finally:
-        session.close()
-        session.get_bind().dispose()
+class _Items:
+    """The items of a run on the runner. Pages are handed over in batch order (``runner.window`` at
+    a time), so an item's pages go on while the item before is assembled and stored; ``results``
+    holds each item's outcome by its index in the batch."""
 
-
-class _BatchRun:
-    def __init__(self, request: BatchRequest, runner: Runner, session, store: storage.Store):
+    def __init__(self, request: BatchRequest, runner: Runner, session, store: storage.Store, catalogue: list):
         self.request, self.runner, self.session, self.store = request, runner, session, store
+        self.catalogue = catalogue
         self.quarantine = request.out / "_quarantine" / request.batch.name
         self.results: dict[int, tuple[ItemResult, StoredManifest | None]] = {}
         self.events: queue.SimpleQueue = queue.SimpleQueue()  # (handler, future) of finished work
         self.pending = 0
         self.waiting: deque[tuple[ItemRun, int]] = deque()  # pages not yet handed over, in batch order
         self.first_page: datetime | None = None
-        self.catalogue: list = []
         self.stopped: DigitizeError | None = None  # a fault of the environment: no new work is started
 
-    def submit(self, kind: str, label: str, fn: Callable, args: tuple, then: Callable) -> None:
-        """Hand work to the runner; ``then(future)`` runs here, in the run's own thread, when it ends."""
-        future = self.runner.submit(kind, label, fn, *args)
-        self.pending += 1
-        future.add_done_callback(lambda done: self.events.put((then, done)))
+    # the two phases _run_pipeline calls
 
-    def stop(self, fault: DigitizeError) -> None:
-        """Start no new work; what is with the workers ends, then the run does its accounts."""
-        if self.stopped is None:
-            log.error("run stopped: %s", fault.message)
-            self.stopped = fault
-        self.waiting.clear()
-
-    def run(self) -> BatchSummary:
-        request = self.request
-        started = datetime.now(timezone.utc)
-        found, problems = ingest.find_items(request.batch)
-        self.catalogue, catalogue_problems = read_catalogue(request.batch)
-        problems += catalogue_problems
-        defaults = {key: value for key, value in (("library", request.library), ("dpi", request.dpi)) if value}
-        intakes = [self.runner.submit("ingest-item", f"item folder {number}", intake, folder, request.batch, row,
-                                      request.profiles, request.default_profile, request.max_pixels, defaults)
-                   for number, (folder, row) in enumerate(found, start=1)]
-        plans = [future.result() for future in intakes]
-        refuse_shared_ids(plans)
-        for problem in problems:
-            log.warning("%s: %s", problem.file or problem.item, problem.reason)
-        for name in {plan.meta.profile or request.default_profile for plan in plans if plan.ok}:
-            ocr.check_languages(get_profile(request.profiles, name).all_languages)  # missing data stops the run here
-
-        progress.report("total", sum(len(p.pages) for p in plans if p.ok))
+    def start(self, plans: list[intake.ItemPlan]) -> None:
+        """Start every item, in batch order, until a fault stops the run."""
         for index, plan in enumerate(plans):
             if self.stopped:
                 break
             self.guarded(self.start_item, index, plan)
+
+    def work(self) -> None:
+        """Hand the first pages over, then run each step as the work before it ends, until none is left."""
         for _ in range(len(self.waiting) if self.runner.window is None else self.runner.window):
             self.hand_over()
         while self.pending:
@@ -264,24 +375,13 @@ class _BatchRun:
             self.pending -= 1
             self.guarded(handler, future)
 
-        finished = datetime.now(timezone.utc)
-        counted = [(plans[i].meta, *self.results[i]) for i in sorted(self.results) if plans[i].meta is not None]
-        problems += self.record(started, finished, counted)
-        summary = BatchSummary(batch=str(request.batch), started=started, finished=finished,
-                               items=[self.results[i][0] for i in sorted(self.results)], problems=problems,
-                               first_page=self.first_page)
-        if self.stopped:
-            summary.stopped, summary.stop_code = self.stopped.message, int(self.stopped.exit_code)
-            summary.not_done = [plan.label for i, plan in enumerate(plans) if i not in self.results]
-        report = request.out / "_reports" / f"{request.batch.name}-{started:%Y%m%dT%H%M%S}.json"
-        try:
-            write_atomic(report, summary.model_dump_json(indent=1))
-        except OSError as exc:
-            log.error("the run's report could not be written to %s: %s", report, exc.strerror)
-        for item in summary.items:
-            log.info("%s: %s, %d pages, confidence %s", shown(item), item.status.value, item.pages,
-                     item.mean_confidence)
-        return summary
+    # plumbing
+
+    def submit(self, kind: str, label: str, fn: Callable, args: tuple, then: Callable) -> None:
+        """Hand work to the runner; ``then(future)`` runs here, in the run's own thread, when it ends."""
+        future = self.runner.submit(kind, label, fn, *args)
+        self.pending += 1
+        future.add_done_callback(lambda done: self.events.put((then, done)))
 
     def guarded(self, handler: Callable, *args) -> None:
         """Run a step of the run's own thread; a fault of the environment there stops the run."""
@@ -293,7 +393,17 @@ class _BatchRun:
                 raise
             self.stop(fault)
 
-    def start_item(self, index: int, plan: ingest.ItemPlan) -> None:
+    def stop(self, fault: DigitizeError) -> None:
+        """Start no new work; what is with the workers ends, then the run does its accounts."""
+        if self.stopped is None:
+            log.error("run stopped: %s", fault.message)
+            self.stopped = fault
+        self.waiting.clear()
+
+    # an item's steps, in their order
+
+    def start_item(self, index: int, plan: intake.ItemPlan) -> None:
+        """Fail the item, resume it from an earlier run, or queue its pages."""
         if not plan.ok:
             self.results[index] = (self.failed(plan, plan.problems), None)
             return
@@ -307,27 +417,47 @@ class _BatchRun:
             self.results[index] = (self.failed(plan, plan.problems), None)
             return
         if earlier is not None:
-            progress.report("page", len(plan.pages))
-            description = pipeline.describe(plan.meta, self.catalogue)
-            changed = pipeline.metadata_changes(earlier, plan.meta, description)
-            if changed:
-                log.info("%s: metadata changed (%s), stored again as a new version", shown(plan.meta),
-                         ", ".join(changed))
-                self.submit("update-item", f"update {shown(plan.meta, index + 1)}", pipeline.redescribe_item,
-                            (earlier, plan.meta, description, folder, changed),
-                            lambda future: self.assembled(index, plan, folder, [], future))
-                return
-            log.info("%s already done, skipped", shown(plan.meta))
-            if earlier.stored is not None:
-                self.check_stored(index, plan, folder, earlier)
-            else:
-                self.submit_store(index, folder, earlier)
+            self.resume(index, plan, folder, earlier)
             return
         ingest_date(folder)
         job = ItemRun(index, plan, profile, folder, [None] * len(plan.pages))
         self.waiting.extend((job, number) for number in range(len(plan.pages)))
 
-    def check_stored(self, index: int, plan: ingest.ItemPlan, folder: Path, earlier: ItemRecord) -> None:
+    def claimed_elsewhere(self, plan: intake.ItemPlan, folder: Path, earlier: ItemRecord | None) -> str | None:
+        """Why this item may not take its id: the library already has an item stored under it from
+        other page images or from another batch (replacing one needs --new-version)."""
+        meta = plan.meta
+        other_batch = ledger.stored_from(self.session, meta.library, meta.id)
+        moved = other_batch is not None and Path(other_batch).resolve() != self.request.batch.resolve()
+        differs = pipeline.stored_from_other_pages(folder, plan.pages)
+        if not differs and not (moved and earlier is None):
+            return None
+        return (f"the id {meta.id} is already used by an item stored for library {meta.library}, from "
+                f"{'the batch ' + other_batch if other_batch else 'an earlier run'} with other page images; "
+                f"this item ({plan.folder}) is not stored under it. Give this item its own id; or, if it "
+                "replaces the stored one, run again with --new-version (the stored copies are kept as a "
+                "previous version)")
+
+    def resume(self, index: int, plan: intake.ItemPlan, folder: Path, earlier: ItemRecord) -> None:
+        """An item an earlier run finished: described anew if its metadata changed, else skipped (its
+        stored copy checked, or stored now if it was not)."""
+        progress.report("page", len(plan.pages))
+        description = pipeline.describe(plan.meta, self.catalogue)
+        changed = pipeline.metadata_changes(earlier, plan.meta, description)
+        if changed:
+            log.info("%s: metadata changed (%s), stored again as a new version", shown(plan.meta),
+                     ", ".join(changed))
+            self.submit("update-item", f"update {shown(plan.meta, index + 1)}", pipeline.redescribe_item,
+                        (earlier, plan.meta, description, folder, changed),
+                        lambda future: self.assembled(index, plan, folder, [], future))
+            return
+        log.info("%s already done, skipped", shown(plan.meta))
+        if earlier.stored is not None:
+            self.check_stored(index, plan, folder, earlier)
+        else:
+            self.submit_store(index, folder, earlier)
+
+    def check_stored(self, index: int, plan: intake.ItemPlan, folder: Path, earlier: ItemRecord) -> None:
         """An item stored by an earlier run: the store may have lost objects since (one HEAD each),
         which are sent again from the local copies."""
         result, lost = earlier.result, []
@@ -348,22 +478,8 @@ class _BatchRun:
         else:
             self.results[index] = (result, earlier.stored)
 
-    def claimed_elsewhere(self, plan: ingest.ItemPlan, folder: Path, earlier: ItemRecord | None) -> str | None:
-        """Why this item may not take its id: the library already has an item stored under it from
-        other page images or from another batch (replacing one needs --new-version)."""
-        meta = plan.meta
-        other_batch = ledger.stored_from(self.session, meta.library, meta.id)
-        moved = other_batch is not None and Path(other_batch).resolve() != self.request.batch.resolve()
-        differs = pipeline.stored_from_other_pages(folder, plan.pages)
-        if not differs and not (moved and earlier is None):
-            return None
-        return (f"the id {meta.id} is already used by an item stored for library {meta.library}, from "
-                f"{'the batch ' + other_batch if other_batch else 'an earlier run'} with other page images; "
-                f"this item ({plan.folder}) is not stored under it. Give this item its own id; or, if it "
-                "replaces the stored one, run again with --new-version (the stored copies are kept as a "
-                "previous version)")
-
     def hand_over(self) -> None:
+        """The next waiting page to the runner."""
         if not self.waiting:
             return
         job, number = self.waiting.popleft()
@@ -377,6 +493,7 @@ class _BatchRun:
                     lambda future: self.page_done(job, number, future))
 
     def page_done(self, job: ItemRun, number: int, future) -> None:
+        """A page is back: hand the next one over; the item's last page starts its assembly."""
         source = job.plan.pages[number]
         try:
             job.outcomes[number] = future.result()
@@ -406,7 +523,8 @@ class _BatchRun:
                      time.monotonic() - job.began, ingest_date(job.folder), base),
                     lambda future: self.assembled(job.index, plan, job.folder, problems, future))
 
-    def assembled(self, index: int, plan: ingest.ItemPlan, folder: Path, problems: list[Problem], future) -> None:
+    def assembled(self, index: int, plan: intake.ItemPlan, folder: Path, problems: list[Problem], future) -> None:
+        """An item is assembled (or described anew): store it."""
         try:
             record = future.result()
         except Exception as exc:  # a failed assembly fails its item, not the batch
@@ -427,6 +545,7 @@ class _BatchRun:
                     lambda future: self.stored(index, record, future))
 
     def stored(self, index: int, record: ItemRecord, future) -> None:
+        """An item is stored (or waits for the store): its result."""
         try:
             self.results[index] = future.result()
         except Exception as exc:  # store() reports the store's own errors; this is a bug
@@ -435,61 +554,14 @@ class _BatchRun:
                 return self.stop(fault)
             self.results[index] = (with_problem(record.result, Status.failed, failure_reason(exc, "storing")), None)
 
-    def failed(self, plan: ingest.ItemPlan, problems: list[Problem]) -> ItemResult:
+    def failed(self, plan: intake.ItemPlan, problems: list[Problem]) -> ItemResult:
         """Record a failed item; copy what made it fail into the quarantine with the reason."""
         for problem in problems:
             if problem.severity == Severity.error:
                 # a bad page is copied alone; an item that cannot be read at all, whole
-                ingest.quarantine(self.quarantine, ingest.shown_name(plan.folder.name), problem.path or plan.folder,
-                                  problem.reason)
+                pagefiles.quarantine(self.quarantine, pagefiles.shown_name(plan.folder.name),
+                                     problem.path or plan.folder, problem.reason)
         meta = plan.meta
         return ItemResult(item_id=plan.label, library=meta.library if meta else "", status=Status.failed,
                           secret=meta is not None and meta.access == Access.secret, pages=len(plan.pages),
                           problems=problems)
-
-    def record(self, started: datetime, finished: datetime,
-               items: list[tuple[ItemMetadata, ItemResult, StoredManifest | None]]) -> list[Problem]:
-        """Count the run in the quota ledger. A failure there is reported; the outputs stand."""
-        try:
-            notes = ledger.record_run(self.session, str(self.request.batch.resolve()), started, finished, items,
-                                          load_libraries(self.request.profiles))
-        except Exception as exc:  # the ledger is bookkeeping: a failure there must not undo the batch
-            self.session.rollback()
-            reason = exc.message if isinstance(exc, DigitizeError) else type(exc).__name__
-            return [Problem(item=self.request.batch.name, severity=Severity.warning,
-                            reason=f"quota ledger not updated ({reason}); the outputs stand, and the next run of "
-                                   "this batch records them")]
-        return ([Problem(item=self.request.batch.name, reason=note, severity=Severity.warning) for note in notes]
-                + self.index([meta for meta, result, _ in items if result.status == Status.ok]))
-
-    def index(self, stored: list[ItemMetadata]) -> list[Problem]:
-        """Put the items stored by this run in the search index (secret ones out of it). A failure
-        is reported; the outputs stand."""
-        problems = []
-        for number, meta in enumerate(stored):
-            try:
-                indexing.index_recorded(self.session, self.store, meta.library, meta.id)
-            except indexing.ItemNotIndexed as exc:
-                problems.append(Problem(item=meta.id, severity=Severity.warning, reason=f"search index: {exc}"))
-            except DigitizeError as exc:
-                self.session.rollback()
-                left = ", ".join(m.id for m in stored[number:])
-                problems.append(Problem(item=self.request.batch.name, severity=Severity.warning,
-                                        reason=f"search index not updated for {left} ({exc.message}); the outputs "
-                                               f"stand: {indexing.REBUILD_TODO}"))
-                break
-        return problems
-
-
-def refuse_shared_ids(plans: list[ingest.ItemPlan]) -> None:
-    """Two folders of one batch with the same item id would mix their outputs: neither is run."""
-    claims: dict[tuple[str, str], list[ingest.ItemPlan]] = defaultdict(list)
-    for plan in plans:
-        if plan.meta is not None:
-            claims[(plan.meta.library, plan.meta.id)].append(plan)
-    for (library, item_id), group in claims.items():
-        if len(group) > 1:
-            folders = ", ".join(plan.folder.name for plan in group)
-            for plan in group:
-                plan.problem(f"{len(group)} folders of this batch have the item id {item_id} (library {library}): "
-                             f"{folders}; none of them is run. Give each item its own id")

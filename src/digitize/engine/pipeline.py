@@ -39,7 +39,7 @@ from digitize.describe import dublincore, marc, mets, package, schemas
 from digitize.capture import imaging, ocr
 from digitize.core.errors import BadInput
 from digitize.core.files import write_atomic
-from digitize.capture.ingest import load_page
+from digitize.capture.pagefiles import load_page
 from digitize.core.models import (Description, Event, FileFacts, ItemMetadata, ItemRecord, ItemResult, PageRecord,
                              PageSource, Problem, Profile, Severity, Status, StoredManifest)
 from digitize.capture.pdf import PdfInfo, PdfPage, build_pdfa, redescribe_pdfa

@@ -1,10 +1,7 @@
-"""The web app served by ``digitize web``. The public app is the reading service
-(``digitize.web.reading``: the site, IIIF, the staff area behind a sign-in) and the OAI-PMH data
-provider at /oai; it publishes, so it needs the public base URL. The loopback app
-(``digitize web --staff``, on a loopback address only, for an SSH tunnel) is the coordinators'
-dashboard alone, at /. This module only wires HTTP to them: the dashboard's HTML comes from
-``digitize.access.dashboard``, the OAI-PMH responses from ``digitize.access.oai``. Every request goes through
-``RequestLimits`` first."""
+"""The web app served by ``digitize web``: the public app (the site, IIIF, the staff area behind
+a sign-in, OAI-PMH at /oai; it publishes, so it needs the public base URL) or, with ``--staff``,
+the coordinators' dashboard alone at / on a loopback address. The route table is here; each
+area's routes are in ``digitize.web.routes``. Every request goes through ``RequestLimits`` first."""
 
 from __future__ import annotations
 
@@ -12,27 +9,27 @@ import ipaddress
 from collections.abc import Callable
 from datetime import date
 
-from digitize.access import dashboard, oai
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm import Session
+
+from digitize.access import oai as oai_pmh
+from digitize.access.reading import ItemUnreadable
 from digitize.core.errors import ConfigError
 from digitize.core.links import PublicLinks
 from digitize.ledger.plans import Plan
-from digitize.web.reading import ReadingConfig, add_reading_service
-
-MAX_BODY = 64 * 1024  # bytes of a request body (an OAI-PMH POST needs a few hundred)
-MAX_QUERY = 2048  # bytes of a query string
-MAX_PARAMETERS = 20
-EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)  # the dates the dashboard accepts
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    # the dashboard is one self-contained page: its inline style, nothing loaded, never in a frame
-    (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
-    (b"referrer-policy", b"no-referrer"),
-]
+from digitize.store.storage import open_store
+from digitize.web import errors
+from digitize.web.config import DashboardConfig, SiteConfig
+from digitize.web.limits import RequestLimits
+from digitize.web.routes import dashboard, files, iiif, oai, search, site, sitemap
+from digitize.web.routes import staff as staff_area
 
 
-def create_app(open_session, plans: dict[str, Plan], store_url: str | None = None, oai_page_size: int = 100,
-               today: Callable[[], date] = date.today, staff: bool = False, secret_key: bytes | None = None,
-               links: PublicLinks | None = None, reading_rooms: list | None = None, proxies: list | None = None):
+def create_app(open_session: Callable[[], Session], plans: dict[str, Plan], store_url: str | None = None,
+               oai_page_size: int = 100, today: Callable[[], date] = date.today, staff: bool = False,
+               secret_key: bytes | None = None, links: PublicLinks | None = None, reading_rooms: list | None = None,
+               proxies: list | None = None) -> FastAPI:
     """The web app. With ``staff``: the dashboard at / alone. Otherwise the public app: the reading
     service and OAI-PMH at /oai, from the items in the store at ``store_url``, with every link
     under ``links`` (the public base URL). ``open_session`` gives a ledger session per request;
@@ -40,33 +37,39 @@ def create_app(open_session, plans: dict[str, Plan], store_url: str | None = Non
     which every worker shares [default: a key of this process only]. ``reading_rooms`` and
     ``proxies``: networks (``reading.networks``) of the reading rooms, where restricted items are
     open, and of the reverse proxies whose X-Forwarded-For is believed."""
-    from fastapi import FastAPI
-
     app = FastAPI(title="digitize", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(RequestLimits)
-    add_plain_errors(app)
+    app.add_exception_handler(RequestValidationError, errors.bad_parameter)
     if staff:
-        add_dashboard(app, open_session, plans, today)
+        app.state.config = DashboardConfig(open_session=open_session, plans=plans, today=today)
+        app.include_router(dashboard.router)
         return app
     if store_url is None or links is None:
         raise ConfigError("the public app needs the store and the public address", "digitize web",
                           "set DIGITIZE_PUBLIC_URL (and DIGITIZE_STORE)")
-    secret_key = secret_key or oai.PROCESS_KEY
-    add_reading_service(app, ReadingConfig(open_session=open_session, store_url=store_url, links=links,
-                                           secret_key=secret_key, plans=plans, reading_rooms=reading_rooms or [],
-                                           proxies=proxies or [], today=today))
-    add_oai(app, open_session, store_url, links, oai_page_size, secret=secret_key)
+    secret_key = secret_key or oai_pmh.PROCESS_KEY
+    store = open_store(store_url)
+    app.state.config = SiteConfig(open_session=open_session, plans=plans, today=today, store=store, links=links,
+                                  secret_key=secret_key, reading_rooms=reading_rooms or [], proxies=proxies or [])
+    app.state.oai = oai.Provider(open_session, store, links, oai_page_size, secret=secret_key)
+    app.add_exception_handler(ItemUnreadable, errors.item_unreadable)
+
+    app.include_router(site.router)  # /, /libraries/{library}, /items/{library}/{item_id}
+    app.include_router(search.router)  # /search
+    app.include_router(files.router)  # /items/{library}/{item_id}/files/{relative}, /static/{name}
+    app.include_router(iiif.router)  # /iiif/...: images, manifests, collections, content search
+    app.include_router(sitemap.router)  # /sitemap.xml
+    app.include_router(staff_area.router)  # /staff/login, /staff/logout, /staff/
+    app.include_router(oai.router)  # /oai
     return app
 
 
-def app_from_settings():
+def app_from_settings() -> FastAPI:
     """The public app as the settings say (``digitize web --workers N`` starts one per worker)."""
-    from sqlalchemy.orm import Session
-
-    from digitize.ledger import database as ledger
     from digitize.access import reading
-    from digitize.ledger.plans import load_plans
     from digitize.core.settings import get_settings
+    from digitize.ledger import database as ledger
+    from digitize.ledger.plans import load_plans
 
     settings = get_settings()
     engine = ledger.open_ledger(settings.ledger_url).get_bind()
@@ -88,133 +91,9 @@ def require_loopback(host: str) -> None:
                           "or serve the public app (without --staff)")
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
-class RequestLimits:
-    """ASGI middleware: refuses a query string longer than ``max_query`` bytes (414) or with more
-    than ``max_parameters`` parameters (400), and a body over ``max_body`` bytes (413), by its
-    Content-Length or, without one, once that much has streamed in; adds SECURITY_HEADERS that the
-    response does not set itself."""
-
-    def __init__(self, app, max_body: int = MAX_BODY, max_query: int = MAX_QUERY,
-                 max_parameters: int = MAX_PARAMETERS):
-        self.app, self.max_body, self.max_query, self.max_parameters = app, max_body, max_query, max_parameters
-
-    def refusal(self, scope):
-        from starlette.responses import PlainTextResponse
-
-        query = scope.get("query_string", b"")
-        if len(query) > self.max_query:
-            return PlainTextResponse(f"The query string is longer than {self.max_query} bytes.", 414)
-        if query.count(b"&") >= self.max_parameters:
-            return PlainTextResponse(f"More than {self.max_parameters} parameters.", 400)
-        length = dict(scope["headers"]).get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > self.max_body:
-            return self.too_large()
-
-    def too_large(self):
-        from starlette.responses import PlainTextResponse
-
-        return PlainTextResponse(f"The request body is larger than {self.max_body} bytes.", 413)
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started, received = False, 0
-
-        async def send_with_headers(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                given = message.get("headers", [])
-                names = {name.lower() for name, _ in given}  # a route may set its own policy (the site's pages)
-                message = {**message, "headers": [*given, *(h for h in SECURITY_HEADERS if h[0] not in names)]}
-            await send(message)
-
-        async def limited_receive():
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_body:
-                raise BodyTooLarge
-            return message
-
-        refusal = self.refusal(scope)
-        if refusal is not None:
-            await refusal(scope, receive, send_with_headers)
-            return
-        try:
-            await self.app(scope, limited_receive, send_with_headers)
-        except BodyTooLarge:
-            if started:
-                raise
-            await self.too_large()(scope, receive, send_with_headers)
-
-
-def add_plain_errors(app) -> None:
-    """A query parameter FastAPI cannot read (as_of=tomorrow) gives a plain 400 naming the
-    parameter, not its value (FastAPI's own answer would echo it)."""
-    from fastapi.exceptions import RequestValidationError
-    from starlette.responses import PlainTextResponse
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_parameter(request, error):
-        names = sorted({str(e["loc"][-1]) for e in error.errors() if e.get("loc")})
-        return PlainTextResponse(f"Bad value of {', '.join(names) or 'a parameter'}.", 400)
-
-
-def add_dashboard(app, open_session, plans: dict[str, Plan], today: Callable[[], date] = date.today,
-                  path: str = "/") -> None:
-    """Serve the dashboard at ``path`` (GET; ?lang=en, province, library, since, as_of)."""
-    from fastapi.responses import HTMLResponse, PlainTextResponse
-
-    @app.get(path, response_class=HTMLResponse)
-    def show_dashboard(lang: str = "vi", province: str | None = None, library: str | None = None,
-                       since: date | None = None, as_of: date | None = None):
-        if any(day is not None and not EARLIEST <= day <= LATEST for day in (since, as_of)):
-            return PlainTextResponse(f"since and as_of must lie between {EARLIEST} and {LATEST}.", 400)
-        session = open_session()
-        try:
-            return dashboard.render(session, plans, as_of or today(), lang, province, library, since)
-        finally:
-            session.close()
-
-
-def add_oai(app, open_session, store_url: str, links: PublicLinks, page_size: int = 100,
-            repository_id: str = "digitize", secret: bytes | None = None, path: str = "/oai") -> None:
-    """Serve OAI-PMH at ``path`` (GET and POST) on a FastAPI app; ``links``: the public addresses
-    (the base URL harvesters use, and what the records link to). ``secret``: the key of the
-    resumption tokens, as for ``create_app``."""
-    from urllib.parse import parse_qsl
-
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import PlainTextResponse, Response
-
-    from digitize.store.storage import open_store
-
-    stores = []
-
-    def answer(pairs: list[tuple[str, str]]) -> Response:
-        if not stores:
-            stores.append(open_store(store_url))
-        session = open_session()
-        try:
-            body = oai.respond(session, stores[0], pairs, links, repository_id, page_size, secret=secret)
-        finally:
-            session.close()
-        return Response(body, media_type="text/xml; charset=utf-8")
-
-    async def endpoint(request):  # a plain Starlette route: the OAI arguments are not FastAPI parameters
-        pairs = request.query_params.multi_items()
-        if request.method == "POST":
-            try:
-                pairs = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True,
-                                  max_num_fields=MAX_PARAMETERS)
-            except ValueError:
-                return PlainTextResponse(f"More than {MAX_PARAMETERS} parameters.", 400)
-        return await run_in_threadpool(answer, pairs)
-
-    app.add_route(path, endpoint, methods=["GET", "POST"], include_in_schema=False)
+def add_oai(app: FastAPI, open_session: Callable[[], Session], store_url: str, links: PublicLinks,
+            page_size: int = 100, repository_id: str = "digitize", secret: bytes | None = None,
+            path: str = "/oai") -> None:
+    """Serve OAI-PMH at ``path`` (GET and POST) from a provider of its own, as ``oai.Provider`` says."""
+    provider = oai.Provider(open_session, open_store(store_url), links, page_size, repository_id, secret)
+    app.add_route(path, provider.endpoint, methods=["GET", "POST"], include_in_schema=False)

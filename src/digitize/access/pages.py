@@ -1,0 +1,82 @@
+"""The Jinja2 templates of the public site and the dashboard (``templates/``), with the interface
+words from the gettext catalogues of ``locale/`` (domain ``digitize``). A catalogue is read from
+its compiled .mo, or compiled in memory from its .po when the .mo is missing or older (a checkout
+or a wheel without the setup step)."""
+
+from __future__ import annotations
+
+import functools
+from io import BytesIO
+from pathlib import Path
+from urllib.parse import urlencode
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+LOCALE = HERE / "locale"
+DOMAIN = "digitize"
+DEFAULT_LANGUAGE = "vi"
+LANGUAGES = tuple(sorted((po.parent.parent.name for po in LOCALE.glob(f"*/LC_MESSAGES/{DOMAIN}.po")),
+                         key=lambda code: (code != DEFAULT_LANGUAGE, code)))
+"""The languages with a catalogue, Vietnamese first."""
+
+
+def language(lang: str) -> str:
+    """``lang`` if it has a catalogue, else Vietnamese."""
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+@functools.cache
+def translations(lang: str) -> Translations:
+    po = LOCALE / language(lang) / "LC_MESSAGES" / f"{DOMAIN}.po"
+    mo = po.with_suffix(".mo")
+    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+        with mo.open("rb") as compiled:
+            return Translations(compiled, domain=DOMAIN)
+    with po.open("rb") as source:
+        catalog = read_po(source, locale=language(lang), domain=DOMAIN)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+def absolute(url: str) -> str:
+    """``url`` itself if it is an absolute http(s) URL; anything else (``javascript:``, relative) is refused."""
+    if not url.lower().startswith(("https://", "http://")):
+        raise ValueError(f"not an absolute http(s) URL: {url!r}")
+    return url
+
+
+def link(url: str, lang: str, **parameters: str | int | None) -> str:
+    """``url`` with ``parameters`` (None left out) and, outside Vietnamese, ``lang`` added to its query."""
+    query = [(name, str(value)) for name, value in parameters.items() if value is not None]
+    if lang != DEFAULT_LANGUAGE:
+        query.append(("lang", lang))
+    if not query:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
+
+
+@functools.cache
+def environment(lang: str) -> Environment:
+    """The templates in ``lang``: autoescaped (HTML and XML), undefined names an error, the
+    gettext functions and ``{% trans %}`` from ``lang``'s catalogue (variables escaped in them)."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(("html", "xml")),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True, extensions=["jinja2.ext.i18n"])
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["url"] = absolute
+    env.globals.update(lang=lang, default_lang=DEFAULT_LANGUAGE,
+                       link=lambda url, **parameters: absolute(link(url, lang, **parameters)))
+    return env
+
+
+def render(template: str, lang: str, **context: object) -> str:
+    """``template`` rendered in ``lang`` (Vietnamese when it has no catalogue) with ``context``."""
+    return environment(language(lang)).get_template(template).render(**context)

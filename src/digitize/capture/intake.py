@@ -1,0 +1,222 @@
+"""Batch intake: find the item folders of a batch, read each item's metadata (item.toml or the
+batch's items.csv, every key checked) and plan the item with its checked page files.
+
+What cannot be used is described in a Problem (what is wrong and what to do); the page files
+themselves are digitize.capture.pagefiles' job, their resolution digitize.capture.resolution's.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from digitize.capture import pagefiles, resolution
+from digitize.capture.pagefiles import inside, shown_name
+from digitize.core.errors import BadInput, DigitizeError
+from digitize.core.files import natural_key, nfc
+from digitize.core.models import ItemMetadata, PageSource, Problem
+from digitize.core.profiles import LIBRARIES
+
+CATALOGUE_SUFFIXES = {".mrc", ".marc", ".xml", ".marcxml"}  # MARC21 exports in the batch folder
+ITEM_FILE = "item.toml"
+BATCH_CSV = "items.csv"
+IGNORED_FILES = {ITEM_FILE, "thumbs.db", "desktop.ini", "ready"}
+
+
+@dataclass
+class ItemPlan:
+    """An item as found in the batch: its folder, metadata, pages and what is wrong with it."""
+
+    folder: Path
+    label: str  # how the item is named in reports before its metadata is known
+    meta: ItemMetadata | None = None
+    pages: list[PageSource] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.meta is not None and bool(self.pages) and not any(
+            p.severity == "error" for p in self.problems)
+
+    def problem(self, reason: str, file: str | None = None, severity: str = "error",
+                path: Path | None = None) -> None:
+        self.problems.append(Problem(item=self.label, file=file, reason=reason, severity=severity, path=path))
+
+
+def find_items(batch: Path) -> tuple[list[tuple[Path, dict | None]], list[Problem]]:
+    """The item folders of a batch (one sub-folder per item; folders starting with '.' or '_'
+    are not items) with their row of items.csv, if the batch has one."""
+    if not batch.is_dir():
+        raise BadInput("batch folder not found", str(batch), "give the path of a folder holding one folder per item")
+    rows, problems = ({}, [])
+    table = batch / BATCH_CSV
+    if table.is_symlink() and not inside(table, batch) or table.exists() and not table.is_file():
+        problems.append(Problem(item=batch.name, file=BATCH_CSV, reason=(
+            "is not a regular file of the batch (a link outside it, a pipe or a folder); not read")))
+    elif table.exists():
+        rows, problems = read_items_csv(table)
+    folders = sorted((p for p in batch.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))),
+                     key=lambda p: natural_key(p.name))
+    known = {nfc(p.name) for p in folders}
+    for folder_name in rows:
+        if not inside(batch / folder_name, batch):
+            problems.append(Problem(item=folder_name, file=BATCH_CSV,
+                                    reason="folder points outside the batch; refused (use the item folder's own name)"))
+        elif folder_name not in known:
+            problems.append(Problem(item=folder_name, file=BATCH_CSV,
+                                    reason="no such item folder in the batch; check the 'folder' column"))
+    if not folders and not problems:
+        problems.append(Problem(item=batch.name, reason="the batch holds no item folders"))
+    return [(folder, rows.get(nfc(folder.name))) for folder in folders], problems
+
+
+def catalogue_files(batch: Path) -> list[Path]:
+    """MARC21 catalogue records (binary or MARCXML) the batch carries beside its item folders."""
+    return sorted((p for p in batch.iterdir() if p.is_file() and p.suffix.lower() in CATALOGUE_SUFFIXES
+                   and inside(p, batch)), key=lambda p: natural_key(p.name))
+
+
+def read_items_csv(path: Path) -> tuple[dict[str, dict], list[Problem]]:
+    """Rows of a batch-level items.csv by their 'folder' column."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        return {}, [Problem(item=path.name, file=path.name, reason=(
+            f"cannot read the batch metadata file ({exc}); save it as UTF-8 CSV and run again"))]
+    rows, problems = {}, []
+    for number, row in enumerate(csv.DictReader(text.splitlines()), start=2):
+        folder = nfc((row.get("folder") or row.get("id") or "").strip())
+        if not folder:
+            problems.append(Problem(item=path.name, file=f"{path.name}:{number}",
+                                    reason="row has no 'folder' (or 'id'): fill it in"))
+            continue
+        rows[folder] = {k: v for k, v in row.items() if k}
+    return rows, problems
+
+
+def unknown_keys(data: dict, where: str, also: tuple[str, ...] = ()) -> None:
+    """Refuse keys the item metadata does not have, naming the nearest known one: a misspelt or
+    mis-cased `access` must never be dropped and leave the item open."""
+    known = [*ItemMetadata.model_fields, *also]
+    for key in data:
+        if key not in known:
+            near = [k for k in known if k == str(key).strip().lower()] or difflib.get_close_matches(
+                str(key).lower(), known, n=1, cutoff=0.6)
+            hint = f"did you mean '{near[0]}'?" if near else f"the keys are: {', '.join(known)}"
+            raise BadInput(f"unknown key '{key}' in the item metadata ({hint})", where,
+                           "correct the key (keys are lower case) and run again")
+
+
+def read_item_metadata(folder: Path, csv_row: dict | None, defaults: dict | None = None,
+                       library_defaults: dict[str, dict] | None = None) -> ItemMetadata:
+    """Item metadata from item.toml in the folder, else from the batch CSV row; ``defaults`` (e.g.
+    the library of the whole batch) fill the fields the item leaves empty, then the defaults of
+    its library (libraries.toml). An item whose access is stated nowhere is refused."""
+    source = folder / ITEM_FILE
+    if source.is_symlink() and not inside(source, folder):
+        raise BadInput("is a link to a file outside the item folder; refused", ITEM_FILE,
+                       "put the item's own metadata file in its folder")
+    if source.exists() or source.is_symlink():
+        if not source.is_file():
+            raise BadInput("is not a regular file (a folder, a pipe or a device)", ITEM_FILE,
+                           "replace it with the item's metadata as a TOML text file")
+        try:
+            data = tomllib.loads(source.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise BadInput("item metadata is not UTF-8 text", ITEM_FILE,
+                           "save item.toml as UTF-8 and run again") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise BadInput(f"item metadata cannot be read: {exc}", ITEM_FILE,
+                           'fix the TOML syntax (key = "value", one per line) and run again') from None
+        except OSError as exc:
+            raise BadInput(f"item metadata cannot be opened: {exc.strerror}", ITEM_FILE,
+                           "check the file's permissions (the service user must be able to read it)") from None
+        where = ITEM_FILE
+        unknown_keys(data, where)
+    elif csv_row is not None:
+        data, where = csv_row, BATCH_CSV
+        unknown_keys(data, where, also=("folder",))
+        data = {k: v for k, v in data.items() if k != "folder"}
+    else:
+        raise BadInput("no item metadata", None,
+                       f"add {ITEM_FILE} to the item folder or a row to the batch's {BATCH_CSV}")
+    data = {**(defaults or {}), **{k: v for k, v in data.items() if v not in ("", None)}}
+    library = data.get("library")
+    if isinstance(library, str):
+        data = {**(library_defaults or {}).get(library, {}), **data}
+    if "access" not in data:
+        raise BadInput("the item's access is not stated", where,
+                       'add access = "open", "restricted" or "secret" (or set a default for the library '
+                       f"{library or ''} in {LIBRARIES}); nothing is published without it")
+    try:
+        return ItemMetadata.model_validate(data)
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors())
+        raise BadInput(f"item metadata is incomplete or wrong ({fields})", where,
+                       "correct those fields and run again") from None
+
+
+def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_pixels: int,
+              defaults: dict | None = None, library_defaults: dict[str, dict] | None = None) -> ItemPlan:
+    """Validate one item folder. ``profile_for(meta)`` gives the material profile to check with;
+    ``defaults``, then ``library_defaults`` of the item's library, fill the metadata fields the
+    item leaves empty."""
+    plan = ItemPlan(folder=folder, label=shown_name(folder.name))
+    if nfc(folder.name) != folder.name:
+        plan.problem("folder name is in decomposed Unicode (NFD); it is recorded in its NFC form",
+                     severity="warning")
+    if folder.is_symlink() and not inside(folder, batch):
+        plan.problem("the item folder is a link to a folder outside the batch; refused (nothing was read "
+                     "or copied from it)")
+        return plan
+    try:
+        plan.meta = read_item_metadata(folder, csv_row, defaults, library_defaults)
+    except BadInput as exc:
+        plan.problem(exc.reason, file=exc.where)
+        return plan
+    plan.label = plan.meta.id
+    try:
+        profile = profile_for(plan.meta)
+        files = pagefiles.in_order(folder)
+    except DigitizeError as exc:  # e.g. an unknown profile named in the metadata
+        plan.problem(exc.message, file=ITEM_FILE)
+        return plan
+    except OSError as exc:
+        plan.problem(f"item folder cannot be read ({exc.strerror}); check its permissions")
+        return plan
+    found = pagefiles.page_files(files, batch, profile, max_pixels, plan.meta.dpi, plan.problem, IGNORED_FILES)
+    resolution.share_estimate([frame["resolution"] for file in found for frame in file.frames])
+    resolutions = []
+    for file in found:
+        try:
+            warnings = pagefiles.judge_frames(file.frames, profile)
+        except BadInput as exc:
+            plan.problem(exc.message, file=file.name, path=file.path)
+            continue
+        for warning in warnings:
+            plan.problem(warning, file=file.name, severity="warning")
+        for frame in file.frames:
+            label = file.name if len(file.frames) == 1 else f"{file.name}#{frame['frame'] + 1}"
+            res = frame["resolution"]
+            resolutions.append((label, res))
+            plan.pages.append(PageSource(number=len(plan.pages) + 1, path=file.path, frame=frame["frame"],
+                                         name=label, sha256=file.sha256, size=file.path.stat().st_size,
+                                         dpi=res.dpi, dpi_tag=res.tag, dpi_method=res.method,
+                                         dpi_estimate=res.estimate, dpi_note=res.note(), width=frame["width"],
+                                         height=frame["height"], mode=frame["mode"], format=frame["format"]))
+    for name, warning in resolution.estimate_warnings(resolutions):
+        plan.problem(warning, file=name, severity="warning")
+    if not plan.pages and not any(p.severity == "error" for p in plan.problems):
+        plan.problem("no page images found (TIFF, JPEG, PNG or JPEG 2000)")
+    if not plan.ok:
+        # an item that already failed is not processed, so its remaining pages are decoded now:
+        # the operator learns about every damaged file in one run
+        for path, reason in pagefiles.decode_all(list(dict.fromkeys(page.path for page in plan.pages)), profile,
+                                                 max_pixels):
+            plan.problem(reason, file=nfc(path.name), path=path)
+    return plan

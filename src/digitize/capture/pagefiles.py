@@ -1,0 +1,276 @@
+"""The page files of an item folder: listed in natural order, each frame checked (size before
+decoding, resolution through digitize.capture.resolution), decoded to pixels, and what cannot be
+used copied to the quarantine.
+
+Originals are only ever read: a bad file is copied, never moved, with a reason file beside it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from digitize.capture import imaging, resolution
+from digitize.core.errors import BadInput
+from digitize.core.files import FULL_OR_READ_ONLY, copy_plain, natural_key, nfc, safe_component, sha256_file, short_component
+from digitize.core.models import CONTROL, PageSource, Profile
+
+IMAGE_SUFFIXES = {".tif", ".tiff", ".jpg", ".jpeg", ".png", ".jp2", ".j2k", ".jpf", ".jpx"}
+MIN_PAGE_SIDE = 100  # pixels: smaller is a thumbnail or an icon, not a scanned page
+MAX_PAGE_SIDE = 65500  # pixels: the page image goes into the PDF as a JPEG, whose sides stop at 65535
+MEASURE_SIDE = 1600  # pixels: the long side of the reduced copy a page's resolution is estimated on
+
+Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, before decoding, with a clear message
+
+
+def shown_name(name: str) -> str:
+    """A file or folder name as reports and metadata show it: NFC, control characters as '?'."""
+    return CONTROL.sub("?", nfc(name))
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, its links followed, is within ``root``."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def in_order(folder: Path) -> list[Path]:
+    """What a folder holds, in natural order (page 2 before page 10)."""
+    return sorted(folder.iterdir(), key=lambda p: natural_key(p.name))
+
+
+@dataclass
+class PageFile:
+    """A page file that passed its checks, its frames read from the headers."""
+
+    path: Path
+    name: str  # as reports show it (shown_name)
+    sha256: str
+    frames: list[dict]  # each: frame, width, height, mode, format, resolution
+
+
+def page_files(files: list[Path], batch: Path, profile: Profile, max_pixels: int, stated: int | None,
+               problem: Callable[..., None], ignored: set[str]) -> list[PageFile]:
+    """The page images among an item folder's ``files``, each checked from its headers (the pixels
+    of a page whose resolution is in doubt, reduced). What is left out or refused is told to
+    ``problem(reason, file=, severity=, path=)``; names in ``ignored`` (lower case) are passed over."""
+    found = []
+    for path in files:
+        name = shown_name(path.name)
+        if name.lower() in ignored or name == ".DS_Store" or name.startswith("._"):
+            continue  # our own metadata, or what file managers leave behind
+        if name.startswith("."):
+            problem("hidden file (name starts with '.'); left out", file=name, severity="warning")
+            continue
+        if nfc(path.name) != path.name:
+            problem("file name is in decomposed Unicode (NFD); recorded in its NFC form",
+                    file=name, severity="warning")
+        if name != nfc(path.name):
+            problem("file name holds control characters (shown here as '?'); rename the file",
+                    file=name, severity="warning")
+        if path.is_symlink() and not inside(path, batch):
+            problem("is a link to a file outside the batch; refused", file=name)
+            continue
+        if path.is_dir():
+            problem("sub-folder inside an item is not read", file=name, severity="warning")
+            continue
+        if not path.is_file():
+            problem("is not a regular file (a pipe, socket or device); left out", file=name,
+                    severity="warning")
+            continue
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            problem(f"not a page image ({path.suffix or 'no extension'}); left out",
+                    file=name, severity="warning")
+            continue
+        try:
+            # headers only here (the pixels of a page whose resolution is in doubt, reduced): the pixels
+            # are decoded once, when the page is processed
+            frames = _frames(path, profile, max_pixels, decode=False, stated=stated)
+            digest = sha256_file(path)
+        except BadInput as exc:
+            problem(exc.message, file=name, path=path)
+            continue
+        except OSError as exc:
+            problem(f"cannot be read ({exc.strerror})", file=name, path=path)
+            continue
+        found.append(PageFile(path, name, digest, frames))
+    return found
+
+
+@contextmanager
+def reading(path: Path):
+    """Open an image, turning whatever the decoder says into a BadInput an operator can act on."""
+    try:
+        with Image.open(path) as image:
+            yield image
+    except UnidentifiedImageError:
+        raise BadInput(f"not an image that can be read (the content is not {path.suffix.lstrip('.').upper()})",
+                       todo="replace it with the scanner's image file") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise BadInput(f"the image data is damaged or truncated ({exc})",
+                       todo="copy it again from the scanner or rescan the page") from None
+
+
+def _measure(image: Image.Image, lines: bool) -> resolution.Measure:
+    """The current frame measured on a reduced grey copy (a JPEG is decoded reduced, a JPEG 2000 at
+    a lower level: far faster than the whole image)."""
+    width, height = image.size
+    factor = min(1.0, MEASURE_SIDE / max(width, height))
+    if factor < 1 and image.format == "JPEG":
+        image.draft("L", (math.ceil(width * factor), math.ceil(height * factor)))
+    elif factor < 1 and image.format == "JPEG2000":
+        image.reduce = int(math.log2(1 / factor))
+    try:
+        gray = cv2.resize(imaging.to_gray(_pixels(image)), (round(width * factor), round(height * factor)),
+                          interpolation=cv2.INTER_AREA)
+        return resolution.measure(gray, factor, lines)
+    except (cv2.error, ValueError, TypeError, KeyError, IndexError, ArithmeticError):
+        return resolution.Measure(tuple(sorted((width, height))))  # pixels it cannot read: its size alone
+
+
+def _frames(path: Path, profile: Profile, max_pixels: int, decode: bool, stated: int | None = None,
+            resolve: bool = True) -> list[dict]:
+    """Every frame of a page file (size, mode, format and, with ``resolve``, its Resolution), checked
+    for size before decoding and, with ``decode``, decoded in full; BadInput with a plain reason if
+    the file cannot be used."""
+    if path.stat().st_size == 0:
+        raise BadInput("the file is empty (0 bytes)", todo="copy it again from the scanner or rescan the page")
+    frames = []
+    with reading(path) as image:
+        for frame in range(getattr(image, "n_frames", 1)):
+            image.seek(frame)
+            width, height = image.size
+            if width * height > max_pixels:
+                raise BadInput(
+                    f"the image claims {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), "
+                    f"more than the {max_pixels / 1e6:.0f} megapixel limit; refused as a possible "
+                    "decompression bomb", todo="check the file; rescan at a sensible resolution")
+            which = f"frame {frame + 1}: " if frame else ""
+            if min(width, height) < MIN_PAGE_SIDE:
+                raise BadInput(f"{which}the image is only {width}x{height} pixels, too small to be a scanned page "
+                               f"(at least {MIN_PAGE_SIDE} pixels on each side)",
+                               todo="check that it is the scan and not a thumbnail or icon; put the full scan in "
+                                    "its place or take the file out of the item folder")
+            if max(width, height) > MAX_PAGE_SIDE:
+                raise BadInput(f"{which}the image is {width}x{height} pixels, longer than a page image can be "
+                               f"({MAX_PAGE_SIDE} pixels at most on each side)",
+                               todo="split it into pages or rescan it at a lower resolution")
+            found = {"frame": frame, "width": width, "height": height, "mode": image.mode,
+                     "format": image.format or ""}
+            if decode:
+                image.load()  # truncated or corrupt data fails here
+            if resolve:
+                found["resolution"] = resolution.of_frame(image, profile, stated,
+                                                          lambda lines: _measure(image, lines))
+            frames.append(found)
+    return frames
+
+
+def judge_frames(frames: list[dict], profile: Profile) -> list[str]:
+    """Judge the frames' resolutions (raises BadInput for the first the profile refuses); the warnings."""
+    warnings = []
+    for found in frames:
+        which = f"frame {found['frame'] + 1} " if found["frame"] else ""
+        warning = resolution.judge(found["resolution"], profile, which)
+        if warning:
+            warnings.append(warning)
+    return warnings
+
+
+def check_page_file(path: Path, profile: Profile, max_pixels: int, decode: bool = True,
+                    stated: int | None = None) -> tuple[list[dict], list[str]]:
+    """Check every frame of a page file: size (before decoding), resolution (``stated`` by the
+    operator, recorded, or estimated from the page) and, with ``decode``, the pixel data itself.
+    Returns the frames (size, mode, format, Resolution) and warnings; raises BadInput with a plain
+    reason if the file cannot be used."""
+    frames = _frames(path, profile, max_pixels, decode, stated)
+    resolution.share_estimate([found["resolution"] for found in frames])
+    warnings = judge_frames(frames, profile)
+    warnings += [reason for _, reason in resolution.estimate_warnings(
+        [(f"frame {f['frame'] + 1}", f["resolution"]) for f in frames])]
+    return frames, warnings
+
+
+def decode_all(paths: list[Path], profile: Profile, max_pixels: int) -> list[tuple[Path, str]]:
+    """Decode each file in full: (path, reason) for each that is damaged."""
+    damaged = []
+    for path in paths:
+        try:
+            _frames(path, profile, max_pixels, decode=True, resolve=False)
+        except BadInput as exc:
+            damaged.append((path, exc.message))
+    return damaged
+
+
+def load_page(page: PageSource) -> np.ndarray:
+    """Pixels of one page as 8-bit grey or RGB (the full decode: damaged data fails here). What is
+    transparent is laid on white paper."""
+    with reading(page.path) as image:
+        image.seek(page.frame)
+        image.load()
+        try:
+            return _pixels(image)
+        except (ValueError, TypeError, OSError, KeyError, IndexError, ArithmeticError):
+            raise BadInput(f"the image's pixels (colour mode {image.mode}) cannot be turned into a grey or colour "
+                           "page", todo="save it again as an 8-bit grey or colour TIFF or PNG, or rescan the "
+                                        "page") from None
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    deep = image.mode.startswith("I;16") or image.mode in ("I", "F")
+    if image.has_transparency_data and not deep:
+        # transparent pixels hold any colour (often black): laid on white, they are paper
+        paper = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image.convert("RGBA"))
+        grey = image.mode in ("1", "L", "LA", "La")
+        return np.asarray(paper.convert("L" if grey else "RGB"))
+    if deep:
+        data = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        top = float(data.max())
+        if image.mode != "F" or top <= 0:  # float pages are scaled to their brightest pixel
+            top = 65535.0 if top > 4095 else 4095.0
+        return np.clip(data * (255.0 / top), 0, 255).astype(np.uint8)
+    if image.mode in ("1", "L", "P;L"):
+        return np.asarray(image.convert("L"))
+    if image.mode == "RGB":
+        return np.asarray(image)
+    return np.asarray(image.convert("RGB"))
+
+
+def _regular_files_only(folder: str, names: list[str]) -> set[str]:
+    """For copytree: leave out links, pipes, sockets and devices (a pipe would block the copy)."""
+    return {name for name in names if os.path.islink(os.path.join(folder, name))
+            or not (os.path.isfile(os.path.join(folder, name)) or os.path.isdir(os.path.join(folder, name)))}
+
+
+def quarantine(folder: Path, item: str, source: Path | None, reason: str) -> Path:
+    """Copy a bad file (or a whole item folder) into the quarantine with a reason file beside it.
+    Links are never followed and only regular files are copied; what cannot be copied is said in
+    the reason file. A full or read-only disk raises (OSError): that stops the run."""
+    target_dir = folder / short_component(safe_component(item))
+    target_dir.mkdir(parents=True, exist_ok=True)
+    note, copied = target_dir / "REASON.txt", ""
+    try:
+        if source is None or source.is_symlink() or not (source.is_dir() or source.is_file()):
+            copied = "" if source is None else " (not copied: a link, pipe or device)"
+        elif source.is_dir():
+            shutil.copytree(source, target_dir / "original", dirs_exist_ok=True, ignore=_regular_files_only,
+                            copy_function=copy_plain)
+        else:
+            name = short_component(safe_component(shown_name(source.name)), len(".reason.txt"))
+            copy_plain(source, target_dir / name)
+            note = target_dir / f"{name}.reason.txt"
+    except (OSError, shutil.Error) as exc:
+        if isinstance(exc, OSError) and exc.errno in FULL_OR_READ_ONLY:  # the disk's fault: the run stops
+            raise
+        copied = " (could not be copied: check the file's permissions)"
+    with note.open("a", encoding="utf-8") as handle:
+        handle.write(f"{shown_name(str(source or item))}{copied}: {reason}\n")
+    return note

@@ -1,0 +1,5 @@
+"""`python -m digitize.cli ARGS`: the digitize command."""
+
+from digitize.cli.app import app
+
+app()

@@ -1,0 +1,136 @@
+"""Running batches: `digitize run` (the engine in this process, or the digitize-batch Prefect flow),
+`digitize serve` (the Prefect deployments) and `digitize unlock` (a batch's run lock). The only
+module of digitize that imports flows, and only inside the commands."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import Progress
+
+from digitize.cli.output import console, print_summary, progress_bar
+from digitize.core import progress
+from digitize.core.errors import BadInput, ExitCode
+from digitize.core.models import BatchSummary
+
+
+def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per item"),
+        out: Optional[Path] = typer.Option(None, "--out", help="output folder [default: $DIGITIZE_DATA/out]"),
+        profile: Optional[str] = typer.Option(None, "--profile", help="material profile for items that name none"),
+        library: Optional[str] = typer.Option(None, "--library", help="library code for items that name none"),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="pages at once [default: CPU cores]"),
+        new_version: bool = typer.Option(False, "--new-version",
+                                         help="store changed items, keeping the stored copies as previous versions"),
+        dpi: Optional[int] = typer.Option(None, "--dpi", min=50, max=4800,
+                                          help="scan resolution of the items whose metadata states none (for files "
+                                               "that record none or a wrong one) [default: from the files]"),
+        dask: Optional[str] = typer.Option(None, "--dask", help="run the pages on Dask: 'local' (a local cluster, "
+                                           "--workers single-threaded workers) or a scheduler address "
+                                           "tcp://HOST:8786 [default: DIGITIZE_DASK, else threads]"),
+        prefect: bool = typer.Option(False, "--prefect", help="run as the digitize-batch Prefect flow, shown in "
+                                     "the Prefect UI [default: when PREFECT_API_URL is set]"),
+        ) -> None:
+    """Digitize the batch BATCH, with progress and a summary."""
+    import time
+
+    started = time.monotonic()
+    from digitize.capture import ocr
+    from digitize.engine.batch import BatchRequest
+    from digitize.core.profiles import get_profile
+    from digitize.core.settings import get_settings
+
+    if not batch.is_dir():  # mistakes on the command line are reported before any work
+        raise BadInput("batch folder not found", str(batch), "give the path of a folder holding one folder per item")
+    settings = get_settings()
+    request = BatchRequest.make(batch, settings, out, profile, library, workers, new_version, dpi)
+    ocr.check_languages(get_profile(request.profiles, request.default_profile).all_languages)
+    dask = dask or settings.dask
+    bar = progress_bar("pages", transient=False)
+    task = bar.add_task("pages", total=None)
+
+    def on_event(event: str, count: int) -> None:
+        if event == "total":
+            bar.update(task, total=count)
+        else:
+            bar.advance(task, count)
+
+    progress.listen(on_event)
+    try:
+        if prefect or os.environ.get("PREFECT_API_URL"):
+            summary = _run_flow(request, profile, library, workers, dask, bar)
+        else:
+            summary = _run_engine(request, dask, bar)
+    finally:
+        progress.forget(on_event)
+    print_summary(summary, time.monotonic() - started)
+    if summary.stopped:
+        raise typer.Exit(summary.stop_code)
+    if not summary.ok:
+        raise typer.Exit(int(ExitCode.batch_incomplete))
+
+
+def _run_engine(request, dask: str, bar: Progress) -> BatchSummary:
+    """The engine in this process: threads, or Dask workers."""
+    import gc
+
+    from digitize.engine.batch import run_batch
+    from digitize.engine.runner import ThreadRunner
+
+    if dask:
+        from flows.runners import DaskRunner
+
+        runner = DaskRunner(dask, request.workers)
+    else:
+        runner = ThreadRunner(request.workers)
+    # The modules imported by now live as long as the process: kept out of the garbage collector,
+    # they cost nothing at each collection and less at exit.
+    gc.freeze()
+    try:
+        with bar:
+            return run_batch(request, runner)
+    finally:
+        runner.close()
+
+
+def _run_flow(request, profile: str | None, library: str | None, workers: int | None, dask: str,
+              bar: Progress) -> BatchSummary:
+    """The digitize-batch flow, against PREFECT_API_URL (or a temporary Prefect server)."""
+    import gc
+
+    if not os.environ.get("PREFECT_API_URL"):
+        console.print("[dim]No PREFECT_API_URL set: the flow runs on a temporary Prefect server (about 15 s to "
+                      "start).")
+    from flows.batch import digitize_batch, task_runner
+
+    gc.freeze()
+    flow = digitize_batch.with_options(task_runner=task_runner(dask, workers)) if dask else digitize_batch
+    with bar:
+        return flow(batch=request.batch, out=request.out, profile=profile, library=library, workers=workers,
+                    new_version=request.new_version, dpi=request.dpi)
+
+
+def serve() -> None:
+    """Serve the Prefect deployments (digitize-batch, nightly-inbox at 01:00 Asia/Ho_Chi_Minh,
+    quota-report weekly, fixity-audit weekly, ledger-backup weekly) from this process, against PREFECT_API_URL."""
+    from prefect import serve as prefect_serve
+
+    from flows.nightly import deployments
+
+    prefect_serve(*deployments())
+
+
+def unlock(batch: Path = typer.Argument(..., help="batch folder whose lock to remove")) -> None:
+    """Remove a batch's run lock left by a run that is gone on another machine (a lock left on this
+    machine by a killed run is taken over by the next run without this)."""
+    from digitize.ledger import database as ledger
+    from digitize.core.settings import get_settings
+
+    session = ledger.open_ledger(get_settings().ledger_url)
+    try:
+        removed = ledger.unlock_batch(session, str(batch.resolve()))
+    finally:
+        session.close()
+    console.print(f"lock on {batch} removed" if removed else f"{batch} was not locked")

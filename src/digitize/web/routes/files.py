@@ -1,0 +1,56 @@
+"""The stored files of an item (its PDF, METS, ALTO, images) and the site's static files."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from importlib.resources import files as package_files
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response, StreamingResponse
+
+from digitize.access import reading
+from digitize.web import responses
+from digitize.web.visit import CurrentVisit
+
+STATIC = Path(str(package_files("digitize") / "data" / "site"))
+STATIC_FILES = {"site.css": "text/css; charset=utf-8", "viewer.js": "text/javascript; charset=utf-8",
+                "mirador/mirador.min.js": "text/javascript; charset=utf-8"}
+MEDIA_TYPES = {".pdf": "application/pdf", ".xml": "application/xml", ".txt": "text/plain; charset=utf-8",
+               ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff",
+               ".tiff": "image/tiff", ".jp2": "image/jp2"}
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/items/{library}/{item_id}/files/{relative:path}")
+def stored_file(request: Request, visit: CurrentVisit, library: str, item_id: str, relative: str):
+    item = visit.item(library, item_id) if relative not in reading.NOT_SERVED else None
+    facts = visit.config.stored_items.get(item).servable(relative) if item is not None else None
+    if facts is None:
+        return responses.not_found_plain()
+    headers = responses.caching(item, facts.sha256)
+    if (answer := responses.unchanged(request, headers)) is not None:
+        return answer
+    headers["content-length"] = str(facts.size)
+    if relative.endswith(".pdf"):
+        headers["content-disposition"] = f'inline; filename="{Path(relative).name}"'
+    return StreamingResponse(visit.config.store.read_chunks(f"{library}/{item_id}/{relative}"),
+                             media_type=MEDIA_TYPES.get(Path(relative).suffix.lower(), "application/octet-stream"),
+                             headers=headers)
+
+
+@router.get("/static/{name:path}")
+def static(request: Request, name: str):
+    if name not in STATIC_FILES:
+        return responses.not_found_plain()
+    headers = {"etag": f'"{static_tag(name)}"', "cache-control": responses.OPEN_CACHE}
+    if (answer := responses.unchanged(request, headers)) is not None:
+        return answer
+    return Response((STATIC / name).read_bytes(), media_type=STATIC_FILES[name], headers=headers)
+
+
+@cache
+def static_tag(name: str) -> str:
+    return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:32]

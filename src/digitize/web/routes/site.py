@@ -1,0 +1,89 @@
+"""The site's pages: the home page, a library's page and an item's page with the viewer."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import APIRouter, Query
+
+from digitize.access import reading, site
+from digitize.access.iiif import presentation as manifest
+from digitize.core.labels import CATEGORY_LABELS
+from digitize.core.models import ItemPackage
+from digitize.describe.dublincore import ACCESS_TEXT, creators, title
+from digitize.web.limits import MAX_PAGE, MAX_SEARCH, PAGE_SIZE
+from digitize.web.routes.iiif import search_inside
+from digitize.web.visit import CurrentVisit
+
+THUMBNAIL = "200,"  # the IIIF size of the thumbnails on the site
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def home(visit: CurrentVisit):
+    return visit.page(site.home(visit.context, visit.libraries()))
+
+
+@router.get("/libraries/{library}")
+def library_page(visit: CurrentVisit, library: str, category: str | None = None,
+                 page: int = Query(1, ge=1, le=MAX_PAGE)):
+    found = visit.library(library)
+    if found is None or (category is not None and category not in CATEGORY_LABELS["vi"]):
+        return visit.not_found()
+    rows, total = reading.library_items(visit.session, library, visit.who, category, page, PAGE_SIZE)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    if page > pages:
+        return visit.not_found()
+    links = visit.config.links
+    items = [site.ItemSummary(title=row.title, url=links.item(row.library, row.item_id),
+                              thumbnail_url=thumbnail(links.image_service(row.library, row.item_id, 1)),
+                              pages=row.pages) for row in rows]
+    return visit.page(site.library_page(visit.context, found, items, category, page, pages, total))
+
+
+@router.get("/items/{library}/{item_id}")
+def item_page(visit: CurrentVisit, library: str, item_id: str, page: int | None = Query(None, ge=1, le=MAX_PAGE),
+              q: str = Query("", max_length=MAX_SEARCH)):
+    item = visit.item(library, item_id)
+    if item is None:
+        return visit.not_found()
+    links = visit.config.links
+    package = visit.config.stored_items.get(item).package
+    inside = None  # the search inside the item (?q=): its hits per page, as its search service finds them
+    if q.strip():
+        answer = search_inside(visit, item, q, links.search(library, item_id),
+                               limit=max(1, len(package.pages)) * 10_000)  # all of them
+        canvases = {links.canvas(library, item_id, p.number): p.number for p in package.pages}
+        on = {a["@id"]: canvases.get(a["on"].split("#", 1)[0]) for a in answer["resources"]}
+        counts: dict[int, int] = {}
+        for hit in answer["hits"]:
+            if (number := on.get(hit["annotations"][0])) is not None:
+                counts[number] = counts.get(number, 0) + 1
+        inside = site.ItemSearch(q, [(n, counts[n], f"{links.image_service(library, item_id, n)}/full/max/0/"
+                                                    "default.jpg") for n in sorted(counts)])
+    view = site.ItemView(
+        title=title(package.description), fields=item_fields(package, visit.library(library), visit.lang),
+        rights=ACCESS_TEXT[package.access], item_url=links.item(library, item_id),
+        pdf_url=links.pdf(library, item_id), manifest_url=links.manifest(library, item_id),
+        pages=[(p.number, p.label, thumbnail(links.image_service(library, item_id, p.number)))
+               for p in sorted(package.pages, key=lambda p: p.number)],
+        library_url=links.library(library))
+    return visit.page(site.item_page(visit.context, view, page, inside))
+
+
+def thumbnail(image_service: str) -> str:
+    return f"{image_service}/full/{THUMBNAIL}/0/default.jpg"
+
+
+def item_fields(package: ItemPackage, library: site.LibrarySummary | None, lang: str) -> list[tuple[str, list[str]]]:
+    """The Dublin Core fields of the item page, in its order."""
+    d = package.description
+    fields = [("title", [title(d)]), ("creator", creators(d)), ("date", [d.date]), ("publisher", [d.publisher]),
+              ("language", [manifest.LANGUAGE_NAMES.get(code, (code, code))[lang == "en"] for code in d.languages]),
+              ("subject", d.subjects), ("coverage", [*d.places, *d.periods]),
+              ("type", [CATEGORY_LABELS[lang].get(package.category.value, package.category.value)]),
+              ("format", [d.extent, f"{len(package.pages)} tr." if lang == "vi" else f"{len(package.pages)} p."]),
+              ("identifier", [d.call_number, package.item_id]),
+              ("library", [library.name if library else package.library])]
+    return [(key, [v for v in values if v]) for key, values in fields if any(values)]

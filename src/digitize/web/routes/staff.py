@@ -1,0 +1,90 @@
+"""The staff area: the sign-in form, signing in and out, and the dashboard at /staff/."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from digitize.access import dashboard, site
+from digitize.ledger import accounts
+from digitize.web import responses
+from digitize.web.config import Config
+from digitize.web.limits import MAX_FORM
+from digitize.web.visit import CurrentVisit, Visit
+
+DASHBOARD = "/staff/"
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/staff/login")
+def sign_in_form(request: Request, visit: CurrentVisit, next: str | None = None):
+    config = visit.config
+    seed = request.cookies.get(accounts.FORM_COOKIE) or accounts.new_form_seed()
+    answer = visit.page(site.sign_in_page(visit.context, accounts.csrf_token(seed, config.secret_key), None,
+                                          local_path(next)))
+    answer.headers.append("set-cookie", accounts.cookie_header(seed, config.secure, accounts.FORM_COOKIE))
+    return answer
+
+
+@router.post("/staff/login")
+async def sign_in(request: Request, visit: CurrentVisit):
+    fields = form((await request.body())[:MAX_FORM])
+    return await run_in_threadpool(signing_in, visit, fields)
+
+
+def signing_in(visit: Visit, fields: dict[str, str]) -> Response:
+    config = visit.config
+    seed = visit.request.cookies.get(accounts.FORM_COOKIE)
+    if not accounts.check_csrf(fields.get("csrf"), seed, config.secret_key):
+        return visit.page(site.refused_page(visit.context), 403)
+    now = datetime.now(timezone.utc)
+    name = fields.get("name", "")
+    user = accounts.sign_in(visit.session, name, fields.get("password", ""), now)
+    if user is None:
+        known = accounts.find_user(visit.session, name) if accounts.NAME.fullmatch(name) else None
+        error = "locked" if known is not None and accounts.is_locked(known, now) else "wrong"
+        return visit.page(site.sign_in_page(visit.context, accounts.csrf_token(seed, config.secret_key), error,
+                                            local_path(fields.get("next"))), 403)
+    answer = RedirectResponse(config.links.base + local_path(fields.get("next")), 303)
+    answer.headers.append("set-cookie", accounts.cookie_header(
+        accounts.make_session(user.name, config.secret_key, now), config.secure))
+    return answer
+
+
+@router.post("/staff/logout")
+async def sign_out(request: Request, config: Config):
+    fields = form((await request.body())[:MAX_FORM])
+    if not accounts.check_csrf(fields.get("csrf"), request.cookies.get(accounts.SESSION_COOKIE), config.secret_key):
+        return responses.plain("Refused: the form is not this site's.\n", 403)
+    answer = RedirectResponse(config.links.home(), 303)
+    answer.headers.append("set-cookie", accounts.clearing_cookie_header(config.secure))
+    return answer
+
+
+@router.get(DASHBOARD)
+def staff_dashboard(visit: CurrentVisit):
+    config = visit.config
+    if not visit.who.staff:
+        return RedirectResponse(f"{config.links.base}/staff/login?next={DASHBOARD}", 303)
+    # In the site's layout, so under the site's policy: the middleware's would block its stylesheet.
+    return visit.page(dashboard.render(visit.session, config.plans, config.today(), visit.lang,
+                                       context=visit.context))
+
+
+def form(body: bytes) -> dict[str, str]:
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=10))
+    except (UnicodeDecodeError, ValueError):
+        return {}
+
+
+def local_path(target: str | None) -> str:
+    """A path of this site to go to after signing in (never another site's address)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return DASHBOARD
+    return target

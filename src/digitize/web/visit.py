@@ -1,0 +1,71 @@
+"""Who is asking, as a dependency of every route that reads the ledger: the client's address
+(behind the trusted proxies), the reading room or not, the signed-in staff member, the language,
+and the ledger session, closed when the route has answered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from starlette.responses import HTMLResponse
+
+from digitize.access import reading, site
+from digitize.ledger import accounts
+from digitize.ledger.database import Item
+from digitize.web import responses
+from digitize.web.config import Config, SiteConfig
+
+LANGUAGES = ("vi", "en")
+
+
+class Visit:
+    """One request of the public app: its ledger session, its visitor and its page context."""
+
+    def __init__(self, request: Request, config: SiteConfig, session: Session):
+        self.request, self.config, self.session = request, config, session
+        cookie = request.cookies.get(accounts.SESSION_COOKIE, "")
+        user = accounts.signed_in_user(session, cookie, config.secret_key, datetime.now(timezone.utc)) \
+            if cookie else None
+        address = reading.client_address(request.client.host if request.client else "",
+                                         request.headers.get("x-forwarded-for"), config.proxies)
+        self.who = reading.visitor(address, user.name if user else None, config.reading_rooms)
+        lang = request.query_params.get("lang", "vi")
+        self.lang = lang if lang in LANGUAGES else "vi"
+        self.context = site.Context(base=config.links.base, lang=self.lang, path=request.url.path,
+                                    query=request.url.query, user=self.who.staff,
+                                    csrf=accounts.csrf_token(cookie, config.secret_key) if user else "")
+
+    def item(self, library: str, item_id: str) -> Item | None:
+        """The item if this visitor may see it; None however it is not (the routes' one 404)."""
+        return reading.find_item(self.session, library, item_id, self.who)
+
+    def libraries(self, who: reading.Visitor | None = None) -> list[site.LibrarySummary]:
+        """The libraries with what ``who`` (this visitor) may see of them."""
+        links = self.config.links
+        return [site.LibrarySummary(code=row.code, name=row.name or row.code, province=row.province or "",
+                                    url=links.library(row.code), counts=counts)
+                for row, counts in reading.libraries(self.session, who or self.who)]
+
+    def library(self, code: str) -> site.LibrarySummary | None:
+        return next((s for s in self.libraries() if s.code == code), None)
+
+    def page(self, html: str, status: int = 200) -> HTMLResponse:
+        return responses.html_page(html, self.who.opens_restricted, status)
+
+    def not_found(self) -> HTMLResponse:
+        return self.page(site.not_found_page(self.context), 404)
+
+
+def get_visit(request: Request, config: Config) -> Iterator[Visit]:
+    session = config.open_session()
+    try:
+        yield Visit(request, config, session)
+    finally:
+        session.close()
+
+
+# Closed as the route returns, before the answer is sent: a streamed file holds no connection.
+CurrentVisit = Annotated[Visit, Depends(get_visit, scope="function")]
