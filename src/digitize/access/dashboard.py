@@ -51,7 +51,7 @@ def render(session: Session, plans: dict[str, Plan], as_of: date, lang: str = "v
     figures = {"rows": rows, "totals": rollup(rows), "items": listed, "as_of": as_of, "since": since,
                "charts": [(code, monthly(session, code, as_of)) for code in dict.fromkeys(r.library for r in rows)]}
     if context is None:
-        return pages.render("dashboard.html", lang, visit=None, other="en" if lang == "vi" else "vi",
+        return pages.render("dashboard.html", lang, visit=None, other=pages.other_language(lang),
                             css=_stylesheet(), **figures)
     return pages.render("dashboard.html", lang, **site.layout(dataclasses.replace(context, lang=lang)), **figures)
 

@@ -45,6 +45,11 @@ def translations(lang: str) -> Translations:
     return Translations(buffer, domain=DOMAIN)
 
 
+def other_language(lang: str) -> str:
+    """The language the page's switch offers: English from Vietnamese, Vietnamese from any other."""
+    return "en" if language(lang) == DEFAULT_LANGUAGE else DEFAULT_LANGUAGE
+
+
 def absolute(url: str) -> str:
     """``url`` itself if it is an absolute http(s) URL; anything else (``javascript:``, relative) is refused."""
     if not url.lower().startswith(("https://", "http://")):

@@ -186,7 +186,7 @@ def search_page(context: Context, view: SearchView) -> str:
     """The search form (query, library, category, language, years), the count of results, the
     facets with their counts, one page of hits with their snippets (matched words in <mark>) and
     links to the previous and next pages; all of it plain HTML (no script)."""
-    lang = _lang(context.lang)
+    lang = pages.language(context.lang)
     asked = {"q": view.query, **view.filters}
 
     def narrowed(**changes: str | int | None) -> str:
@@ -247,7 +247,7 @@ def sitemap(urls: list[str]) -> str:
 
 def switch_url(context: Context) -> str:
     """The page's own URL in the other language: its path and query with ``lang`` replaced."""
-    other = "en" if _lang(context.lang) == "vi" else "vi"
+    other = pages.other_language(context.lang)
     query = [(k, v) for k, v in parse_qsl(context.query, keep_blank_values=True) if k != "lang"]
     return f"{context.base}{_path(context.path)}?{urlencode(query + [('lang', other)])}"
 
@@ -256,9 +256,9 @@ def layout(context: Context, here: bool = True, sign_in_link: bool = True) -> di
     """What the layout of ``base.html`` needs of ``context``, for a page rendered with ``pages.render``.
     Without ``here`` nothing on the page comes from the path or query: the language switch is a
     relative ``?lang=``, and the sign-in link has no ``next``."""
-    lang = _lang(context.lang)
+    lang = pages.language(context.lang)
     pages.absolute(context.base)
-    other = "en" if lang == "vi" else "vi"
+    other = pages.other_language(lang)
     sign_in = None
     if context.user is None and sign_in_link:
         next_url = _path(context.path) + (f"?{context.query}" if context.query else "") if here else None
@@ -276,10 +276,6 @@ def _ordered(counts: dict[str, int]) -> list[tuple[str, int]]:
     known = list(CATEGORY_LABELS["vi"])
     return sorted(((code, count) for code, count in counts.items() if count),
                   key=lambda pair: (known.index(pair[0]) if pair[0] in known else len(known), pair[0]))
-
-
-def _lang(lang: str) -> str:
-    return pages.language(lang)
 
 
 def _path(path: str) -> str:

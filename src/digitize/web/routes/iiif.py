@@ -48,8 +48,9 @@ def item_manifest(request: Request, visit: CurrentVisit, library: str, item_id: 
     headers |= iiif_headers(item, iiif_image.CORS_HEADERS)
     if (answer := responses.unchanged(request, headers)) is not None:
         return answer
-    name = next((s.name for s in visit.libraries() if s.code == library), library)
-    return json_answer(manifest.item_manifest(found.package, visit.config.links, name), headers,
+    holder = visit.library(library)
+    return json_answer(manifest.item_manifest(found.package, visit.config.links, holder.name if holder else library),
+                       headers,
                        PRESENTATION_MEDIA_TYPE)
 
 
