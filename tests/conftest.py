@@ -23,6 +23,10 @@ CORPUS = ROOT / "scripts" / "corpus"
 ARTIFACTS = ROOT / "test-artifacts"  # screenshots of the browser tests
 CHROMIUM = Path("/usr/bin/chromium")
 STORED = ROOT / "tests" / "data" / "stored"  # small stored items (tests/data/make_stored_items.py)
+# The sample items (same ids, item.toml and library) with tiny pages: a batch whose OCR takes a second,
+# for the tests of what happens around the OCR (storage, flows, restarts, the index, the wheel)
+MINI = STORED / "scans"
+MINI_PAGES = 4  # HD-DC-0001: 0001.jpg, 0002.tif; HN-TK-0002: 0001.tif (two frames)
 PREFECT = Path(sys.executable).parent / "prefect"
 sys.path.insert(0, str(ROOT / "scripts"))
 

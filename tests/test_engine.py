@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EPOCH, ROOT, SAMPLES, output_hashes, run_cli
+from conftest import EPOCH, MINI, MINI_PAGES, ROOT, SAMPLES, output_hashes, run_cli
 from digitize.core import files
 from digitize.engine.batch import BatchRequest, run_batch
 from digitize.engine.runner import ThreadRunner
@@ -22,7 +22,7 @@ from digitize.core.settings import get_settings
 def test_direct_and_prefect_runs_give_byte_identical_outputs(prefect_server, tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     data = tmp_path / "data"
-    args = ("run", str(SAMPLES), "--out", str(data / "out"), "--workers", "2")
+    args = ("run", str(MINI), "--out", str(data / "out"), "--workers", "2")  # the sample items, tiny pages
     direct = run_cli(*args)
     assert direct.returncode == 0, direct.stdout + direct.stderr
     assert "temporary Prefect server" not in direct.stdout
@@ -30,7 +30,7 @@ def test_direct_and_prefect_runs_give_byte_identical_outputs(prefect_server, tmp
 
     flow = run_cli(*args, api_url=prefect_server)
     assert flow.returncode == 0, flow.stdout + flow.stderr
-    assert "items ok 2, failed 0; pages 7" in flow.stdout
+    assert f"items ok 2, failed 0; pages {MINI_PAGES}" in flow.stdout
 
     on_flow, on_direct = output_hashes(data), output_hashes(tmp_path / "direct")
     assert any(k.endswith("mets.xml") for k in on_flow) and any(k.endswith(".pdf") for k in on_flow)

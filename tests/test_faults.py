@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import (SAMPLES, cli_env, latest_report, ledger_session, register_library, report_reasons,
+from conftest import (MINI, SAMPLES, cli_env, latest_report, ledger_session, register_library, report_reasons,
                       report_statuses, run_cli, sqlite_url, tree_hashes)
 from digitize.ledger.database import BatchLock, Item
 
 PAGE = SAMPLES / "HD-DC-0001" / "0002.jpg"
+TINY_PAGE = MINI / "HD-DC-0001" / "0001.jpg"  # a strip of text: its OCR takes a fraction of a second
 LONG = "trang-" + "a" * 236 + ".jpg"  # 246 bytes
 
 
@@ -28,11 +29,12 @@ def toml(item_id: str) -> str:
     return f'id = "{item_id}"\ntitle = "Sách {item_id}"\nlibrary = "TEST"\ncategory = "dia_chi"\naccess = "open"\n'
 
 
-def item(batch: Path, name: str, pages: dict[str, bytes | None] | None = None, meta: str | None = None) -> Path:
+def item(batch: Path, name: str, pages: dict[str, bytes | None] | None = None, meta: str | None = None,
+         page_file: Path = TINY_PAGE) -> Path:
     folder = batch / name
     folder.mkdir(parents=True)
     for page, data in (pages or {"0001.jpg": None}).items():
-        shutil.copy(PAGE, folder / page) if data is None else (folder / page).write_bytes(data)
+        shutil.copy(page_file, folder / page) if data is None else (folder / page).write_bytes(data)
     (folder / "item.toml").write_text(meta if meta is not None else toml(name), encoding="utf-8")
     return folder
 
@@ -91,7 +93,7 @@ def test_odd_files_fail_alone_with_plain_reasons(odd_batch):
     assert "outside the batch" in found["LINKED/None"]
     assert "outside the batch" in found["LINKED-PAGE/0002.jpg"]
     long_master = out / "TEST" / "LONG-NAME" / "masters" / LONG
-    assert long_master.read_bytes() == PAGE.read_bytes()
+    assert long_master.read_bytes() == TINY_PAGE.read_bytes()
 
 
 @pytest.mark.slow  # a batch run (OCR)
@@ -162,8 +164,11 @@ def small_batch(tmp_path):
 
 
 @pytest.mark.slow  # batch runs (OCR)
-def test_a_full_disk_stops_the_run_and_a_rerun_completes(small_batch):
-    root, batch = small_batch
+def test_a_full_disk_stops_the_run_and_a_rerun_completes(tmp_path):
+    root, batch = tmp_path, tmp_path / "batch"
+    for name in ("ONE", "TWO"):  # full pages: their outputs do not fit on the small disk
+        item(batch, name, page_file=PAGE)
+    register_library(root, "TEST")
     with tmpfs(root / "out", "1m") as out:
         full = run_cli("run", str(batch), "--out", str(out))
         clean_stop(full, 73, "No space left on device", "run again")

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLES, run_cli
+from conftest import MINI, SAMPLES, run_cli
 
 pytestmark = pytest.mark.slow  # batch runs of sample pages
 
 LIBRARY = "HD-TV"
-PAGES = {"HD-DC-0001": "0002.jpg", "HN-TK-0002": "0002.tif"}  # one page per item keeps it fast
+PAGES = {"HD-DC-0001": "0001.jpg", "HN-TK-0002": "0001.tif"}  # one small file per item keeps it fast
 
 
 def sha256(path: Path) -> str:
@@ -28,8 +28,8 @@ def make_batch(root: Path) -> Path:
     batch = root / "batch"
     for item_id, page in PAGES.items():
         (batch / item_id).mkdir(parents=True)
-        shutil.copy(SAMPLES / item_id / "item.toml", batch / item_id)  # states access = "open"
-        shutil.copy(SAMPLES / item_id / page, batch / item_id)
+        shutil.copy(MINI / item_id / "item.toml", batch / item_id)  # states access = "open"
+        shutil.copy(MINI / item_id / page, batch / item_id)
     return batch
 
 

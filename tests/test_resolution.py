@@ -5,7 +5,9 @@ warning; pages truly scanned at 150 dpi are still refused; a resolution the oper
 from __future__ import annotations
 
 import json
+import shutil
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pikepdf
@@ -27,12 +29,34 @@ TEXT = CORPUS / "truyen-kieu-1866.txt"
 A4_PT = (595.28, 841.89)
 
 
+def passages(out_dir, pages: int, seed: int, words: int = 150, **options) -> list:
+    """vnpages.render_pages for pages that each hold one passage of about ``words`` words of TEXT
+    (a dozen lines, not a full page): the paper size and text lines the estimate reads, at a
+    fraction of a full page's OCR."""
+    text = vnpages.paragraphs(TEXT.read_text(encoding="utf-8"))[0].split()
+    formats, manifest = options.pop("fmt"), []
+    for page in range(pages):
+        passage = Path(out_dir) / f".passage-{page + 1}"
+        passage.mkdir(parents=True)
+        source = passage / "text.txt"
+        source.write_text(" ".join(text[page * words:(page + 1) * words]), encoding="utf-8")
+        [entry] = vnpages.render_pages(source, passage, 1, seed + page, fmt=vnpages.per_page(formats, page),
+                                       **options)
+        image, gt = f"p{page + 1:03d}{Path(entry['image']).suffix}", f"p{page + 1:03d}.gt.txt"
+        (passage / entry["image"]).rename(Path(out_dir) / image)
+        (passage / entry["gt"]).rename(Path(out_dir) / gt)
+        shutil.rmtree(passage)
+        manifest.append(entry | {"image": image, "gt": gt})
+    (Path(out_dir) / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return manifest
+
+
 def scans(folder, pages: int, dpi: int, tag: int | None, seed: int, formats: list[str], paper: str = "A4",
           render=None) -> list:
     """``pages`` pages rendered at ``dpi`` (the truth), whose files then record ``tag`` dpi (None:
     no resolution at all), as scanner software writes them. ``render``: a renderer of pages of a
-    text with vnpages.render_pages's arguments [default: Quốc ngữ print of TEXT]."""
-    render = render or partial(vnpages.render_pages, TEXT)
+    text with vnpages.render_pages's arguments [default: passages of Quốc ngữ print of TEXT]."""
+    render = render or passages
     manifest = render(folder, pages, seed, dpi=dpi, paper=paper, fmt=formats)
     for entry in manifest:
         path = folder / entry["image"]
@@ -204,7 +228,8 @@ def test_the_estimate_is_close_and_quick(tmp_path, dpi, paper):
     """Book formats at resolutions a scanner or a camera gives: within 10 % (the issue's books measure
     like 340 dpi on 14.5 x 20.5 cm)."""
     vnpages.PAPER_MM.setdefault(paper, {"14.5 x 20.5 cm": (145, 205), "13 x 19 cm": (130, 190)}.get(paper))
-    scans(tmp_path, 2, dpi, 96, 9, ["jpg", "png"], paper=paper)
+    full_pages = partial(vnpages.render_pages, TEXT)
+    scans(tmp_path, 2, dpi, 96, 9, ["jpg", "png"], paper=paper, render=full_pages)
     profile = get_profile(get_settings().profiles, "quoc-ngu-modern")
     for path in sorted(tmp_path.glob("p*")):
         [frame], [warning] = check_page_file(path, profile, get_settings().max_pixels, decode=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EPOCH, SAMPLES, ledger_session, output_hashes, run_cli, sqlite_url, start_cli, wait_for
+from conftest import EPOCH, MINI, SAMPLES, ledger_session, output_hashes, run_cli, sqlite_url, start_cli, wait_for
 from digitize.ledger import database as ledger
 from digitize.core.errors import BatchBusy
 
@@ -119,13 +119,13 @@ def test_a_lock_held_on_another_machine_needs_the_operator(tmp_path):
         assert session.scalars(ledger.select(ledger.BatchLock)).all() == []
 
 
-@pytest.mark.slow  # two runs of the sample batch
+@pytest.mark.slow  # two runs of the sample items (tiny pages)
 def test_page_that_killed_the_run_twice_is_set_aside_and_the_rest_finishes(tmp_path):
     """Tesseract runs in the worker process: a page that crashes it kills the run. The markers an
     OCR start leaves when its process dies are what a real crash leaves (two for one page, one for
     another: an operator's kill -9, say); the next run sets the first page aside and retries the other."""
     batch, out = tmp_path / "batch", tmp_path / "data" / "out"
-    shutil.copytree(SAMPLES, batch)
+    shutil.copytree(MINI, batch)
     work = {item: out / "HD-TV" / item / ".work" for item in ("HD-DC-0001", "HN-TK-0002")}
     for folder in work.values():
         folder.mkdir(parents=True)
@@ -138,7 +138,7 @@ def test_page_that_killed_the_run_twice_is_set_aside_and_the_rest_finishes(tmp_p
     assert (out / "HD-TV" / "HN-TK-0002" / "HN-TK-0002.pdf").is_file()
     assert not (work["HN-TK-0002"] / "0001.ocr-started").exists()
     quarantined = out / "_quarantine" / "batch" / "HD-DC-0001"
-    assert (quarantined / "0002.jpg").is_file() and "Tesseract" in (quarantined / "0002.jpg.reason.txt").read_text(
+    assert (quarantined / "0002.tif").is_file() and "Tesseract" in (quarantined / "0002.tif.reason.txt").read_text(
         encoding="utf-8")
     assert not (out / "HD-TV" / "HD-DC-0001" / "HD-DC-0001.pdf").exists()
 

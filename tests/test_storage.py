@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import SAMPLES, run_cli, sample_manifest
+from conftest import MINI, SAMPLES, run_cli, sample_manifest
 from digitize.describe import mets
 from digitize.engine import pipeline
 from digitize.core.models import ItemRecord
@@ -56,7 +56,7 @@ def sha256(data: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def pushed(swift, tmp_path_factory):
-    """The sample batch run with DIGITIZE_STORE pointing at a Swift bucket."""
+    """The sample items (tiny pages) run with DIGITIZE_STORE pointing at a Swift bucket."""
     bucket = swift.bucket("samples")
     out = tmp_path_factory.mktemp("s3run") / "out"
     # the library in the ledger, so that its items are recorded there (the audit works from the ledger)
@@ -65,9 +65,9 @@ def pushed(swift, tmp_path_factory):
                        data=str(out.parent))
     assert imported.returncode == 0, imported.stdout + imported.stderr
     with s3_environment(swift):
-        first = run_cli("run", str(SAMPLES), "--out", str(out), store=f"s3://{bucket}/archive")
+        first = run_cli("run", str(MINI), "--out", str(out), store=f"s3://{bucket}/archive")
         listing = swift.client().list_objects_v2(Bucket=bucket)["Contents"]
-        second = run_cli("run", str(SAMPLES), "--out", str(out), store=f"s3://{bucket}/archive")
+        second = run_cli("run", str(MINI), "--out", str(out), store=f"s3://{bucket}/archive")
     return bucket, out, first, second, listing
 
 
@@ -213,7 +213,7 @@ def test_outage_mid_item_then_the_next_run_completes_it(swift, pushed, monkeypat
 def test_a_batch_run_during_an_outage_leaves_items_waiting_then_completes(swift, tmp_path):
     bucket = swift.bucket("nightly")
     batch = tmp_path / "batch"
-    shutil.copytree(SAMPLES / "HN-TK-0002", batch / "HN-TK-0002")
+    shutil.copytree(MINI / "HN-TK-0002", batch / "HN-TK-0002")
     out = tmp_path / "out"
     with s3_environment(swift):
         swift.stop()
@@ -289,7 +289,7 @@ def test_audit_from_the_ledger_and_repair(swift, pushed):
         for key in lost:
             client.delete_object(Bucket=bucket, Key=key)
         assert cli("audit").returncode == 5
-        rerun = run_cli("run", str(SAMPLES), "--out", str(out), store=store)
+        rerun = run_cli("run", str(MINI), "--out", str(out), store=store)
         assert rerun.returncode == 0, rerun.stdout + rerun.stderr
         assert all(intact(key.removeprefix("archive/HD-TV/")) for key in lost)
         final = cli("audit")

@@ -1,5 +1,5 @@
 """The built wheel works on its own: installed into a fresh virtual environment outside the checkout
-(dependencies pinned by uv.lock), `digitize run` on a copy of sample_scans/, started from another
+(dependencies pinned by uv.lock), `digitize run` on the sample items (tiny pages: tests/data/stored/scans), started from another
 folder, finds its profiles, schemas and font in the package and writes valid PDF/A and metadata."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SAMPLES, sample_manifest
+from conftest import MINI, ROOT, sample_manifest
 from digitize.capture.pdf import validate_pdfa
 from digitize.describe.schemas import validate_file
 
@@ -32,7 +32,7 @@ def run(*args, **kwargs) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_wheel_installs_and_runs_the_sample_batch_from_anywhere(tmp_path):
+def test_wheel_installs_and_runs_the_sample_items_from_anywhere(tmp_path):
     command = uv()
     # uv's own environment: its cache is reused; nothing comes from the checkout's .venv
     uv_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
@@ -49,7 +49,7 @@ def test_wheel_installs_and_runs_the_sample_batch_from_anywhere(tmp_path):
         cwd=tmp_path, env=uv_env, timeout=600)
 
     batch = tmp_path / "scans"
-    shutil.copytree(SAMPLES, batch)
+    shutil.copytree(MINI, batch)  # the sample items with tiny pages
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     data = tmp_path / "data"
