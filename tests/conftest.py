@@ -381,6 +381,45 @@ def run_cli(*args: str, api_url: str | None = None, **settings: str) -> subproce
                           capture_output=True, text=True, timeout=900)
 
 
+def run_cli_in_terminal(*args: str, columns: int = 80, **settings: str) -> subprocess.CompletedProcess:
+    """`digitize ARGS` on a terminal ``columns`` wide (a pseudo-terminal), as an operator at a console
+    sees it: stdout holds what the terminal got (stderr too), its escape sequences taken out; a
+    redrawn line (the progress) stays behind a carriage return."""
+    import fcntl
+    import pty
+    import re
+    import select
+    import struct
+    import termios
+
+    screen, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = cli_env(None, args, settings) | {"COLUMNS": str(columns), "TERM": "xterm-256color"}
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        env.pop(name, None)
+    process = subprocess.Popen([sys.executable, "-m", "digitize.cli.app", *args], env=env, stdin=terminal,
+                               stdout=terminal, stderr=terminal, start_new_session=True)
+    os.close(terminal)
+    received, deadline = bytearray(), time.monotonic() + 900
+    try:
+        while time.monotonic() < deadline:
+            if select.select([screen], [], [], 1)[0]:
+                try:
+                    chunk = os.read(screen, 65536)
+                except OSError:  # EIO: the command and everything it started have closed the terminal
+                    break
+                if not chunk:
+                    break
+                received += chunk
+        process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        os.close(screen)
+        if process.poll() is None:
+            process.kill()
+    text = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07", "", received.decode("utf-8", "replace"))
+    return subprocess.CompletedProcess(args, process.returncode, text.replace("\r\n", "\n"), "")
+
+
 def latest_report(out: Path) -> dict:
     """The JSON report of the latest run that wrote into the output folder ``out``."""
     latest = max((out / "_reports").glob("*.json"), key=lambda p: p.stat().st_mtime_ns)

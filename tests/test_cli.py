@@ -1,10 +1,16 @@
-"""Command-line mistakes are caught before any work starts, with a plain message and exit code."""
+"""Command-line mistakes are caught before any work starts, with a plain message (the usage message
+for a wrong command line) and exit code."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
-from conftest import SAMPLES, run_cli
+import pytest
+
+from conftest import SAMPLES, cli_env, run_cli
+from digitize.core.errors import ExitCode
 from digitize.core.settings import PACKAGED_PROFILES
 
 
@@ -40,3 +46,41 @@ def test_missing_tesseract_language_stops_the_run_and_names_the_package(tmp_path
         assert "Tesseract language data missing" in result.stderr and "khm" in result.stderr
         assert "apt-get install tesseract-ocr-khm" in result.stderr
         assert not list((tmp_path / "out").rglob("*.pdf")) and not list((tmp_path / "out").rglob("*.txt"))
+
+
+# A wrong command line: the usage message and the README's code for it (78), never "this is a bug".
+USAGE_ERRORS = {
+    "no batch folder": (["run"], "Missing argument 'batch'"),
+    "a misspelt command": (["runn", "batch1"], "No such command 'runn'"),
+    "no workers": (["run", "--workers", "0", "batch1"], "Invalid value for '--workers'"),
+    "an unknown option": (["run", "--wrokers", "2", "batch1"], "No such option: --wrokers"),
+    "a dpi out of range": (["run", "--dpi", "10", "batch1"], "Invalid value for '--dpi'"),
+    "an option of digitize itself": (["--verbose", "run"], "No such option: --verbose"),
+    "a group command without its file": (["holdings", "import"], "Missing argument 'file'"),
+}
+
+
+@pytest.mark.parametrize("case", USAGE_ERRORS)
+def test_a_wrong_command_line_gives_the_usage_and_its_code(case):
+    args, said = USAGE_ERRORS[case]
+    result = run_cli(*args)
+    assert result.returncode == ExitCode.config == 78, (result.returncode, result.stderr)
+    shown = result.stdout + result.stderr
+    assert "Usage: " in result.stderr and "--help' for help" in result.stderr, shown
+    assert said in " ".join(result.stderr.split()), shown
+    assert "this is a bug" not in shown and "unexpected failure" not in shown and "Traceback" not in shown
+
+
+def test_a_real_bug_is_still_called_one():
+    """A fault nobody foresaw (here a command that raises KeyError) keeps its plain 'this is a bug'
+    line and exit code 1, no traceback."""
+    script = ("from digitize.cli.app import app\n"
+              "@app.command()\n"
+              "def broken() -> None:\n"
+              "    raise KeyError('no such thing')\n"
+              "app()\n")
+    result = subprocess.run([sys.executable, "-c", script, "broken"], env=cli_env(None, (), {}), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == ExitCode.failed == 1, result.stderr
+    assert "unexpected failure (KeyError" in result.stderr and "this is a bug" in result.stderr
+    assert "Traceback" not in result.stderr and "Usage:" not in result.stderr

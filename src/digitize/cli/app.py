@@ -15,9 +15,9 @@ import os
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-import click  # noqa: E402
 import typer  # noqa: E402
 from rich.markup import escape  # noqa: E402
+from typer._click.exceptions import UsageError  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
 from digitize.cli import backup, export, fixity, quota, run, search, users, web  # noqa: E402
@@ -26,11 +26,21 @@ from digitize.core.errors import DigitizeError, ExitCode  # noqa: E402
 
 
 class _Commands(TyperGroup):
-    """Every command's DigitizeError becomes its message on stderr and the error's exit code."""
+    """Every command's DigitizeError becomes its message on stderr and the error's exit code; a
+    wrong command line (a missing argument, an unknown command or option, a value out of range, no
+    command at all) gets Typer's usage message and the README's code for it (78, ExitCode.config)."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:  # an option unknown to digitize itself, or no command
+            raise _usage(exc) from None
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except UsageError as exc:  # a command's own line: an unknown command, a missing argument, a bad value
+            raise _usage(exc) from None
         except DigitizeError as exc:
             error(exc.message)
             raise typer.Exit(int(exc.exit_code)) from None
@@ -38,7 +48,7 @@ class _Commands(TyperGroup):
             where = f"{exc.filename}: " if exc.filename else ""
             error(where + (exc.strerror or str(exc)))
             raise typer.Exit(int(ExitCode.cannot_write)) from None
-        except (typer.Exit, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except (typer.Exit, typer.Abort, typer.TyperException):  # Typer shows these itself
             raise
         except Exception as exc:
             if os.environ.get("DIGITIZE_DEBUG"):
@@ -47,6 +57,13 @@ class _Commands(TyperGroup):
                          "this is a bug: run again with DIGITIZE_DEBUG=1 for the details and report them",
                          highlight=False)
             raise typer.Exit(int(ExitCode.failed)) from None
+
+
+def _usage(exc: UsageError) -> UsageError:
+    """Typer 0.29 raises its own click exceptions (typer._click), not click's; Typer prints them as
+    usage messages with their exit_code, which is made the README's code for a wrong command line."""
+    exc.exit_code = int(ExitCode.config)
+    return exc
 
 
 app = typer.Typer(cls=_Commands, help="Digitization pipeline for Vietnamese libraries.", no_args_is_help=True,

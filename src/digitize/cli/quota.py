@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from digitize.cli.output import console, table
+from digitize.cli.output import Column, console, plain_output, print_table
 from digitize.core.errors import BadInput
 
 holdings_app = typer.Typer(help="The holdings register: what each library collected and manages.")
@@ -41,20 +40,26 @@ def holdings_import(file: Path = typer.Argument(..., help="CSV, MARC21 (.mrc) or
                   f"{len(report.rejected)} rejected")
 
 
-def _progress_table(rows, title: str) -> Table:
-    shown = table(title, "province", "library", "category", "holdings", "digitized", "pages", "%", "target", "met",
-                  "pace/month", "target reached")
-    for r in rows:
-        met = "-" if r.met is None else ("[green]met" if r.met else "[red]behind")
-        reached = str(r.projected) if r.projected else ("-" if r.target is None else "not at this pace")
-        shown.add_row(r.province, r.library, r.category, str(r.holdings), str(r.digitized), str(r.pages),
-                      f"{r.percent:.1f}", "-" if r.target is None else f"{r.target}", met, f"{r.pace:.1f}", reached)
-    return shown
+PROGRESS_COLUMNS = [Column("province"), Column("library"), Column("category"), Column("holdings", right=True),
+                    Column("digitized", right=True), Column("pages", right=True), Column("%", right=True),
+                    Column("target", right=True), Column("met", colours={"met": "green", "behind": "red"}),
+                    Column("pace/month", right=True), Column("target reached", "words")]
+ROLLUP_COLUMNS = [Column("province"), Column("tier"), Column("category"), Column("libraries", right=True),
+                  Column("holdings", right=True), Column("digitized", right=True), Column("%", right=True),
+                  Column("target", right=True)]
+
+
+def _progress_row(r) -> list[str]:
+    met = "-" if r.met is None else ("met" if r.met else "behind")
+    reached = str(r.projected) if r.projected else ("-" if r.target is None else "not at this pace")
+    return [r.province, r.library, r.category, str(r.holdings), str(r.digitized), str(r.pages), f"{r.percent:.1f}",
+            "-" if r.target is None else f"{r.target}", met, f"{r.pace:.1f}", reached]
 
 
 def quota(province: Optional[str] = typer.Option(None, "--province"),
           library: Optional[str] = typer.Option(None, "--library")) -> None:
-    """Progress per library and category against the province plan."""
+    """Progress per library and category against the province plan (one line per row, tab-separated,
+    when the output is not a terminal)."""
     from datetime import date
 
     from digitize.ledger import database as ledger, quota as quotas
@@ -64,13 +69,13 @@ def quota(province: Optional[str] = typer.Option(None, "--province"),
     settings = get_settings()
     session = ledger.open_ledger(settings.ledger_url)
     rows = quotas.progress(session, load_plans(settings.profiles), date.today(), province, library)
-    console.print(_progress_table(rows, f"Quota progress on {date.today():%d/%m/%Y}"))
-    totals = table("Per province and library tier", "province", "tier", "category", "libraries", "holdings",
-                   "digitized", "%", "target")
-    for r in quotas.rollup(rows):
-        totals.add_row(r.province, r.tier, r.category, str(r.libraries), str(r.holdings), str(r.digitized),
-                       f"{r.percent:.1f}", "-" if r.target is None else str(r.target))
-    console.print(totals)
+    plain = plain_output()
+    print_table(f"Quota progress on {date.today():%d/%m/%Y}", PROGRESS_COLUMNS, [_progress_row(r) for r in rows],
+                plain)
+    print_table("Per province and library tier", ROLLUP_COLUMNS,
+                [[r.province, r.tier, r.category, str(r.libraries), str(r.holdings), str(r.digitized),
+                  f"{r.percent:.1f}", "-" if r.target is None else str(r.target)] for r in quotas.rollup(rows)],
+                plain)
 
 
 def report(period: str = typer.Option(..., "--period", help="2026-H1, 2026-H2 or 2026"),

@@ -5,13 +5,13 @@ module of digitize that imports flows, and only inside the commands."""
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import Progress
 
-from digitize.cli.output import console, print_summary, progress_bar
+from digitize.cli.output import RunProgress, console, plain_output, print_summary
 from digitize.core import progress
 from digitize.core.errors import BadInput, ExitCode
 from digitize.core.models import BatchSummary
@@ -32,6 +32,8 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
                                            "tcp://HOST:8786 [default: DIGITIZE_DASK, else threads]"),
         prefect: bool = typer.Option(False, "--prefect", help="run as the digitize-batch Prefect flow, shown in "
                                      "the Prefect UI [default: when PREFECT_API_URL is set]"),
+        plain: bool = typer.Option(False, "--plain", help="output for a log: one line per item, nothing cut or "
+                                   "wrapped, no progress bar [default: when the output is not a terminal]"),
         ) -> None:
     """Digitize the batch BATCH, with progress and a summary."""
     import time
@@ -48,31 +50,31 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
     request = BatchRequest.make(batch, settings, out, profile, library, workers, new_version, dpi)
     ocr.check_languages(get_profile(request.profiles, request.default_profile).all_languages)
     dask = dask or settings.dask
-    bar = progress_bar("pages", transient=False)
-    task = bar.add_task("pages", total=None)
-
-    def on_event(event: str, count: int) -> None:
-        if event == "total":
-            bar.update(task, total=count)
-        else:
-            bar.advance(task, count)
-
-    progress.listen(on_event)
+    plain = plain_output(plain)
+    shown = RunProgress(plain)
+    progress.listen(shown.on_event)
     try:
         if prefect or os.environ.get("PREFECT_API_URL"):
-            summary = _run_flow(request, profile, library, workers, dask, bar)
+            summary = _run_flow(request, profile, library, workers, dask, shown)
         else:
-            summary = _run_engine(request, dask, bar)
+            summary = _run_engine(request, dask, shown)
     finally:
-        progress.forget(on_event)
-    print_summary(summary, time.monotonic() - started)
+        progress.forget(shown.on_event)
+    print_summary(summary, time.monotonic() - started, plain, _rerun(batch, out, profile, library, dpi))
     if summary.stopped:
         raise typer.Exit(summary.stop_code)
     if not summary.ok:
         raise typer.Exit(int(ExitCode.batch_incomplete))
 
 
-def _run_engine(request, dask: str, bar: Progress) -> BatchSummary:
+def _rerun(batch: Path, out: Path | None, profile: str | None, library: str | None, dpi: int | None) -> str:
+    """The command that runs the batch again as this run did (the options that decide its items)."""
+    options = [("--out", out), ("--profile", profile), ("--library", library), ("--dpi", dpi)]
+    return shlex.join(["digitize", "run", str(batch), *(str(x) for name, value in options if value is not None
+                                                       for x in (name, value))])
+
+
+def _run_engine(request, dask: str, shown: RunProgress) -> BatchSummary:
     """The engine in this process: threads, or Dask workers."""
     import gc
 
@@ -89,14 +91,14 @@ def _run_engine(request, dask: str, bar: Progress) -> BatchSummary:
     # they cost nothing at each collection and less at exit.
     gc.freeze()
     try:
-        with bar:
+        with shown:
             return run_batch(request, runner)
     finally:
         runner.close()
 
 
 def _run_flow(request, profile: str | None, library: str | None, workers: int | None, dask: str,
-              bar: Progress) -> BatchSummary:
+              shown: RunProgress) -> BatchSummary:
     """The digitize-batch flow, against PREFECT_API_URL (or a temporary Prefect server)."""
     import gc
 
@@ -107,7 +109,7 @@ def _run_flow(request, profile: str | None, library: str | None, workers: int | 
 
     gc.freeze()
     flow = digitize_batch.with_options(task_runner=task_runner(dask, workers)) if dask else digitize_batch
-    with bar:
+    with shown:
         return flow(batch=request.batch, out=request.out, profile=profile, library=library, workers=workers,
                     new_version=request.new_version, dpi=request.dpi)
 

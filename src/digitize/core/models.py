@@ -289,6 +289,8 @@ class ItemResult(BaseModel):
     output_dir: str | None = None
     seconds: float = 0.0
     problems: list[Problem] = []
+    folder: str = ""  # the item's folder in the batch, as reports show it (two rows of one id told apart)
+    already_done: bool = False  # finished by an earlier run and left as it was by this one
 
 
 class BatchSummary(BaseModel):
@@ -301,6 +303,8 @@ class BatchSummary(BaseModel):
     stopped: str | None = None  # why the run stopped before its end (a fault of the environment)
     stop_code: int = 0  # the exit code of that fault
     not_done: list[str] = []  # items the stop left for the next run
+    report: str | None = None  # the run's JSON report (out/_reports/...)
+    quarantine: str | None = None  # where this run copied what failed (out/_quarantine/<batch>)
 
     @property
     def ok(self) -> bool:

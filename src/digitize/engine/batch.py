@@ -181,13 +181,17 @@ def take_in(request: BatchRequest, runner: Runner) -> tuple[list[intake.ItemPlan
     """Every item of the batch planned (one runner task per item folder), the batch's catalogue
     records, and the problems of the batch itself (logged)."""
     found, problems = intake.find_items(request.batch)
+    progress.report("folders", len(found))
     catalogue, catalogue_problems = read_catalogue(request.batch)
     problems += catalogue_problems
     defaults = {key: value for key, value in (("library", request.library), ("dpi", request.dpi)) if value}
     intakes = [runner.submit("ingest-item", f"item folder {number}", intake_item, folder, request.batch, row,
                              request.profiles, request.default_profile, request.max_pixels, defaults)
                for number, (folder, row) in enumerate(found, start=1)]
-    plans = [future.result() for future in intakes]
+    plans = []
+    for future in intakes:
+        plans.append(plan := future.result())
+        progress.report("taken-in", name=shown(plan.meta) if plan.meta else plan.label)
     refuse_shared_ids(plans)
     for problem in problems:
         log.warning("%s: %s", problem.file or problem.item, problem.reason)
@@ -251,9 +255,13 @@ def index_stored(session, store: storage.Store, request: BatchRequest, stored: l
 
 def summarise(request: BatchRequest, plans: list[intake.ItemPlan], items: _Items, started: datetime,
               finished: datetime, problems: list[Problem]) -> BatchSummary:
-    summary = BatchSummary(batch=str(request.batch), started=started, finished=finished,
-                           items=[items.results[i][0] for i in sorted(items.results)], problems=problems,
-                           first_page=items.first_page)
+    results = [items.results[i][0].model_copy(update={
+        "folder": pagefiles.shown_name(plans[i].folder.name),
+        "already_done": i in items.untouched and items.results[i][0].status == Status.ok})
+        for i in sorted(items.results)]
+    summary = BatchSummary(batch=str(request.batch), started=started, finished=finished, items=results,
+                           problems=problems, first_page=items.first_page,
+                           quarantine=str(items.quarantine) if items.quarantined else None)
     if items.stopped:
         summary.stopped, summary.stop_code = items.stopped.message, int(items.stopped.exit_code)
         summary.not_done = [plan.label for i, plan in enumerate(plans) if i not in items.results]
@@ -262,9 +270,11 @@ def summarise(request: BatchRequest, plans: list[intake.ItemPlan], items: _Items
 
 def write_report(request: BatchRequest, summary: BatchSummary, started: datetime) -> None:
     report = request.out / "_reports" / f"{request.batch.name}-{started:%Y%m%dT%H%M%S}.json"
+    summary.report = str(report)
     try:
         write_atomic(report, summary.model_dump_json(indent=1))
     except OSError as exc:
+        summary.report = None
         log.error("the run's report could not be written to %s: %s", report, exc.strerror)
 
 
@@ -355,6 +365,8 @@ class _Items:
         self.pending = 0
         self.waiting: deque[tuple[ItemRun, int]] = deque()  # pages not yet handed over, in batch order
         self.first_page: datetime | None = None
+        self.untouched: set[int] = set()  # items an earlier run finished, their metadata unchanged
+        self.quarantined = False  # whether this run copied anything into the quarantine
         self.stopped: DigitizeError | None = None  # a fault of the environment: no new work is started
 
     # the two phases _run_pipeline calls
@@ -452,6 +464,7 @@ class _Items:
                         lambda future: self.assembled(index, plan, folder, [], future))
             return
         log.info("%s already done, skipped", shown(plan.meta))
+        self.untouched.add(index)
         if earlier.stored is not None:
             self.check_stored(index, plan, folder, earlier)
         else:
@@ -485,6 +498,7 @@ class _Items:
         job, number = self.waiting.popleft()
         if number == 0:
             job.began = time.monotonic()
+            progress.report("item", name=shown(job.plan.meta))
         if self.first_page is None:
             self.first_page = datetime.now(timezone.utc)
         source = job.plan.pages[number]
@@ -561,6 +575,7 @@ class _Items:
                 # a bad page is copied alone; an item that cannot be read at all, whole
                 pagefiles.quarantine(self.quarantine, pagefiles.shown_name(plan.folder.name),
                                      problem.path or plan.folder, problem.reason)
+                self.quarantined = True
         meta = plan.meta
         return ItemResult(item_id=plan.label, library=meta.library if meta else "", status=Status.failed,
                           secret=meta is not None and meta.access == Access.secret, pages=len(plan.pages),
