@@ -301,6 +301,7 @@ class BatchSummary(BaseModel):
     stopped: str | None = None  # why the run stopped before its end (a fault of the environment)
     stop_code: int = 0  # the exit code of that fault
     not_done: list[str] = []  # items the stop left for the next run
+    left_quarantine: dict[str, str] = {}  # item id: where its quarantine entry went (.resolved), now it passed
 
     @property
     def ok(self) -> bool:

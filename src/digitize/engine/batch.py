@@ -159,6 +159,7 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
     # runner while the next item's pages go on (page_done -> pages_done -> assembled -> stored).
     # A fault of the environment stops new work: what is with the workers ends first
     items.work()
+    items.release_quarantined(plans)
     finished = datetime.now(timezone.utc)
 
     done = [(plans[i].meta, *items.results[i]) for i in sorted(items.results) if plans[i].meta is not None]
@@ -253,7 +254,7 @@ def summarise(request: BatchRequest, plans: list[intake.ItemPlan], items: _Items
               finished: datetime, problems: list[Problem]) -> BatchSummary:
     summary = BatchSummary(batch=str(request.batch), started=started, finished=finished,
                            items=[items.results[i][0] for i in sorted(items.results)], problems=problems,
-                           first_page=items.first_page)
+                           first_page=items.first_page, left_quarantine=items.released)
     if items.stopped:
         summary.stopped, summary.stop_code = items.stopped.message, int(items.stopped.exit_code)
         summary.not_done = [plan.label for i, plan in enumerate(plans) if i not in items.results]
@@ -356,6 +357,7 @@ class _Items:
         self.waiting: deque[tuple[ItemRun, int]] = deque()  # pages not yet handed over, in batch order
         self.first_page: datetime | None = None
         self.stopped: DigitizeError | None = None  # a fault of the environment: no new work is started
+        self.released: dict[str, str] = {}  # item id: where its quarantine entry went (release_quarantined)
 
     # the two phases _run_pipeline calls
 
@@ -392,6 +394,19 @@ class _Items:
             if fault is None:
                 raise
             self.stop(fault)
+
+    def release_quarantined(self, plans: list[intake.ItemPlan]) -> None:
+        """Items no longer refused leave the quarantine: each entry goes to its .resolved history."""
+        for index, (result, _) in self.results.items():
+            if result.status == Status.failed:
+                continue
+            try:
+                history = pagefiles.release(self.quarantine, plans[index].folder)
+            except OSError as exc:
+                log.warning("%s: its quarantine entry could not be moved away (%s)", shown(result), exc.strerror)
+                continue
+            if history is not None:
+                self.released[result.item_id] = str(history)
 
     def stop(self, fault: DigitizeError) -> None:
         """Start no new work; what is with the workers ends, then the run does its accounts."""
@@ -555,12 +570,9 @@ class _Items:
             self.results[index] = (with_problem(record.result, Status.failed, failure_reason(exc, "storing")), None)
 
     def failed(self, plan: intake.ItemPlan, problems: list[Problem]) -> ItemResult:
-        """Record a failed item; copy what made it fail into the quarantine with the reason."""
-        for problem in problems:
-            if problem.severity == Severity.error:
-                # a bad page is copied alone; an item that cannot be read at all, whole
-                pagefiles.quarantine(self.quarantine, pagefiles.shown_name(plan.folder.name),
-                                     problem.path or plan.folder, problem.reason)
+        """Record a failed item; its quarantine entry says why, with a copy of each bad file."""
+        if any(problem.severity == Severity.error for problem in problems):
+            pagefiles.quarantine_item(self.quarantine, plan.folder, plan.label, problems)
         meta = plan.meta
         return ItemResult(item_id=plan.label, library=meta.library if meta else "", status=Status.failed,
                           secret=meta is not None and meta.access == Access.secret, pages=len(plan.pages),
