@@ -19,7 +19,7 @@ from typing import Callable
 from digitize.core import files, progress
 from digitize.search import indexing
 from digitize.capture import intake, ocr, pagefiles
-from digitize.ledger import database as ledger
+from digitize.ledger import database as ledger, holdings
 from digitize.describe import marc, package
 from digitize.engine import pipeline
 from digitize.store import storage
@@ -148,6 +148,7 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
     started = datetime.now(timezone.utc)
     # intake: the item folders and their metadata, the catalogue records, every page file checked
     plans, catalogue, problems = take_in(request, runner)
+    problems += check_against_holdings(session, request, plans)
     check_languages(request, plans)
     progress.report("total", sum(len(p.pages) for p in plans if p.ok))
 
@@ -207,6 +208,21 @@ def refuse_shared_ids(plans: list[intake.ItemPlan]) -> None:
             for plan in group:
                 plan.problem(f"{len(group)} folders of this batch have the item id {item_id} (library {library}): "
                              f"{folders}; none of them is run. Give each item its own id")
+
+
+def check_against_holdings(session, request: BatchRequest, plans: list[intake.ItemPlan]) -> list[Problem]:
+    """Each item's warnings for what it contradicts in the ledger (holdings.check_items: its holding
+    record's category, a call number shared); a ledger that does not answer is said, and the run
+    goes on."""
+    try:
+        found = holdings.check_items(session, [plan.meta for plan in plans])
+    except DigitizeError as exc:
+        return [Problem(item=request.batch.name, severity=Severity.warning, reason=(
+            f"the items were not checked against the holdings register ({exc.message})"))]
+    for index, warnings in found.items():
+        for warning in warnings:
+            plans[index].problem(warning, severity=Severity.warning)
+    return []
 
 
 def check_languages(request: BatchRequest, plans: list[intake.ItemPlan]) -> None:
