@@ -122,7 +122,7 @@ def test_good_items_finish_and_the_run_reports_failure(bad_batch):
     ("BAD-FILES/.hidden.tif", "hidden file"),
     ("BAD-META/item.toml", "cannot be read"),
     ("ESCAPE/item.toml", "not usable as a folder name"),
-    ("../outside/items.csv", "outside the batch"),
+    ("../outside/items.csv:2", "outside the batch"),
     ("DC-2/trang-một.jpg", "decomposed Unicode"),
     ("batch/old-export.xml", "no MARC records"),
 ])
@@ -142,8 +142,10 @@ def test_bad_files_are_copied_to_quarantine_with_reasons(bad_batch):
         assert (quarantine / "BAD-FILES" / f"{name}.reason.txt").read_text(encoding="utf-8").strip()
     assert (quarantine / "TRUNC-1" / "0002.jpg.reason.txt").is_file()
     assert not (quarantine / "TRUNC-1" / "0001.jpg").exists()  # the good page is not set aside
-    assert (quarantine / "BAD-META" / "original" / "item.toml").is_file()
-    assert "cannot be read" in (quarantine / "BAD-META" / "REASON.txt").read_text(encoding="utf-8")
+    assert (quarantine / "BAD-META" / "item.toml").is_file()  # the metadata file, not the item's pages
+    assert not (quarantine / "BAD-META" / "0001.jpg").exists()
+    reason = (quarantine / "BAD-META" / "REASON.txt").read_text(encoding="utf-8")
+    assert "cannot be read" in reason and reason.rstrip().endswith("untouched):\n  0001.jpg")
 
 
 def test_input_untouched_and_nothing_written_outside_the_output(bad_batch):

@@ -81,7 +81,7 @@ def test_mistaken_access_is_refused_with_the_nearest_name(published):
     assert "unknown key 'acces'" in found["MISSPELT/item.toml"] and "did you mean 'access'" in found["MISSPELT/item.toml"]
     assert "access" in found["MISCASED/item.toml"] and "'secret'" in found["MISCASED/item.toml"]
     assert "access is not stated" in found["MISSING/item.toml"] and "libraries.toml" in found["MISSING/item.toml"]
-    assert "unknown key 'Access'" in found["CSV-1/items.csv"] and "did you mean 'access'" in found["CSV-1/items.csv"]
+    assert "unknown key 'Access'" in found["CSV-1/items.csv:2"] and "did you mean 'access'" in found["CSV-1/items.csv:2"]
     assert report_statuses(latest_report(out)) == {"CSV-1": "failed", "DEFAULTED": "ok", "MISCASED": "failed", "MISSING": "failed",
                                   "MISSPELT": "failed", "OPEN-1": "ok", "OPEN-2": "ok", "SECRET-1": "ok"}
     for refused in ("MISSPELT", "MISCASED", "MISSING", "CSV-1"):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import difflib
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 from pydantic import ValidationError
 
@@ -48,7 +49,31 @@ class ItemPlan:
         self.problems.append(Problem(item=self.label, file=file, reason=reason, severity=severity, path=path))
 
 
-def find_items(batch: Path) -> tuple[list[tuple[Path, dict | None]], list[Problem]]:
+@dataclass(frozen=True)
+class CsvRow:
+    """An item's row of the batch's items.csv: its values by column, the line it is on, and what is
+    wrong with the row itself (other lines naming the same folder, values past the last column)."""
+
+    values: dict[str, str]
+    line: int = 0
+    also: tuple[int, ...] = ()  # other lines of items.csv for the same folder
+    extra: int = 0  # values beyond the header's columns
+
+    @property
+    def where(self) -> str:
+        return f"{BATCH_CSV}:{self.line}" if self.line else BATCH_CSV
+
+
+class MetadataFaults(BadInput):
+    """Every fault of an item's metadata, found before any is reported: ``faults`` holds each as a
+    BadInput naming where it is (item.toml, or items.csv and its line) and what to do."""
+
+    def __init__(self, faults: list[BadInput]):
+        self.faults = faults
+        super().__init__("; ".join(fault.message for fault in faults))
+
+
+def find_items(batch: Path) -> tuple[list[tuple[Path, CsvRow | None]], list[Problem]]:
     """The item folders of a batch (one sub-folder per item; folders starting with '.' or '_'
     are not items) with their row of items.csv, if the batch has one."""
     if not batch.is_dir():
@@ -63,12 +88,12 @@ def find_items(batch: Path) -> tuple[list[tuple[Path, dict | None]], list[Proble
     folders = sorted((p for p in batch.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))),
                      key=lambda p: natural_key(p.name))
     known = {nfc(p.name) for p in folders}
-    for folder_name in rows:
+    for folder_name, row in rows.items():
         if not inside(batch / folder_name, batch):
-            problems.append(Problem(item=folder_name, file=BATCH_CSV,
+            problems.append(Problem(item=folder_name, file=row.where,
                                     reason="folder points outside the batch; refused (use the item folder's own name)"))
         elif folder_name not in known:
-            problems.append(Problem(item=folder_name, file=BATCH_CSV,
+            problems.append(Problem(item=folder_name, file=row.where,
                                     reason="no such item folder in the batch; check the 'folder' column"))
     if not folders and not problems:
         problems.append(Problem(item=batch.name, reason="the batch holds no item folders"))
@@ -81,87 +106,153 @@ def catalogue_files(batch: Path) -> list[Path]:
                    and inside(p, batch)), key=lambda p: natural_key(p.name))
 
 
-def read_items_csv(path: Path) -> tuple[dict[str, dict], list[Problem]]:
-    """Rows of a batch-level items.csv by their 'folder' column."""
+def read_items_csv(path: Path) -> tuple[dict[str, CsvRow], list[Problem]]:
+    """Rows of a batch-level items.csv by their 'folder' column. A folder named on several lines
+    keeps its first row; the others are its fault (which row is right is the operator's call)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [Problem(item=path.name, file=path.name, reason=(
             f"cannot read the batch metadata file ({exc}); save it as UTF-8 CSV and run again"))]
-    rows, problems = {}, []
+    rows: dict[str, CsvRow] = {}
+    problems = []
     for number, row in enumerate(csv.DictReader(text.splitlines()), start=2):
         folder = nfc((row.get("folder") or row.get("id") or "").strip())
         if not folder:
             problems.append(Problem(item=path.name, file=f"{path.name}:{number}",
                                     reason="row has no 'folder' (or 'id'): fill it in"))
-            continue
-        rows[folder] = {k: v for k, v in row.items() if k}
+        elif folder in rows:
+            rows[folder] = replace(rows[folder], also=(*rows[folder].also, number))
+        else:
+            rows[folder] = CsvRow(values={k: v for k, v in row.items() if k}, line=number,
+                                  extra=len(row.get(None) or []))
     return rows, problems
 
 
-def unknown_keys(data: dict, where: str, also: tuple[str, ...] = ()) -> None:
-    """Refuse keys the item metadata does not have, naming the nearest known one: a misspelt or
-    mis-cased `access` must never be dropped and leave the item open."""
+def unknown_keys(data: dict, where: str, also: tuple[str, ...] = ()) -> list[tuple[str, str | None, BadInput]]:
+    """The keys the item metadata does not have, each with the known key it most likely meant (or
+    None) and its fault: a misspelt or mis-cased `access` must never be dropped and leave the item
+    open."""
     known = [*ItemMetadata.model_fields, *also]
+    found = []
     for key in data:
-        if key not in known:
-            near = [k for k in known if k == str(key).strip().lower()] or difflib.get_close_matches(
-                str(key).lower(), known, n=1, cutoff=0.6)
-            hint = f"did you mean '{near[0]}'?" if near else f"the keys are: {', '.join(known)}"
-            raise BadInput(f"unknown key '{key}' in the item metadata ({hint})", where,
-                           "correct the key (keys are lower case) and run again")
+        if key in known:
+            continue
+        near = [k for k in known if k == str(key).strip().lower()] or difflib.get_close_matches(
+            str(key).lower(), known, n=1, cutoff=0.6)
+        if not near:
+            hint = f"the keys are: {', '.join(known)}"
+        elif near[0] in data:
+            hint = f"did you mean '{near[0]}'? It is given too: keep the right one"
+        else:
+            hint = f"did you mean '{near[0]}'?"
+        found.append((key, near[0] if near else None, BadInput(
+            f"unknown key '{key}' in the item metadata ({hint})", where,
+            "correct the key (keys are lower case) and run again")))
+    return found
 
 
-def read_item_metadata(folder: Path, csv_row: dict | None, defaults: dict | None = None,
-                       library_defaults: dict[str, dict] | None = None) -> ItemMetadata:
+SHOWN_VALUES = {"access", "category", "dpi", "language", "profile"}  # codes, safe to repeat in a reason
+
+
+def value_fault(error: dict, where: str, from_csv: bool) -> BadInput:
+    """One of pydantic's complaints about the item metadata in an operator's words."""
+    name = ".".join(map(str, error["loc"])) or "item"
+    if error["type"] == "missing":
+        todo = f"fill in the '{name}' column of the item's row" if from_csv else f'add {name} = "..." to {ITEM_FILE}'
+        return BadInput(f"{name} is not stated", where, todo + (" (or run with --library)" if name == "library" else ""))
+    given = error.get("input")
+    shown = f" {given!r}" if name in SHOWN_VALUES and len(repr(given)) <= 40 else ""
+    if error["type"] == "enum":
+        what = f"{name}{shown} is not one of {error['ctx']['expected']}"
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+        what = f"{name}{shown}: {message[:1].lower()}{message[1:]}"
+    return BadInput(what, where, "correct it and run again")
+
+
+def read_item_metadata(folder: Path, csv_row: CsvRow | dict | None, defaults: dict | None = None,
+                       library_defaults: dict[str, dict] | None = None,
+                       profile_for: Callable[[ItemMetadata], object] | None = None) -> ItemMetadata:
     """Item metadata from item.toml in the folder, else from the batch CSV row; ``defaults`` (e.g.
     the library of the whole batch) fill the fields the item leaves empty, then the defaults of
-    its library (libraries.toml). An item whose access is stated nowhere is refused."""
+    its library (libraries.toml). An item whose access is stated nowhere is refused. Every fault
+    is found before any is reported (MetadataFaults): unknown keys with the key they likely mean,
+    fields missing, values wrong, a profile that does not exist, faults of the items.csv row;
+    a file that cannot be read at all is one BadInput."""
+    if isinstance(csv_row, dict):
+        csv_row = CsvRow(values=csv_row)
+    faults: list[BadInput] = []
     source = folder / ITEM_FILE
     if source.is_symlink() and not inside(source, folder):
         raise BadInput("is a link to a file outside the item folder; refused", ITEM_FILE,
                        "put the item's own metadata file in its folder")
     if source.exists() or source.is_symlink():
-        if not source.is_file():
-            raise BadInput("is not a regular file (a folder, a pipe or a device)", ITEM_FILE,
-                           "replace it with the item's metadata as a TOML text file")
-        try:
-            data = tomllib.loads(source.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise BadInput("item metadata is not UTF-8 text", ITEM_FILE,
-                           "save item.toml as UTF-8 and run again") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise BadInput(f"item metadata cannot be read: {exc}", ITEM_FILE,
-                           'fix the TOML syntax (key = "value", one per line) and run again') from None
-        except OSError as exc:
-            raise BadInput(f"item metadata cannot be opened: {exc.strerror}", ITEM_FILE,
-                           "check the file's permissions (the service user must be able to read it)") from None
-        where = ITEM_FILE
-        unknown_keys(data, where)
+        data, where = _read_toml(source), ITEM_FILE
+        meant = unknown_keys(data, where)
     elif csv_row is not None:
-        data, where = csv_row, BATCH_CSV
-        unknown_keys(data, where, also=("folder",))
-        data = {k: v for k, v in data.items() if k != "folder"}
+        data, where = csv_row.values, csv_row.where
+        meant = unknown_keys(data, where, also=("folder",))
+        if csv_row.also:
+            faults.append(BadInput(
+                f"the folder has {len(csv_row.also) + 1} rows in {BATCH_CSV} (lines "
+                f"{', '.join(map(str, (csv_row.line, *csv_row.also)))}); which one is right is not known",
+                where, "keep one row per item folder and run again"))
+        if csv_row.extra:
+            faults.append(BadInput(
+                f"the row has {csv_row.extra} more value(s) than {BATCH_CSV} has columns (a comma inside an "
+                "unquoted value?); its values may be in the wrong columns", where,
+                'put "quotes" around values holding a comma and run again'))
     else:
         raise BadInput("no item metadata", None,
                        f"add {ITEM_FILE} to the item folder or a row to the batch's {BATCH_CSV}")
+    faults[:0] = [fault for _, _, fault in meant]
+    said = {near for _, near, _ in meant}  # a field an unknown key was meant to be: said once, by that key
+    data = {k: v for k, v in data.items() if k in ItemMetadata.model_fields}
     data = {**(defaults or {}), **{k: v for k, v in data.items() if v not in ("", None)}}
     library = data.get("library")
     if isinstance(library, str):
         data = {**(library_defaults or {}).get(library, {}), **data}
-    if "access" not in data:
-        raise BadInput("the item's access is not stated", where,
-                       'add access = "open", "restricted" or "secret" (or set a default for the library '
-                       f"{library or ''} in {LIBRARIES}); nothing is published without it")
+    meta = None
     try:
-        return ItemMetadata.model_validate(data)
+        meta = ItemMetadata.model_validate(data)
     except ValidationError as exc:
-        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors())
-        raise BadInput(f"item metadata is incomplete or wrong ({fields})", where,
-                       "correct those fields and run again") from None
+        faults += [value_fault(error, where, where != ITEM_FILE) for error in exc.errors()
+                   if not (error["type"] == "missing" and error["loc"][:1] and
+                           (error["loc"][0] in said or error["loc"][0] == "access"))]
+    if "access" not in data and "access" not in said:
+        faults.append(BadInput("the item's access is not stated", where,
+                               'add access = "open", "restricted" or "secret" (or set a default for '
+                               f"{f'the library {library}' if library else 'its library'} in {LIBRARIES}); "
+                               "nothing is published without it"))
+    if profile_for is not None and isinstance(data.get("profile"), str) and data["profile"]:
+        try:
+            profile_for(ItemMetadata.model_construct(profile=data["profile"]))
+        except DigitizeError as exc:
+            faults.append(BadInput(exc.what, where, exc.todo))
+    if faults:
+        raise MetadataFaults(faults)
+    return meta
 
 
-def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_pixels: int,
+def _read_toml(source: Path) -> dict:
+    if not source.is_file():
+        raise BadInput("is not a regular file (a folder, a pipe or a device)", ITEM_FILE,
+                       "replace it with the item's metadata as a TOML text file")
+    try:
+        return tomllib.loads(source.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise BadInput("item metadata is not UTF-8 text", ITEM_FILE,
+                       "save item.toml as UTF-8 and run again") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"item metadata cannot be read: {exc}", ITEM_FILE,
+                       'fix the TOML syntax (key = "value", one per line) and run again') from None
+    except OSError as exc:
+        raise BadInput(f"item metadata cannot be opened: {exc.strerror}", ITEM_FILE,
+                       "check the file's permissions (the service user must be able to read it)") from None
+
+
+def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_for, max_pixels: int,
               defaults: dict | None = None, library_defaults: dict[str, dict] | None = None) -> ItemPlan:
     """Validate one item folder. ``profile_for(meta)`` gives the material profile to check with;
     ``defaults``, then ``library_defaults`` of the item's library, fill the metadata fields the
@@ -175,9 +266,11 @@ def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_
                      "or copied from it)")
         return plan
     try:
-        plan.meta = read_item_metadata(folder, csv_row, defaults, library_defaults)
+        plan.meta = read_item_metadata(folder, csv_row, defaults, library_defaults, profile_for)
     except BadInput as exc:
-        plan.problem(exc.reason, file=exc.where)
+        for fault in getattr(exc, "faults", [exc]):
+            # the item's own metadata file is set aside with its faults; its pages are only named
+            plan.problem(fault.reason, file=fault.where, path=folder / ITEM_FILE if fault.where == ITEM_FILE else None)
         return plan
     plan.label = plan.meta.id
     try:

@@ -1,17 +1,18 @@
 """The page files of an item folder: listed in natural order, each frame checked (size before
 decoding, resolution through digitize.capture.resolution), decoded to pixels, and what cannot be
-used copied to the quarantine.
+used set aside in the quarantine.
 
-Originals are only ever read: a bad file is copied, never moved, with a reason file beside it.
+Originals are only ever read: a bad file is copied, never moved, with a reason file beside it; the
+quarantine holds only what is wrong now (an item stored since leaves it for its .resolved history).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -21,8 +22,9 @@ from PIL import Image, UnidentifiedImageError
 
 from digitize.capture import imaging, resolution
 from digitize.core.errors import BadInput
-from digitize.core.files import FULL_OR_READ_ONLY, copy_plain, natural_key, nfc, safe_component, sha256_file, short_component
-from digitize.core.models import CONTROL, PageSource, Profile
+from digitize.core.files import (FULL_OR_READ_ONLY, copy_plain, natural_key, nfc, safe_component, sha256_file,
+                                 short_component, write_atomic)
+from digitize.core.models import CONTROL, PageSource, Problem, Profile, Severity
 
 IMAGE_SUFFIXES = {".tif", ".tiff", ".jpg", ".jpeg", ".png", ".jp2", ".j2k", ".jpf", ".jpx"}
 MIN_PAGE_SIDE = 100  # pixels: smaller is a thumbnail or an icon, not a scanned page
@@ -244,33 +246,102 @@ def _pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-def _regular_files_only(folder: str, names: list[str]) -> set[str]:
-    """For copytree: leave out links, pipes, sockets and devices (a pipe would block the copy)."""
-    return {name for name in names if os.path.islink(os.path.join(folder, name))
-            or not (os.path.isfile(os.path.join(folder, name)) or os.path.isdir(os.path.join(folder, name)))}
+QUARANTINE_NOTE = "REASON.txt"
+RESOLVED = ".resolved"  # in the quarantine: what left it (items stored since, files no longer bad)
 
 
-def quarantine(folder: Path, item: str, source: Path | None, reason: str) -> Path:
-    """Copy a bad file (or a whole item folder) into the quarantine with a reason file beside it.
-    Links are never followed and only regular files are copied; what cannot be copied is said in
-    the reason file. A full or read-only disk raises (OSError): that stops the run."""
-    target_dir = folder / short_component(safe_component(item))
-    target_dir.mkdir(parents=True, exist_ok=True)
-    note, copied = target_dir / "REASON.txt", ""
+def quarantine_entry(quarantine: Path, folder: Path) -> Path:
+    """Where the quarantine keeps what is wrong with the item of ``folder``."""
+    return quarantine / short_component(safe_component(shown_name(folder.name)))
+
+
+def quarantine_item(quarantine: Path, folder: Path, label: str, problems: list[Problem]) -> Path:
+    """Write the quarantine entry of a refused item as this run found it, anew on every run (so it
+    never grows and never keeps a reason that is no longer true): REASON.txt with every error once,
+    a copy of each bad file (a page, item.toml) with NAME.reason.txt beside it, and the item's other
+    files named, not copied: a metadata fault does not copy a book's pages, whose originals stay
+    untouched in the item folder. What an earlier run put there that is no longer bad is moved to
+    the quarantine's .resolved history. Links are never followed and only regular files are copied.
+    A full or read-only disk raises (OSError): that stops the run."""
+    entry = quarantine_entry(quarantine, folder)
+    entry.mkdir(parents=True, exist_ok=True)
+    errors = [p for p in problems if p.severity == Severity.error]
+    bad: dict[Path, list[str]] = {}
+    for problem in errors:
+        if problem.path is not None and problem.reason not in bad.setdefault(problem.path, []):
+            bad[problem.path].append(problem.reason)
+    kept, copied = {QUARANTINE_NOTE}, []
+    for source, reasons in bad.items():
+        name = short_component(safe_component(shown_name(source.name)), len(".reason.txt"))
+        state = _copy_bad(source, entry / name)
+        write_atomic(entry / f"{name}.reason.txt",
+                     "".join(f"{shown_name(str(source))}{state}: {reason}\n" for reason in reasons))
+        kept |= {name, f"{name}.reason.txt"}
+        copied.append(f"  {name}{state}")
+    others = [f"  {shown_name(path.name)}" for path in _item_files(folder) if path not in bad]
+    lines = [f"{label} is refused (item folder {shown_name(str(folder))}). What to fix:",
+             *dict.fromkeys(f"- {p.file}: {p.reason}" if p.file else f"- {p.reason}" for p in errors)]
+    if copied:
+        lines += ["", "The bad files, copied here with their reasons in NAME.reason.txt:", *copied]
+    if others:
+        lines += ["", "Not copied (the originals stay in the item folder, untouched):", *others]
+    write_atomic(entry / QUARANTINE_NOTE, "\n".join(lines) + "\n")
+    stale = [path for path in entry.iterdir() if path.name not in kept and not path.name.startswith(".")]
+    if stale:
+        history = _history(quarantine, entry)
+        history.mkdir(parents=True)
+        for path in stale:
+            os.replace(path, history / path.name)
+    return entry
+
+
+def release(quarantine: Path, folder: Path) -> Path | None:
+    """The item of ``folder`` is no longer refused: its quarantine entry moves to the quarantine's
+    .resolved history (what was wrong stays in the reports of the runs that refused it). Returns
+    where it went, or None if it had no entry. The batch's quarantine folder goes once empty."""
+    entry = quarantine_entry(quarantine, folder)
+    if entry.is_symlink() or not entry.is_dir():
+        return None
+    history = _history(quarantine, entry)
+    history.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(entry, history)
     try:
-        if source is None or source.is_symlink() or not (source.is_dir() or source.is_file()):
-            copied = "" if source is None else " (not copied: a link, pipe or device)"
-        elif source.is_dir():
-            shutil.copytree(source, target_dir / "original", dirs_exist_ok=True, ignore=_regular_files_only,
-                            copy_function=copy_plain)
-        else:
-            name = short_component(safe_component(shown_name(source.name)), len(".reason.txt"))
-            copy_plain(source, target_dir / name)
-            note = target_dir / f"{name}.reason.txt"
-    except (OSError, shutil.Error) as exc:
-        if isinstance(exc, OSError) and exc.errno in FULL_OR_READ_ONLY:  # the disk's fault: the run stops
+        quarantine.rmdir()
+    except OSError:
+        pass  # other items are still refused
+    return history
+
+
+def _history(quarantine: Path, entry: Path) -> Path:
+    """A new folder of the .resolved history for ``entry``, named by the time (UTC)."""
+    base = quarantine.parent / RESOLVED / quarantine.name / entry.name
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    found, number = base / stamp, 1
+    while found.exists():
+        number += 1
+        found = base / f"{stamp}-{number}"
+    return found
+
+
+def _copy_bad(source: Path, target: Path) -> str:
+    """Copy a bad file into the quarantine: "" when copied, else why not (said in its reason file)."""
+    if source.is_symlink() or not source.is_file():
+        return " (not copied: a link, pipe or device)"
+    try:
+        copy_plain(source, target)
+    except OSError as exc:
+        if exc.errno in FULL_OR_READ_ONLY:  # the disk's fault: the run stops
             raise
-        copied = " (could not be copied: check the file's permissions)"
-    with note.open("a", encoding="utf-8") as handle:
-        handle.write(f"{shown_name(str(source or item))}{copied}: {reason}\n")
-    return note
+        return " (could not be copied: check the file's permissions)"
+    return ""
+
+
+def _item_files(folder: Path) -> list[Path]:
+    """The regular files of an item folder, in natural order (nothing of a linked folder: never read)."""
+    if folder.is_symlink():
+        return []
+    try:
+        return [path for path in in_order(folder)
+                if not path.name.startswith(".") and not path.is_symlink() and path.is_file()]
+    except OSError:
+        return []

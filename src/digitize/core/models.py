@@ -305,6 +305,7 @@ class BatchSummary(BaseModel):
     not_done: list[str] = []  # items the stop left for the next run
     report: str | None = None  # the run's JSON report (out/_reports/...)
     quarantine: str | None = None  # where this run copied what failed (out/_quarantine/<batch>)
+    left_quarantine: dict[str, str] = {}  # item id: where its quarantine entry went (.resolved), now it passed
 
     @property
     def ok(self) -> bool:

@@ -19,7 +19,7 @@ from typing import Callable
 from digitize.core import files, progress
 from digitize.search import indexing
 from digitize.capture import intake, ocr, pagefiles
-from digitize.ledger import database as ledger
+from digitize.ledger import database as ledger, holdings
 from digitize.describe import marc, package
 from digitize.engine import pipeline
 from digitize.store import storage
@@ -148,6 +148,7 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
     started = datetime.now(timezone.utc)
     # intake: the item folders and their metadata, the catalogue records, every page file checked
     plans, catalogue, problems = take_in(request, runner)
+    problems += check_against_holdings(session, request, plans)
     check_languages(request, plans)
     progress.report("total", sum(len(p.pages) for p in plans if p.ok))
 
@@ -159,6 +160,7 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
     # runner while the next item's pages go on (page_done -> pages_done -> assembled -> stored).
     # A fault of the environment stops new work: what is with the workers ends first
     items.work()
+    items.release_quarantined(plans)
     finished = datetime.now(timezone.utc)
 
     done = [(plans[i].meta, *items.results[i]) for i in sorted(items.results) if plans[i].meta is not None]
@@ -212,6 +214,21 @@ def refuse_shared_ids(plans: list[intake.ItemPlan]) -> None:
                              f"{folders}; none of them is run. Give each item its own id")
 
 
+def check_against_holdings(session, request: BatchRequest, plans: list[intake.ItemPlan]) -> list[Problem]:
+    """Each item's warnings for what it contradicts in the ledger (holdings.check_items: its holding
+    record's category, a call number shared); a ledger that does not answer is said, and the run
+    goes on."""
+    try:
+        found = holdings.check_items(session, [plan.meta for plan in plans])
+    except DigitizeError as exc:
+        return [Problem(item=request.batch.name, severity=Severity.warning, reason=(
+            f"the items were not checked against the holdings register ({exc.message})"))]
+    for index, warnings in found.items():
+        for warning in warnings:
+            plans[index].problem(warning, severity=Severity.warning)
+    return []
+
+
 def check_languages(request: BatchRequest, plans: list[intake.ItemPlan]) -> None:
     """Missing OCR language data for a profile the items use stops the run here, before any page."""
     for name in {plan.meta.profile or request.default_profile for plan in plans if plan.ok}:
@@ -261,7 +278,8 @@ def summarise(request: BatchRequest, plans: list[intake.ItemPlan], items: _Items
         for i in sorted(items.results)]
     summary = BatchSummary(batch=str(request.batch), started=started, finished=finished, items=results,
                            problems=problems, first_page=items.first_page,
-                           quarantine=str(items.quarantine) if items.quarantined else None)
+                           quarantine=str(items.quarantine) if items.quarantined else None,
+                           left_quarantine=items.released)
     if items.stopped:
         summary.stopped, summary.stop_code = items.stopped.message, int(items.stopped.exit_code)
         summary.not_done = [plan.label for i, plan in enumerate(plans) if i not in items.results]
@@ -368,6 +386,7 @@ class _Items:
         self.untouched: set[int] = set()  # items an earlier run finished, their metadata unchanged
         self.quarantined = False  # whether this run copied anything into the quarantine
         self.stopped: DigitizeError | None = None  # a fault of the environment: no new work is started
+        self.released: dict[str, str] = {}  # item id: where its quarantine entry went (release_quarantined)
 
     # the two phases _run_pipeline calls
 
@@ -404,6 +423,19 @@ class _Items:
             if fault is None:
                 raise
             self.stop(fault)
+
+    def release_quarantined(self, plans: list[intake.ItemPlan]) -> None:
+        """Items no longer refused leave the quarantine: each entry goes to its .resolved history."""
+        for index, (result, _) in self.results.items():
+            if result.status == Status.failed:
+                continue
+            try:
+                history = pagefiles.release(self.quarantine, plans[index].folder)
+            except OSError as exc:
+                log.warning("%s: its quarantine entry could not be moved away (%s)", shown(result), exc.strerror)
+                continue
+            if history is not None:
+                self.released[result.item_id] = str(history)
 
     def stop(self, fault: DigitizeError) -> None:
         """Start no new work; what is with the workers ends, then the run does its accounts."""
@@ -569,13 +601,10 @@ class _Items:
             self.results[index] = (with_problem(record.result, Status.failed, failure_reason(exc, "storing")), None)
 
     def failed(self, plan: intake.ItemPlan, problems: list[Problem]) -> ItemResult:
-        """Record a failed item; copy what made it fail into the quarantine with the reason."""
-        for problem in problems:
-            if problem.severity == Severity.error:
-                # a bad page is copied alone; an item that cannot be read at all, whole
-                pagefiles.quarantine(self.quarantine, pagefiles.shown_name(plan.folder.name),
-                                     problem.path or plan.folder, problem.reason)
-                self.quarantined = True
+        """Record a failed item; its quarantine entry says why, with a copy of each bad file."""
+        if any(problem.severity == Severity.error for problem in problems):
+            pagefiles.quarantine_item(self.quarantine, plan.folder, plan.label, problems)
+            self.quarantined = True
         meta = plan.meta
         return ItemResult(item_id=plan.label, library=meta.library if meta else "", status=Status.failed,
                           secret=meta is not None and meta.access == Access.secret, pages=len(plan.pages),

@@ -1,6 +1,7 @@
 """Holdings register import (the quota's denominator): CSV or MARC21 (.mrc, MARCXML) exports of
 a library's catalogue. Re-importing updates records instead of adding them again; rows that
-cannot be used are listed with the reason."""
+cannot be used are listed with the reason. And a batch's items checked against the register and
+the ledger: a category the holding record contradicts, a call number two items share."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from digitize.describe import marc
 from digitize.core.errors import BadInput, ConfigError
-from digitize.ledger.database import Holding, Library
-from digitize.core.models import TIERS
+from digitize.core.labels import CATEGORY_LABELS
+from digitize.ledger.database import Holding, Item, Library, answering, find_holding
+from digitize.core.models import TIERS, Access, ItemMetadata
 from digitize.core.profiles import LibraryDeclaration
 from digitize.core.models import Category
 
@@ -160,3 +162,80 @@ def import_file(session: Session, path: Path, library: Library, profiles: Path) 
     else:
         rows = list(read_marc(path, MarcRules.load(profiles), library.province))
     return import_rows(session, library, rows, report)
+
+
+# --- a batch's items against the register and the ledger ---
+
+def check_items(session: Session, items: list[ItemMetadata | None]) -> dict[int, list[str]]:
+    """What the items of a batch (None: an item whose metadata could not be read) contradict, by
+    their index: a category other than their holding record's (the quota counts the record's),
+    a call number another item of the batch, or of the ledger, has too. Each warning names both
+    sides (a secret item on the other side only as "a secret item"). Raises LedgerUnavailable if
+    the ledger does not answer."""
+    found: dict[int, list[str]] = {}
+    known = [(index, meta) for index, meta in enumerate(items) if meta is not None]
+    with answering(session):
+        matched = {index: find_holding(session, meta.library, meta.call_number, meta.control_number)
+                   for index, meta in known}
+        for index, meta in known:
+            if matched[index] is not None:
+                warning = _category_mismatch(meta, matched[index])
+                if warning:
+                    found.setdefault(index, []).append(warning)
+        sharing: dict[tuple[str, str], list[int]] = {}
+        for index, meta in known:
+            if meta.call_number:
+                sharing.setdefault((meta.library, meta.call_number), []).append(index)
+        for (library, call_number), group in sharing.items():
+            ids = sorted({items[index].id for index in group})
+            recorded = session.execute(select(Item.item_id, Item.access, Item.holding_id).where(
+                Item.library == library, Item.call_number == call_number, Item.item_id.not_in(ids))).all()
+            for index in group:
+                meta = items[index]
+                own = matched[index].id if matched[index] is not None else None
+                others = [(_named(items[other].id, items[other].access, meta), "this batch",
+                           matched[other].id if matched[other] is not None else None)
+                          for other in group if items[other].id != meta.id]
+                others += [(_named(item_id, access, meta), "the ledger", holding_id)
+                           for item_id, access, holding_id in recorded]
+                for name, where, holding_id in others:
+                    once = (" Both match the same holding record, which counts once toward the quota."
+                            if own is not None and holding_id == own else "")
+                    found.setdefault(index, []).append(
+                        f"call number {call_number} is also that of {name} in {where}.{once} If they are different "
+                        "works, correct the call number of the wrong one; volumes or copies of one work may share it")
+    return found
+
+
+def _named(item_id: str, access: str, this: ItemMetadata) -> str:
+    """How a warning about ``this`` item names another: a secret item only as such, unless this one
+    is secret too (its own warnings are kept out of public logs already)."""
+    return "a secret item" if access == Access.secret and this.access != Access.secret else item_id
+
+
+def _category(code: str) -> str:
+    return f"{code} ({CATEGORY_LABELS['vi'].get(code, code)})"
+
+
+def _record(meta: ItemMetadata, holding: Holding) -> str:
+    """The holding record as the item matched it."""
+    by = (f"control number {holding.control_number}" if meta.control_number and
+          holding.control_number == meta.control_number else f"call number {holding.call_number}")
+    return f"its holding record ({by} in {meta.library}'s register)"
+
+
+def _category_mismatch(meta: ItemMetadata, holding: Holding) -> str | None:
+    """The item's category against its holding record's: the quota counts the record's (the
+    register is what the quota counts against), the item is listed and published with its own."""
+    stated, registered = meta.category.value, holding.category
+    if registered == stated:
+        return None
+    counted = f"the quota counts it as {registered}, as the register says"
+    if "category" not in meta.model_fields_set:
+        return (f"no category in its metadata, so it is listed and published as {_category(stated)}, but "
+                f"{_record(meta, holding)} says {_category(registered)}: {counted}. Add category = "
+                f'"{registered}" to its metadata, or correct the register and import it again (digitize '
+                "holdings import)")
+    return (f"category {_category(stated)} in its metadata, but {_category(registered)} in "
+            f"{_record(meta, holding)}: {counted}; it is listed and published as {stated}. Correct whichever "
+            "is wrong: the item's category, or the register (then import it again: digitize holdings import)")
