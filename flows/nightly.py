@@ -75,11 +75,11 @@ def quota_report(period: str | None = None, out: Path | None = None) -> list[str
     plans = load_plans(settings.profiles)
     session = ledger.open_ledger(settings.ledger_url)
     try:
-        rows = quota.report_rows(session, plans, period)
+        report = quota.period_report(session, plans, period)
         now = quota.progress(session, plans, today)
     finally:
         session.close()
-    paths = quota.write_report(rows, Path(out or settings.data / "reports"), f"bao-cao-so-hoa-all-{period}")
+    paths = quota.write_report(report, Path(out or settings.data / "reports"), f"bao-cao-so-hoa-all-{period}")
     publish_quota(now, f"Quota progress on {today:%Y-%m-%d}")
     create_markdown_artifact(key="quota-report", description=f"Periodic report {period}", markdown="\n".join(
         [f"# Quota report {period}", "", *(f"- `{p}`" for p in paths)]))

@@ -185,8 +185,9 @@ def test_the_ledger_counts_the_items_that_match_the_holdings_register(bad_batch)
                    str(root / "reports"), data=str(root))
     assert made.returncode == 0, made.stdout + made.stderr
     sheet = load_workbook(root / "reports" / f"bao-cao-so-hoa-hai-duong-{period}.xlsx").active
-    header = [c.value for c in sheet[1]]
-    rows = [dict(zip(header, r)) for r in sheet.iter_rows(min_row=2, values_only=True)]
-    [dia_chi] = [r for r in rows if r["category"] == "dia_chi"]
-    assert (dia_chi["holdings"], dia_chi["digitized_in_period"], dia_chi["digitized_total"]) == (2, 1, 1)
+    header_row = sheet[sheet.freeze_panes].row - 1  # the header is the row kept frozen on top
+    header = [c.value for c in sheet[header_row]]
+    rows = [dict(zip(header, r)) for r in sheet.iter_rows(min_row=header_row + 1, values_only=True)]
+    [dia_chi] = [r for r in rows if r["Loại tài liệu"] == "Địa chí"]
+    assert (dia_chi["Vốn tài liệu"], dia_chi["Số hóa trong kỳ"], dia_chi["Tổng số đã số hóa"]) == (2, 1, 1)
     assert (root / "reports" / f"bao-cao-so-hoa-hai-duong-{period}.csv").is_file()

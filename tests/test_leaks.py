@@ -184,41 +184,46 @@ def test_report_cells_never_become_formulas(tmp_path):
     assert made.returncode == 0, made.stdout + made.stderr
 
     sheet = load_workbook(out / "bao-cao-so-hoa-all-2026.xlsx").active
-    header = [c.value for c in sheet[1]]
-    cells = {row[header.index("library")].value: row for row in sheet.iter_rows(min_row=2)}
-    assert set(cells) == set(names)
-    for code, name in names.items():
-        shown = cells[code][header.index("library_name")]
-        assert (shown.value, shown.data_type) == (name, "s"), code  # the exact text, as text
-        holdings_cell = cells[code][header.index("holdings")]
-        assert (holdings_cell.value, holdings_cell.data_type) == (1, "n")
+    header_row = sheet[sheet.freeze_panes].row - 1  # the header is the row kept frozen on top
+    header = [c.value for c in sheet[header_row]]
+    library, holdings = header.index("Thư viện"), header.index("Vốn tài liệu")
+    cells = {row[library].value: row for row in list(sheet.iter_rows(min_row=header_row + 1))[:-1]}  # not the totals
+    assert set(cells) == set(names.values())
+    for name, row in cells.items():
+        assert row[library].data_type == "s", name  # the exact text, as text
+        assert (row[holdings].value, row[holdings].data_type) == (1, "n")
     assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
 
-    with (out / "bao-cao-so-hoa-all-2026.csv").open(encoding="utf-8", newline="") as handle:
-        rows = {row["library"]: row for row in csv.DictReader(handle)}
-    for code, name in names.items():
-        expected = name if code == "HD-OK" else f"'{name}"
-        assert rows[code]["library_name"] == expected, code
-        assert rows[code]["holdings"] == "1"
+    with (out / "bao-cao-so-hoa-all-2026.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["Thư viện"] for row in rows} == {name if code == "HD-OK" else f"'{name}" for code, name in names.items()}
+    assert {row["Vốn tài liệu"] for row in rows} == {"1"}
 
 
 def test_negative_numbers_stay_numbers_in_the_report(tmp_path):
+    from datetime import date
+
     from openpyxl import load_workbook
 
     from digitize.ledger import quota
 
-    row = {c: 0 for c in quota.REPORT_COLUMNS} | {"library": "HD-TV", "library_name": "-1 (cũ)", "holdings": -3,
-                                                  "percent": -12.5, "target": "", "met": ""}
-    csv_path, xlsx_path = quota.write_report([row], tmp_path, "r")
-    line = csv_path.read_text(encoding="utf-8").splitlines()[1].split(",")
-    assert line[quota.REPORT_COLUMNS.index("holdings")] == "-3"
-    assert line[quota.REPORT_COLUMNS.index("percent")] == "-12.5"
-    assert line[quota.REPORT_COLUMNS.index("library_name")] == "'-1 (cũ)"
-    cells = list(load_workbook(xlsx_path).active.iter_rows(min_row=2))[0]
-    assert (cells[quota.REPORT_COLUMNS.index("holdings")].value, cells[quota.REPORT_COLUMNS.index("holdings")]
-            .data_type) == (-3, "n")
-    assert cells[quota.REPORT_COLUMNS.index("percent")].value == -12.5
-    assert cells[quota.REPORT_COLUMNS.index("library_name")].data_type == "s"
+    row = quota.ReportRow(province="hai-duong", province_name="Hải Dương", library="HD-TV", library_name="-1 (cũ)",
+                          tier="provincial", category="dia_chi", holdings=-3, digitized_in_period=0,
+                          digitized_total=0, pages_total=0, percent=-12.5, target=None, met=None)
+    report = quota.PeriodReport(period="2026", start=date(2026, 1, 1), end=date(2026, 12, 31), made=date(2026, 12, 7),
+                                province=None, province_name=None, library=None, library_name=None, rows=[row])
+    csv_path, xlsx_path = quota.write_report(report, tmp_path, "r")
+    with csv_path.open(encoding="utf-8-sig", newline="") as handle:
+        [line] = list(csv.DictReader(handle))
+    assert (line["Vốn tài liệu"], line["Tỷ lệ (%)"], line["Thư viện"]) == ("-3", "-12.5", "'-1 (cũ)")
+    sheet = load_workbook(xlsx_path).active
+    header_row = sheet[sheet.freeze_panes].row - 1
+    header = [c.value for c in sheet[header_row]]
+    cells = list(sheet[header_row + 1])
+    holdings = cells[header.index("Vốn tài liệu")]
+    assert (holdings.value, holdings.data_type) == (-3, "n")
+    assert cells[header.index("Tỷ lệ (%)")].value == -12.5
+    assert cells[header.index("Thư viện")].data_type == "s"
 
 
 # --- file modes ---

@@ -4,6 +4,7 @@ against hand computation, the periodic report, and secret items kept out of ever
 from __future__ import annotations
 
 import csv
+import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 from pymarc import Field, Indicators, Record, Subfield
 
-from conftest import ledger_session, sqlite_url
+from conftest import ledger_session, run_cli, sqlite_url
 from digitize.ledger import holdings, database as ledger, quota
 from digitize.ledger.database import Holding, Item
+from digitize.core.errors import BadInput, ExitCode
 from digitize.core.models import Access, BatchSummary, Category, ItemMetadata, ItemResult
 from digitize.ledger.plans import load_plans
 from digitize.core.settings import PACKAGED_PROFILES
@@ -42,8 +44,11 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+LIBRARY_NAMES = {"HD-TV": "Thư viện tỉnh Hải Dương", "VP-LT": "Thư viện huyện Lập Thạch"}
+
+
 def register(session, tmp_path, code, province, tier, counts: dict[str, int]) -> None:
-    library = holdings.ensure_library(session, code, f"Thư viện {code}", province, tier)
+    library = holdings.ensure_library(session, code, LIBRARY_NAMES.get(code, f"Thư viện {code}"), province, tier)
     rows = [{"library": code, "call_number": f"{code}-{category}-{n:03d}", "control_number": "",
              "title": f"Sách {category} {n}", "category": category}
             for category, count in counts.items() for n in range(count)]
@@ -125,27 +130,170 @@ def test_filters_by_province_and_library(fixture_ledger):
     assert {r.library for r in quota.progress(fixture_ledger, plans, AS_OF, library="HD-TV")} == {"HD-TV"}
 
 
-def test_periodic_report_csv_and_xlsx(fixture_ledger, tmp_path):
+# What the report must not show: the ledger's and the plans' codes (the library codes, the file
+# name aside, are replaced by the libraries' names).
+CODES = {"hai-duong", "vinh-phuc", "provincial", "district", "dia_chi", "rare", "endogenous", "other", "yes", "no",
+         "True", "False", "HD-TV", "VP-LT", "holdings", "digitized_in_period", "library_name"}
+HEADERS_VI = ["Tỉnh", "Thư viện", "Cấp", "Loại tài liệu", "Vốn tài liệu", "Số hóa trong kỳ", "Tổng số đã số hóa",
+              "Trang", "Tỷ lệ (%)", "Chỉ tiêu (%)", "Đánh giá"]
+HEADERS_EN = ["Province", "Library", "Tier", "Category", "Holdings", "Digitized in the period", "Digitized in total",
+              "Pages", "Percent", "Target (%)", "Status"]
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    """The report's CSV as Excel on Windows sees it: it must start with a byte-order mark."""
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def read_xlsx(path: Path):
+    """(the lines above the header, the header, the rows, the totals row, the sheet) of the report's
+    XLSX; the header is the row the sheet keeps frozen on top."""
     from openpyxl import load_workbook
 
-    rows = quota.report_rows(fixture_ledger, load_plans(PROFILES), "2026-H1", province="hai-duong")
-    csv_path, xlsx_path = quota.write_report(rows, tmp_path / "report", "bao-cao")
-    expected = {("HD-TV", "dia_chi"): (10, 4, 4, 40.0, 100, "no"), ("HD-TV", "rare"): (20, 4, 6, 30.0, 70, "no"),
-                ("HD-TV", "other"): (4, 0, 0, 0.0, "", "")}
-    sheet = load_workbook(xlsx_path).active
-    header = [c.value for c in sheet[1]]
-    found = {}
-    for line in sheet.iter_rows(min_row=2, values_only=True):
-        row = dict(zip(header, line))
-        found[(row["library"], row["category"])] = (row["holdings"], row["digitized_in_period"],
-                                                    row["digitized_total"], row["percent"],
-                                                    row["target"] if row["target"] is not None else "",
-                                                    row["met"] or "")
-    assert found == expected
-    with csv_path.open(encoding="utf-8") as handle:
-        assert len(list(csv.DictReader(handle))) == 3
+    sheet = load_workbook(path).active
+    header_row = sheet[sheet.freeze_panes].row - 1  # the first row that scrolls, less one
+    lines = [list(r) for r in sheet.iter_rows(values_only=True)]
+    above = [line[0] for line in lines[:header_row - 1] if line[0] is not None]
+    return above, lines[header_row - 1], lines[header_row:-1], lines[-1], sheet
+
+
+def without_codes(cells) -> None:
+    shown = [c for c in cells if isinstance(c, str)]
+    assert not [c for c in shown if c in CODES or any(code in c for code in ("hai-duong", "dia_chi", "provincial"))]
+
+
+def test_the_report_for_the_department_in_vietnamese(fixture_ledger, tmp_path):
+    from openpyxl.utils import get_column_letter
+
+    report = quota.period_report(fixture_ledger, load_plans(PROFILES), "2026-H1", province="hai-duong",
+                                 made=date(2026, 7, 2))
+    csv_path, xlsx_path = quota.write_report(report, tmp_path / "report", "bao-cao")
+    period = "6 tháng đầu năm 2026 (01/01/2026 – 30/06/2026)"
+    # (category, holdings, digitized in the period, in total, pages, percent, target, status)
+    # in the pages' order of categories
+    expected = [("Địa chí", 10, 4, 4, 40, 40.0, 100, "Chưa đạt"),
+                ("Cổ, quý hiếm, có giá trị đặc biệt", 20, 4, 6, 60, 30.0, 70, "Chưa đạt"),
+                ("Khác", 4, 0, 0, 0, 0.0, None, None)]
+
+    header, *lines = read_csv(csv_path)
+    assert header == ["Kỳ báo cáo", *HEADERS_VI]
+    assert [line[:4] for line in lines] == [[period, "Hải Dương", "Thư viện tỉnh Hải Dương", "cấp tỉnh"]] * 3
+    assert [(c, int(h), int(i), int(t), int(p), float(pc), int(tg) if tg else None, s or None)
+            for c, h, i, t, p, pc, tg, s in (line[4:] for line in lines)] == expected
+    without_codes([*header, *(cell for line in lines for cell in line)])
+
+    above, header, rows, totals, sheet = read_xlsx(xlsx_path)
+    assert above == ["Báo cáo kết quả số hóa tài liệu", f"Kỳ báo cáo: {period}", "Tỉnh: Hải Dương",
+                     "Số liệu đến ngày 30/06/2026 · Lập ngày 02/07/2026"]
+    assert header == HEADERS_VI
+    assert [tuple(row[3:]) for row in rows] == expected
+    assert {tuple(row[:3]) for row in rows} == {("Hải Dương", "Thư viện tỉnh Hải Dương", "cấp tỉnh")}
+    # the totals of the rows; the percent of the whole (10 of 34 holdings)
+    assert totals == ["Tổng cộng", None, None, None, 34, 8, 10, 100, 29.41, None, None]
+    shown = quota.progress(fixture_ledger, load_plans(PROFILES), date(2026, 6, 30), province="hai-duong")
+    assert (totals[4], totals[6], totals[7]) == (sum(r.holdings for r in shown), sum(r.digitized for r in shown),
+                                                 sum(r.pages for r in shown))
+    without_codes([*above, *header, *(cell for row in [*rows, totals] for cell in row)])
+    for column, cells in enumerate(zip(header, *rows, totals)):  # every cell fits its column's width
+        letter = get_column_letter(column + 1)
+        widest = max(len(f"{c:.2f}" if isinstance(c, float) else str(c)) for c in cells if c is not None)
+        assert widest < sheet.column_dimensions[letter].width <= widest + 3, (letter, cells)
     for path in (csv_path, xlsx_path):
         assert SECRET_TITLE.encode() not in path.read_bytes()
+
+
+def test_the_report_in_english_for_one_library(fixture_ledger, tmp_path):
+    report = quota.period_report(fixture_ledger, load_plans(PROFILES), "2025", library="VP-LT", made=date(2026, 1, 5))
+    csv_path, xlsx_path = quota.write_report(report, tmp_path, "report", lang="en")
+    header, line = read_csv(csv_path)
+    assert header == ["Reporting period", *HEADERS_EN]
+    assert line == ["year 2025 (01/01/2025 – 31/12/2025)", "Vĩnh Phúc", "Thư viện huyện Lập Thạch", "district",
+                    "Ancient, rare, special value", "10", "5", "5", "50", "50.0", "50", "met"]
+    above, header, rows, totals, _ = read_xlsx(xlsx_path)
+    assert above == ["Report on the digitization of documents",
+                     "Reporting period: year 2025 (01/01/2025 – 31/12/2025)",
+                     "Library: Thư viện huyện Lập Thạch (Vĩnh Phúc)", "Figures as of 31/12/2025 · Made on 05/01/2026"]
+    assert header == HEADERS_EN and len(rows) == 1
+    assert totals == ["Total", None, None, None, 10, 5, 5, 50, 50.0, None, None]
+
+
+def test_an_unknown_library_or_province_is_refused_naming_the_known_ones(fixture_ledger):
+    plans = load_plans(PROFILES)
+    with pytest.raises(BadInput) as refused:
+        quota.period_report(fixture_ledger, plans, "2026", library="XX-YY")
+    assert "unknown library 'XX-YY'" in refused.value.message and "HD-TV, VP-LT" in refused.value.message
+    assert "digitize holdings import" in refused.value.message
+    with pytest.raises(BadInput) as refused:
+        quota.require_known(fixture_ledger, province="dak-nong")  # a plan, but no library in the ledger
+    assert "'dak-nong'" in refused.value.message and "hai-duong, vinh-phuc" in refused.value.message
+    with pytest.raises(BadInput) as refused:
+        quota.require_known(fixture_ledger, province="vinh-phuc", library="HD-TV")
+    assert "'HD-TV' is in province 'hai-duong', not 'vinh-phuc'" in refused.value.message
+    quota.require_known(fixture_ledger, province="hai-duong", library="HD-TV")
+
+
+def cli_ledger(data: Path) -> date:
+    """A ledger in the data folder ``data`` for the commands: Hải Dương's provincial library with 3
+    địa chí and 2 rare holdings, 2 and 1 of them digitized 3 days ago (that day returned)."""
+    day = date.today() - timedelta(days=3)
+    data.mkdir()
+    with ledger_session(sqlite_url(data / "ledger.sqlite")) as session:
+        register(session, data, "HD-TV", "hai-duong", "provincial", {"dia_chi": 3, "rare": 2})
+        for number in range(2):
+            digitize(session, "HD-TV", "dia_chi", number, day)
+        digitize(session, "HD-TV", "rare", 0, day)
+    return day
+
+
+def cells_of(line: str) -> list[str]:
+    """The cells of a line of a printed table (box-drawn, tab- or space-separated)."""
+    return [c for c in re.split(r"\s*[│┃|\t]\s*|\s{2,}", line.strip()) if c]
+
+
+@pytest.mark.slow  # three commands, about 6 s (the fast lane checks the same totals in this process)
+def test_the_report_command_totals_what_quota_prints(tmp_path):
+    data, out = tmp_path / "data", tmp_path / "reports"
+    day = cli_ledger(data)
+    shown = run_cli("quota", "--province", "hai-duong", data=str(data))
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    printed = {}  # category -> (holdings, digitized, pages) as `digitize quota` prints them
+    for line in shown.stdout.splitlines():
+        cells = cells_of(line)
+        if "HD-TV" in cells and ("dia_chi" in cells or "rare" in cells):
+            at = cells.index("HD-TV")
+            printed[cells[at + 1]] = tuple(int(c) for c in cells[at + 2:at + 5])
+    assert printed == {"dia_chi": (3, 2, 20), "rare": (2, 1, 10)}, shown.stdout
+
+    made = run_cli("report", "--period", str(day.year), "--province", "hai-duong", "--out", str(out), data=str(data))
+    assert made.returncode == 0, made.stdout + made.stderr
+    _, header, rows, totals, _ = read_xlsx(out / f"bao-cao-so-hoa-hai-duong-{day.year}.xlsx")
+    assert header == HEADERS_VI
+    assert (totals[0], totals[4], totals[6], totals[7]) == ("Tổng cộng", *map(sum, zip(*printed.values())))
+    lines = read_csv(out / f"bao-cao-so-hoa-hai-duong-{day.year}.csv")
+    assert lines[0] == ["Kỳ báo cáo", *HEADERS_VI]
+    assert sum(int(line[HEADERS_VI.index("Tổng số đã số hóa") + 1]) for line in lines[1:]) == 3
+
+    english = run_cli("report", "--period", str(day.year), "--library", "HD-TV", "--lang", "en", "--out", str(out),
+                      data=str(data))
+    assert english.returncode == 0, english.stdout + english.stderr
+    above, header, rows, totals, _ = read_xlsx(out / f"bao-cao-so-hoa-HD-TV-{day.year}.xlsx")
+    assert header == HEADERS_EN and above[2] == "Library: Thư viện tỉnh Hải Dương (Hải Dương)"
+    assert {row[3] for row in rows} == {"Local history (địa chí)", "Ancient, rare, special value"}
+    assert totals[:1] + totals[4:8] == ["Total", 5, 3, 3, 30]
+
+
+def test_quota_and_report_refuse_an_unknown_library(tmp_path):
+    data = tmp_path / "data"
+    cli_ledger(data)
+    for command in (["quota"], ["report", "--period", "2026", "--out", str(tmp_path / "reports")]):
+        refused = run_cli(*command, "--library", "XX-YY", data=str(data))
+        assert refused.returncode == ExitCode.bad_input == 65, refused.stdout + refused.stderr
+        assert "unknown library 'XX-YY'" in refused.stderr and "the ledger knows HD-TV" in refused.stderr
+        assert "digitize holdings import" in refused.stderr
+        assert "Traceback" not in refused.stderr and "bug" not in refused.stderr
+    assert not (tmp_path / "reports").exists()
 
 
 def test_an_item_without_holding_record_is_reported_not_counted(fixture_ledger):

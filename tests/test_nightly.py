@@ -91,7 +91,8 @@ def test_quota_report_writes_the_files_and_publishes_the_artifacts(prefect_serve
     paths = state.result()
     assert [p.rsplit("/", 1)[-1] for p in paths] == ["bao-cao-so-hoa-all-2026-H2.csv",
                                                      "bao-cao-so-hoa-all-2026-H2.xlsx"]
-    assert "HD-TV" in (tmp_path / "data" / "reports" / "bao-cao-so-hoa-all-2026-H2.csv").read_text(encoding="utf-8")
+    assert "Thư viện tỉnh Hải Dương" in (tmp_path / "data" / "reports" / "bao-cao-so-hoa-all-2026-H2.csv").read_text(
+        encoding="utf-8-sig")
     found = httpx.post(f"{prefect_server}/artifacts/filter", json={"artifacts": {
         "flow_run_id": {"any_": [str(state.state_details.flow_run_id)]}}}).json()
     by_key = {a["key"]: a for a in found}

@@ -13,9 +13,11 @@ import lxml.etree
 import lxml.html
 import pytest
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from digitize.access import pages, site
+from digitize.core import words
 from digitize.access.site import Context, ItemSummary, ItemView, LibrarySummary
 
 BASE = "https://thuvien.example.vn/so"
@@ -307,22 +309,23 @@ def test_a_script_in_a_value_is_rendered_escaped(lang):
     assert parse(rendered["item"]).xpath("//*[@id='q']/@value") == [SCRIPT]
 
 
-def template_messages() -> set[tuple[str | None, str]]:
-    """(context, msgid) of every message the templates use, as pybabel extracts them."""
-    method_map = [("**.html", "jinja2"), ("**.xml", "jinja2")]
-    options = {"**": {"extensions": "jinja2.ext.i18n", "trimmed": "true", "newstyle_gettext": "true",
-                      "silent": "false"}}
+def catalogue_messages() -> set[tuple[str | None, str]]:
+    """(context, msgid) of every message the templates and the Python modules use, as pybabel
+    extracts them with the project's babel.cfg."""
+    with (pages.LOCALE / "babel.cfg").open(encoding="utf-8") as config:
+        method_map, options = parse_mapping_cfg(config)
     found = set()
-    for _, _, message, _, context in extract_from_dir(pages.TEMPLATES, method_map, options_map=options):
+    for _, _, message, _, context in extract_from_dir(str(pages.HERE.parent), method_map, options_map=options):
         found.add((context, message[0] if isinstance(message, tuple) else message))
     return found
 
 
-def test_every_catalogue_translates_every_message_of_the_templates():
+def test_every_catalogue_translates_every_message_of_the_templates_and_modules():
     """A language is one .po file in locale/<lang>/LC_MESSAGES/: it must translate every message
     (no empty or fuzzy msgstr, the same placeholders), and digitize.pot must list them all."""
-    used = template_messages()
+    used = catalogue_messages()
     assert len(used) > 90 and (None, "Digital library") in used and ("category", "Other") in used
+    assert ("library tier", "provincial") in used  # the quota report's, from digitize/ledger/quota.py
     with (pages.LOCALE / "digitize.pot").open("rb") as template:
         assert {(m.context, m.id[0] if isinstance(m.id, tuple) else m.id) for m in read_po(template) if m.id} == used
     assert {"vi", "en"} <= set(pages.LANGUAGES)
@@ -343,12 +346,15 @@ def test_the_catalogues_compile_in_memory_without_mo_files(tmp_path, monkeypatch
         target = tmp_path / po.relative_to(pages.LOCALE)
         target.parent.mkdir(parents=True)
         target.write_bytes(po.read_bytes())
-    monkeypatch.setattr(pages, "LOCALE", tmp_path)
+    monkeypatch.setattr(words, "LOCALE", tmp_path)
     pages.translations.cache_clear()
     try:
         assert pages.translations("vi").gettext("Sign in") == "Đăng nhập"
         assert pages.translations("vi").ngettext("%(num)s item", "%(num)s items", 2) == "%(num)s tài liệu"
         assert pages.translations("en").ngettext("%(num)s item", "%(num)s items", 2) == "%(num)s items"
+        # the same words below the pages (the quota report), as the templates' gettext gives them
+        assert words.translator("vi").gettext("Target (%%)") == "Chỉ tiêu (%)"
+        assert words.translator("vi").pgettext("library tier", "provincial") == "cấp tỉnh"
         assert not list(tmp_path.rglob("*.mo"))
     finally:
         pages.translations.cache_clear()

@@ -6,10 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from enum import Enum
+
 import typer
 
 from digitize.cli.output import Column, console, plain_output, print_table
 from digitize.core.errors import BadInput
+from digitize.core.words import DEFAULT_LANGUAGE, LANGUAGES
+
+Language = Enum("Language", {code: code for code in LANGUAGES}, type=str)  # those with a catalogue
 
 holdings_app = typer.Typer(help="The holdings register: what each library collected and manages.")
 
@@ -68,6 +73,7 @@ def quota(province: Optional[str] = typer.Option(None, "--province"),
 
     settings = get_settings()
     session = ledger.open_ledger(settings.ledger_url)
+    quotas.require_known(session, province, library)
     rows = quotas.progress(session, load_plans(settings.profiles), date.today(), province, library)
     plain = plain_output()
     print_table(f"Quota progress on {date.today():%d/%m/%Y}", PROGRESS_COLUMNS, [_progress_row(r) for r in rows],
@@ -79,15 +85,18 @@ def quota(province: Optional[str] = typer.Option(None, "--province"),
 
 
 def report(period: str = typer.Option(..., "--period", help="2026-H1, 2026-H2 or 2026"),
-           province: Optional[str] = typer.Option(None, "--province"),
+           province: Optional[str] = typer.Option(None, "--province", help="one province's libraries (its code)"),
+           library: Optional[str] = typer.Option(None, "--library", help="one library (its code)"),
+           lang: Language = typer.Option(Language(DEFAULT_LANGUAGE), "--lang",
+                                         help="the language of the headers and names"),
            out: Path = typer.Option(Path("."), "--out", help="folder for the CSV and XLSX files")) -> None:
-    """The periodic report to the Department of Culture, as CSV and XLSX."""
+    """The periodic report to the Department of Culture, as CSV and XLSX (Vietnamese by default)."""
     from digitize.ledger import database as ledger, quota as quotas
     from digitize.ledger.plans import load_plans
     from digitize.core.settings import get_settings
 
     settings = get_settings()
     session = ledger.open_ledger(settings.ledger_url)
-    rows = quotas.report_rows(session, load_plans(settings.profiles), period, province)
-    paths = quotas.write_report(rows, out, f"bao-cao-so-hoa-{province or 'all'}-{period}")
-    console.print(f"{len(rows)} rows: {paths[0]} and {paths[1]}")
+    made = quotas.period_report(session, load_plans(settings.profiles), period, province, library)
+    paths = quotas.write_report(made, out, f"bao-cao-so-hoa-{library or province or 'all'}-{period}", lang.value)
+    console.print(f"{len(made.rows)} rows: {paths[0]} and {paths[1]}")

@@ -1,6 +1,7 @@
 """Quota progress: per library and category, holdings against digitized items, the province
 plan's target, the pace of the last 90 days and when the target will be reached at that pace;
-and the periodic report to the Department of Culture (CSV and XLSX)."""
+and the periodic report to the Department of Culture (CSV and XLSX, in Vietnamese or English words
+from the site's catalogues, never in codes)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from digitize.core.errors import ConfigError
+from digitize.core.errors import BadInput, ConfigError
 from digitize.core.files import write_atomic
+from digitize.core.models import Category
+from digitize.core.words import Words, translator
 from digitize.ledger.database import Holding, Item, Library
 from digitize.ledger.plans import Plan, target_for
 
@@ -129,57 +132,254 @@ def period_bounds(period: str) -> tuple[date, date]:
         raise ConfigError(f"unknown period {period!r}", todo="use YYYY-H1, YYYY-H2 or YYYY") from None
 
 
-REPORT_COLUMNS = ["province", "library", "library_name", "tier", "category", "holdings", "digitized_in_period",
-                  "digitized_total", "pages_total", "percent", "target", "met"]
+def require_known(session: Session, province: str | None = None, library: str | None = None) -> None:
+    """A BadInput naming what the ledger knows when the ``library`` or ``province`` asked of the
+    quota is not in it (or the library is not in that province): an empty table would look like
+    no progress."""
+    libraries = {lib.code: lib for lib in session.scalars(select(Library).order_by(Library.code))}
+    todo = ("a library enters the ledger when its holdings register is imported (`digitize holdings import FILE "
+            "--library CODE`, declared in <profiles>/libraries.toml or with --name, --province and --tier) or "
+            "when its first item is stored")
+    if library is not None and library not in libraries:
+        raise BadInput(f"unknown library {library!r}: the ledger knows {', '.join(libraries) or 'no library yet'}",
+                       "quota ledger", todo)
+    provinces = sorted({lib.province for lib in libraries.values()})
+    if province is not None and province not in provinces:
+        raise BadInput(f"no library of province {province!r} in the ledger: it knows "
+                       f"{', '.join(provinces) or 'no province yet'}", "quota ledger", todo)
+    if library is not None and province is not None and libraries[library].province != province:
+        raise BadInput(f"library {library!r} is in province {libraries[library].province!r}, not {province!r}",
+                       "quota ledger", f"give --province {libraries[library].province} or leave it out")
 
 
-def report_rows(session: Session, plans: dict[str, Plan], period: str, province: str | None = None) -> list[dict]:
+@dataclass
+class ReportRow:
+    """One library and category in the periodic report: the codes (``province``, ``library``,
+    ``tier``, ``category``) and the names the ledger and the plans give them."""
+
+    province: str
+    province_name: str
+    library: str
+    library_name: str
+    tier: str
+    category: str
+    holdings: int
+    digitized_in_period: int
+    digitized_total: int  # up to the end of the period (or the day it was made)
+    pages_total: int
+    percent: float
+    target: int | None
+    met: bool | None
+
+
+@dataclass
+class PeriodReport:
+    """The periodic report to the Department of Culture: one period, all provinces or one province
+    or one library, made on one day."""
+
+    period: str
+    start: date
+    end: date
+    made: date
+    province: str | None  # the province asked (its code), None for all
+    province_name: str | None
+    library: str | None  # the library asked (its code), None for all of the province(s)
+    library_name: str | None
+    rows: list[ReportRow]
+
+    @property
+    def as_of(self) -> date:
+        """The day the figures stand at: the end of the period, or the day it was made if earlier."""
+        return min(self.end, self.made)
+
+
+def period_report(session: Session, plans: dict[str, Plan], period: str, province: str | None = None,
+                  library: str | None = None, made: date | None = None) -> PeriodReport:
+    """The report of ``period`` (``2026-H1``, ``2026-H2``, ``2026``) for every library, or those of
+    ``province``, or ``library``; an unknown province or library is a BadInput."""
     start, end = period_bounds(period)
+    made = made or date.today()
+    require_known(session, province, library)
     rows = []
-    for row in progress(session, plans, end, province=province):
+    for row in progress(session, plans, end, province=province, library=library):
         in_period, _ = _digitized(session, row.library, row.category, _end_of(start - timedelta(days=1)),
                                   _end_of(end))
-        rows.append({"province": row.province, "library": row.library, "library_name": row.library_name,
-                     "tier": row.tier, "category": row.category, "holdings": row.holdings,
-                     "digitized_in_period": in_period, "digitized_total": row.digitized,
-                     "pages_total": row.pages, "percent": row.percent,
-                     "target": "" if row.target is None else row.target,
-                     "met": "" if row.met is None else ("yes" if row.met else "no")})
-    return rows
+        rows.append(ReportRow(
+            province=row.province, province_name=_province_name(plans, row.province), library=row.library,
+            library_name=row.library_name, tier=row.tier, category=row.category,
+            holdings=row.holdings, digitized_in_period=in_period, digitized_total=row.digitized, pages_total=row.pages,
+            percent=row.percent, target=row.target, met=row.met))
+    order = list(Category)  # the categories as the pages list them: địa chí, rare, endogenous, other
+    rows.sort(key=lambda r: (r.province, r.library, order.index(Category(r.category))))
+    asked = session.get(Library, library) if library else None
+    if asked is not None:
+        province = province or asked.province
+    return PeriodReport(period=period, start=start, end=end, made=made, province=province,
+                        province_name=_province_name(plans, province) if province else None,
+                        library=library, library_name=asked.name if asked else None, rows=rows)
+
+
+def _province_name(plans: dict[str, Plan], province: str) -> str:
+    """The province's name as its plan writes it (its code if it has no plan)."""
+    return plans[province].name if province in plans else province
+
+
+def _period_words(report: PeriodReport, words: Words) -> str:
+    """'6 tháng đầu năm 2026 (01/01/2026 – 30/06/2026)'."""
+    year = report.start.year
+    if report.period.endswith("-H1"):
+        named = words.gettext("first half of %(year)s", year=year)
+    elif report.period.endswith("-H2"):
+        named = words.gettext("second half of %(year)s", year=year)
+    else:
+        named = words.gettext("year %(year)s", year=year)
+    return f"{named} ({report.start:%d/%m/%Y} – {report.end:%d/%m/%Y})"
+
+
+def _category_words(words: Words) -> dict[str, str]:
+    # the dashboard's names (templates/macros.html), the same msgids
+    return {"dia_chi": words.pgettext("category", "Local history (địa chí)"),
+            "rare": words.pgettext("category", "Ancient, rare, special value"),
+            "endogenous": words.pgettext("category", "Endogenous works"),
+            "other": words.pgettext("category", "Other")}
+
+
+def _tier_words(words: Words) -> dict[str, str]:
+    return {"provincial": words.pgettext("library tier", "provincial"),
+            "district": words.pgettext("library tier", "district"),
+            "specialized": words.pgettext("library tier", "specialized and university"),
+            "school": words.pgettext("library tier", "school and vocational"),
+            "armed_forces": words.pgettext("library tier", "people's armed forces"),
+            "public": words.pgettext("library tier", "other public")}
+
+
+@dataclass
+class ReportTable:
+    """The report as words and numbers, in one language: all of it in the XLSX; the period, the
+    headers and the rows in the CSV."""
+
+    sheet: str  # the XLSX sheet's name
+    title: str
+    period_header: str
+    period: str  # the period in words, with its dates
+    scope: str  # the province, the library, or all provinces
+    as_of: str
+    made: str
+    headers: list[str]
+    rows: list[list]  # text and numbers; None for an empty cell
+    totals: list
+
+
+def report_table(report: PeriodReport, lang: str = "vi") -> ReportTable:
+    """``report`` in ``lang``'s words (Vietnamese, or English): every code (province, library,
+    tier, category, met) named, the headers the dashboard's where it has them."""
+    words = translator(lang)
+    categories, tiers = _category_words(words), _tier_words(words)
+    met = {True: words.gettext("met"), False: words.gettext("behind"), None: None}
+    headers = [words.gettext("Province"), words.gettext("Library"), words.gettext("Tier"), words.gettext("Category"),
+               words.gettext("Holdings"), words.gettext("Digitized in the period"),
+               words.gettext("Digitized in total"), words.pgettext("dashboard", "Pages"), words.gettext("Percent"),
+               words.gettext("Target (%%)"), words.gettext("Status")]
+    rows = [[r.province_name, r.library_name, tiers.get(r.tier, r.tier), categories.get(r.category, r.category),
+             r.holdings, r.digitized_in_period, r.digitized_total, r.pages_total, r.percent, r.target, met[r.met]]
+            for r in report.rows]
+    holdings = sum(r.holdings for r in report.rows)
+    digitized = sum(r.digitized_total for r in report.rows)
+    totals = [words.gettext("Total"), None, None, None, holdings, sum(r.digitized_in_period for r in report.rows),
+              digitized, sum(r.pages_total for r in report.rows),
+              round(100.0 * digitized / holdings, 2) if holdings else 0.0, None, None]
+    library, province = words.gettext("Library"), words.gettext("Province")  # (not in f-strings: pybabel)
+    if report.library:
+        scope = f"{library}: {report.library_name} ({report.province_name})"
+    elif report.province:
+        scope = f"{province}: {report.province_name}"
+    else:
+        scope = words.gettext("All provinces")
+    as_of, made = words.gettext("Figures as of"), words.gettext("Made on")
+    return ReportTable(
+        sheet=words.pgettext("spreadsheet", "Report"), title=words.gettext("Report on the digitization of documents"),
+        period_header=words.gettext("Reporting period"), period=_period_words(report, words), scope=scope,
+        as_of=f"{as_of} {report.as_of:%d/%m/%Y}", made=f"{made} {report.made:%d/%m/%Y}", headers=headers, rows=rows,
+        totals=totals)
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may take for a formula (OWASP)
+WIDEST = 60  # characters: a longer cell wraps
 
 
-def write_report(rows: list[dict], folder: Path, name: str) -> tuple[Path, Path]:
-    """The report as CSV and XLSX. Text from the ledger (a library's name...) never becomes a
-    formula: in the CSV a text cell starting like one gets a leading ', in the XLSX it is a text
-    cell; numbers stay numbers."""
-    from openpyxl import Workbook
+def write_report(report: PeriodReport, folder: Path, name: str, lang: str = "vi") -> tuple[Path, Path]:
+    """The report as CSV and XLSX in ``lang`` (Vietnamese by default).
+
+    The CSV is one table for a program or a spreadsheet to read: UTF-8 with a byte-order mark (so
+    Excel on Windows reads the Vietnamese), the headers on its first line, the period in words on
+    every row, no title or totals line to get in the way of a sum. The XLSX is for people: a title,
+    the period, the province or library, the day the figures stand at, a frozen header, column widths
+    that fit, and a totals row.
+
+    Text from the ledger (a library's name...) never becomes a formula: in the CSV a text cell
+    starting like one gets a leading ', in the XLSX it is a text cell; numbers stay numbers."""
+    table = report_table(report, lang)
 
     def csv_cell(value):
+        if value is None:
+            return ""
         return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
     text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, REPORT_COLUMNS)
-    writer.writeheader()
-    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
+    writer = csv.writer(text)
+    writer.writerow([table.period_header, *table.headers])
+    writer.writerows([csv_cell(table.period), *(csv_cell(v) for v in row)] for row in table.rows)
+    csv_path, xlsx_path = folder / f"{name}.csv", folder / f"{name}.xlsx"
+    write_atomic(csv_path, "\ufeff" + text.getvalue())
+    write_atomic(xlsx_path, _workbook(table))
+    return csv_path, xlsx_path
+
+
+def _workbook(table: ReportTable) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
     book = Workbook()
     sheet = book.active
-    sheet.title = "report"
-    sheet.append(REPORT_COLUMNS)
-    for row in rows:
-        sheet.append([row[c] for c in REPORT_COLUMNS])
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+    sheet.title = table.sheet
+    width = len(table.headers)
+    heading = [table.title, f"{table.period_header}: {table.period}", table.scope, f"{table.as_of} · {table.made}"]
+    for line, value in enumerate(heading, start=1):
+        sheet.cell(row=line, column=1, value=value).font = Font(bold=line == 1, size=14 if line == 1 else 11)
+        sheet.merge_cells(start_row=line, start_column=1, end_row=line, end_column=width)
+    header_row = len(heading) + 2  # a blank line between
+    thin = Side(style="thin", color="999999")
+    for column, value in enumerate(table.headers, start=1):
+        cell = sheet.cell(row=header_row, column=column, value=value)
+        cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor="DDE5F0")
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        cell.border = Border(bottom=thin)
+    for offset, values in enumerate([*table.rows, table.totals], start=1):
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(row=header_row + offset, column=column, value=value)
+            if isinstance(value, str) and value.startswith(FORMULA_STARTS):
                 cell.data_type = "s"  # openpyxl made "=..." a formula
                 cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
+            elif isinstance(value, float):
+                cell.number_format = "0.00"
+    for cell in sheet[header_row + len(table.rows) + 1]:
+        cell.font, cell.border = Font(bold=True), Border(top=thin)
+    for column in range(1, width + 1):
+        cells = [table.headers[column - 1], *(values[column - 1] for values in [*table.rows, table.totals])]
+        fit = max(len(f"{v:.2f}" if isinstance(v, float) else str(v)) for v in cells if v is not None)
+        sheet.column_dimensions[get_column_letter(column)].width = min(fit + 2, WIDEST)
+        if fit > WIDEST:
+            for row in sheet.iter_rows(min_row=header_row + 1, min_col=column, max_col=column):
+                row[0].alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
+    sheet.print_title_rows = f"{header_row}:{header_row}"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
     workbook = io.BytesIO()
     book.save(workbook)
-    csv_path, xlsx_path = folder / f"{name}.csv", folder / f"{name}.xlsx"
-    write_atomic(csv_path, text.getvalue())
-    write_atomic(xlsx_path, workbook.getvalue())
-    return csv_path, xlsx_path
+    return workbook.getvalue()
 
 
 def as_dicts(rows: list[Progress]) -> list[dict]:
