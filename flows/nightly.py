@@ -4,63 +4,52 @@
 
 from __future__ import annotations
 
-import json
-import time
 from datetime import date
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 
+from digitize.access import inbox_report
+from digitize.core.models import BatchSummary
+from digitize.engine.inbox import Inbox
 from digitize.preservation import backup, fixity
 from digitize.ledger import database as ledger, quota
 from digitize.store import storage
-from digitize.core.errors import BatchBusy
 from digitize.ledger.plans import load_plans
 from digitize.core.settings import get_settings
 from flows.batch import digitize_batch, publish_quota
 
-READY = "READY"
-STATE = "inbox-state.json"
-
-
-def is_complete(batch: Path, quiet_minutes: float, now: float | None = None) -> bool:
-    """A batch is complete when the operator left a READY file in it, or when nothing in it has
-    changed for the quiet time (a batch still being copied keeps changing)."""
-    if (batch / READY).exists():
-        return True
-    newest = max((p.stat().st_mtime for p in batch.rglob("*")), default=batch.stat().st_mtime)
-    return (now or time.time()) - newest >= quiet_minutes * 60
-
-
-def _state(data: Path) -> dict:
-    path = data / STATE
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
 
 @flow(name="nightly-inbox")
 def nightly_inbox(inbox: Path, quiet_minutes: float = 30.0, workers: int | None = None) -> dict:
-    """Process every complete batch of the inbox that is not done yet; a batch is done when all its
-    items are. Failed items stay where they are, with their reasons in the run's report."""
+    """Process every batch of the inbox that has fully arrived and is not done yet: one with a READY
+    file written after its last page once nothing in it has changed for DIGITIZE_INBOX_QUIET_SECONDS
+    (5 minutes unless set), one without once nothing has changed for quiet_minutes. A batch is done
+    when all its items are stored and its files did not change during the run; failed items stay
+    where they are, with their reasons in the run's report. What was done with each batch, and
+    why, is logged and published as the artifact `nightly-inbox` (Vietnamese and English)."""
     settings, logger = get_settings(), get_run_logger()
-    state = _state(settings.data)
-    outcome = {}
-    for batch in sorted(p for p in Path(inbox).iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
-        if state.get(batch.name) == "done":
-            continue
-        if not is_complete(batch, quiet_minutes):
-            logger.info("%s is still being written: left for the next night", batch.name)
-            outcome[batch.name] = "incomplete"
-            continue
-        try:
-            summary = digitize_batch(batch=batch, workers=workers)
-        except BatchBusy as exc:
-            logger.info("%s", exc.message)
-            outcome[batch.name] = "busy"
-            continue
-        outcome[batch.name] = state[batch.name] = "done" if summary.ok else "failed"
-        settings.data.mkdir(parents=True, exist_ok=True)
-        (settings.data / STATE).write_text(json.dumps(state, indent=1), encoding="utf-8")
-    return outcome
+
+    def run(batch: Path) -> BatchSummary:
+        # as a state: the digitize-batch run may end Failed (BatchBusy, a bug) and the night goes on
+        state = digitize_batch(batch=batch, workers=workers, return_state=True)
+        result = state.result(raise_on_failure=False)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    entries = []
+    for entry in Inbox(Path(inbox), settings.data, settings.inbox_quiet_seconds, quiet_minutes * 60).night(run):
+        (logger.warning if inbox_report.needs_attention(entry) else logger.info)("%s", inbox_report.log_line(entry))
+        entries.append(entry)
+    try:
+        from prefect.artifacts import create_markdown_artifact
+
+        create_markdown_artifact(key="nightly-inbox", markdown=inbox_report.markdown(entries, str(inbox)),
+                                 description="What this night did with each batch of the inbox")
+    except Exception as exc:  # the artifact is for watching: the night's work stands without it
+        logger.warning("artifact not published: %s", exc)
+    return {entry.batch: entry.outcome.value for entry in entries}
 
 
 @flow(name="quota-report")

@@ -326,6 +326,7 @@ def test_every_catalogue_translates_every_message_of_the_templates_and_modules()
     used = catalogue_messages()
     assert len(used) > 90 and (None, "Digital library") in used and ("category", "Other") in used
     assert ("library tier", "provincial") in used  # the quota report's, from digitize/ledger/quota.py
+    assert (None, "%(batch)s: skipped: %(why)s") in used  # the nightly inbox's report (inbox_report.py)
     with (pages.LOCALE / "digitize.pot").open("rb") as template:
         assert {(m.context, m.id[0] if isinstance(m.id, tuple) else m.id) for m in read_po(template) if m.id} == used
     assert {"vi", "en"} <= set(pages.LANGUAGES)

@@ -406,3 +406,34 @@ class ItemRecord(BaseModel):
     outputs: dict[str, FileFacts]  # every file to store but the METS, by path in the item
     stored: StoredManifest | None = None
     new_version: bool = False  # its metadata changed after it was stored: store it as a new version
+
+
+class InboxOutcome(str, Enum):
+    """What a nightly run did with one batch of the inbox."""
+
+    done = "done"  # taken: every item stored
+    failed = "failed"  # taken: some item not stored; looked at again the next night
+    changed = "changed"  # taken, but its files changed during the run: not done; looked at again
+    stopped = "stopped"  # taken: the run stopped on a fault of the environment; the rest the next night
+    skipped = "skipped"  # not run: a setting or the batch folder is wrong (``why``)
+    arriving = "arriving"  # still being copied: left for the next night
+    busy = "busy"  # another run holds its lock: left to that run
+    done_earlier = "done-earlier"  # done on an earlier night and unchanged since
+
+
+class InboxEntry(BaseModel):
+    """One batch of the inbox as a nightly run left it. It is published (logs, Prefect artifact):
+    the batch's folder name is its only name, and no secret item is named."""
+
+    batch: str
+    outcome: InboxOutcome
+    files: int = 0
+    last_change: datetime | None = None  # when a file of the batch last arrived or changed
+    quiet_needed: float = 0.0  # seconds without change the batch needs before it is taken
+    ready: str = "absent"  # the READY file: absent | stale (older than a file of the batch) | fresh
+    done_before: datetime | None = None  # done on that night; done_earlier, or changed since then
+    items: int = 0
+    stored: int = 0
+    not_stored: list[str] = []  # the ids of the items not stored, but secret ones
+    secret_not_stored: int = 0  # how many secret items were not stored (never named)
+    why: str = ""  # the engine's reason (busy, skipped)

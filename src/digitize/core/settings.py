@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     dask: str = Field("", description="run page tasks on Dask: 'local' (a local cluster with one single-threaded "
                       "worker per DIGITIZE_WORKERS) or a scheduler address such as tcp://10.0.0.5:8786")
+    inbox_quiet_seconds: float = Field(300, ge=0, description="a batch of the nightly inbox whose READY file "
+                                       "was written after its last page is taken once nothing in it has "
+                                       "changed for this long")
     max_pixels: int = Field(250_000_000, description="larger images are refused (decompression bombs)")
     ocr_timeout: int = Field(600, ge=1, description="seconds before one page's OCR is abandoned (and tried again)")
     store: str = Field("", description="file:///path or s3://bucket/prefix [default: file://$DIGITIZE_DATA/store]")

@@ -476,6 +476,13 @@ class _Items:
         differs = pipeline.stored_from_other_pages(folder, plan.pages)
         if not differs and not (moved and earlier is None):
             return None
+        if differs and not moved:  # its own folder gained, lost or changed pages since it was stored
+            stored = pipeline.read_record(folder)
+            return (f"{meta.id} was stored with {len(stored.pages)} pages; its folder {plan.folder} now has "
+                    f"{len(plan.pages)} ({pipeline.page_changes(stored, plan.pages)}). The stored copy is left "
+                    "as it is and nothing of this folder is stored: if the folder is right, run the batch "
+                    "again with --new-version (the stored copy is kept as a previous version); if not, "
+                    "put the pages back as they were")
         return (f"the id {meta.id} is already used by an item stored for library {meta.library}, from "
                 f"{'the batch ' + other_batch if other_batch else 'an earlier run'} with other page images; "
                 f"this item ({plan.folder}) is not stored under it. Give this item its own id; or, if it "

@@ -349,6 +349,17 @@ def finished_item(folder: Path, pages: list[PageSource]) -> ItemRecord | None:
     return record
 
 
+def page_changes(record: ItemRecord, pages: list[PageSource]) -> str:
+    """How the pages of an item's folder differ from those it was made from: "added: 0004.tif; gone: ..."."""
+    stored = {p.source: (p.source_sha256, p.frame) for p in record.pages}
+    found = {p.name: (p.sha256, p.frame) for p in pages}
+    differences = [("added", [name for name in found if name not in stored]),
+                   ("gone", [name for name in stored if name not in found]),
+                   ("changed", [name for name in found if name in stored and found[name] != stored[name]])]
+    return "; ".join(f"{what}: {', '.join(names[:5])}{', ...' if len(names) > 5 else ''}"
+                     for what, names in differences if names) or "the same files in another order"
+
+
 def stored_from_other_pages(folder: Path, pages: list[PageSource]) -> bool:
     """Whether the item kept in ``folder`` was stored from other originals than ``pages``."""
     record = read_record(folder)
