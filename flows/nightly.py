@@ -17,7 +17,7 @@ from digitize.store import storage
 from digitize.core.errors import BatchBusy
 from digitize.ledger.plans import load_plans
 from digitize.core.settings import get_settings
-from flows.batch import digitize_batch, publish_quota
+from flows.batch import batch_summary, digitize_batch, publish_quota
 
 READY = "READY"
 STATE = "inbox-state.json"
@@ -52,7 +52,8 @@ def nightly_inbox(inbox: Path, quiet_minutes: float = 30.0, workers: int | None 
             outcome[batch.name] = "incomplete"
             continue
         try:
-            summary = digitize_batch(batch=batch, workers=workers)
+            summary = batch_summary(digitize_batch(batch=batch, return_state=True,
+                                                   **({"workers": workers} if workers else {})))
         except BatchBusy as exc:
             logger.info("%s", exc.message)
             outcome[batch.name] = "busy"

@@ -15,6 +15,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from conftest import ROOT
 from digitize.access import pages, site
 from digitize.access.site import Context, ItemSummary, ItemView, LibrarySummary
 
@@ -307,22 +308,26 @@ def test_a_script_in_a_value_is_rendered_escaped(lang):
     assert parse(rendered["item"]).xpath("//*[@id='q']/@value") == [SCRIPT]
 
 
-def template_messages() -> set[tuple[str | None, str]]:
-    """(context, msgid) of every message the templates use, as pybabel extracts them."""
-    method_map = [("**.html", "jinja2"), ("**.xml", "jinja2")]
-    options = {"**": {"extensions": "jinja2.ext.i18n", "trimmed": "true", "newstyle_gettext": "true",
-                      "silent": "false"}}
+def catalogue_messages() -> set[tuple[str | None, str]]:
+    """(context, msgid) of every message the catalogues must hold, as the command in babel.cfg
+    extracts them: the templates' words and N_ of the library and the flows."""
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with (pages.LOCALE / "babel.cfg").open(encoding="utf-8") as config:
+        method_map, options_map = parse_mapping_cfg(config)
     found = set()
-    for _, _, message, _, context in extract_from_dir(pages.TEMPLATES, method_map, options_map=options):
-        found.add((context, message[0] if isinstance(message, tuple) else message))
+    for root in (ROOT / "src" / "digitize", ROOT / "flows"):
+        for _, _, message, _, context in extract_from_dir(root, method_map, options_map=options_map):
+            found.add((context, message[0] if isinstance(message, tuple) else message))
     return found
 
 
-def test_every_catalogue_translates_every_message_of_the_templates():
+def test_every_catalogue_translates_every_message_of_the_templates_and_the_library():
     """A language is one .po file in locale/<lang>/LC_MESSAGES/: it must translate every message
     (no empty or fuzzy msgstr, the same placeholders), and digitize.pot must list them all."""
-    used = template_messages()
-    assert len(used) > 90 and (None, "Digital library") in used and ("category", "Other") in used
+    used = catalogue_messages()
+    assert len(used) > 150 and (None, "Digital library") in used and ("category", "Other") in used
+    assert (None, "the image data is damaged or truncated ({detail})") in used and (None, "Batch folder") in used
     with (pages.LOCALE / "digitize.pot").open("rb") as template:
         assert {(m.context, m.id[0] if isinstance(m.id, tuple) else m.id) for m in read_po(template) if m.id} == used
     assert {"vi", "en"} <= set(pages.LANGUAGES)
@@ -335,6 +340,8 @@ def test_every_catalogue_translates_every_message_of_the_templates():
             message = messages[key]
             strings = message.string if isinstance(message.string, tuple) else (message.string,)
             assert all(strings) and not message.fuzzy, (lang, key)
+            braces = set(re.findall(r"\{\w*\}", key[1]))  # the library's messages: str.format placeholders
+            assert all(set(re.findall(r"\{\w*\}", string)) == braces for string in strings), (lang, key)
         assert not [problem for problem in catalog.check()], lang
 
 
@@ -343,7 +350,9 @@ def test_the_catalogues_compile_in_memory_without_mo_files(tmp_path, monkeypatch
         target = tmp_path / po.relative_to(pages.LOCALE)
         target.parent.mkdir(parents=True)
         target.write_bytes(po.read_bytes())
-    monkeypatch.setattr(pages, "LOCALE", tmp_path)
+    from digitize.core import i18n
+
+    monkeypatch.setattr(i18n, "LOCALE", tmp_path)
     pages.translations.cache_clear()
     try:
         assert pages.translations("vi").gettext("Sign in") == "Đăng nhập"

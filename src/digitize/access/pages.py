@@ -1,48 +1,18 @@
 """The Jinja2 templates of the public site and the dashboard (``templates/``), with the interface
-words from the gettext catalogues of ``locale/`` (domain ``digitize``). A catalogue is read from
-its compiled .mo, or compiled in memory from its .po when the .mo is missing or older (a checkout
-or a wheel without the setup step)."""
+words from the gettext catalogues of ``locale/`` (digitize.core.i18n reads them)."""
 
 from __future__ import annotations
 
 import functools
-from io import BytesIO
 from pathlib import Path
 from urllib.parse import urlencode
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from digitize.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALE, language, translations  # noqa: F401
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
-LOCALE = HERE / "locale"
-DOMAIN = "digitize"
-DEFAULT_LANGUAGE = "vi"
-LANGUAGES = tuple(sorted((po.parent.parent.name for po in LOCALE.glob(f"*/LC_MESSAGES/{DOMAIN}.po")),
-                         key=lambda code: (code != DEFAULT_LANGUAGE, code)))
-"""The languages with a catalogue, Vietnamese first."""
-
-
-def language(lang: str) -> str:
-    """``lang`` if it has a catalogue, else Vietnamese."""
-    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
-
-
-@functools.cache
-def translations(lang: str) -> Translations:
-    po = LOCALE / language(lang) / "LC_MESSAGES" / f"{DOMAIN}.po"
-    mo = po.with_suffix(".mo")
-    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-        with mo.open("rb") as compiled:
-            return Translations(compiled, domain=DOMAIN)
-    with po.open("rb") as source:
-        catalog = read_po(source, locale=language(lang), domain=DOMAIN)
-    buffer = BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(buffer, domain=DOMAIN)
 
 
 def other_language(lang: str) -> str:

@@ -19,6 +19,7 @@ from digitize.capture import pagefiles, resolution
 from digitize.capture.pagefiles import inside, shown_name
 from digitize.core.errors import BadInput, DigitizeError
 from digitize.core.files import natural_key, nfc
+from digitize.core.i18n import N_, Reason, Text
 from digitize.core.models import ItemMetadata, PageSource, Problem
 from digitize.core.profiles import LIBRARIES
 
@@ -43,7 +44,7 @@ class ItemPlan:
         return self.meta is not None and bool(self.pages) and not any(
             p.severity == "error" for p in self.problems)
 
-    def problem(self, reason: str, file: str | None = None, severity: str = "error",
+    def problem(self, reason: str | Text | Reason, file: str | None = None, severity: str = "error",
                 path: Path | None = None) -> None:
         self.problems.append(Problem(item=self.label, file=file, reason=reason, severity=severity, path=path))
 
@@ -107,9 +108,10 @@ def unknown_keys(data: dict, where: str, also: tuple[str, ...] = ()) -> None:
         if key not in known:
             near = [k for k in known if k == str(key).strip().lower()] or difflib.get_close_matches(
                 str(key).lower(), known, n=1, cutoff=0.6)
-            hint = f"did you mean '{near[0]}'?" if near else f"the keys are: {', '.join(known)}"
-            raise BadInput(f"unknown key '{key}' in the item metadata ({hint})", where,
-                           "correct the key (keys are lower case) and run again")
+            hint = (N_("did you mean '{key}'?", key=near[0]) if near else
+                    N_("the keys are: {keys}", keys=", ".join(known)))
+            raise BadInput(N_("unknown key '{key}' in the item metadata ({hint})", key=key, hint=hint), where,
+                           N_("correct the key (keys are lower case) and run again"))
 
 
 def read_item_metadata(folder: Path, csv_row: dict | None, defaults: dict | None = None,
@@ -119,23 +121,23 @@ def read_item_metadata(folder: Path, csv_row: dict | None, defaults: dict | None
     its library (libraries.toml). An item whose access is stated nowhere is refused."""
     source = folder / ITEM_FILE
     if source.is_symlink() and not inside(source, folder):
-        raise BadInput("is a link to a file outside the item folder; refused", ITEM_FILE,
-                       "put the item's own metadata file in its folder")
+        raise BadInput(N_("is a link to a file outside the item folder; refused"), ITEM_FILE,
+                       N_("put the item's own metadata file in its folder"))
     if source.exists() or source.is_symlink():
         if not source.is_file():
-            raise BadInput("is not a regular file (a folder, a pipe or a device)", ITEM_FILE,
-                           "replace it with the item's metadata as a TOML text file")
+            raise BadInput(N_("is not a regular file (a folder, a pipe or a device)"), ITEM_FILE,
+                           N_("replace it with the item's metadata as a TOML text file"))
         try:
             data = tomllib.loads(source.read_text(encoding="utf-8"))
         except UnicodeDecodeError:
-            raise BadInput("item metadata is not UTF-8 text", ITEM_FILE,
-                           "save item.toml as UTF-8 and run again") from None
+            raise BadInput(N_("item metadata is not UTF-8 text"), ITEM_FILE,
+                           N_("save item.toml as UTF-8 and run again")) from None
         except tomllib.TOMLDecodeError as exc:
-            raise BadInput(f"item metadata cannot be read: {exc}", ITEM_FILE,
-                           'fix the TOML syntax (key = "value", one per line) and run again') from None
+            raise BadInput(N_("item metadata cannot be read: {error}", error=exc), ITEM_FILE,
+                           N_('fix the TOML syntax (key = "value", one per line) and run again')) from None
         except OSError as exc:
-            raise BadInput(f"item metadata cannot be opened: {exc.strerror}", ITEM_FILE,
-                           "check the file's permissions (the service user must be able to read it)") from None
+            raise BadInput(N_("item metadata cannot be opened: {error}", error=exc.strerror), ITEM_FILE,
+                           N_("check the file's permissions (the service user must be able to read it)")) from None
         where = ITEM_FILE
         unknown_keys(data, where)
     elif csv_row is not None:
@@ -143,22 +145,24 @@ def read_item_metadata(folder: Path, csv_row: dict | None, defaults: dict | None
         unknown_keys(data, where, also=("folder",))
         data = {k: v for k, v in data.items() if k != "folder"}
     else:
-        raise BadInput("no item metadata", None,
-                       f"add {ITEM_FILE} to the item folder or a row to the batch's {BATCH_CSV}")
+        raise BadInput(N_("no item metadata"), None,
+                       N_("add {item_file} to the item folder or a row to the batch's {batch_csv}",
+                          item_file=ITEM_FILE, batch_csv=BATCH_CSV))
     data = {**(defaults or {}), **{k: v for k, v in data.items() if v not in ("", None)}}
     library = data.get("library")
     if isinstance(library, str):
         data = {**(library_defaults or {}).get(library, {}), **data}
     if "access" not in data:
-        raise BadInput("the item's access is not stated", where,
-                       'add access = "open", "restricted" or "secret" (or set a default for the library '
-                       f"{library or ''} in {LIBRARIES}); nothing is published without it")
+        raise BadInput(N_("the item's access is not stated"), where,
+                       N_('add access = "open", "restricted" or "secret" (or set a default for the library '
+                          "{library} in {libraries}); nothing is published without it", library=library or "",
+                          libraries=LIBRARIES))
     try:
         return ItemMetadata.model_validate(data)
     except ValidationError as exc:
         fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors())
-        raise BadInput(f"item metadata is incomplete or wrong ({fields})", where,
-                       "correct those fields and run again") from None
+        raise BadInput(N_("item metadata is incomplete or wrong ({fields})", fields=fields), where,
+                       N_("correct those fields and run again")) from None
 
 
 def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_pixels: int,
@@ -168,26 +172,26 @@ def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_
     item leaves empty."""
     plan = ItemPlan(folder=folder, label=shown_name(folder.name))
     if nfc(folder.name) != folder.name:
-        plan.problem("folder name is in decomposed Unicode (NFD); it is recorded in its NFC form",
+        plan.problem(N_("folder name is in decomposed Unicode (NFD); it is recorded in its NFC form"),
                      severity="warning")
     if folder.is_symlink() and not inside(folder, batch):
-        plan.problem("the item folder is a link to a folder outside the batch; refused (nothing was read "
-                     "or copied from it)")
+        plan.problem(N_("the item folder is a link to a folder outside the batch; refused (nothing was read "
+                        "or copied from it)"))
         return plan
     try:
         plan.meta = read_item_metadata(folder, csv_row, defaults, library_defaults)
     except BadInput as exc:
-        plan.problem(exc.reason, file=exc.where)
+        plan.problem(exc.words.without_where(), file=exc.where)
         return plan
     plan.label = plan.meta.id
     try:
         profile = profile_for(plan.meta)
         files = pagefiles.in_order(folder)
     except DigitizeError as exc:  # e.g. an unknown profile named in the metadata
-        plan.problem(exc.message, file=ITEM_FILE)
+        plan.problem(exc.words, file=ITEM_FILE)
         return plan
     except OSError as exc:
-        plan.problem(f"item folder cannot be read ({exc.strerror}); check its permissions")
+        plan.problem(N_("item folder cannot be read ({error}); check its permissions", error=exc.strerror))
         return plan
     found = pagefiles.page_files(files, batch, profile, max_pixels, plan.meta.dpi, plan.problem, IGNORED_FILES)
     resolution.share_estimate([frame["resolution"] for file in found for frame in file.frames])
@@ -196,7 +200,7 @@ def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_
         try:
             warnings = pagefiles.judge_frames(file.frames, profile)
         except BadInput as exc:
-            plan.problem(exc.message, file=file.name, path=file.path)
+            plan.problem(exc.words, file=file.name, path=file.path)
             continue
         for warning in warnings:
             plan.problem(warning, file=file.name, severity="warning")
@@ -212,7 +216,7 @@ def plan_item(folder: Path, batch: Path, csv_row: dict | None, profile_for, max_
     for name, warning in resolution.estimate_warnings(resolutions):
         plan.problem(warning, file=name, severity="warning")
     if not plan.pages and not any(p.severity == "error" for p in plan.problems):
-        plan.problem("no page images found (TIFF, JPEG, PNG or JPEG 2000)")
+        plan.problem(N_("no page images found (TIFF, JPEG, PNG or JPEG 2000)"))
     if not plan.ok:
         # an item that already failed is not processed, so its remaining pages are decoded now:
         # the operator learns about every damaged file in one run
