@@ -76,11 +76,25 @@ def publish_artifacts(rows: list, summary: BatchSummary) -> None:
                              description=bilingual(N_("Items of this run, with the reasons of those not stored")))
 
 
+class ItemsNotStored(Exception):
+    """The data of a run that ended Failed for its items: its message the state's (counts and
+    reasons, secret items unnamed: Prefect logs it), ``summary`` the run's summary."""
+
+    def __init__(self, message: str, summary: BatchSummary | None = None):
+        super().__init__(message)
+        self.summary = summary
+
+    def __reduce__(self):
+        return type(self), (str(self), self.summary)
+
+
 def batch_summary(state: State) -> BatchSummary:
     """The summary of a digitize-batch run from its final state, Completed or Failed for its items;
     the error that ended a run before its summary (another run has the batch, a wrong setting) is
     raised again."""
     outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, ItemsNotStored) and outcome.summary is not None:
+        return outcome.summary
     if isinstance(outcome, BatchSummary):
         return outcome
     return state.result()
@@ -143,7 +157,7 @@ def digitize_batch(
             "from the files, else estimated from the pages."), 0),
 ) -> BatchSummary:
     """The library's batch engine as this flow (its form: the parameters' fields; the operators'
-    description: DESCRIPTION). Ends Failed, the summary its data, when an item was not stored."""
+    description: DESCRIPTION). Ends Failed when an item was not stored (batch_summary reads it)."""
     settings = get_settings()
     chosen = profile.value if isinstance(profile, Enum) else profile
     request = BatchRequest.make(Path(batch), settings, Path(out) if out else None, chosen, library or None,
@@ -157,4 +171,4 @@ def digitize_batch(
     except Exception as exc:  # artifacts are for watching: the batch's outputs stand without them
         logger.warning("artifacts not published: %s", exc)
     failure = public_summary.failure_message(summary)
-    return summary if failure is None else Failed(message=failure, data=summary)
+    return summary if failure is None else Failed(message=failure, data=ItemsNotStored(failure, summary))

@@ -1,13 +1,15 @@
 """What an operator sees in the Prefect UI, against a real `prefect server start` and `digitize
 serve`: a batch with a truncated TIFF started from the deployment as the run form does ends
-Failed, with each item's task named by its id and folder, the failed item's full reason in the
-run's logs and, in Vietnamese and English, in its batch-summary artifact; `digitize run` against
-the server still prints its summary and exits 4, the flow's lines going to the server only; the run form shows plain titles, descriptions
-and defaults in both languages and no "None" toggle (a screenshot of it in Chromium)."""
+Failed, each item's tasks named by its id and folder (the bad page's task Failed), the failed
+item's full reason in the run's logs and, in Vietnamese and English, in its batch-summary
+artifact; `digitize run` against the server still prints its summary and exits 4, the flow's
+lines going to the server only; the run form shows plain titles, descriptions and defaults in
+both languages and no "None" toggle (a screenshot of it in Chromium)."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,21 +25,25 @@ from conftest import ARTIFACTS, SAMPLES, run_cli, wait_for
 pytestmark = pytest.mark.slow  # a Prefect server, `digitize serve`, a batch run, Chromium
 
 TRUNCATED = ("the image data is damaged or truncated", "Copy it again from the scanner or rescan the page")
+SECRET_ID, SECRET_FOLDER = "MAT-0009", "mat-0009"
 TRUNCATED_VI = ("dữ liệu ảnh bị hỏng hoặc bị cắt cụt", "Chép lại tệp từ máy quét hoặc quét lại trang")
 
 
 def make_batch(batch: Path) -> None:
-    """Two items of one small page each: GOOD-1 (in folder good) and BAD-2, whose TIFF is cut short."""
+    """Items of one small page each: GOOD-1 (in folder good); BAD-2, whose TIFF is cut short; a
+    secret item (SECRET_ID in SECRET_FOLDER) whose TIFF is cut short too."""
     page = Image.open(SAMPLES / "HD-DC-0001" / "0002.jpg").convert("L")
     page = page.crop((0, 0, page.width, page.height // 2))  # half a page: quicker to read
-    for folder, item_id in (("good", "GOOD-1"), ("BAD-2", "BAD-2")):
+    for folder, item_id, access in (("good", "GOOD-1", "open"), ("BAD-2", "BAD-2", "open"),
+                                    (SECRET_FOLDER, SECRET_ID, "secret")):
         (batch / folder).mkdir(parents=True)
         (batch / folder / "item.toml").write_text(
-            f'id = "{item_id}"\ntitle = "Sách thử"\nlibrary = "HD-TV"\ncategory = "dia_chi"\naccess = "open"\n',
+            f'id = "{item_id}"\ntitle = "Sách thử"\nlibrary = "HD-TV"\ncategory = "dia_chi"\naccess = "{access}"\n',
             encoding="utf-8")
-        page.save(batch / folder / "0001.tif", dpi=(300, 300))
-    tiff = batch / "BAD-2" / "0001.tif"
-    tiff.write_bytes(tiff.read_bytes()[:tiff.stat().st_size // 2])
+        page.save(batch / folder / f"{item_id}_0001.tif" if access == "secret" else batch / folder / "0001.tif",
+                  dpi=(300, 300))
+    for tiff in (batch / "BAD-2" / "0001.tif", batch / SECRET_FOLDER / f"{SECRET_ID}_0001.tif"):
+        tiff.write_bytes(tiff.read_bytes()[:tiff.stat().st_size // 2])
 
 
 def deployment(api: str, name: str) -> dict | None:
@@ -53,6 +59,18 @@ def finished(api: str, run_id: str, seconds: float = 120) -> dict:
             return run
         assert time.monotonic() < deadline, f"the flow run is still {run['state']['type']}"
         time.sleep(1)
+
+
+def logs_of(api: str, run_id: str, line: str, seconds: float = 30) -> list[dict]:
+    """The flow run's log records once one starts with ``line`` (a run ships its logs in batches,
+    which may reach the server after its final state)."""
+    found: list[dict] = []
+
+    def arrived() -> bool:
+        found[:] = httpx.post(f"{api}/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}}).json()
+        return any(entry["message"].startswith(line) for entry in found)
+    wait_for(arrived, seconds, f"the log line {line!r}", interval=1)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +106,7 @@ def test_the_run_form_has_titles_descriptions_and_defaults_and_no_optional_types
     assert "Failed" in description and "batch-summary" in description and "lô" in description
 
 
-def test_a_truncated_tiff_fails_the_run_with_its_reason_in_the_logs_and_in_both_languages(served, tmp_path):
+def test_a_truncated_tiff_fails_the_run_with_its_reason_in_the_logs_and_in_both_languages(served, browser):
     api, data = served
     batch = data / "inbox" / "lo-ui"
     make_batch(batch)
@@ -105,26 +123,48 @@ def test_a_truncated_tiff_fails_the_run_with_its_reason_in_the_logs_and_in_both_
     run = finished(api, created.json()["id"])
 
     assert run["state"]["type"] == "FAILED", run["state"]
-    assert "1 failed" in run["state"]["message"] and "1 lỗi" in run["state"]["message"]
+    assert "2 failed" in run["state"]["message"] and "2 lỗi" in run["state"]["message"]
     assert "BAD-2" in run["state"]["message"] and TRUNCATED[0] in run["state"]["message"]
 
-    logs = httpx.post(f"{api}/logs/filter", json={"logs": {"flow_run_id": {"any_": [run["id"]]}}}).json()
+    logs = logs_of(api, run["id"], "BAD-2: failed")
     [failed] = [entry for entry in logs if entry["message"].startswith("BAD-2: failed")]
     assert failed["level"] >= 40 and all(words in failed["message"] for words in TRUNCATED)
     assert str(data / "out" / "_quarantine" / "lo-ui" / "BAD-2") in failed["message"]
     assert any(entry["message"].startswith("GOOD-1 (folder good): ok") for entry in logs)
 
     artifacts = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()
-    summary = next(a for a in artifacts if a["key"] == "batch-summary")["data"]
-    [bad_row] = [line for line in summary.splitlines() if line.startswith("| BAD-2 |")]
-    assert all(words in bad_row for words in TRUNCATED + TRUNCATED_VI), bad_row
-    assert "| GOOD-1 | good | đã lưu · stored |" in summary
+    artifact = next(a for a in artifacts if a["key"] == "batch-summary")
+    summary = artifact["data"]
+    assert "| BAD-2 | BAD-2 | lỗi · failed | 1 |" in summary and "| GOOD-1 | good | đã lưu · stored | 1 |" in summary
+    reasons = summary[summary.index("### BAD-2 ·"):]
+    reasons = reasons[:reasons.index("\n### ")]
+    assert all(words in reasons for words in TRUNCATED + TRUNCATED_VI), reasons
+    assert f"`{data / 'out' / '_quarantine' / 'lo-ui' / 'BAD-2'}`" in reasons
 
     tasks = httpx.post(f"{api}/task_runs/filter", json={"flow_runs": {"id": {"any_": [run["id"]]}}}).json()
     names = {task["name"]: task["state_type"] for task in tasks}
     assert {"intake GOOD-1 (folder good)", "intake BAD-2 (folder BAD-2)", "GOOD-1 page 1", "BAD-2 page 1",
             "assemble GOOD-1 (folder good)", "store GOOD-1 (folder good)"} <= set(names), sorted(names)
     assert not any(name.startswith("item folder") for name in names)
+    # the bad pages' tasks are the ones red in the run's graph
+    failed_tasks = {name: state for name, state in names.items() if state != "COMPLETED"}
+    assert failed_tasks.pop("BAD-2 page 1") == "FAILED"
+    [(secret_page, state)] = failed_tasks.items()
+    assert re.fullmatch(r"secret item \d page 1", secret_page) and state == "FAILED"
+    # a secret item is named nowhere in Prefect, not even in a failed task's state or its log
+    for what, seen in {"the run": run, "its logs": logs, "its artifacts": artifacts, "its tasks": tasks}.items():
+        assert SECRET_ID not in repr(seen) and SECRET_FOLDER not in repr(seen), (what, [
+            entry["message"][-3000:] for entry in (seen if isinstance(seen, list) else [seen]) if SECRET_ID in repr(entry)])
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})  # the run's page, its Logs tab open
+    page.goto(f"{api.removesuffix('/api')}/runs/flow-run/{run['id']}?tab=Logs")
+    page.get_by_text("BAD-2: failed").first.wait_for(timeout=30000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "prefect-failed-run-logs.png"), full_page=True)
+    assert "Failed" in page.inner_text("body")
+    page.goto(f"{api.removesuffix('/api')}/artifacts/artifact/{artifact['id']}")
+    page.get_by_text("dữ liệu ảnh bị hỏng hoặc bị cắt cụt").first.wait_for(timeout=30000)
+    page.screenshot(path=str(ARTIFACTS / "prefect-batch-summary.png"), full_page=True)
 
 
 def test_digitize_run_on_the_server_prints_its_summary_and_exits_4_for_a_failed_item(prefect_server, tmp_path):
@@ -140,8 +180,7 @@ def test_digitize_run_on_the_server_prints_its_summary_and_exits_4_for_a_failed_
         "flows": {"name": {"any_": ["digitize-batch"]}},
         "flow_runs": {"start_time": {"after_": began.isoformat()}}}).json()
     assert run["state_type"] == "FAILED"
-    logs = httpx.post(f"{prefect_server}/logs/filter", json={"logs": {"flow_run_id": {"any_": [run["id"]]}}}).json()
-    assert any(entry["message"].startswith("BAD-2: failed") for entry in logs)
+    assert logs_of(prefect_server, run["id"], "BAD-2: failed")
 
 
 def test_the_run_form_in_the_ui_shows_every_field_with_its_words_and_no_none_toggle(served, browser):

@@ -93,7 +93,7 @@ def summary_with_a_secret_and_a_truncated_item(out: Path) -> BatchSummary:
                    quarantine=str(quarantine / "BAD-2"),
                    problems=[Problem(item="BAD-2", file="0001.tif", reason=reason),
                              Problem(item="BAD-2", file="0002.tif", severity=Severity.warning,
-                                     reason="file name is in decomposed Unicode (NFD); recorded in its NFC form")]),
+                                     reason=N_("file name is in decomposed Unicode (NFD); recorded in its NFC form"))]),
         ItemResult(item_id=SECRET_ID, library="HD-TV", folder=SECRET_FOLDER, status=Status.failed, secret=True,
                    pages=1, quarantine=str(quarantine / SECRET_FOLDER),
                    problems=[Problem(item=SECRET_ID, file=f"{SECRET_ID}_0001.tif", reason=reason)]),
@@ -115,13 +115,15 @@ def test_the_summary_names_every_reason_and_the_quarantine_and_never_a_secret_it
     assert dict((line.split(":")[0], level) for level, line in lines) == {
         "GOOD-1 (folder good)": logging.INFO, "BAD-2": logging.ERROR, "a secret item": logging.ERROR}
 
-    [row] = [line for line in markdown.splitlines() if line.startswith("| BAD-2 |")]
-    assert "| BAD-2 | BAD-2 | lỗi · failed | 1 | 0001.tif: dữ liệu ảnh bị hỏng hoặc bị cắt cụt (" in row
-    assert "Chép lại tệp từ máy quét hoặc quét lại trang; 0002.tif: cảnh báo: " in row
-    assert "| 0001.tif: the image data is damaged or truncated (" in row
-    assert row.endswith(f"| {tmp_path / '_quarantine' / 'lo-1' / 'BAD-2'} |")
-    assert "| GOOD-1 | good | đã lưu · stored | 1 | — | — | — |" in markdown
-    assert "| một tài liệu mật · a secret item | — | lỗi · failed |" in markdown
+    assert "| BAD-2 | BAD-2 | lỗi · failed | 1 |" in markdown
+    assert "| GOOD-1 | good | đã lưu · stored | 1 |" in markdown
+    assert "| một tài liệu mật · a secret item | — | lỗi · failed | 1 |" in markdown
+    bad = markdown[markdown.index("### BAD-2 · lỗi · failed"):markdown.index("### một tài liệu mật")]
+    assert "\n- Lý do: 0001.tif: dữ liệu ảnh bị hỏng hoặc bị cắt cụt (" in bad
+    assert "Chép lại tệp từ máy quét hoặc quét lại trang; 0002.tif: cảnh báo: tên tệp ở dạng Unicode tổ hợp" in bad
+    assert "\n- Reason: 0001.tif: the image data is damaged or truncated (" in bad
+    assert f"\n- Khu cách ly · Quarantine: `{tmp_path / '_quarantine' / 'lo-1' / 'BAD-2'}`" in bad
+    assert "### GOOD-1" not in markdown  # stored without a word: nothing to explain
     assert "3 tài liệu: 1 đã lưu, 2 lỗi, 0 chờ lưu vào kho · 3 items: 1 stored, 2 failed" in markdown
     assert message.startswith("3 tài liệu: 1 đã lưu, 2 lỗi") and "BAD-2: 0001.tif: the image data" in message
 

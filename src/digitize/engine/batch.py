@@ -307,6 +307,18 @@ def intake_name(number: int, folder: Path, row: dict | None, defaults: dict, lib
     return f"folder {pagefiles.shown_name(folder.name)}"
 
 
+def failed_work(outcome: object) -> bool:
+    """Whether the outcome of a piece of work handed to the runner fails its item: a bad page, an
+    item refused at intake, an item the store refused (a runner may show that work as failed)."""
+    if isinstance(outcome, Problem):
+        return outcome.severity == Severity.error
+    if isinstance(outcome, intake.ItemPlan):
+        return not outcome.ok
+    if isinstance(outcome, tuple) and outcome and isinstance(outcome[0], ItemResult):
+        return outcome[0].status == Status.failed
+    return False
+
+
 def failure_reason(exc: Exception, work: str) -> str:
     """What an operator reads for a failure: our errors say it themselves; anything else is a bug."""
     return exc.message if isinstance(exc, DigitizeError) else f"{work} failed: {exc!r}"

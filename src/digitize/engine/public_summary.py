@@ -6,6 +6,7 @@ secret item is never named there: neither its id nor its folder appears, even in
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -110,31 +111,45 @@ def failure_message(summary: BatchSummary) -> str | None:
                 "Every reason in full: the batch-summary artifact and the logs")
 
 
-def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ") or "—"
+def _md(text: str) -> str:
+    """Text as markdown shows it as written: its markup characters escaped, on one line."""
+    text = " ".join(text.split("\n"))
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text) or "—"
 
 
 def markdown(summary: BatchSummary) -> str:
-    """The `batch-summary` artifact: a table of the items with every reason in Vietnamese and in
-    English, the problems of the batch itself, and where the quarantine is."""
+    """The `batch-summary` artifact: a table of the items (id, folder, result, pages), then each
+    item that is not simply stored with its reasons in Vietnamese and in English and its quarantine
+    folder, then the problems of the batch itself. Reasons go below the table, not in it: a
+    table that wide would hide them past its right edge."""
     hide = hider(summary)
     vi = DEFAULT_LANGUAGE
-    name = Path(summary.batch).name
-    title = N_("Batch {name}", name=name)
-    lines = ["# " + bilingual(title), "", bilingual(counts(summary)) + "."]
+    title = N_("Batch {name}", name=Path(summary.batch).name)
+    lines = ["# " + _md(bilingual(title)), "", _md(bilingual(counts(summary))) + "."]
     if summary.stopped:
-        lines += ["", bilingual(N_("The run stopped before its end: {reason}", reason=summary.stopped))]
-    reason = N_("Reason")
-    headers = [bilingual(N_("Item")), bilingual(N_("Folder")), bilingual(N_("Result")), bilingual(N_("Pages")),
-               reason.in_language(vi), reason.in_language("en"), bilingual(N_("Quarantine"))]
-    lines += ["", "| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
+        lines += ["", _md(hide(bilingual(N_("The run stopped before its end: {reason}", reason=summary.stopped))))]
+    headers = [N_("Item"), N_("Folder"), N_("Result"), N_("Pages")]
+    lines += ["", "| " + " | ".join(bilingual(h) for h in headers) + " |", "|---" * len(headers) + "|"]
     for item in summary.items:
-        cells = [bilingual(N_("a secret item")) if item.secret else item.item_id, "" if item.secret else item.folder,
-                 bilingual(STATUS[item.status]), str(item.pages), reasons(item, vi), reasons(item, "en"),
-                 item.quarantine or ""]
-        lines.append("| " + " | ".join(_cell(hide(cell)) for cell in cells) + " |")
+        cells = [name_in_summary(item), "" if item.secret else item.folder, bilingual(STATUS[item.status]),
+                 str(item.pages)]
+        lines.append("| " + " | ".join(_md(hide(cell)) for cell in cells) + " |")
+    explained = [item for item in summary.items if item.problems or item.quarantine]
+    if explained:
+        lines += ["", "## " + bilingual(N_("Reasons"))]
+    reason, quarantine = N_("Reason"), N_("Quarantine")
+    for item in explained:
+        lines += ["", f"### {_md(hide(name_in_summary(item)))} · {_md(bilingual(STATUS[item.status]))}", "",
+                  f"- {reason.in_language(vi)}: {_md(hide(reasons(item, vi)))}",
+                  f"- {reason.in_language('en')}: {_md(hide(reasons(item, 'en')))}"]
+        if item.quarantine:
+            lines.append(f"- {bilingual(quarantine)}: `{hide(item.quarantine).replace('`', '')}`")
     if summary.problems:
         lines += ["", "## " + bilingual(N_("Problems of the batch itself")), ""]
-        lines += [hide(f"- {batch_problem(summary, p, vi)} · {batch_problem(summary, p, None)}")
+        lines += [f"- {_md(hide(batch_problem(summary, p, vi)))} · {_md(hide(batch_problem(summary, p, None)))}"
                   for p in summary.problems]
     return "\n".join(lines) + "\n"
+
+
+def name_in_summary(item: ItemResult) -> str:
+    return bilingual(N_("a secret item")) if item.secret else item.item_id
