@@ -185,7 +185,7 @@ def take_in(request: BatchRequest, runner: Runner) -> tuple[list[intake.ItemPlan
     problems += catalogue_problems
     defaults = {key: value for key, value in (("library", request.library), ("dpi", request.dpi)) if value}
     library_defaults = load_library_defaults(request.profiles)
-    intakes = [runner.submit("ingest-item", f"intake {intake_name(number, folder, row, defaults, library_defaults)}",
+    intakes = [runner.submit("ingest-item", "intake " + intake_name(number, folder, row, defaults, library_defaults),
                              intake_item, folder, request.batch, row, request.profiles, request.default_profile,
                              request.max_pixels, defaults)
                for number, (folder, row) in enumerate(found, start=1)]
@@ -293,7 +293,7 @@ def intake_name(number: int, folder: Path, row: dict | None, defaults: dict, lib
     folder, unless its metadata or a library's defaults say "secret" anywhere."""
     try:
         return item_name(intake.read_item_metadata(folder, row, defaults, library_defaults), folder, number)
-    except DigitizeError:
+    except (DigitizeError, OSError):  # the intake task says what is wrong; its name must not stop the run
         pass
     said = [repr(row), *(str(values.get("access", "")) for values in library_defaults.values())]
     toml = folder / intake.ITEM_FILE
