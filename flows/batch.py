@@ -1,17 +1,26 @@
 """Prefect flow `digitize-batch`: the library's batch engine (digitize.engine.batch) with every intake, page,
-assembly and storage as a Prefect task, on threads or on Dask (DIGITIZE_DASK / `--dask`); the
-run's summary and the quota progress as artifacts."""
+assembly and storage as a Prefect task, on threads or on Dask (DIGITIZE_DASK / `--dask`). Its run
+form speaks to operators in Vietnamese and English, with this server's defaults; a run with items
+not stored ends Failed; each item's outcome and reasons go to the run's logs and, in Vietnamese
+and English, to the `batch-summary` artifact (digitize.engine.public_summary); the quota progress
+is a table artifact."""
 
 from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 from prefect import flow, get_run_logger, runtime
+from prefect.client.schemas.objects import State
+from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import Field
 
+from digitize.core.i18n import N_, Text, bilingual
+from digitize.engine import public_summary
 from digitize.ledger import database as ledger, quota
-from digitize.engine.batch import BatchRequest, run_batch, shown
+from digitize.engine.batch import BatchRequest, run_batch
 from digitize.core.errors import DigitizeError
 from digitize.core.models import BatchSummary
 from digitize.ledger.plans import load_plans
@@ -58,15 +67,37 @@ def quota_rows(request: BatchRequest, summary: BatchSummary) -> list:
 
 
 def publish_artifacts(rows: list, summary: BatchSummary) -> None:
-    """A table of quota progress and a markdown summary of the run (no titles, and secret items
-    without their ids: they are never named in anything public)."""
+    """A table of quota progress and the run's items with their reasons in Vietnamese and English
+    (no titles, and secret items without their ids: they are never named in anything public)."""
     from prefect.artifacts import create_markdown_artifact
 
     publish_quota(rows, "Quota progress after this run")
-    lines = ["| item | status | pages |", "|---|---|---|"] + [
-        f"| {shown(item)} | {item.status.value} | {item.pages} |" for item in summary.items]
-    create_markdown_artifact(markdown="\n".join(["# Batch run", *lines]), key="batch-summary",
-                             description="Items of this run")
+    create_markdown_artifact(markdown=public_summary.markdown(summary), key="batch-summary",
+                             description=bilingual(N_("Items of this run, with the reasons of those not stored")))
+
+
+class ItemsNotStored(Exception):
+    """The data of a run that ended Failed for its items: its message the state's (counts and
+    reasons, secret items unnamed: Prefect logs it), ``summary`` the run's summary."""
+
+    def __init__(self, message: str, summary: BatchSummary | None = None):
+        super().__init__(message)
+        self.summary = summary
+
+    def __reduce__(self):
+        return type(self), (str(self), self.summary)
+
+
+def batch_summary(state: State) -> BatchSummary:
+    """The summary of a digitize-batch run from its final state, Completed or Failed for its items;
+    the error that ended a run before its summary (another run has the batch, a wrong setting) is
+    raised again."""
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, ItemsNotStored) and outcome.summary is not None:
+        return outcome.summary
+    if isinstance(outcome, BatchSummary):
+        return outcome
+    return state.result()
 
 
 def task_runner(dask: str = "", workers: int | None = None):
@@ -82,33 +113,62 @@ def task_runner(dask: str = "", workers: int | None = None):
     return DaskTaskRunner(address=dask)
 
 
-@flow(name="digitize-batch", task_runner=task_runner(get_settings().dask), log_prints=True)
-def digitize_batch(batch: Path, profile: MaterialProfile | None = None, library: str | None = None,
-                   workers: int | None = None, out: Path | None = None, new_version: bool = False,
-                   dpi: int | None = None) -> BatchSummary:
-    """Turn a batch of scanned items into searchable PDF/A with Vietnamese text.
+def field(title: Text, description: Text, *default, **constraints):
+    """A parameter of the run form: its title and description in Vietnamese and English."""
+    return Field(*default, description=bilingual(description),
+                 json_schema_extra={"title": bilingual(title)}, **constraints)
 
-    Args:
-        batch: Folder holding one sub-folder per item (page images and item.toml, or a batch
-            items.csv), e.g. a batch in the inbox.
-        profile: Material profile for the items that name none (default: quoc-ngu-modern).
-        library: Library code for the items that name none, e.g. HD-TV.
-        workers: Pages worked on at once (default: DIGITIZE_WORKERS, the number of CPU cores).
-        out: Output folder (default: $DIGITIZE_DATA/out).
-        new_version: Store changed items over their stored copies, keeping those as previous versions.
-        dpi: Scan resolution of the items whose metadata states none (for page files that record
-            none or a wrong one; default: from the files, else estimated from the pages).
-    """
+
+SETTINGS = get_settings()  # the defaults the form shows: this server's settings
+
+DESCRIPTION = N_(
+    "Turns a batch of scanned items into searchable PDF/A with Vietnamese text, stores them and counts "
+    "them in the quota ledger. Give the batch folder; the other fields hold this server's defaults. A "
+    "run with items that could not be stored ends as Failed: the Logs tab and the batch-summary "
+    "artifact (Artifacts tab) say which items and why, and the bad files are copied to the quarantine "
+    "({quarantine}) with their reasons. Run the same batch again once they are fixed: what is done is "
+    "not done again.", quarantine=str(SETTINGS.out / "_quarantine"))
+
+
+@flow(name="digitize-batch", task_runner=task_runner(SETTINGS.dask), log_prints=True,
+      description=bilingual(DESCRIPTION, "\n\n"))
+def digitize_batch(
+        batch: Path = field(N_("Batch folder"), N_(
+            "The folder holding one sub-folder per item (its page images and item.toml, or a row of the "
+            "batch's items.csv), for example a batch in the inbox: {example}",
+            example=str(SETTINGS.data / "inbox" / "lo-2026-03"))),
+        profile: MaterialProfile = field(N_("Material profile"), N_(
+            "How the pages of the items whose metadata names no profile are cleaned and read (script, "
+            "period, layout)."), SETTINGS.default_profile),
+        library: str = field(N_("Library code"), N_(
+            "Library code for the items whose metadata names none, for example HD-TV. Left empty: each "
+            "item's own."), ""),
+        workers: Annotated[int, Field(ge=1)] = field(N_("Pages at once"), N_(
+            "Pages worked on at the same time (this server's DIGITIZE_WORKERS, else its number of CPU "
+            "cores)."), SETTINGS.workers),
+        out: str = field(N_("Output folder"), N_(
+            "Where the outputs, the reports and the quarantine go. Left empty: {default}",
+            default=str(SETTINGS.out)), ""),
+        new_version: bool = field(N_("Store changed items as new versions"), N_(
+            "Store an item whose pages or metadata changed over its stored copy, keeping that as a previous "
+            "version. Off: such an item is refused with its reason."), False),
+        dpi: Annotated[int, Field(ge=0, le=4800)] = field(N_("Scan resolution (dpi)"), N_(
+            "For the items whose metadata states none, when the page files record none or a wrong one. 0: "
+            "from the files, else estimated from the pages."), 0),
+) -> BatchSummary:
+    """The library's batch engine as this flow (its form: the parameters' fields; the operators'
+    description: DESCRIPTION). Ends Failed when an item was not stored (batch_summary reads it)."""
     settings = get_settings()
     chosen = profile.value if isinstance(profile, Enum) else profile
-    request = BatchRequest.make(Path(batch), settings, out, chosen, library, workers, new_version, dpi)
+    request = BatchRequest.make(Path(batch), settings, Path(out) if out else None, chosen, library or None,
+                                workers, new_version, dpi or None)
     summary = run_batch(request, PrefectRunner(request.workers), str(runtime.flow_run.id or ""))
     logger = get_run_logger()
-    for item in summary.items:
-        logger.info("%s: %s, %d pages, confidence %s", shown(item), item.status.value, item.pages,
-                    item.mean_confidence)
+    for level, line in public_summary.log_lines(summary):
+        logger.log(level, "%s", line)
     try:
         publish_artifacts(quota_rows(request, summary), summary)
     except Exception as exc:  # artifacts are for watching: the batch's outputs stand without them
         logger.warning("artifacts not published: %s", exc)
-    return summary
+    failure = public_summary.failure_message(summary)
+    return summary if failure is None else Failed(message=failure, data=ItemsNotStored(failure, summary))

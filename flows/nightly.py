@@ -17,26 +17,25 @@ from digitize.ledger import database as ledger, quota
 from digitize.store import storage
 from digitize.ledger.plans import load_plans
 from digitize.core.settings import get_settings
-from flows.batch import digitize_batch, publish_quota
+from flows.batch import batch_summary, digitize_batch, publish_quota
 
 
 @flow(name="nightly-inbox")
-def nightly_inbox(inbox: Path, quiet_minutes: float = 30.0, workers: int | None = None) -> dict:
+def nightly_inbox(inbox: Path, quiet_minutes: float = 30.0, workers: int = 0) -> dict:
     """Process every batch of the inbox that has fully arrived and is not done yet: one with a READY
     file written after its last page once nothing in it has changed for DIGITIZE_INBOX_QUIET_SECONDS
     (5 minutes unless set), one without once nothing has changed for quiet_minutes. A batch is done
     when all its items are stored and its files did not change during the run; failed items stay
     where they are, with their reasons in the run's report. What was done with each batch, and
-    why, is logged and published as the artifact `nightly-inbox` (Vietnamese and English)."""
+    why, is logged and published as the artifact `nightly-inbox` (Vietnamese and English). workers:
+    pages at once (0: the server's DIGITIZE_WORKERS)."""
     settings, logger = get_settings(), get_run_logger()
 
     def run(batch: Path) -> BatchSummary:
-        # as a state: the digitize-batch run may end Failed (BatchBusy, a bug) and the night goes on
-        state = digitize_batch(batch=batch, workers=workers, return_state=True)
-        result = state.result(raise_on_failure=False)
-        if isinstance(result, BaseException):
-            raise result
-        return result
+        # as a state: a run with items not stored ends Failed and batch_summary reads its summary;
+        # what stopped a run before its summary (BatchBusy, a bug) is raised, and the night goes on
+        return batch_summary(digitize_batch(batch=batch, return_state=True,
+                                            **({"workers": workers} if workers else {})))
 
     entries = []
     for entry in Inbox(Path(inbox), settings.data, settings.inbox_quiet_seconds, quiet_minutes * 60).night(run):
@@ -53,7 +52,7 @@ def nightly_inbox(inbox: Path, quiet_minutes: float = 30.0, workers: int | None 
 
 
 @flow(name="quota-report")
-def quota_report(period: str | None = None, out: Path | None = None) -> list[str]:
+def quota_report(period: str = "", out: str = "") -> list[str]:
     """Write the periodic report (the current half-year by default) as CSV and XLSX, and publish
     the quota progress of every library and the report's files as Prefect artifacts."""
     from prefect.artifacts import create_markdown_artifact

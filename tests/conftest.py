@@ -587,8 +587,9 @@ def uvicorn_server(app, seconds: float = 30):
 def prefect_server_process(home: Path, seconds: float = 120):
     """A real `prefect server start` on a free loopback port, its state in ``home``; yields the API URL."""
     port = free_port()
+    # on a port other than 4200 the UI asks the API of PREFECT_UI_API_URL (README, "Prefect UI")
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_API_URL": ""}
+           "PREFECT_API_URL": "", "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api"}
     log = home / "server.log"
     with log.open("w") as output:
         server = subprocess.Popen([str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)],

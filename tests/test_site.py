@@ -16,8 +16,9 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+from conftest import ROOT
 from digitize.access import pages, site
-from digitize.core import words
+from digitize.core import i18n
 from digitize.access.site import Context, ItemSummary, ItemView, LibrarySummary
 
 BASE = "https://thuvien.example.vn/so"
@@ -310,21 +311,23 @@ def test_a_script_in_a_value_is_rendered_escaped(lang):
 
 
 def catalogue_messages() -> set[tuple[str | None, str]]:
-    """(context, msgid) of every message the templates and the Python modules use, as pybabel
-    extracts them with the project's babel.cfg."""
+    """(context, msgid) of every message the catalogues must hold, as the command in babel.cfg
+    extracts them: the templates' words and N_ of the library and the flows."""
     with (pages.LOCALE / "babel.cfg").open(encoding="utf-8") as config:
-        method_map, options = parse_mapping_cfg(config)
+        method_map, options_map = parse_mapping_cfg(config)
     found = set()
-    for _, _, message, _, context in extract_from_dir(str(pages.HERE.parent), method_map, options_map=options):
-        found.add((context, message[0] if isinstance(message, tuple) else message))
+    for root in (ROOT / "src" / "digitize", ROOT / "flows"):
+        for _, _, message, _, context in extract_from_dir(root, method_map, options_map=options_map):
+            found.add((context, message[0] if isinstance(message, tuple) else message))
     return found
 
 
-def test_every_catalogue_translates_every_message_of_the_templates_and_modules():
+def test_every_catalogue_translates_every_message_of_the_templates_and_the_library():
     """A language is one .po file in locale/<lang>/LC_MESSAGES/: it must translate every message
     (no empty or fuzzy msgstr, the same placeholders), and digitize.pot must list them all."""
     used = catalogue_messages()
-    assert len(used) > 90 and (None, "Digital library") in used and ("category", "Other") in used
+    assert len(used) > 150 and (None, "Digital library") in used and ("category", "Other") in used
+    assert (None, "the image data is damaged or truncated ({detail})") in used and (None, "Batch folder") in used
     assert ("library tier", "provincial") in used  # the quota report's, from digitize/ledger/quota.py
     assert (None, "%(batch)s: skipped: %(why)s") in used  # the nightly inbox's report (inbox_report.py)
     with (pages.LOCALE / "digitize.pot").open("rb") as template:
@@ -339,6 +342,8 @@ def test_every_catalogue_translates_every_message_of_the_templates_and_modules()
             message = messages[key]
             strings = message.string if isinstance(message.string, tuple) else (message.string,)
             assert all(strings) and not message.fuzzy, (lang, key)
+            braces = set(re.findall(r"\{\w*\}", key[1]))  # the library's messages: str.format placeholders
+            assert all(set(re.findall(r"\{\w*\}", string)) == braces for string in strings), (lang, key)
         assert not [problem for problem in catalog.check()], lang
 
 
@@ -347,15 +352,15 @@ def test_the_catalogues_compile_in_memory_without_mo_files(tmp_path, monkeypatch
         target = tmp_path / po.relative_to(pages.LOCALE)
         target.parent.mkdir(parents=True)
         target.write_bytes(po.read_bytes())
-    monkeypatch.setattr(words, "LOCALE", tmp_path)
+    monkeypatch.setattr(i18n, "LOCALE", tmp_path)
     pages.translations.cache_clear()
     try:
         assert pages.translations("vi").gettext("Sign in") == "Đăng nhập"
         assert pages.translations("vi").ngettext("%(num)s item", "%(num)s items", 2) == "%(num)s tài liệu"
         assert pages.translations("en").ngettext("%(num)s item", "%(num)s items", 2) == "%(num)s items"
         # the same words below the pages (the quota report), as the templates' gettext gives them
-        assert words.translator("vi").gettext("Target (%%)") == "Chỉ tiêu (%)"
-        assert words.translator("vi").pgettext("library tier", "provincial") == "cấp tỉnh"
+        assert i18n.translator("vi").gettext("Target (%%)") == "Chỉ tiêu (%)"
+        assert i18n.translator("vi").pgettext("library tier", "provincial") == "cấp tỉnh"
         assert not list(tmp_path.rglob("*.mo"))
     finally:
         pages.translations.cache_clear()

@@ -1,6 +1,6 @@
 """The Jinja2 templates of the public site and the dashboard (``templates/``), with the interface
 words from the gettext catalogues of ``locale/`` (domain ``digitize``), read by
-``digitize.core.words`` (which every layer shares)."""
+``digitize.core.i18n`` (which every layer shares)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 # The catalogues' names, here too for the pages' callers.
-from digitize.core.words import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, LOCALE, language, translations
+from digitize.core.i18n import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, LOCALE, language, translations
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"

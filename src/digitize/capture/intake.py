@@ -20,6 +20,7 @@ from digitize.capture import pagefiles, resolution
 from digitize.capture.pagefiles import inside, shown_name
 from digitize.core.errors import BadInput, DigitizeError
 from digitize.core.files import natural_key, nfc
+from digitize.core.i18n import N_, Reason, Text
 from digitize.core.models import ItemMetadata, PageSource, Problem
 from digitize.core.profiles import LIBRARIES
 
@@ -44,7 +45,7 @@ class ItemPlan:
         return self.meta is not None and bool(self.pages) and not any(
             p.severity == "error" for p in self.problems)
 
-    def problem(self, reason: str, file: str | None = None, severity: str = "error",
+    def problem(self, reason: str | Text | Reason, file: str | None = None, severity: str = "error",
                 path: Path | None = None) -> None:
         self.problems.append(Problem(item=self.label, file=file, reason=reason, severity=severity, path=path))
 
@@ -141,14 +142,14 @@ def unknown_keys(data: dict, where: str, also: tuple[str, ...] = ()) -> list[tup
         near = [k for k in known if k == str(key).strip().lower()] or difflib.get_close_matches(
             str(key).lower(), known, n=1, cutoff=0.6)
         if not near:
-            hint = f"the keys are: {', '.join(known)}"
+            hint = N_("the keys are: {keys}", keys=", ".join(known))
         elif near[0] in data:
-            hint = f"did you mean '{near[0]}'? It is given too: keep the right one"
+            hint = N_("did you mean '{key}'? It is given too: keep the right one", key=near[0])
         else:
-            hint = f"did you mean '{near[0]}'?"
+            hint = N_("did you mean '{key}'?", key=near[0])
         found.append((key, near[0] if near else None, BadInput(
-            f"unknown key '{key}' in the item metadata ({hint})", where,
-            "correct the key (keys are lower case) and run again")))
+            N_("unknown key '{key}' in the item metadata ({hint})", key=key, hint=hint), where,
+            N_("correct the key (keys are lower case) and run again"))))
     return found
 
 
@@ -185,8 +186,8 @@ def read_item_metadata(folder: Path, csv_row: CsvRow | dict | None, defaults: di
     faults: list[BadInput] = []
     source = folder / ITEM_FILE
     if source.is_symlink() and not inside(source, folder):
-        raise BadInput("is a link to a file outside the item folder; refused", ITEM_FILE,
-                       "put the item's own metadata file in its folder")
+        raise BadInput(N_("is a link to a file outside the item folder; refused"), ITEM_FILE,
+                       N_("put the item's own metadata file in its folder"))
     if source.exists() or source.is_symlink():
         data, where = _read_toml(source), ITEM_FILE
         meant = unknown_keys(data, where)
@@ -204,8 +205,9 @@ def read_item_metadata(folder: Path, csv_row: CsvRow | dict | None, defaults: di
                 "unquoted value?); its values may be in the wrong columns", where,
                 'put "quotes" around values holding a comma and run again'))
     else:
-        raise BadInput("no item metadata", None,
-                       f"add {ITEM_FILE} to the item folder or a row to the batch's {BATCH_CSV}")
+        raise BadInput(N_("no item metadata"), None,
+                       N_("add {item_file} to the item folder or a row to the batch's {batch_csv}",
+                          item_file=ITEM_FILE, batch_csv=BATCH_CSV))
     faults[:0] = [fault for _, _, fault in meant]
     said = {near for _, near, _ in meant}  # a field an unknown key was meant to be: said once, by that key
     data = {k: v for k, v in data.items() if k in ItemMetadata.model_fields}
@@ -221,15 +223,16 @@ def read_item_metadata(folder: Path, csv_row: CsvRow | dict | None, defaults: di
                    if not (error["type"] == "missing" and error["loc"][:1] and
                            (error["loc"][0] in said or error["loc"][0] == "access"))]
     if "access" not in data and "access" not in said:
-        faults.append(BadInput("the item's access is not stated", where,
-                               'add access = "open", "restricted" or "secret" (or set a default for '
-                               f"{f'the library {library}' if library else 'its library'} in {LIBRARIES}); "
-                               "nothing is published without it"))
+        faults.append(BadInput(N_("the item's access is not stated"), where, N_(
+            'add access = "open", "restricted" or "secret" (or set a default for the library {library} in '
+            "{libraries}); nothing is published without it", library=library, libraries=LIBRARIES) if library else N_(
+            'add access = "open", "restricted" or "secret" (or set a default for its library in {libraries}); '
+            "nothing is published without it", libraries=LIBRARIES)))
     if profile_for is not None and isinstance(data.get("profile"), str) and data["profile"]:
         try:
             profile_for(ItemMetadata.model_construct(profile=data["profile"]))
         except DigitizeError as exc:
-            faults.append(BadInput(exc.what, where, exc.todo))
+            faults.append(BadInput(exc.words.what, where, exc.words.todo))
     if faults:
         raise MetadataFaults(faults)
     return meta
@@ -237,19 +240,19 @@ def read_item_metadata(folder: Path, csv_row: CsvRow | dict | None, defaults: di
 
 def _read_toml(source: Path) -> dict:
     if not source.is_file():
-        raise BadInput("is not a regular file (a folder, a pipe or a device)", ITEM_FILE,
-                       "replace it with the item's metadata as a TOML text file")
+        raise BadInput(N_("is not a regular file (a folder, a pipe or a device)"), ITEM_FILE,
+                       N_("replace it with the item's metadata as a TOML text file"))
     try:
         return tomllib.loads(source.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        raise BadInput("item metadata is not UTF-8 text", ITEM_FILE,
-                       "save item.toml as UTF-8 and run again") from None
+        raise BadInput(N_("item metadata is not UTF-8 text"), ITEM_FILE,
+                       N_("save item.toml as UTF-8 and run again")) from None
     except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"item metadata cannot be read: {exc}", ITEM_FILE,
-                       'fix the TOML syntax (key = "value", one per line) and run again') from None
+        raise BadInput(N_("item metadata cannot be read: {error}", error=exc), ITEM_FILE,
+                       N_('fix the TOML syntax (key = "value", one per line) and run again')) from None
     except OSError as exc:
-        raise BadInput(f"item metadata cannot be opened: {exc.strerror}", ITEM_FILE,
-                       "check the file's permissions (the service user must be able to read it)") from None
+        raise BadInput(N_("item metadata cannot be opened: {error}", error=exc.strerror), ITEM_FILE,
+                       N_("check the file's permissions (the service user must be able to read it)")) from None
 
 
 def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_for, max_pixels: int,
@@ -259,28 +262,29 @@ def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_
     item leaves empty."""
     plan = ItemPlan(folder=folder, label=shown_name(folder.name))
     if nfc(folder.name) != folder.name:
-        plan.problem("folder name is in decomposed Unicode (NFD); it is recorded in its NFC form",
+        plan.problem(N_("folder name is in decomposed Unicode (NFD); it is recorded in its NFC form"),
                      severity="warning")
     if folder.is_symlink() and not inside(folder, batch):
-        plan.problem("the item folder is a link to a folder outside the batch; refused (nothing was read "
-                     "or copied from it)")
+        plan.problem(N_("the item folder is a link to a folder outside the batch; refused (nothing was read "
+                        "or copied from it)"))
         return plan
     try:
         plan.meta = read_item_metadata(folder, csv_row, defaults, library_defaults, profile_for)
     except BadInput as exc:
         for fault in getattr(exc, "faults", [exc]):
             # the item's own metadata file is set aside with its faults; its pages are only named
-            plan.problem(fault.reason, file=fault.where, path=folder / ITEM_FILE if fault.where == ITEM_FILE else None)
+            plan.problem(fault.words.without_where(), file=fault.where,
+                         path=folder / ITEM_FILE if fault.where == ITEM_FILE else None)
         return plan
     plan.label = plan.meta.id
     try:
         profile = profile_for(plan.meta)
         files = pagefiles.in_order(folder)
     except DigitizeError as exc:  # e.g. an unknown profile named in the metadata
-        plan.problem(exc.message, file=ITEM_FILE)
+        plan.problem(exc.words, file=ITEM_FILE)
         return plan
     except OSError as exc:
-        plan.problem(f"item folder cannot be read ({exc.strerror}); check its permissions")
+        plan.problem(N_("item folder cannot be read ({error}); check its permissions", error=exc.strerror))
         return plan
     found = pagefiles.page_files(files, batch, profile, max_pixels, plan.meta.dpi, plan.problem, IGNORED_FILES)
     resolution.share_estimate([frame["resolution"] for file in found for frame in file.frames])
@@ -289,7 +293,7 @@ def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_
         try:
             warnings = pagefiles.judge_frames(file.frames, profile)
         except BadInput as exc:
-            plan.problem(exc.message, file=file.name, path=file.path)
+            plan.problem(exc.words, file=file.name, path=file.path)
             continue
         for warning in warnings:
             plan.problem(warning, file=file.name, severity="warning")
@@ -305,7 +309,7 @@ def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_
     for name, warning in resolution.estimate_warnings(resolutions):
         plan.problem(warning, file=name, severity="warning")
     if not plan.pages and not any(p.severity == "error" for p in plan.problems):
-        plan.problem("no page images found (TIFF, JPEG, PNG or JPEG 2000)")
+        plan.problem(N_("no page images found (TIFF, JPEG, PNG or JPEG 2000)"))
     if not plan.ok:
         # an item that already failed is not processed, so its remaining pages are decoded now:
         # the operator learns about every damaged file in one run

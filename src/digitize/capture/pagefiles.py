@@ -24,6 +24,7 @@ from digitize.capture import imaging, resolution
 from digitize.core.errors import BadInput
 from digitize.core.files import (FULL_OR_READ_ONLY, copy_plain, natural_key, nfc, safe_component, sha256_file,
                                  short_component, write_atomic)
+from digitize.core.i18n import N_, Reason
 from digitize.core.models import CONTROL, PageSource, Problem, Profile, Severity
 
 IMAGE_SUFFIXES = {".tif", ".tiff", ".jpg", ".jpeg", ".png", ".jp2", ".j2k", ".jpf", ".jpx"}
@@ -70,26 +71,27 @@ def page_files(files: list[Path], batch: Path, profile: Profile, max_pixels: int
         if name.lower() in ignored or name == ".DS_Store" or name.startswith("._"):
             continue  # our own metadata, or what file managers leave behind
         if name.startswith("."):
-            problem("hidden file (name starts with '.'); left out", file=name, severity="warning")
+            problem(N_("hidden file (name starts with '.'); left out"), file=name, severity="warning")
             continue
         if nfc(path.name) != path.name:
-            problem("file name is in decomposed Unicode (NFD); recorded in its NFC form",
+            problem(N_("file name is in decomposed Unicode (NFD); recorded in its NFC form"),
                     file=name, severity="warning")
         if name != nfc(path.name):
-            problem("file name holds control characters (shown here as '?'); rename the file",
+            problem(N_("file name holds control characters (shown here as '?'); rename the file"),
                     file=name, severity="warning")
         if path.is_symlink() and not inside(path, batch):
-            problem("is a link to a file outside the batch; refused", file=name)
+            problem(N_("is a link to a file outside the batch; refused"), file=name)
             continue
         if path.is_dir():
-            problem("sub-folder inside an item is not read", file=name, severity="warning")
+            problem(N_("sub-folder inside an item is not read"), file=name, severity="warning")
             continue
         if not path.is_file():
-            problem("is not a regular file (a pipe, socket or device); left out", file=name,
+            problem(N_("is not a regular file (a pipe, socket or device); left out"), file=name,
                     severity="warning")
             continue
         if path.suffix.lower() not in IMAGE_SUFFIXES:
-            problem(f"not a page image ({path.suffix or 'no extension'}); left out",
+            problem(N_("not a page image ({suffix}); left out", suffix=path.suffix) if path.suffix else
+                    N_("not a page image (no extension); left out"),
                     file=name, severity="warning")
             continue
         try:
@@ -98,10 +100,10 @@ def page_files(files: list[Path], batch: Path, profile: Profile, max_pixels: int
             frames = _frames(path, profile, max_pixels, decode=False, stated=stated)
             digest = sha256_file(path)
         except BadInput as exc:
-            problem(exc.message, file=name, path=path)
+            problem(exc.words, file=name, path=path)
             continue
         except OSError as exc:
-            problem(f"cannot be read ({exc.strerror})", file=name, path=path)
+            problem(N_("cannot be read ({error})", error=exc.strerror), file=name, path=path)
             continue
         found.append(PageFile(path, name, digest, frames))
     return found
@@ -114,11 +116,12 @@ def reading(path: Path):
         with Image.open(path) as image:
             yield image
     except UnidentifiedImageError:
-        raise BadInput(f"not an image that can be read (the content is not {path.suffix.lstrip('.').upper()})",
-                       todo="replace it with the scanner's image file") from None
+        raise BadInput(N_("not an image that can be read (the content is not {format})",
+                          format=path.suffix.lstrip(".").upper()),
+                       todo=N_("replace it with the scanner's image file")) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise BadInput(f"the image data is damaged or truncated ({exc})",
-                       todo="copy it again from the scanner or rescan the page") from None
+        raise BadInput(N_("the image data is damaged or truncated ({detail})", detail=exc),
+                       todo=N_("copy it again from the scanner or rescan the page")) from None
 
 
 def _measure(image: Image.Image, lines: bool) -> resolution.Measure:
@@ -144,27 +147,31 @@ def _frames(path: Path, profile: Profile, max_pixels: int, decode: bool, stated:
     for size before decoding and, with ``decode``, decoded in full; BadInput with a plain reason if
     the file cannot be used."""
     if path.stat().st_size == 0:
-        raise BadInput("the file is empty (0 bytes)", todo="copy it again from the scanner or rescan the page")
+        raise BadInput(N_("the file is empty (0 bytes)"), todo=N_("copy it again from the scanner or rescan the page"))
     frames = []
     with reading(path) as image:
         for frame in range(getattr(image, "n_frames", 1)):
             image.seek(frame)
             width, height = image.size
             if width * height > max_pixels:
+                megapixels, limit = round(width * height / 1e6), round(max_pixels / 1e6)
                 raise BadInput(
-                    f"the image claims {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), "
-                    f"more than the {max_pixels / 1e6:.0f} megapixel limit; refused as a possible "
-                    "decompression bomb", todo="check the file; rescan at a sensible resolution")
-            which = f"frame {frame + 1}: " if frame else ""
+                    N_("the image claims {width}x{height} pixels ({megapixels} megapixels), more than the "
+                       "{limit} megapixel limit; refused as a possible decompression bomb", width=width,
+                       height=height, megapixels=megapixels, limit=limit),
+                    todo=N_("check the file; rescan at a sensible resolution"))
+            which = N_("frame {number}: ", number=frame + 1) if frame else ""
             if min(width, height) < MIN_PAGE_SIDE:
-                raise BadInput(f"{which}the image is only {width}x{height} pixels, too small to be a scanned page "
-                               f"(at least {MIN_PAGE_SIDE} pixels on each side)",
-                               todo="check that it is the scan and not a thumbnail or icon; put the full scan in "
-                                    "its place or take the file out of the item folder")
+                raise BadInput(N_("{frame}the image is only {width}x{height} pixels, too small to be a scanned "
+                                  "page (at least {least} pixels on each side)", frame=which, width=width,
+                                  height=height, least=MIN_PAGE_SIDE),
+                               todo=N_("check that it is the scan and not a thumbnail or icon; put the full scan "
+                                       "in its place or take the file out of the item folder"))
             if max(width, height) > MAX_PAGE_SIDE:
-                raise BadInput(f"{which}the image is {width}x{height} pixels, longer than a page image can be "
-                               f"({MAX_PAGE_SIDE} pixels at most on each side)",
-                               todo="split it into pages or rescan it at a lower resolution")
+                raise BadInput(N_("{frame}the image is {width}x{height} pixels, longer than a page image can be "
+                                  "({most} pixels at most on each side)", frame=which, width=width, height=height,
+                                  most=MAX_PAGE_SIDE),
+                               todo=N_("split it into pages or rescan it at a lower resolution"))
             found = {"frame": frame, "width": width, "height": height, "mode": image.mode,
                      "format": image.format or ""}
             if decode:
@@ -201,14 +208,14 @@ def check_page_file(path: Path, profile: Profile, max_pixels: int, decode: bool 
     return frames, warnings
 
 
-def decode_all(paths: list[Path], profile: Profile, max_pixels: int) -> list[tuple[Path, str]]:
+def decode_all(paths: list[Path], profile: Profile, max_pixels: int) -> list[tuple[Path, Reason]]:
     """Decode each file in full: (path, reason) for each that is damaged."""
     damaged = []
     for path in paths:
         try:
             _frames(path, profile, max_pixels, decode=True, resolve=False)
         except BadInput as exc:
-            damaged.append((path, exc.message))
+            damaged.append((path, exc.words))
     return damaged
 
 
@@ -221,9 +228,10 @@ def load_page(page: PageSource) -> np.ndarray:
         try:
             return _pixels(image)
         except (ValueError, TypeError, OSError, KeyError, IndexError, ArithmeticError):
-            raise BadInput(f"the image's pixels (colour mode {image.mode}) cannot be turned into a grey or colour "
-                           "page", todo="save it again as an 8-bit grey or colour TIFF or PNG, or rescan the "
-                                        "page") from None
+            raise BadInput(N_("the image's pixels (colour mode {mode}) cannot be turned into a grey or colour "
+                              "page", mode=image.mode),
+                           todo=N_("save it again as an 8-bit grey or colour TIFF or PNG, or rescan the "
+                                   "page")) from None
 
 
 def _pixels(image: Image.Image) -> np.ndarray:

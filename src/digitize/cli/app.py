@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 
-# Prefect's own console logging would break the progress bar; its logs still reach the Prefect UI.
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# The flows' logs reach the Prefect server at INFO (`digitize serve`'s runs pass this environment on);
+# `digitize run` keeps them off its own console (cli/run.py).
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import typer  # noqa: E402

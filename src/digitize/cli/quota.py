@@ -12,7 +12,7 @@ import typer
 
 from digitize.cli.output import Column, console, plain_output, print_table
 from digitize.core.errors import BadInput
-from digitize.core.words import DEFAULT_LANGUAGE, LANGUAGES
+from digitize.core.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 Language = Enum("Language", {code: code for code in LANGUAGES}, type=str)  # those with a catalogue
 

@@ -55,7 +55,7 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
     progress.listen(shown.on_event)
     try:
         if prefect or os.environ.get("PREFECT_API_URL"):
-            summary = _run_flow(request, profile, library, workers, dask, shown)
+            summary = _run_flow(request, dask, shown)
         else:
             summary = _run_engine(request, dask, shown)
     finally:
@@ -97,21 +97,41 @@ def _run_engine(request, dask: str, shown: RunProgress) -> BatchSummary:
         runner.close()
 
 
-def _run_flow(request, profile: str | None, library: str | None, workers: int | None, dask: str,
-              shown: RunProgress) -> BatchSummary:
+def _run_flow(request, dask: str, shown: RunProgress) -> BatchSummary:
     """The digitize-batch flow, against PREFECT_API_URL (or a temporary Prefect server)."""
     import gc
 
     if not os.environ.get("PREFECT_API_URL"):
         console.print("[dim]No PREFECT_API_URL set: the flow runs on a temporary Prefect server (about 15 s to "
                       "start).")
-    from flows.batch import digitize_batch, task_runner
+    # Prefect's console shows its warnings only; the flow's own lines go to the server (this command
+    # prints the summary itself, and the progress bar stays whole).
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    from flows.batch import batch_summary, digitize_batch, task_runner
 
+    _keep_run_logs_off_the_console()
     gc.freeze()
-    flow = digitize_batch.with_options(task_runner=task_runner(dask, workers)) if dask else digitize_batch
+    flow = digitize_batch.with_options(task_runner=task_runner(dask, request.workers)) if dask else digitize_batch
     with shown:
-        return flow(batch=request.batch, out=request.out, profile=profile, library=library, workers=workers,
-                    new_version=request.new_version, dpi=request.dpi)
+        state = flow(batch=request.batch, out=str(request.out), profile=request.default_profile,
+                     library=request.library or "", workers=request.workers, new_version=request.new_version,
+                     dpi=request.dpi or 0, return_state=True)
+    return batch_summary(state)
+
+
+def _keep_run_logs_off_the_console() -> None:
+    """The flow's and its tasks' log lines (an item failed, the run ended Failed) reach the Prefect
+    server and not this terminal, where the summary says the same."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    def not_a_run_line(record: logging.LogRecord) -> bool:
+        return not record.name.startswith(("prefect.flow_runs", "prefect.task_runs"))
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            handler.addFilter(not_a_run_line)
 
 
 def serve() -> None:

@@ -1,10 +1,13 @@
 """One exception hierarchy and one table of exit codes. Each error says what went wrong, where,
 and what to do; its class gives the process exit code (sysexits-style, as OCRmyPDF does), one
-meaning per code."""
+meaning per code. Its words may be translatable Texts (digitize.core.i18n): ``message`` and
+``reason`` are English, ``words`` the same in parts a catalogue translates."""
 
 from __future__ import annotations
 
 from enum import IntEnum
+
+from digitize.core.i18n import Reason, Text, as_text
 
 
 class ExitCode(IntEnum):
@@ -26,18 +29,20 @@ class ExitCode(IntEnum):
 class DigitizeError(Exception):
     exit_code = ExitCode.failed
 
-    def __init__(self, what: str, where: str | None = None, todo: str | None = None):
-        self.what, self.where, self.todo = what, where, todo
+    def __init__(self, what: str | Text, where: str | None = None, todo: str | Text | None = None):
+        self.what, self.where, self.todo = str(what), where, None if todo is None else str(todo)
+        self.words = Reason(what=as_text(what), where=None if where is None else str(where),
+                            todo=None if not todo else as_text(todo))
         super().__init__(self.message)
 
     @property
     def message(self) -> str:
-        return f"{self.where}: {self.reason}" if self.where else self.reason
+        return str(self.words)
 
     @property
     def reason(self) -> str:
         """What went wrong and what to do, for a report that names the place itself."""
-        return f"{self.what}. {self.todo[0].upper()}{self.todo[1:]}" if self.todo else self.what
+        return str(self.words.without_where())
 
 
 class BadInput(DigitizeError):

@@ -8,7 +8,9 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from digitize.core.i18n import Reason, Text
 
 SAFE_ID = re.compile(r"^[^\W_][\w.\-]{0,127}$")  # never '_' or '.' first: the store's own folders (_versions)
 # C0 and C1 control characters that XML 1.0 cannot hold (tab, line feed and carriage return it can);
@@ -267,18 +269,34 @@ class PageRecord(BaseModel):
 
 
 class Problem(BaseModel):
-    """Something wrong with an input file or item, in words an operator can act on."""
+    """Something wrong with an input file or item, in words an operator can act on. Made with a
+    translatable ``reason`` (a Text or Reason, digitize.core.i18n), it keeps the English words in
+    ``reason`` and the parts a catalogue translates in ``translatable``."""
 
     item: str
     file: str | None = None
     reason: str
     severity: Severity = Severity.error
     path: Path | None = Field(None, exclude=True)  # the file on disk, for the quarantine copy
+    translatable: Reason | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _translatable_reason(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("reason"), (Text, Reason)):
+            words = data["reason"] if isinstance(data["reason"], Reason) else Reason(what=data["reason"])
+            data = {**data, "reason": str(words), "translatable": words}
+        return data
+
+    def reason_in(self, lang: str) -> str:
+        """The reason in ``lang`` (English where it was not written translatable)."""
+        return self.reason if self.translatable is None else self.translatable.in_language(lang)
 
 
 class ItemResult(BaseModel):
     item_id: str
     library: str
+    folder: str = ""  # the item's folder in the batch, as reports show its name
     secret: bool = False  # a secret item: never named in anything others may see (logs, Prefect, artifacts)
     status: Status
     stored: str | None = None  # where the item was stored and verified
@@ -291,6 +309,7 @@ class ItemResult(BaseModel):
     problems: list[Problem] = []
     folder: str = ""  # the item's folder in the batch, as reports show it (two rows of one id told apart)
     already_done: bool = False  # finished by an earlier run and left as it was by this one
+    quarantine: str | None = None  # the folder its bad files were copied to, with the reasons
 
 
 class BatchSummary(BaseModel):

@@ -80,7 +80,7 @@ def page(item_id: str, source: PageSource, profile: Profile, folder: Path, ocr_t
         try:
             return pipeline.process_page(source, profile, folder, ocr_timeout)
         except BadInput as exc:
-            return Problem(item=item_id, file=source.name, reason=exc.message, path=source.path)
+            return Problem(item=item_id, file=source.name, reason=exc.words, path=source.path)
         except ToolError:
             if attempt == PAGE_ATTEMPTS:
                 raise
@@ -187,8 +187,10 @@ def take_in(request: BatchRequest, runner: Runner) -> tuple[list[intake.ItemPlan
     catalogue, catalogue_problems = read_catalogue(request.batch)
     problems += catalogue_problems
     defaults = {key: value for key, value in (("library", request.library), ("dpi", request.dpi)) if value}
-    intakes = [runner.submit("ingest-item", f"item folder {number}", intake_item, folder, request.batch, row,
-                             request.profiles, request.default_profile, request.max_pixels, defaults)
+    library_defaults = load_library_defaults(request.profiles)
+    intakes = [runner.submit("ingest-item", "intake " + intake_name(number, folder, row, defaults, library_defaults),
+                             intake_item, folder, request.batch, row, request.profiles, request.default_profile,
+                             request.max_pixels, defaults)
                for number, (folder, row) in enumerate(found, start=1)]
     plans = []
     for future in intakes:
@@ -305,6 +307,45 @@ def shown(item: ItemResult | ItemMetadata, number: int | None = None) -> str:
     return ("a secret item" if number is None else f"secret item {number}") if secret else name
 
 
+def item_name(meta: ItemMetadata, folder: Path, number: int) -> str:
+    """An item's task name: its id and folder (a secret item: its number in the batch alone)."""
+    if meta.access == Access.secret:
+        return shown(meta, number)
+    return f"{meta.id} (folder {pagefiles.shown_name(folder.name)})"
+
+
+def intake_name(number: int, folder: Path, row: dict | None, defaults: dict, library_defaults: dict) -> str:
+    """The intake task's name, from a first look at the item's metadata (its task reads it again):
+    the id and folder; a secret item its number alone; an item whose metadata cannot be read its
+    folder, unless its metadata or a library's defaults say "secret" anywhere."""
+    try:
+        return item_name(intake.read_item_metadata(folder, row, defaults, library_defaults), folder, number)
+    except (DigitizeError, OSError):  # the intake task says what is wrong; its name must not stop the run
+        pass
+    said = [repr(row), *(str(values.get("access", "")) for values in library_defaults.values())]
+    toml = folder / intake.ITEM_FILE
+    try:
+        if toml.is_file() and not toml.is_symlink():  # never a pipe, which would block
+            said.append(toml.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        pass
+    if any(Access.secret.value in words.lower() for words in said):
+        return f"item folder {number}"
+    return f"folder {pagefiles.shown_name(folder.name)}"
+
+
+def failed_work(outcome: object) -> bool:
+    """Whether the outcome of a piece of work handed to the runner fails its item: a bad page, an
+    item refused at intake, an item the store refused (a runner may show that work as failed)."""
+    if isinstance(outcome, Problem):
+        return outcome.severity == Severity.error
+    if isinstance(outcome, intake.ItemPlan):
+        return not outcome.ok
+    if isinstance(outcome, tuple) and outcome and isinstance(outcome[0], ItemResult):
+        return outcome[0].status == Status.failed
+    return False
+
+
 def failure_reason(exc: Exception, work: str) -> str:
     """What an operator reads for a failure: our errors say it themselves; anything else is a bug."""
     return exc.message if isinstance(exc, DigitizeError) else f"{work} failed: {exc!r}"
@@ -377,6 +418,7 @@ class _Items:
     def __init__(self, request: BatchRequest, runner: Runner, session, store: storage.Store, catalogue: list):
         self.request, self.runner, self.session, self.store = request, runner, session, store
         self.catalogue = catalogue
+        self.plans: list[intake.ItemPlan] = []
         self.quarantine = request.out / "_quarantine" / request.batch.name
         self.results: dict[int, tuple[ItemResult, StoredManifest | None]] = {}
         self.events: queue.SimpleQueue = queue.SimpleQueue()  # (handler, future) of finished work
@@ -392,6 +434,7 @@ class _Items:
 
     def start(self, plans: list[intake.ItemPlan]) -> None:
         """Start every item, in batch order, until a fault stops the run."""
+        self.plans = plans
         for index, plan in enumerate(plans):
             if self.stopped:
                 break
@@ -498,7 +541,8 @@ class _Items:
         if changed:
             log.info("%s: metadata changed (%s), stored again as a new version", shown(plan.meta),
                      ", ".join(changed))
-            self.submit("update-item", f"update {shown(plan.meta, index + 1)}", pipeline.redescribe_item,
+            self.submit("update-item", f"update {item_name(plan.meta, plan.folder, index + 1)}",
+                        pipeline.redescribe_item,
                         (earlier, plan.meta, description, folder, changed),
                         lambda future: self.assembled(index, plan, folder, [], future))
             return
@@ -571,7 +615,7 @@ class _Items:
             self.results[job.index] = (self.failed(plan, problems), None)
             return
         base = self.store.url(pipeline.item_key(plan.meta))
-        self.submit("assemble-item", f"assemble {shown(plan.meta, job.index + 1)}", assemble,
+        self.submit("assemble-item", f"assemble {item_name(plan.meta, plan.folder, job.index + 1)}", assemble,
                     (plan, self.catalogue, job.profile, records, job.folder, problems,
                      time.monotonic() - job.began, ingest_date(job.folder), base),
                     lambda future: self.assembled(job.index, plan, job.folder, problems, future))
@@ -592,7 +636,7 @@ class _Items:
 
     def submit_store(self, index: int, folder: Path, record: ItemRecord) -> None:
         request = self.request
-        self.submit("store-item", f"store {shown(record.metadata, index + 1)}", store,
+        self.submit("store-item", f"store {item_name(record.metadata, self.plans[index].folder, index + 1)}", store,
                     (record, folder, request.store_url, request.multipart_mb,
                      request.new_version or record.new_version),
                     lambda future: self.stored(index, record, future))
@@ -609,10 +653,11 @@ class _Items:
 
     def failed(self, plan: intake.ItemPlan, problems: list[Problem]) -> ItemResult:
         """Record a failed item; its quarantine entry says why, with a copy of each bad file."""
+        quarantined = None
         if any(problem.severity == Severity.error for problem in problems):
-            pagefiles.quarantine_item(self.quarantine, plan.folder, plan.label, problems)
+            quarantined = pagefiles.quarantine_item(self.quarantine, plan.folder, plan.label, problems)
             self.quarantined = True
         meta = plan.meta
         return ItemResult(item_id=plan.label, library=meta.library if meta else "", status=Status.failed,
                           secret=meta is not None and meta.access == Access.secret, pages=len(plan.pages),
-                          problems=problems)
+                          problems=problems, quarantine=quarantined and str(quarantined))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from digitize.core.errors import BadInput, ConfigError
 from digitize.core.files import write_atomic
 from digitize.core.models import Category
-from digitize.core.words import Words, translator
+from digitize.core.i18n import Words, translator
 from digitize.ledger.database import Holding, Item, Library
 from digitize.ledger.plans import Plan, target_for
 
