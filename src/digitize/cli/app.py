@@ -16,12 +16,12 @@ import os
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import typer  # noqa: E402
-from rich.markup import escape  # noqa: E402
 from typer._click.exceptions import UsageError  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
 from digitize.cli import backup, export, fixity, quota, run, search, users, web  # noqa: E402
-from digitize.cli.output import error, errors  # noqa: E402
+from digitize.cli.language import _, said  # noqa: E402
+from digitize.cli.output import error  # noqa: E402
 from digitize.core.errors import DigitizeError, ExitCode  # noqa: E402
 
 
@@ -42,7 +42,7 @@ class _Commands(TyperGroup):
         except UsageError as exc:  # a command's own line: an unknown command, a missing argument, a bad value
             raise _usage(exc) from None
         except DigitizeError as exc:
-            error(exc.message)
+            error(said(exc.words))
             raise typer.Exit(int(exc.exit_code)) from None
         except OSError as exc:  # the disk or the system, not a bug: its own words, no traceback
             where = f"{exc.filename}: " if exc.filename else ""
@@ -53,9 +53,8 @@ class _Commands(TyperGroup):
         except Exception as exc:
             if os.environ.get("DIGITIZE_DEBUG"):
                 raise
-            errors.print(f"[red]error:[/] unexpected failure ({escape(type(exc).__name__)}: {escape(str(exc))[:300]}); "
-                         "this is a bug: run again with DIGITIZE_DEBUG=1 for the details and report them",
-                         highlight=False)
+            error(_("unexpected failure ({failure}); this is a bug: run again with DIGITIZE_DEBUG=1 for the "
+                    "details and report them", failure=f"{type(exc).__name__}: {str(exc)[:300]}"))
             raise typer.Exit(int(ExitCode.failed)) from None
 
 
@@ -66,13 +65,15 @@ def _usage(exc: UsageError) -> UsageError:
     return exc
 
 
-app = typer.Typer(cls=_Commands, help="Digitization pipeline for Vietnamese libraries.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+# Help texts are read as Markdown: paragraphs flow to the terminal's width, and "[default: ...]"
+# stays as written (Rich markup would take it for a tag and drop it).
+app = typer.Typer(cls=_Commands, help=_("Digitization pipeline for Vietnamese libraries."), no_args_is_help=True,
+                  pretty_exceptions_enable=False, rich_markup_mode="markdown")
 
 
 @app.callback()
 def main() -> None:
-    """Scanner batches to searchable PDF/A with Vietnamese OCR."""
+    pass
 
 
 # In the order of `digitize --help`, the groups last.

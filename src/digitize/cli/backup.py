@@ -8,13 +8,14 @@ from typing import Optional
 
 import typer
 
+from digitize.cli.language import _, described
 from digitize.cli.output import console, table
 
 
-def backup(to: Optional[str] = typer.Option(None, "--to", help="store for the snapshot: folder, file:///path or "
-                                                               "s3://bucket/prefix [default: DIGITIZE_STORE]"),
-           list_: bool = typer.Option(False, "--list", help="list the snapshots in the store instead")) -> None:
-    """Snapshot the quota ledger and the profiles into the store (_backups/ledger/<UTC time>/)."""
+@described(_("Snapshot the quota ledger and the profiles into the store (_backups/ledger/<UTC time>/)."))
+def backup(to: Optional[str] = typer.Option(None, "--to", help=_("store for the snapshot: folder, file:///path or "
+                                                               "s3://bucket/prefix [default: DIGITIZE_STORE]")),
+           list_: bool = typer.Option(False, "--list", help=_("list the snapshots in the store instead"))) -> None:
     from digitize.preservation import backup as backups
     from digitize.store import storage
     from digitize.core.settings import get_settings, shown_url
@@ -40,13 +41,13 @@ def backup(to: Optional[str] = typer.Option(None, "--to", help="store for the sn
     console.print(snapshots)
 
 
-def restore(snapshot: str = typer.Argument("latest", help="the snapshot's UTC time (digitize backup --list) "
-                                                          "or latest"),
-            from_: Optional[str] = typer.Option(None, "--from", help="store holding the snapshots "
-                                                                     "[default: DIGITIZE_STORE]"),
-            profiles: Optional[Path] = typer.Option(None, "--profiles", help="also unpack the snapshot's profiles "
-                                                                              "into this folder")) -> None:
-    """Rebuild the ledger (DIGITIZE_LEDGER, which must be empty) from a snapshot, then migrate it."""
+@described(_("Rebuild the ledger (DIGITIZE_LEDGER, which must be empty) from a snapshot, then migrate it."))
+def restore(snapshot: str = typer.Argument("latest", help=_("the snapshot's UTC time (digitize backup --list) "
+                                                          "or latest")),
+            from_: Optional[str] = typer.Option(None, "--from", help=_("store holding the snapshots "
+                                                                     "[default: DIGITIZE_STORE]")),
+            profiles: Optional[Path] = typer.Option(None, "--profiles", help=_("also unpack the snapshot's profiles "
+                                                                              "into this folder"))) -> None:
     from digitize.preservation import backup as backups
     from digitize.store import storage
     from digitize.core.settings import get_settings, shown_url

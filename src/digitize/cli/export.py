@@ -9,15 +9,16 @@ from typing import Optional
 import typer
 
 from digitize.cli.connect import ledger_and_store
+from digitize.cli.language import _, described
 from digitize.cli.output import console
 
 
-def export(items: Optional[list[str]] = typer.Argument(None, help="LIBRARY/ITEM_ID ... [default: every stored item]"),
-           to: str = typer.Option(..., "--to", help="folder, file:///path or s3://bucket/prefix"),
-           masters: bool = typer.Option(True, "--masters/--no-masters", help="put the masters in the bags"),
-           public: bool = typer.Option(False, "--public", help="a public package: restricted and secret items "
-                                                               "are left out")) -> None:
-    """BagIt packages (one per item) with the PDF/A, METS, DC, ALTO, text and masters."""
+@described(_("BagIt packages (one per item) with the PDF/A, METS, DC, ALTO, text and masters."))
+def export(items: Optional[list[str]] = typer.Argument(None, help=_("LIBRARY/ITEM_ID ... [default: every stored item]")),
+           to: str = typer.Option(..., "--to", help=_("folder, file:///path or s3://bucket/prefix")),
+           masters: bool = typer.Option(True, "--masters/--no-masters", help=_("put the masters in the bags")),
+           public: bool = typer.Option(False, "--public", help=_("a public package: restricted and secret items "
+                                                               "are left out"))) -> None:
     from digitize.preservation import export as exporting
     from digitize.core.settings import get_settings
 
@@ -32,10 +33,10 @@ def export(items: Optional[list[str]] = typer.Argument(None, help="LIBRARY/ITEM_
     console.print(f"{len(report.written)} bags written, {len(report.skipped)} skipped")
 
 
-def dataset(library: str = typer.Argument(..., help="library code"),
-            out: Optional[Path] = typer.Option(None, "--out", help="file to write [default: print]")) -> None:
-    """DCAT (JSON-LD) description of a library's digitized collection, for an open-data portal; its
-    links (OAI-PMH, the collection page, the IIIF collection) are under DIGITIZE_PUBLIC_URL."""
+@described(_("DCAT (JSON-LD) description of a library's digitized collection, for an open-data portal; its links "
+             "(OAI-PMH, the collection page, the IIIF collection) are under DIGITIZE_PUBLIC_URL."))
+def dataset(library: str = typer.Argument(..., help=_("library code")),
+            out: Optional[Path] = typer.Option(None, "--out", help=_("file to write [default: print]"))) -> None:
     import json
     from datetime import date
 
@@ -43,7 +44,7 @@ def dataset(library: str = typer.Argument(..., help="library code"),
     from digitize.core.settings import get_settings
 
     links = get_settings().links()
-    session, _ = ledger_and_store()
+    session, _store = ledger_and_store()
     record = dcat_record(session, library, links, date.today())
     text = json.dumps(record, ensure_ascii=False, indent=1)
     if out:
@@ -53,10 +54,10 @@ def dataset(library: str = typer.Argument(..., help="library code"),
         print(text)
 
 
-def union_catalogue(library: str = typer.Argument(..., help="library code"),
-                    out: Path = typer.Option(..., "--out", help="MARCXML file to write")) -> None:
-    """MARCXML of the library's public digitized items, each with 856 links to its item page and its
-    PDF/A under DIGITIZE_PUBLIC_URL."""
+@described(_("MARCXML of the library's public digitized items, each with 856 links to its item page and its PDF/A "
+             "under DIGITIZE_PUBLIC_URL."))
+def union_catalogue(library: str = typer.Argument(..., help=_("library code")),
+                    out: Path = typer.Option(..., "--out", help=_("MARCXML file to write"))) -> None:
     from digitize.preservation import export as exporting
     from digitize.core.settings import get_settings
 

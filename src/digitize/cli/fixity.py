@@ -10,14 +10,15 @@ import typer
 from rich.markup import escape
 
 from digitize.cli.connect import ledger_and_store
+from digitize.cli.language import _, described
 from digitize.cli.output import console
 from digitize.core.errors import ExitCode
 
 
-def audit(library: Optional[str] = typer.Option(None, "--library", help="only this library's items")) -> None:
-    """Fixity check: every object of every item the ledger records as stored is read again from the
-    store and compared with the size and SHA-256 it was stored with; missing or changed objects are
-    reported (exit code 5), objects the ledger does not list as warnings."""
+@described(_("Fixity check: every object of every item the ledger records as stored is read again from the store "
+             "and compared with the size and SHA-256 it was stored with; missing or changed objects are reported "
+             "(exit code 5), objects the ledger does not list as warnings."))
+def audit(library: Optional[str] = typer.Option(None, "--library", help=_("only this library's items"))) -> None:
     from digitize.preservation import fixity
     from digitize.core.settings import get_settings, shown_url
 
@@ -40,13 +41,12 @@ def audit(library: Optional[str] = typer.Option(None, "--library", help="only th
         raise typer.Exit(int(ExitCode.fixity))
 
 
-def repair(library: Optional[str] = typer.Option(None, "--library", help="only this library's items"),
-           out: Optional[Path] = typer.Option(None, "--out", help="output folder holding the local copies "
-                                                                  "[default: $DIGITIZE_DATA/out]")) -> None:
-    """Send what the audit finds missing or changed in the store again from the local copies, each
-    checked against the SHA-256 the ledger records; a changed object is kept under _versions/ before
-    the good copy takes its place. Items that cannot be repaired are named with what to do (exit
-    code 5)."""
+@described(_("Send what the audit finds missing or changed in the store again from the local copies, each checked "
+             "against the SHA-256 the ledger records; a changed object is kept under _versions/ before the good "
+             "copy takes its place. Items that cannot be repaired are named with what to do (exit code 5)."))
+def repair(library: Optional[str] = typer.Option(None, "--library", help=_("only this library's items")),
+           out: Optional[Path] = typer.Option(None, "--out", help=_("output folder holding the local copies "
+                                                                  "[default: $DIGITIZE_DATA/out]"))) -> None:
     from digitize.preservation import fixity
     from digitize.core.settings import get_settings, shown_url
 

@@ -1,5 +1,5 @@
 """What the commands print, in one place: the consoles (results on stdout, errors on stderr), error
-lines, tables, progress and the batch summary.
+lines, tables, progress and the batch summary, in the command's language (digitize.cli.language).
 
 Two forms of output: for a terminal, tables whose columns wrap (nothing is ever cut, an item id is
 never split); for a log (stdout not a terminal, as under cron, or `--plain`), one line per row with
@@ -20,17 +20,20 @@ from rich.progress import (BarColumn, Progress, ProgressColumn, Task, TaskID, Te
 from rich.table import Table
 from rich.text import Text
 
+from digitize.cli.language import LANGUAGE, _
 from digitize.core.models import BatchSummary, ItemResult, Severity, Status
+from digitize.engine.public_summary import problem_said
 
 console = Console()
 errors = Console(stderr=True)
+ERROR = _("error:")  # the start of an error line
 NEW_VERSION_HINT = "--new-version"  # a failure whose reason says a rerun with this option replaces the stored item
 
 
 def error(text: str) -> None:
     """`error: TEXT` on stderr; TEXT is shown as it is (escaped, never read as markup), on one line
     when stderr is a log."""
-    errors.print(f"[red]error:[/] {escape(text)}", highlight=False, soft_wrap=not errors.is_terminal)
+    errors.print(f"[red]{escape(ERROR)}[/] {escape(text)}", highlight=False, soft_wrap=not errors.is_terminal)
 
 
 def plain_output(asked: bool = False) -> bool:
@@ -157,7 +160,7 @@ class _Left(TimeRemainingColumn):
     def render(self, task: Task) -> Text:
         if task.total is None or task.finished:
             return Text("")
-        return super().render(task).append(" left")
+        return Text(_("{time} left", time=super().render(task).plain), style="progress.remaining")
 
 
 def progress_bar(noun: str, transient: bool) -> Progress:
@@ -175,8 +178,8 @@ class RunProgress:
         self.bar = Progress(TextColumn("[bold]{task.fields[stage]}"), BarColumn(bar_width=20), _Count(),
                             TimeElapsedColumn(), _Left(), TextColumn("{task.description}"),
                             console=console, transient=plain, disable=not console.is_terminal)
-        self.intake: TaskID = self.bar.add_task("", total=None, stage="starting", noun="item folders")
-        self.pages: TaskID = self.bar.add_task("", total=None, stage="pages", noun="pages", visible=False,
+        self.intake: TaskID = self.bar.add_task("", total=None, stage=_("starting"), noun=_("item folders"))
+        self.pages: TaskID = self.bar.add_task("", total=None, stage=_("pages"), noun=_("pages"), visible=False,
                                                start=False)
 
     def __enter__(self) -> RunProgress:
@@ -188,7 +191,7 @@ class RunProgress:
 
     def on_event(self, event: str, count: int, name: str) -> None:
         if event == "folders":
-            self.bar.update(self.intake, total=count, stage="intake")
+            self.bar.update(self.intake, total=count, stage=_("intake"))
         elif event == "taken-in":
             self.bar.update(self.intake, advance=1, description=escape(name))
         elif event == "total":
@@ -201,12 +204,17 @@ class RunProgress:
             self.bar.advance(self.pages, count)
 
 
-STATUS_WORDS = {Status.ok: "ok", Status.waiting: "waiting for storage", Status.failed: "failed"}
-SUMMARY_COLUMNS = [Column("item", "key"), Column("folder", "text"),
-                   Column("status", "words", colours={"ok": "green", "failed": "red", "waiting": "yellow"}),
-                   Column("pages", right=True), Column("mean confidence", right=True, short="conf."),
-                   Column("not syllables", right=True), Column("to review", right=True),
-                   Column("seconds", "words", right=True), Column("output or reason", "text")]
+STATUS_WORDS = {Status.ok: _("ok"), Status.waiting: _("waiting for storage"), Status.failed: _("failed")}
+WAITING = _("waiting")  # a terminal's short status word: the reason says for what
+SEVERITY_WORDS = {Severity.warning: _("warning"), Severity.error: _("error")}
+SUMMARY_KEYS = ["item", "folder", "status", "pages", "mean confidence", "not syllables", "to review", "seconds",
+                "output or reason"]  # the columns, as summary_rows names them whatever the language
+SUMMARY_COLUMNS = [Column(_("item"), "key"), Column(_("folder"), "text"),
+                   Column(_("status"), "words", colours={STATUS_WORDS[Status.ok]: "green",
+                                                         STATUS_WORDS[Status.failed]: "red", WAITING: "yellow"}),
+                   Column(_("pages"), right=True), Column(_("mean confidence"), right=True, short=_("conf.")),
+                   Column(_("not syllables"), right=True), Column(_("to review"), right=True),
+                   Column(_("seconds"), "words", right=True), Column(_("output or reason"), "text")]
 TERMINAL_LEAVES_OUT = ("not syllables", "to review")  # said in the output cell of a terminal's table
 
 
@@ -217,33 +225,31 @@ def summary_rows(summary: BatchSummary, plain: bool) -> tuple[list[Column], list
     if plain:
         return SUMMARY_COLUMNS, rows
     named_otherwise = any(row[1] != row[0] for row in rows)
-    columns = [c for c in SUMMARY_COLUMNS
-               if c.header not in TERMINAL_LEAVES_OUT and (c.header != "folder" or named_otherwise)]
+    keys = [key for key in SUMMARY_KEYS if key not in TERMINAL_LEAVES_OUT and (key != "folder" or named_otherwise)]
     shown = []
     for item, row in zip(summary.items, rows):
-        cells = dict(zip((c.header for c in SUMMARY_COLUMNS), row))
+        cells = dict(zip(SUMMARY_KEYS, row))
         if cells["folder"] == cells["item"]:
             cells["folder"] = ""
         if item.status == Status.waiting:
-            cells["status"] = "waiting"  # its reason says for what
-        notes = [f"not syllables {cells['not syllables']}" if item.not_syllables else "",
-                 f"{cells['to review']} pages to review" if cells["to review"] != "0" else ""]
+            cells["status"] = WAITING
+        notes = [_("not syllables {share}", share=cells["not syllables"]) if item.not_syllables else "",
+                 _("{count} pages to review", count=cells["to review"]) if cells["to review"] != "0" else ""]
         if any(notes):
             cells["output or reason"] += "\n" + "; ".join(note for note in notes if note)
-        shown.append([cells[c.header] for c in columns])
-    return columns, shown
+        shown.append([cells[key] for key in keys])
+    return [SUMMARY_COLUMNS[SUMMARY_KEYS.index(key)] for key in keys], shown
 
 
 def _summary_row(item: ItemResult) -> list[str]:
     shown = [p for p in item.problems if p.severity == Severity.error or item.status == Status.waiting]
-    detail = item.pdf if item.status == Status.ok else "; ".join(
-        f"{p.file + ': ' if p.file else ''}{p.reason}" for p in shown)
-    status = STATUS_WORDS.get(item.status, "failed")
+    detail = item.pdf if item.status == Status.ok else "; ".join(problem_said(p, LANGUAGE) for p in shown)
+    status = STATUS_WORDS.get(item.status, STATUS_WORDS[Status.failed])
     return [item.item_id, item.folder or item.item_id, status, str(item.pages),
             f"{item.mean_confidence:.1f}" if item.mean_confidence is not None else "-",
             f"{item.not_syllables:.1%}" if item.not_syllables is not None else "-",
             str(sum(p.reason.startswith("to review") for p in item.problems)),
-            "already done" if item.already_done else f"{item.seconds:.1f}", detail or ""]
+            _("already done") if item.already_done else f"{item.seconds:.1f}", detail or ""]
 
 
 def print_summary(summary: BatchSummary, seconds: float, plain: bool, rerun: str) -> None:
@@ -251,12 +257,13 @@ def print_summary(summary: BatchSummary, seconds: float, plain: bool, rerun: str
     stopped if it did, then where the report and the quarantine are and what to run next; ``rerun``
     is the command that runs the batch again."""
     columns, rows = summary_rows(summary, plain)
-    print_table(f"Batch {Path(summary.batch).name}", columns, rows, plain)
+    print_table(_("Batch {name}", name=Path(summary.batch).name), columns, rows, plain)
     warnings = [p for i in summary.items for p in i.problems
                 if p.severity == Severity.warning and i.status != Status.waiting]
     for problem in summary.problems + warnings:
         where = " / ".join(x for x in (problem.item, problem.file) if x)
-        console.print(f"[yellow]{problem.severity.value}[/] {escape(where)}: {escape(problem.reason)}",
+        console.print(f"[yellow]{SEVERITY_WORDS[problem.severity]}[/] {escape(where)}: "
+                      f"{escape(problem.reason_in(LANGUAGE))}",
                       highlight=False, soft_wrap=plain or not console.is_terminal)
     ok = [i for i in summary.items if i.status == Status.ok]
     pages = sum(i.pages for i in ok)
@@ -264,32 +271,38 @@ def print_summary(summary: BatchSummary, seconds: float, plain: bool, rerun: str
     mean = f"{sum(confidences) / len(confidences):.1f}" if confidences else "-"
     waiting = sum(i.status == Status.waiting for i in summary.items)
     already = sum(i.already_done for i in ok)
-    line(f"items ok {len(ok)}, failed {len(summary.items) - len(ok) - waiting}"
-         + (f", waiting for storage {waiting}" if waiting else "") + f"; pages {pages}; "
-         f"mean confidence {mean}; time {seconds:.1f} s" + (f"; {already} items already done" if already else ""),
-         whole=plain)
+    line(_("items ok {ok}, failed {failed}", ok=len(ok), failed=len(summary.items) - len(ok) - waiting)
+         + (_(", waiting for storage {waiting}", waiting=waiting) if waiting else "")
+         + _("; pages {pages}; mean confidence {mean}; time {seconds} s", pages=pages, mean=mean,
+             seconds=f"{seconds:.1f}")
+         + (_("; {already} items already done", already=already) if already else ""), whole=plain)
     if summary.stopped:
-        left = f" {len(summary.not_done)} items left for the next run." if summary.not_done else ""
-        error(f"the run stopped: {summary.stopped}.{left}")
+        left = _(" {left} items left for the next run.", left=len(summary.not_done)) if summary.not_done else ""
+        error(_("the run stopped: {reason}.", reason=summary.stopped) + left)
     for text in closing(summary, rerun):  # whole, so that a path or a command is copied as it is
         line(text, whole=True)
 
 
 def closing(summary: BatchSummary, rerun: str) -> list[str]:
     """The closing lines: where the run's report and the quarantine are, and what to run next."""
-    lines = [f"report: {summary.report}" if summary.report else "report: not written (see the error above)"]
+    lines = [_("report: {path}", path=summary.report) if summary.report
+             else _("report: not written (see the error above)")]
     if summary.quarantine:
-        lines.append(f"quarantine: {summary.quarantine} (what failed, with the reason beside it)")
+        lines.append(_("quarantine: {path} (what failed, with the reason beside it)", path=summary.quarantine))
     failed = [i for i in summary.items if i.status == Status.failed]
     batch_errors = [p for p in summary.problems if p.severity == Severity.error]
     if summary.stopped:
-        lines.append(f"next: remove the cause of the stop above, then {rerun} (what is finished is kept)")
+        lines.append(_("next: remove the cause of the stop above, then {command} (what is finished is kept)",
+                       command=rerun))
     elif failed or batch_errors:
-        lines.append(f"next: fix what the reasons above say, then {rerun} (finished items are not done again)")
+        lines.append(_("next: fix what the reasons above say, then {command} (finished items are not done again)",
+                       command=rerun))
         if any(NEW_VERSION_HINT in p.reason for i in failed for p in i.problems):
-            lines.append(f"      or, for an item that replaces the stored one: {rerun} {NEW_VERSION_HINT}")
+            lines.append(_("      or, for an item that replaces the stored one: {command}",
+                           command=f"{rerun} {NEW_VERSION_HINT}"))
     elif any(i.status == Status.waiting for i in summary.items):
-        lines.append(f"next: {rerun} when the store can be reached (the waiting items are stored then)")
+        lines.append(_("next: {command} when the store can be reached (the waiting items are stored then)",
+                       command=rerun))
     else:
-        lines.append("next: nothing to do, every item is stored")
+        lines.append(_("next: nothing to do, every item is stored"))
     return lines

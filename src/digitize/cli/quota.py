@@ -9,62 +9,70 @@ from typing import Optional
 from enum import Enum
 
 import typer
+from rich.markup import escape
 
+from digitize.cli.language import _, described
 from digitize.cli.output import Column, console, plain_output, print_table
 from digitize.core.errors import BadInput
+from digitize.core.i18n import N_
 from digitize.core.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 Language = Enum("Language", {code: code for code in LANGUAGES}, type=str)  # those with a catalogue
 
-holdings_app = typer.Typer(help="The holdings register: what each library collected and manages.")
+holdings_app = typer.Typer(help=_("The holdings register: what each library collected and manages."))
 
 
 @holdings_app.command("import")
-def holdings_import(file: Path = typer.Argument(..., help="CSV, MARC21 (.mrc) or MARCXML export"),
-                    library: str = typer.Option(..., "--library", help="library code"),
-                    name: Optional[str] = typer.Option(None, "--name", help="library name (first import)"),
-                    province: Optional[str] = typer.Option(None, "--province", help="province code, e.g. hai-duong"),
-                    tier: Optional[str] = typer.Option(None, "--tier", help="provincial, district, specialized, "
-                                                                          "school, armed_forces or public")) -> None:
-    """Load (or update) a library's holdings register: the quota's denominator."""
+@described(_("Load (or update) a library's holdings register: the quota's denominator."))
+def holdings_import(file: Path = typer.Argument(..., help=_("CSV, MARC21 (.mrc) or MARCXML export")),
+                    library: str = typer.Option(..., "--library", help=_("library code")),
+                    name: Optional[str] = typer.Option(None, "--name", help=_("library name (first import)")),
+                    province: Optional[str] = typer.Option(None, "--province",
+                                                           help=_("province code, e.g. hai-duong")),
+                    tier: Optional[str] = typer.Option(None, "--tier", help=_("provincial, district, specialized, "
+                                                                            "school, armed_forces or public"))) -> None:
     from digitize.ledger import holdings, database as ledger
     from digitize.core.settings import get_settings
 
     settings = get_settings()
     if not file.is_file():
-        raise BadInput("file not found", str(file), "give the path of the catalogue export")
+        raise BadInput(N_("file not found"), str(file), N_("give the path of the catalogue export"))
     session = ledger.open_ledger(settings.ledger_url)
     from digitize.core.profiles import load_libraries
 
     found = holdings.ensure_library(session, library, name, province, tier,
                                     load_libraries(settings.profiles).get(library))
     report = holdings.import_file(session, file, found, settings.profiles)
+    rejected = _("rejected")
     for label, reason in report.rejected:
-        console.print(f"[yellow]rejected[/] {label}: {reason}")
-    console.print(f"{library}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-                  f"{len(report.rejected)} rejected")
+        console.print(f"[yellow]{escape(rejected)}[/] {escape(label)}: {escape(str(reason))}")
+    console.print(_("{library}: {added} added, {updated} updated, {unchanged} unchanged, {rejected} rejected",
+                    library=library, added=report.added, updated=report.updated, unchanged=report.unchanged,
+                    rejected=len(report.rejected)), markup=False)
 
 
-PROGRESS_COLUMNS = [Column("province"), Column("library"), Column("category"), Column("holdings", right=True),
-                    Column("digitized", right=True), Column("pages", right=True), Column("%", right=True),
-                    Column("target", right=True), Column("met", colours={"met": "green", "behind": "red"}),
-                    Column("pace/month", right=True), Column("target reached", "words")]
-ROLLUP_COLUMNS = [Column("province"), Column("tier"), Column("category"), Column("libraries", right=True),
-                  Column("holdings", right=True), Column("digitized", right=True), Column("%", right=True),
-                  Column("target", right=True)]
+MET, BEHIND = _("met"), _("behind")
+PROGRESS_COLUMNS = [Column(_("province")), Column(_("library")), Column(_("category")),
+                    Column(_("holdings"), right=True), Column(_("digitized"), right=True),
+                    Column(_("pages"), right=True), Column("%", right=True), Column(_("target"), right=True),
+                    Column(_("met"), colours={MET: "green", BEHIND: "red"}), Column(_("pace/month"), right=True),
+                    Column(_("target reached"), "words")]
+ROLLUP_COLUMNS = [Column(_("province")), Column(_("tier")), Column(_("category")), Column(_("libraries"), right=True),
+                  Column(_("holdings"), right=True), Column(_("digitized"), right=True), Column("%", right=True),
+                  Column(_("target"), right=True)]
 
 
 def _progress_row(r) -> list[str]:
-    met = "-" if r.met is None else ("met" if r.met else "behind")
-    reached = str(r.projected) if r.projected else ("-" if r.target is None else "not at this pace")
+    met = "-" if r.met is None else (MET if r.met else BEHIND)
+    reached = str(r.projected) if r.projected else ("-" if r.target is None else _("not at this pace"))
     return [r.province, r.library, r.category, str(r.holdings), str(r.digitized), str(r.pages), f"{r.percent:.1f}",
             "-" if r.target is None else f"{r.target}", met, f"{r.pace:.1f}", reached]
 
 
-def quota(province: Optional[str] = typer.Option(None, "--province"),
-          library: Optional[str] = typer.Option(None, "--library")) -> None:
-    """Progress per library and category against the province plan (one line per row, tab-separated,
-    when the output is not a terminal)."""
+@described(_("Progress per library and category against the province plan (one line per row, tab-separated, "
+               "when the output is not a terminal)."))
+def quota(province: Optional[str] = typer.Option(None, "--province", help=_("one province's libraries (its code)")),
+          library: Optional[str] = typer.Option(None, "--library", help=_("one library (its code)"))) -> None:
     from datetime import date
 
     from digitize.ledger import database as ledger, quota as quotas
@@ -76,21 +84,21 @@ def quota(province: Optional[str] = typer.Option(None, "--province"),
     quotas.require_known(session, province, library)
     rows = quotas.progress(session, load_plans(settings.profiles), date.today(), province, library)
     plain = plain_output()
-    print_table(f"Quota progress on {date.today():%d/%m/%Y}", PROGRESS_COLUMNS, [_progress_row(r) for r in rows],
+    print_table(_("Quota progress on {date}", date=f"{date.today():%d/%m/%Y}"), PROGRESS_COLUMNS, [_progress_row(r) for r in rows],
                 plain)
-    print_table("Per province and library tier", ROLLUP_COLUMNS,
+    print_table(_("Per province and library tier"), ROLLUP_COLUMNS,
                 [[r.province, r.tier, r.category, str(r.libraries), str(r.holdings), str(r.digitized),
                   f"{r.percent:.1f}", "-" if r.target is None else str(r.target)] for r in quotas.rollup(rows)],
                 plain)
 
 
-def report(period: str = typer.Option(..., "--period", help="2026-H1, 2026-H2 or 2026"),
-           province: Optional[str] = typer.Option(None, "--province", help="one province's libraries (its code)"),
-           library: Optional[str] = typer.Option(None, "--library", help="one library (its code)"),
+@described(_("The periodic report to the Department of Culture, as CSV and XLSX (Vietnamese by default)."))
+def report(period: str = typer.Option(..., "--period", help=_("2026-H1, 2026-H2 or 2026")),
+           province: Optional[str] = typer.Option(None, "--province", help=_("one province's libraries (its code)")),
+           library: Optional[str] = typer.Option(None, "--library", help=_("one library (its code)")),
            lang: Language = typer.Option(Language(DEFAULT_LANGUAGE), "--lang",
-                                         help="the language of the headers and names"),
-           out: Path = typer.Option(Path("."), "--out", help="folder for the CSV and XLSX files")) -> None:
-    """The periodic report to the Department of Culture, as CSV and XLSX (Vietnamese by default)."""
+                                         help=_("the language of the headers and names")),
+           out: Path = typer.Option(Path("."), "--out", help=_("folder for the CSV and XLSX files"))) -> None:
     from digitize.ledger import database as ledger, quota as quotas
     from digitize.ledger.plans import load_plans
     from digitize.core.settings import get_settings
@@ -99,4 +107,4 @@ def report(period: str = typer.Option(..., "--period", help="2026-H1, 2026-H2 or
     session = ledger.open_ledger(settings.ledger_url)
     made = quotas.period_report(session, load_plans(settings.profiles), period, province, library)
     paths = quotas.write_report(made, out, f"bao-cao-so-hoa-{library or province or 'all'}-{period}", lang.value)
-    console.print(f"{len(made.rows)} rows: {paths[0]} and {paths[1]}")
+    console.print(_("{rows} rows: {csv} and {xlsx}", rows=len(made.rows), csv=paths[0], xlsx=paths[1]), markup=False)

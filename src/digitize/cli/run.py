@@ -11,31 +11,37 @@ from typing import Optional
 
 import typer
 
+from digitize.cli.language import _, described
 from digitize.cli.output import RunProgress, console, plain_output, print_summary
 from digitize.core import progress
 from digitize.core.errors import BadInput, ExitCode
+from digitize.core.i18n import N_
 from digitize.core.models import BatchSummary
 
 
-def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per item"),
-        out: Optional[Path] = typer.Option(None, "--out", help="output folder [default: $DIGITIZE_DATA/out]"),
-        profile: Optional[str] = typer.Option(None, "--profile", help="material profile for items that name none"),
-        library: Optional[str] = typer.Option(None, "--library", help="library code for items that name none"),
-        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="pages at once [default: CPU cores]"),
+@described(_("Digitize the batch BATCH, with progress and a summary."))
+def run(batch: Path = typer.Argument(..., help=_("batch folder: one sub-folder per item")),
+        out: Optional[Path] = typer.Option(None, "--out", help=_("output folder [default: $DIGITIZE_DATA/out]")),
+        profile: Optional[str] = typer.Option(None, "--profile",
+                                              help=_("material profile for items that name none "
+                                                     "[default: DIGITIZE_DEFAULT_PROFILE, else quoc-ngu-modern]")),
+        library: Optional[str] = typer.Option(None, "--library", help=_("library code for items that name none")),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                              help=_("pages at once [default: DIGITIZE_WORKERS, else CPU cores]")),
         new_version: bool = typer.Option(False, "--new-version",
-                                         help="store changed items, keeping the stored copies as previous versions"),
+                                         help=_("store changed items, keeping the stored copies as previous "
+                                                "versions")),
         dpi: Optional[int] = typer.Option(None, "--dpi", min=50, max=4800,
-                                          help="scan resolution of the items whose metadata states none (for files "
-                                               "that record none or a wrong one) [default: from the files]"),
-        dask: Optional[str] = typer.Option(None, "--dask", help="run the pages on Dask: 'local' (a local cluster, "
+                                          help=_("scan resolution of the items whose metadata states none (for files "
+                                                 "that record none or a wrong one) [default: from the files]")),
+        dask: Optional[str] = typer.Option(None, "--dask", help=_("run the pages on Dask: 'local' (a local cluster, "
                                            "--workers single-threaded workers) or a scheduler address "
-                                           "tcp://HOST:8786 [default: DIGITIZE_DASK, else threads]"),
-        prefect: bool = typer.Option(False, "--prefect", help="run as the digitize-batch Prefect flow, shown in "
-                                     "the Prefect UI [default: when PREFECT_API_URL is set]"),
-        plain: bool = typer.Option(False, "--plain", help="output for a log: one line per item, nothing cut or "
-                                   "wrapped, no progress bar [default: when the output is not a terminal]"),
+                                           "tcp://HOST:8786 [default: DIGITIZE_DASK, else threads]")),
+        prefect: bool = typer.Option(False, "--prefect", help=_("run as the digitize-batch Prefect flow, shown in "
+                                     "the Prefect UI [default: when PREFECT_API_URL is set]")),
+        plain: bool = typer.Option(False, "--plain", help=_("output for a log: one line per item, nothing cut or "
+                                   "wrapped, no progress bar [default: when the output is not a terminal]")),
         ) -> None:
-    """Digitize the batch BATCH, with progress and a summary."""
     import time
 
     started = time.monotonic()
@@ -45,7 +51,8 @@ def run(batch: Path = typer.Argument(..., help="batch folder: one sub-folder per
     from digitize.core.settings import get_settings
 
     if not batch.is_dir():  # mistakes on the command line are reported before any work
-        raise BadInput("batch folder not found", str(batch), "give the path of a folder holding one folder per item")
+        raise BadInput(N_("batch folder not found"), str(batch),
+                       N_("give the path of a folder holding one folder per item"))
     settings = get_settings()
     request = BatchRequest.make(batch, settings, out, profile, library, workers, new_version, dpi)
     ocr.check_languages(get_profile(request.profiles, request.default_profile).all_languages)
@@ -102,8 +109,8 @@ def _run_flow(request, dask: str, shown: RunProgress) -> BatchSummary:
     import gc
 
     if not os.environ.get("PREFECT_API_URL"):
-        console.print("[dim]No PREFECT_API_URL set: the flow runs on a temporary Prefect server (about 15 s to "
-                      "start).")
+        console.print(_("No PREFECT_API_URL set: the flow runs on a temporary Prefect server (about 15 s to "
+                        "start)."), style="dim", markup=False)
     # Prefect's console shows its warnings only; the flow's own lines go to the server (this command
     # prints the summary itself, and the progress bar stays whole).
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
@@ -134,9 +141,10 @@ def _keep_run_logs_off_the_console() -> None:
             handler.addFilter(not_a_run_line)
 
 
+@described(_("Serve the Prefect deployments (digitize-batch, nightly-inbox at 01:00 Asia/Ho_Chi_Minh, "
+               "quota-report weekly, fixity-audit weekly, ledger-backup weekly) from this process, against "
+               "PREFECT_API_URL."))
 def serve() -> None:
-    """Serve the Prefect deployments (digitize-batch, nightly-inbox at 01:00 Asia/Ho_Chi_Minh,
-    quota-report weekly, fixity-audit weekly, ledger-backup weekly) from this process, against PREFECT_API_URL."""
     from prefect import serve as prefect_serve
 
     from flows.nightly import deployments
@@ -144,9 +152,9 @@ def serve() -> None:
     prefect_serve(*deployments())
 
 
-def unlock(batch: Path = typer.Argument(..., help="batch folder whose lock to remove")) -> None:
-    """Remove a batch's run lock left by a run that is gone on another machine (a lock left on this
-    machine by a killed run is taken over by the next run without this)."""
+@described(_("Remove a batch's run lock left by a run that is gone on another machine (a lock left on this "
+               "machine by a killed run is taken over by the next run without this)."))
+def unlock(batch: Path = typer.Argument(..., help=_("batch folder whose lock to remove"))) -> None:
     from digitize.ledger import database as ledger
     from digitize.core.settings import get_settings
 
@@ -155,4 +163,5 @@ def unlock(batch: Path = typer.Argument(..., help="batch folder whose lock to re
         removed = ledger.unlock_batch(session, str(batch.resolve()))
     finally:
         session.close()
-    console.print(f"lock on {batch} removed" if removed else f"{batch} was not locked")
+    console.print(_("lock on {batch} removed", batch=batch) if removed else _("{batch} was not locked", batch=batch),
+                  markup=False)

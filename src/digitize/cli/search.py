@@ -9,15 +9,16 @@ import typer
 from rich.markup import escape
 
 from digitize.cli.connect import ledger_and_store
+from digitize.cli.language import _, described
 from digitize.cli.output import console, progress_bar
 from digitize.core.errors import ExitCode
 
 
-def index(rebuild: bool = typer.Option(False, "--rebuild", help="empty the search index and index every stored "
-                                                                 "item again from the store"),
-          library: Optional[str] = typer.Option(None, "--library", help="only this library's items")) -> None:
-    """The full-text search index: runs keep it up to date; --rebuild makes it again from the store
-    (after a restore, or when a run could not update it)."""
+@described(_("The full-text search index: runs keep it up to date; --rebuild makes it again from the store (after "
+             "a restore, or when a run could not update it)."))
+def index(rebuild: bool = typer.Option(False, "--rebuild", help=_("empty the search index and index every stored "
+                                                                 "item again from the store")),
+          library: Optional[str] = typer.Option(None, "--library", help=_("only this library's items"))) -> None:
     from digitize.search import indexing
 
     if not rebuild:
@@ -38,18 +39,18 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help="empty the searc
         raise typer.Exit(int(ExitCode.fixity))
 
 
-def withdraw(items: list[str] = typer.Argument(..., help="LIBRARY/ITEM_ID ..."),
-             undo: bool = typer.Option(False, "--undo", help="give withdrawn items back to readers")) -> None:
-    """Withdraw items from readers: the reading service, search and exports leave them out, OAI-PMH
-    gives harvesters a deleted record. Nothing is deleted: the stored files stay, and --undo gives
-    the items back."""
+@described(_("Withdraw items from readers: the reading service, search and exports leave them out, OAI-PMH gives "
+             "harvesters a deleted record. Nothing is deleted: the stored files stay, and --undo gives the items "
+             "back."))
+def withdraw(items: list[str] = typer.Argument(..., help=_("LIBRARY/ITEM_ID ...")),
+             undo: bool = typer.Option(False, "--undo", help=_("give withdrawn items back to readers"))) -> None:
     from digitize.search import indexing
     from digitize.ledger import database as ledger
 
     session, store = ledger_and_store()
     unknown = []
     for spec in items:
-        library, _, item_id = spec.strip().strip("/").partition("/")
+        library, _slash, item_id = spec.strip().strip("/").partition("/")
         item = ledger.set_withdrawn(session, library, item_id, not undo)
         if item is None:
             unknown.append(spec)

@@ -8,20 +8,22 @@ from typing import Optional
 
 import typer
 
+from digitize.cli.language import _, described
 from digitize.cli.output import console
 
 
-def web(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
-        export: Optional[Path] = typer.Option(None, "--export", help="write the dashboard as one static HTML "
-                                                                     "file instead of serving it"),
-        lang: str = typer.Option("vi", "--lang", help="vi or en (for --export)"),
-        staff: bool = typer.Option(False, "--staff", help="serve only the coordinators' dashboard, at / "
-                                                          "(on a loopback --host only, no sign-in)"),
-        workers: int = typer.Option(1, "--workers", min=1, help="server processes")) -> None:
-    """The reading service: the public site (libraries, items, the viewer), IIIF images and
-    manifests, the staff area (/staff/, signed in) and OAI-PMH at /oai, with every link under
-    DIGITIZE_PUBLIC_URL. With --staff, the coordinators' dashboard alone at / (Vietnamese; ?lang=en
-    for English), on a loopback address only."""
+@described(_("The reading service: the public site (libraries, items, the viewer), IIIF images and manifests, the "
+             "staff area (/staff/, signed in) and OAI-PMH at /oai, with every link under DIGITIZE_PUBLIC_URL. With"
+             " --staff, the coordinators' dashboard alone at / (Vietnamese; ?lang=en for English), on a loopback "
+             "address only."))
+def web(host: str = typer.Option("127.0.0.1", "--host", help=_("address to listen on")),
+        port: int = typer.Option(8000, "--port", help=_("port to listen on")),
+        export: Optional[Path] = typer.Option(None, "--export", help=_("write the dashboard as one static HTML "
+                                                                     "file instead of serving it")),
+        lang: str = typer.Option("vi", "--lang", help=_("vi or en (for --export)")),
+        staff: bool = typer.Option(False, "--staff", help=_("serve only the coordinators' dashboard, at / "
+                                                          "(on a loopback --host only, no sign-in)")),
+        workers: int = typer.Option(1, "--workers", min=1, help=_("server processes"))) -> None:
     from datetime import date
 
     from sqlalchemy.orm import Session

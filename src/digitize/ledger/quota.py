@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from digitize.core.errors import BadInput, ConfigError
 from digitize.core.files import write_atomic
 from digitize.core.models import Category
-from digitize.core.i18n import Words, translator
+from digitize.core.i18n import N_, Words, translator
 from digitize.ledger.database import Holding, Item, Library
 from digitize.ledger.plans import Plan, target_for
 
@@ -137,19 +137,21 @@ def require_known(session: Session, province: str | None = None, library: str | 
     quota is not in it (or the library is not in that province): an empty table would look like
     no progress."""
     libraries = {lib.code: lib for lib in session.scalars(select(Library).order_by(Library.code))}
-    todo = ("a library enters the ledger when its holdings register is imported (`digitize holdings import FILE "
-            "--library CODE`, declared in <profiles>/libraries.toml or with --name, --province and --tier) or "
-            "when its first item is stored")
+    todo = N_("a library enters the ledger when its holdings register is imported (`digitize holdings import FILE "
+              "--library CODE`, declared in <profiles>/libraries.toml or with --name, --province and --tier) or "
+              "when its first item is stored")
     if library is not None and library not in libraries:
-        raise BadInput(f"unknown library {library!r}: the ledger knows {', '.join(libraries) or 'no library yet'}",
-                       "quota ledger", todo)
+        raise BadInput(N_("unknown library {library}: the ledger knows {known}", library=repr(library),
+                          known=", ".join(libraries) if libraries else N_("no library yet")), "quota ledger", todo)
     provinces = sorted({lib.province for lib in libraries.values()})
     if province is not None and province not in provinces:
-        raise BadInput(f"no library of province {province!r} in the ledger: it knows "
-                       f"{', '.join(provinces) or 'no province yet'}", "quota ledger", todo)
+        raise BadInput(N_("no library of province {province} in the ledger: it knows {known}", province=repr(province),
+                          known=", ".join(provinces) if provinces else N_("no province yet")), "quota ledger", todo)
     if library is not None and province is not None and libraries[library].province != province:
-        raise BadInput(f"library {library!r} is in province {libraries[library].province!r}, not {province!r}",
-                       "quota ledger", f"give --province {libraries[library].province} or leave it out")
+        raise BadInput(N_("library {library} is in province {its}, not {province}", library=repr(library),
+                          its=repr(libraries[library].province), province=repr(province)),
+                       "quota ledger", N_("give --province {province} or leave it out",
+                                          province=libraries[library].province))
 
 
 @dataclass
