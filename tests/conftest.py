@@ -361,11 +361,16 @@ def sample_manifest() -> dict:
     return json.loads((TRUTH / "manifest.json").read_text(encoding="utf-8"))
 
 
+LOCALE_LANGUAGE = ("LC_ALL", "LC_MESSAGES", "LANG")  # what decides a command's language, but DIGITIZE_LANG
+
+
 def cli_env(api_url: str | None, args: tuple[str, ...], settings: dict[str, str]) -> dict[str, str]:
     """The environment of a `digitize` command: no Prefect server, or the test Prefect API given;
     ``settings`` become DIGITIZE_* variables (store=... sets DIGITIZE_STORE); the data folder (store,
-    ledger) defaults to the folder holding --out."""
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | {"COLUMNS": "200"}
+    ledger) defaults to the folder holding --out. The command speaks English whatever the language
+    of the shell running the tests (a test of another language sets DIGITIZE_LANG or LANG itself)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", *LOCALE_LANGUAGE)} | {
+        "COLUMNS": "200", "LANG": "C.UTF-8"}
     if api_url:
         env["PREFECT_API_URL"] = api_url
     if "--out" in args:  # the store and the ledger go beside the output, not into the project

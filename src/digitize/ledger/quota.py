@@ -135,22 +135,23 @@ def period_bounds(period: str) -> tuple[date, date]:
 def require_known(session: Session, province: str | None = None, library: str | None = None) -> None:
     """A BadInput naming what the ledger knows when the ``library`` or ``province`` asked of the
     quota is not in it (or the library is not in that province): an empty table would look like
-    no progress."""
+    no progress. The ledger is named in the words themselves, which a catalogue translates."""
     libraries = {lib.code: lib for lib in session.scalars(select(Library).order_by(Library.code))}
     todo = N_("a library enters the ledger when its holdings register is imported (`digitize holdings import FILE "
               "--library CODE`, declared in <profiles>/libraries.toml or with --name, --province and --tier) or "
               "when its first item is stored")
     if library is not None and library not in libraries:
-        raise BadInput(N_("unknown library {library}: the ledger knows {known}", library=repr(library),
-                          known=", ".join(libraries) if libraries else N_("no library yet")), "quota ledger", todo)
+        raise BadInput(N_("quota ledger: unknown library {library}: the ledger knows {known}", library=repr(library),
+                          known=", ".join(libraries) if libraries else N_("no library yet")), None, todo)
     provinces = sorted({lib.province for lib in libraries.values()})
     if province is not None and province not in provinces:
-        raise BadInput(N_("no library of province {province} in the ledger: it knows {known}", province=repr(province),
-                          known=", ".join(provinces) if provinces else N_("no province yet")), "quota ledger", todo)
+        raise BadInput(N_("quota ledger: no library of province {province} in the ledger: it knows {known}",
+                          province=repr(province), known=", ".join(provinces) if provinces else N_("no province yet")),
+                       None, todo)
     if library is not None and province is not None and libraries[library].province != province:
-        raise BadInput(N_("library {library} is in province {its}, not {province}", library=repr(library),
-                          its=repr(libraries[library].province), province=repr(province)),
-                       "quota ledger", N_("give --province {province} or leave it out",
+        raise BadInput(N_("quota ledger: library {library} is in province {its}, not {province}",
+                          library=repr(library), its=repr(libraries[library].province), province=repr(province)),
+                       None, N_("give --province {province} or leave it out",
                                           province=libraries[library].province))
 
 
