@@ -12,7 +12,7 @@ from digitize.cli.language import _, described
 from digitize.cli.output import console, table
 
 
-@described(_("Snapshot the quota ledger and the profiles into the store (_backups/ledger/<UTC time>/)."))
+@described(_("Snapshot the quota ledger and the profiles into the store (`_backups/ledger/<UTC time>/`)."))
 def backup(to: Optional[str] = typer.Option(None, "--to", help=_("store for the snapshot: folder, file:///path or "
                                                                "s3://bucket/prefix [default: DIGITIZE_STORE]")),
            list_: bool = typer.Option(False, "--list", help=_("list the snapshots in the store instead"))) -> None:
