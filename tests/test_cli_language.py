@@ -62,10 +62,6 @@ def test_errors_in_vietnamese(language, tmp_path):
     assert missing.returncode == ExitCode.bad_input
     assert missing.stderr.startswith("lỗi: ")
     assert "nowhere: không tìm thấy thư mục lô. Hãy nhập đường dẫn của một thư mục" in missing.stderr
-    unknown = digitize("quota", "--library", "XX-YY", language=language, data=str(tmp_path / "data"))
-    assert unknown.returncode == ExitCode.bad_input
-    assert "sổ chỉ tiêu: không có thư viện 'XX-YY'; các thư viện trong sổ: chưa có thư viện nào" in unknown.stderr
-    assert "unknown library" not in unknown.stderr
     # a wrong command line: Typer's own usage message (English) and the README's code, never "a bug"
     usage = digitize("run", language=language)
     assert usage.returncode == ExitCode.config and "Missing argument" in usage.stderr
@@ -77,8 +73,14 @@ def test_errors_in_english_otherwise(language, tmp_path):
     missing = digitize("run", str(tmp_path / "nowhere"), language=language)
     assert missing.returncode == ExitCode.bad_input
     assert "error: " in missing.stderr and "batch folder not found. Give the path" in missing.stderr
-    unknown = digitize("quota", "--library", "XX-YY", language=language, data=str(tmp_path / "data"))
-    assert "quota ledger: unknown library 'XX-YY': the ledger knows no library yet" in unknown.stderr
+
+
+def test_an_unknown_library_asked_of_quota_in_vietnamese(tmp_path):
+    """(in English: tests/test_ledger.py)"""
+    unknown = digitize("quota", "--library", "XX-YY", language={"LANG": "vi_VN.UTF-8"}, data=str(tmp_path / "data"))
+    assert unknown.returncode == ExitCode.bad_input
+    assert "sổ chỉ tiêu: không có thư viện 'XX-YY'; các thư viện trong sổ: chưa có thư viện nào" in unknown.stderr
+    assert "unknown library" not in unknown.stderr
 
 
 @pytest.mark.slow
