@@ -96,12 +96,21 @@ _violations: list[str] = []
 # Modules that are slow as a whole but import no pytest to say it with pytestmark
 SLOW_MODULES = {"test_sample_batch.py": "the sample batch run (the session's sample_run)"}
 
+# The suite runs on pytest-xdist workers (pyproject.toml), a test file to a worker (each file its own
+# group, so its module fixtures are made once). Files that share a costly session fixture go to one
+# worker together, so that it too is made once: the sample batch's run, and a Prefect server for the
+# smaller Prefect files.
+SHARED_WORKER = {"test_reading_service.py": "sample-run", "test_sample_batch.py": "sample-run",
+                 "test_deployments.py": "prefect", "test_engine.py": "prefect", "test_nightly.py": "prefect",
+                 "test_prefect_server.py": "prefect", "test_prefect_ui.py": "prefect"}
 
-@pytest.hookimpl(tryfirst=True)  # before the -m selection
+
+@pytest.hookimpl(tryfirst=True)  # before the -m selection and before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+        item.add_marker(pytest.mark.xdist_group(SHARED_WORKER.get(item.path.name, item.path.name)))
 
 
 def _refuse(what: str):

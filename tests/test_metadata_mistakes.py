@@ -13,17 +13,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from conftest import (SAMPLES, latest_report, ledger_session, register_library, report_reasons, report_statuses,
-                      run_cli, sqlite_url, tree_hashes)
+from conftest import (MINI, SAMPLES, latest_report, ledger_session, register_library, report_reasons,
+                      report_statuses, run_cli, sqlite_url, tree_hashes)
 from digitize.ledger.database import Item
 from digitize.core.links import PublicLinks
 from digitize.core.settings import PACKAGED_PROFILES
 
 pytestmark = pytest.mark.slow  # batch runs (OCR)
 
-OPEN_PAGE = SAMPLES / "HD-DC-0001" / "0002.jpg"
+OPEN_PAGE = MINI / "HD-DC-0001" / "0001.jpg"  # tiny pages: what is tested is the metadata, not the OCR
 SECRET_PAGE = SAMPLES / "HN-TK-0002" / "0001.tif"
-OTHER_PAGE = SAMPLES / "HD-DC-0001" / "0003.png"
+OTHER_PAGE = MINI / "HD-DC-0001" / "0002.tif"
 SECRET_TITLE = "Hồ sơ mật Quỳnh Côi"
 PUBLIC_URL = "http://127.0.0.1:8000"
 
