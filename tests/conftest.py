@@ -98,11 +98,9 @@ SLOW_MODULES = {"test_sample_batch.py": "the sample batch run (the session's sam
 
 # The suite runs on pytest-xdist workers (pyproject.toml), a test file to a worker (each file its own
 # group, so its module fixtures are made once). Files that share a costly session fixture go to one
-# worker together, so that it too is made once: the sample batch's run, and a Prefect server for the
-# smaller Prefect files.
-SHARED_WORKER = {"test_reading_service.py": "sample-run", "test_sample_batch.py": "sample-run",
-                 "test_deployments.py": "prefect", "test_engine.py": "prefect", "test_nightly.py": "prefect",
-                 "test_prefect_server.py": "prefect", "test_prefect_ui.py": "prefect"}
+# worker together, so that it too is made once: the sample batch's run. (Not the Prefect server: the
+# files that serve deployments would register theirs on one server, each over the other's.)
+SHARED_WORKER = {"test_reading_service.py": "sample-run", "test_sample_batch.py": "sample-run"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before the -m selection and before xdist reads the groups

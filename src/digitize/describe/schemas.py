@@ -41,8 +41,9 @@ class _LocalCopies(etree.Resolver):
         return self.resolve_filename(str(SCHEMAS / name), context) if name else None
 
 
-# Building the schema set in two threads at once sometimes fails inside libxml2 (xml:space not
-# found), and a schema's error log is shared: one thread at a time builds and validates.
+# Building the schema set in two threads at once, or while other threads parse XML, sometimes fails
+# inside libxml2 (xml:space not found): the batch engine builds it before its workers start, and one
+# thread at a time builds and validates (a schema's error log is shared).
 LOCK = threading.Lock()
 
 

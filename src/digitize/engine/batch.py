@@ -20,7 +20,7 @@ from digitize.core import files, progress
 from digitize.search import indexing
 from digitize.capture import intake, ocr, pagefiles
 from digitize.ledger import database as ledger, holdings
-from digitize.describe import marc, package
+from digitize.describe import marc, package, schemas
 from digitize.engine import pipeline
 from digitize.store import storage
 from digitize.core.errors import (BadInput, DigitizeError, LedgerUnavailable, OutputUnwritable, StorageRefused,
@@ -127,6 +127,9 @@ def run_batch(request: BatchRequest, runner: Runner, run_label: str = "") -> Bat
     store = storage.open_store(request.store_url, request.multipart_mb << 20)  # and a wrong store setting
     check_output(request)
     store.check_writable()
+    # built before the workers start: libxml2 can fail to build the schema set ("xml:space does not
+    # resolve") while other threads parse XML, which failed an item's assembly now and then
+    schemas.schema()
     key = str(request.batch.resolve())
     session = ledger.open_ledger(request.ledger_url)
     try:
