@@ -386,6 +386,11 @@ def cli_env(api_url: str | None, args: tuple[str, ...], settings: dict[str, str]
     return env
 
 
+def toml(**fields: str) -> str:
+    """item.toml text with these fields, each a string."""
+    return "".join(f'{key} = "{value}"\n' for key, value in fields.items())
+
+
 def run_cli(*args: str, api_url: str | None = None, **settings: str) -> subprocess.CompletedProcess:
     """`digitize ARGS` in its own process, as an operator runs it: the engine alone, or with
     ``api_url`` the digitize-batch flow against that Prefect API."""

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from conftest import (MINI, SAMPLES, latest_report, ledger_session, register_library, report_reasons,
-                      report_statuses, run_cli, sqlite_url, tree_hashes)
+                      report_statuses, run_cli, sqlite_url, toml, tree_hashes)
 from digitize.ledger.database import Item
 from digitize.core.links import PublicLinks
 from digitize.core.settings import PACKAGED_PROFILES
@@ -26,10 +26,6 @@ SECRET_PAGE = SAMPLES / "HN-TK-0002" / "0001.tif"
 OTHER_PAGE = MINI / "HD-DC-0001" / "0002.tif"
 SECRET_TITLE = "Hồ sơ mật Quỳnh Côi"
 PUBLIC_URL = "http://127.0.0.1:8000"
-
-
-def toml(**fields: str) -> str:
-    return "".join(f'{key} = "{value}"\n' for key, value in fields.items())
 
 
 def make_item(batch: Path, folder: str, page: Path = OPEN_PAGE, text: str | None = None) -> Path:

@@ -15,16 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLES, cli_env, latest_report, register_library, run_cli, run_cli_in_terminal
+from conftest import SAMPLES, cli_env, latest_report, register_library, run_cli, run_cli_in_terminal, toml
 
 PAGE = SAMPLES / "HD-DC-0001" / "0003.png"
 REGISTER = SAMPLES / "_holdings" / "HD-TV.csv"
 LONG_ID = "HD-DC-0009-TAP-02"
 LONG_LIBRARY = "HD-THANH-HA-HUYEN"
-
-
-def toml(**fields: str) -> str:
-    return "".join(f'{key} = "{value}"\n' for key, value in fields.items())
 
 
 def make_item(batch: Path, folder: str, text: str, page: bool = True) -> None:

@@ -283,7 +283,7 @@ def summarise(request: BatchRequest, plans: list[intake.ItemPlan], items: _Items
         for i in sorted(items.results)]
     summary = BatchSummary(batch=str(request.batch), started=started, finished=finished, items=results,
                            problems=problems, first_page=items.first_page,
-                           quarantine=str(items.quarantine) if items.quarantined else None,
+                           quarantine=str(items.quarantine) if any(r.quarantine for r in results) else None,
                            left_quarantine=items.released)
     if items.stopped:
         summary.stopped, summary.stop_code = items.stopped.message, int(items.stopped.exit_code)
@@ -429,7 +429,6 @@ class _Items:
         self.waiting: deque[tuple[ItemRun, int]] = deque()  # pages not yet handed over, in batch order
         self.first_page: datetime | None = None
         self.untouched: set[int] = set()  # items an earlier run finished, their metadata unchanged
-        self.quarantined = False  # whether this run copied anything into the quarantine
         self.stopped: DigitizeError | None = None  # a fault of the environment: no new work is started
         self.released: dict[str, str] = {}  # item id: where its quarantine entry went (release_quarantined)
 
@@ -659,7 +658,6 @@ class _Items:
         quarantined = None
         if any(problem.severity == Severity.error for problem in problems):
             quarantined = pagefiles.quarantine_item(self.quarantine, plan.folder, plan.label, problems)
-            self.quarantined = True
         meta = plan.meta
         return ItemResult(item_id=plan.label, library=meta.library if meta else "", status=Status.failed,
                           secret=meta is not None and meta.access == Access.secret, pages=len(plan.pages),
