@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what is missing on a Debian 12 machine (as root, or with sudo): the system programs
 # (Tesseract with Vietnamese, French and Han language data, Ghostscript, unpaper, poppler, fonts)
-# and the project's locked Python environment in .venv; for the tests, PostgreSQL, Chromium and
+# ClamAV's daemon (every original file is scanned for malware at intake, where it answers) and
+# the project's locked Python environment in .venv; for the tests, PostgreSQL, Chromium and
 # libatomic1 (Playwright's driver needs it; a minimal Debian 12 lacks it) and mount (the fault tests
 # mount small tmpfs disks; a minimal root lacks it), fonts-noto-cjk (Han test pages are set in
 # it) and libmagic1 (the IIIF consortium's image validator loads it). Safe to run again: it only
@@ -13,6 +14,7 @@ APT_PACKAGES=(
   tesseract-ocr tesseract-ocr-vie tesseract-ocr-fra tesseract-ocr-chi-tra tesseract-ocr-chi-tra-vert
   ghostscript unpaper pngquant qpdf poppler-utils fonts-noto-core fonts-noto-cjk curl
   python3 python3-venv python3-pip
+  clamav-daemon
   postgresql chromium libatomic1 mount libmagic1
 )
 missing=()
