@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what is missing on a Debian 12 machine (as root, or with sudo): the system programs
-# (Tesseract with Vietnamese, French and Han language data, Ghostscript, unpaper, poppler, fonts)
+# (Tesseract with Vietnamese, French and Han language data, Ghostscript, unpaper, poppler, fonts),
 # ClamAV's daemon (every original file is scanned for malware at intake, where it answers) and
 # the project's locked Python environment in .venv; for the tests, PostgreSQL, Chromium and
 # libatomic1 (Playwright's driver needs it; a minimal Debian 12 lacks it) and mount (the fault tests
