@@ -11,7 +11,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       python3 python3-venv python3-pip \
       tesseract-ocr tesseract-ocr-vie tesseract-ocr-fra tesseract-ocr-chi-tra tesseract-ocr-chi-tra-vert \
       ghostscript unpaper pngquant qpdf poppler-utils fonts-noto-core curl \
-      postgresql-client \
+      clamav-daemon postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 RUN python3 -m pip install --break-system-packages --no-cache-dir uv==0.13.8
 WORKDIR /app
