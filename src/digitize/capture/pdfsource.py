@@ -92,18 +92,23 @@ def _damaged(detail: object) -> BadInput:
                             "'qpdf --check' shows what is wrong"))
 
 
-def open_checked(path: Path) -> pikepdf.Pdf:
-    """The PDF opened for reading, after every check; BadInput with a plain reason if it cannot be
-    used. Damage is not repaired: a master must be the file as its sender made it."""
+def _open(path: Path) -> pikepdf.Pdf:
+    """The PDF opened as it is: damage is not repaired, a master must be the file as its sender made it."""
     if path.stat().st_size == 0:
         raise BadInput(N_("the file is empty (0 bytes)"), todo=N_("ask the sender for the file again"))
     try:
-        pdf = pikepdf.open(path, attempt_recovery=False)
+        return pikepdf.open(path, attempt_recovery=False)
     except pikepdf.PasswordError:
         raise BadInput(N_("the PDF is encrypted and needs a password to open"),
                        todo=N_("ask the sender for a copy without password or encryption")) from None
     except (pikepdf.PdfError, ValueError, RuntimeError) as exc:
         raise _damaged(str(exc).replace(str(path), "").strip(": ")) from None
+
+
+def open_checked(path: Path) -> pikepdf.Pdf:
+    """The PDF opened for reading, after every check (once, at intake); BadInput with a plain reason
+    if it cannot be used."""
+    pdf = _open(path)
     try:
         _check(pdf)
     except BaseException:
@@ -348,8 +353,9 @@ def _extract(page: pikepdf.Page, found: Survey) -> np.ndarray | None:
 
 
 def load_page(page: PageSource) -> np.ndarray:
-    """The pixels of one PDF page: its scanned image as it is, or the page rendered at ``page.dpi``."""
-    with open_checked(page.path) as pdf:
+    """The pixels of one PDF page: its scanned image as it is, or the page rendered at ``page.dpi``
+    (the file passed its checks at intake; its SHA-256 is checked again when it is copied)."""
+    with _open(page.path) as pdf:
         found = survey(pdf, page.frame)
         pixels = _extract(pdf.pages[page.frame], found) if found.scanned else None
     if pixels is None:

@@ -90,7 +90,9 @@ def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], record
               objects=master_ids),
         Event(id="intake-validation", type="validation", date=ingested, agents=["digitize"], objects=master_ids,
               detail=f"every image decoded in full; resolution checked against profile {profile.name} "
-                     f"(at least {profile.min_dpi} dpi)",
+                     f"(at least {profile.min_dpi} dpi)" + ("; every PDF opened unrepaired and checked: not encrypted, "
+                                                            "no scripts, within the page and nesting limits"
+                                                            if any(p.format == "PDF" for p in pages) else ""),
               outcome="warning" if warnings else "success", outcome_detail="; ".join(warnings)),
         Event(id="master-fixity", type="fixity check", date=now(), outcome="success", agents=["digitize"],
               detail="masters copied into the package; SHA-256 of each copy equals the original's",
@@ -117,8 +119,9 @@ def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], record
               detail=(f"OCR: Tesseract {records[0].tools.get('tesseract', '')}, languages "
                       f"{'+'.join(profile.languages)}, profile {profile.name}"
                       + ("; draft text, needs human transcription" if profile.needs_transcription else "")
-                      + (f"; pages {', '.join(str(r.number) for r in kept)} not read by OCR: their text is the PDF's "
-                         "own text layer (pdftotext), as the profile's pdf_text says"
+                      + (f"; not read by OCR: {'page' if len(kept) == 1 else 'pages'} "
+                         f"{', '.join(str(r.number) for r in kept)}, whose text is the PDF's own text layer "
+                         "(pdftotext), as the profile's pdf_text says"
                          if (kept := [r for r in records if r.text_source == "pdf"]) else "")
                       + (f"; diacritics corrected in {corrected} words (each ALTO String keeps what OCR read as "
                          "its ALTERNATIVE)" if (corrected := sum(r.corrections for r in records)) else "")),
