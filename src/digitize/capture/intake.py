@@ -305,11 +305,12 @@ def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_
                                          name=label, sha256=file.sha256, size=file.path.stat().st_size,
                                          dpi=res.dpi, dpi_tag=res.tag, dpi_method=res.method,
                                          dpi_estimate=res.estimate, dpi_note=res.note(), width=frame["width"],
-                                         height=frame["height"], mode=frame["mode"], format=frame["format"]))
+                                         height=frame["height"], mode=frame["mode"], format=frame["format"],
+                                         text_source=frame.get("text_source", "ocr")))
     for name, warning in resolution.estimate_warnings(resolutions):
         plan.problem(warning, file=name, severity="warning")
     if not plan.pages and not any(p.severity == "error" for p in plan.problems):
-        plan.problem(N_("no page images found (TIFF, JPEG, PNG or JPEG 2000)"))
+        plan.problem(N_("no page images found (TIFF, JPEG, PNG, JPEG 2000 or PDF)"))
     if not plan.ok:
         # an item that already failed is not processed, so its remaining pages are decoded now:
         # the operator learns about every damaged file in one run

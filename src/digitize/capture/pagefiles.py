@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from digitize.capture import imaging, resolution
+from digitize.capture import imaging, pdfsource, resolution
 from digitize.core.errors import BadInput
 from digitize.core.files import (FULL_OR_READ_ONLY, copy_plain, natural_key, nfc, safe_component, sha256_file,
                                  short_component, write_atomic)
@@ -89,7 +89,7 @@ def page_files(files: list[Path], batch: Path, profile: Profile, max_pixels: int
             problem(N_("is not a regular file (a pipe, socket or device); left out"), file=name,
                     severity="warning")
             continue
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
+        if path.suffix.lower() not in IMAGE_SUFFIXES and not pdfsource.is_pdf(path):
             problem(N_("not a page image ({suffix}); left out", suffix=path.suffix) if path.suffix else
                     N_("not a page image (no extension); left out"),
                     file=name, severity="warning")
@@ -146,6 +146,8 @@ def _frames(path: Path, profile: Profile, max_pixels: int, decode: bool, stated:
     """Every frame of a page file (size, mode, format and, with ``resolve``, its Resolution), checked
     for size before decoding and, with ``decode``, decoded in full; BadInput with a plain reason if
     the file cannot be used."""
+    if pdfsource.is_pdf(path):
+        return pdfsource.frames(path, profile, max_pixels, decode, stated, resolve)
     if path.stat().st_size == 0:
         raise BadInput(N_("the file is empty (0 bytes)"), todo=N_("copy it again from the scanner or rescan the page"))
     frames = []
@@ -222,6 +224,8 @@ def decode_all(paths: list[Path], profile: Profile, max_pixels: int) -> list[tup
 def load_page(page: PageSource) -> np.ndarray:
     """Pixels of one page as 8-bit grey or RGB (the full decode: damaged data fails here). What is
     transparent is laid on white paper."""
+    if page.format == pdfsource.FORMAT:
+        return pdfsource.load_page(page)
     with reading(page.path) as image:
         image.seek(page.frame)
         image.load()

@@ -107,6 +107,10 @@ class Profile(BaseModel):
                                      "their diacritics (profiles whose languages include vie)")
     review_above: float | None = Field(None, ge=0, le=1, description="list a page 'to review' when more than "
                                        "this share of its words are not Vietnamese syllables")
+    pdf_text: str = Field("auto", pattern="^(auto|keep|replace)$",
+                          description="a PDF page's own text: auto keeps text drawn on the page (born digital) and "
+                                      "reads scanned pages by OCR again; keep keeps any text layer; replace reads "
+                                      "every page by OCR (digitize.capture.pdfsource)")
 
     @property
     def tesseract_lang(self) -> str:
@@ -220,7 +224,8 @@ class PageSource(BaseModel):
     width: int = 0  # pixels of the master image
     height: int = 0
     mode: str = ""  # Pillow's name of its colour mode (1, L, I;16, RGB, ...)
-    format: str = ""  # Pillow's name of its file format (TIFF, JPEG, PNG, JPEG2000)
+    format: str = ""  # Pillow's name of its file format (TIFF, JPEG, PNG, JPEG2000), or PDF
+    text_source: str = "ocr"  # ocr | pdf: a PDF page's own text kept (the profile's pdf_text)
 
     @property
     def file_name(self) -> str:
@@ -259,6 +264,7 @@ class PageRecord(BaseModel):
     corrections: int = 0  # words whose diacritics were corrected after OCR (the ALTO keeps what OCR read)
     not_syllables: float | None = None  # share of words that are not Vietnamese syllables (Vietnamese only)
     blank: bool = False  # no ink on the page: not read by OCR, empty text and ALTO
+    text_source: str = "ocr"  # as PageSource: "pdf" when a PDF page's own text was kept (not OCR)
     text_file: str
     alto_file: str
     image_file: str

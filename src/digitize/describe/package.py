@@ -16,6 +16,7 @@ from digitize.core.models import (Agent, Description, Event, FileEntry, FileFact
                              PageRecord, PageSource, Profile)
 
 MIMETYPES = {"TIFF": "image/tiff", "JPEG": "image/jpeg", "PNG": "image/png", "JPEG2000": "image/jp2",
+             "PDF": "application/pdf",
              ".pdf": "application/pdf", ".xml": "application/xml", ".txt": "text/plain"}
 ALTO_MIMETYPE = "application/alto+xml"
 
@@ -89,7 +90,9 @@ def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], record
               objects=master_ids),
         Event(id="intake-validation", type="validation", date=ingested, agents=["digitize"], objects=master_ids,
               detail=f"every image decoded in full; resolution checked against profile {profile.name} "
-                     f"(at least {profile.min_dpi} dpi)",
+                     f"(at least {profile.min_dpi} dpi)" + ("; every PDF opened unrepaired and checked: not encrypted, "
+                                                            "no scripts, within the page and nesting limits"
+                                                            if any(p.format == "PDF" for p in pages) else ""),
               outcome="warning" if warnings else "success", outcome_detail="; ".join(warnings)),
         Event(id="master-fixity", type="fixity check", date=now(), outcome="success", agents=["digitize"],
               detail="masters copied into the package; SHA-256 of each copy equals the original's",
@@ -101,7 +104,10 @@ def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], record
         found.append(Event(
             id=f"page-{record.number:04d}-geometry", type="modification", date=record.processed or ingested,
             agents=["digitize"], objects=[masters[page.path].id], outcome="success",
-            detail=(f"page {record.number}: orientation turned {record.orientation} degrees clockwise; deskew angle "
+            detail=(f"page {record.number}: page {page.frame + 1} of the PDF, rendered at {record.dpi} dpi and kept "
+                    "as drawn (not turned, deskewed or cropped: its own text layer is kept where the PDF has it)"
+                    if record.text_source == "pdf" else
+                    f"page {record.number}: orientation turned {record.orientation} degrees clockwise; deskew angle "
                     f"{record.skew:.2f} degrees (measured skew, counter-clockwise); cropped to "
                     f"{record.width}x{record.height} pixels; background flattened for OCR (copy only; the master "
                     "is unchanged)" + ("; blank page (no ink found): not read by OCR" if record.blank else ""))))
@@ -113,6 +119,10 @@ def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], record
               detail=(f"OCR: Tesseract {records[0].tools.get('tesseract', '')}, languages "
                       f"{'+'.join(profile.languages)}, profile {profile.name}"
                       + ("; draft text, needs human transcription" if profile.needs_transcription else "")
+                      + (f"; not read by OCR: {'page' if len(kept) == 1 else 'pages'} "
+                         f"{', '.join(str(r.number) for r in kept)}, whose text is the PDF's own text layer "
+                         "(pdftotext), as the profile's pdf_text says"
+                         if (kept := [r for r in records if r.text_source == "pdf"]) else "")
                       + (f"; diacritics corrected in {corrected} words (each ALTO String keeps what OCR read as "
                          "its ALTERNATIVE)" if (corrected := sum(r.corrections for r in records)) else "")),
               outcome_detail=(f"mean word confidence {sum(mean) / len(mean):.2f}" if mean else "no words found")
@@ -131,8 +141,11 @@ def resolution_event(page: PageSource, record: PageRecord, master: str, ingested
     tag = f"the file records {page.dpi_tag} dpi" if page.dpi_tag is not None else "the file records no believable dpi"
     how = ("stated by the operator (item metadata dpi, or digitize run --dpi)" if page.dpi_method == "stated"
            else page.dpi_method)
+    if page.format == "PDF" and page.dpi_tag is None:
+        tag = "the page is drawn by the PDF, not one scanned image"
+    sure = page.dpi_method == "stated" or page.dpi_method.startswith("rendered")
     return Event(id=f"page-{record.number:04d}-resolution", type="metadata extraction", date=ingested,
-                 agents=["digitize"], objects=[master], outcome="success" if page.dpi_method == "stated" else "warning",
+                 agents=["digitize"], objects=[master], outcome="success" if sure else "warning",
                  detail=f"page {record.number}: resolution {page.dpi} dpi, {how}; {tag}; used for OCR, the PDF page "
                         "size and the technical metadata",
                  outcome_detail=page.dpi_note)

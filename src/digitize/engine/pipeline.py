@@ -36,7 +36,7 @@ from lxml import etree
 
 from digitize import __version__
 from digitize.describe import dublincore, marc, mets, package, schemas
-from digitize.capture import imaging, ocr
+from digitize.capture import imaging, ocr, pdfsource
 from digitize.core.errors import BadInput
 from digitize.core.files import write_atomic
 from digitize.capture.pagefiles import load_page
@@ -73,7 +73,8 @@ def finished_page(files: dict[str, Path], page: PageSource) -> PageRecord | None
     if not files["record"].exists():
         return None
     record = PageRecord.model_validate_json(files["record"].read_text(encoding="utf-8"))
-    if record.source_sha256 != page.sha256 or record.frame != page.frame or record.dpi != page.dpi:
+    if (record.source_sha256 != page.sha256 or record.frame != page.frame or record.dpi != page.dpi
+            or record.text_source != page.text_source):
         return None
     if not (files["image"].exists() and files["alto"].exists() and record.outputs):
         return None
@@ -122,11 +123,14 @@ def process_page(page: PageSource, profile: Profile, folder: Path, ocr_timeout: 
     timings["load"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    prepared = prepare(pixels, page, profile)
+    # a PDF page whose own text is kept is shown as drawn: turned or cropped, it would lose its words' places
+    prepared = pdfsource.as_drawn(pixels) if page.text_source == "pdf" else prepare(pixels, page, profile)
     timings["prepare"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    if prepared.blank:  # nothing to read: no OCR time spent on it
+    if page.text_source == "pdf":
+        result = pdfsource.kept_text(page, prepared.display.shape[1], prepared.display.shape[0], profile.languages)
+    elif prepared.blank:  # nothing to read: no OCR time spent on it
         result = ocr.blank_page(prepared.display.shape[1], prepared.display.shape[0], page.name)
     else:
         with crash_guard(files["ocr_marker"], page):
@@ -154,7 +158,7 @@ def process_page(page: PageSource, profile: Profile, folder: Path, ocr_timeout: 
         orientation=prepared.orientation, skew=prepared.skew, crop=prepared.crop,
         line_height=prepared.line_height, ocr_scale=round(prepared.ocr_scale, 3), direction=prepared.direction,
         confidence=result.confidence, words=result.words, corrections=result.corrections,
-        not_syllables=result.not_syllables, blank=prepared.blank,
+        not_syllables=result.not_syllables, blank=prepared.blank, text_source=page.text_source,
         text_file=str(files["text"].relative_to(folder)), alto_file=str(files["alto"].relative_to(folder)),
         image_file=str(files["image"].relative_to(folder)),
         timings={k: round(v, 3) for k, v in timings.items()}, tools=tool_versions(), processed=package.now(),
