@@ -305,7 +305,8 @@ def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_
                                          name=label, sha256=file.sha256, size=file.path.stat().st_size,
                                          dpi=res.dpi, dpi_tag=res.tag, dpi_method=res.method,
                                          dpi_estimate=res.estimate, dpi_note=res.note(), width=frame["width"],
-                                         height=frame["height"], mode=frame["mode"], format=frame["format"]))
+                                         height=frame["height"], mode=frame["mode"], format=frame["format"],
+                                         identified=file.identified))
     for name, warning in resolution.estimate_warnings(resolutions):
         plan.problem(warning, file=name, severity="warning")
     if not plan.pages and not any(p.severity == "error" for p in plan.problems):
