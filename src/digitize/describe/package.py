@@ -209,7 +209,7 @@ def identification_events(masters: dict[Path, FileEntry], pages: list[PageSource
         faults += [f"{e.id} ({names.get(e.id, e.id)}): the content is {_format_label(fmt)}, the extension says "
                    f"{fmt.expected}" for e, fmt in formats if fmt.expected]
         by_extension = sum(fmt.basis == "extension" for _, fmt in formats)
-        notes = [", ".join(f"{label}: {count} files" for label, count in counts.items()), *faults]
+        notes = [", ".join(f"{label}: {count} file{'s' * (count != 1)}" for label, count in counts.items()), *faults]
         if by_extension:
             notes.append(f"{by_extension} files identified by their extension (their format has no signature)")
         if group:
