@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import unicodedata
+from pathlib import Path
 
 import pikepdf
+from lxml import etree
 
 from conftest import SAMPLES, TRUTH, run_cli, sample_manifest, tree_hashes
 from digitize.capture.pdf import validate_pdfa
 from digitize.core.quality import cer
+from digitize.describe import mets
 from digitize.describe.schemas import validate_file
 
 
@@ -95,6 +98,35 @@ def test_outputs_follow_the_documented_layout(sample_run):
         assert not (folder / ".work").exists()
         for name in ("mets.xml", "dc.xml"):  # (test_metadata checks the records in depth, on stored items)
             validate_file(folder / name)
+
+
+SAMPLE_PUIDS = {".tif": "fmt/353", ".jpg": "fmt/43", ".png": "fmt/11", ".jp2": "x-fmt/392"}  # the masters'
+OUTPUT_PUIDS = {"access": "fmt/477", "image": "fmt/43", "alto": "fmt/101", "text": "x-fmt/111"}
+
+
+def test_the_mets_carry_the_puid_of_every_master_and_output(sample_run):
+    """Format identification (PRONOM, by FIDO): each file of the METS has a PREMIS object with its
+    PUID, the identification events name FIDO and its signatures, and the PDF/A check is a
+    validation event on the PDF."""
+    out, _, _ = sample_run
+    for item_id, record in items(out):
+        path = out / record["metadata"]["library"] / item_id / "mets.xml"
+        validate_file(path)
+        root = etree.parse(str(path)).getroot()
+        package = mets.read(path)
+        for entry in package.files:
+            expected = SAMPLE_PUIDS[Path(entry.href).suffix] if entry.use == "master" else OUTPUT_PUIDS[entry.use]
+            [key] = root.xpath(f"//mets:file[@ID='{entry.id}']/@ADMID", namespaces=mets.NS)
+            assert root.xpath(f"//mets:techMD[@ID='{key}']//premis:formatRegistry[premis:formatRegistryName='PRONOM']"
+                              "/premis:formatRegistryKey/text()", namespaces=mets.NS) == [expected], entry.href
+            assert entry.format.puid == expected and entry.format.name and not entry.format.expected
+        identification = {e.id: e for e in package.events if e.type == "format identification"}
+        assert {obj for e in identification.values() for obj in e.objects} == {f.id for f in package.files}
+        assert all(e.outcome == "success" and e.agents[0] == "fido" for e in identification.values())
+        fido = next(a for a in package.agents if a.id == "fido")
+        assert fido.version.startswith("1.6") and "PRONOM v109" in fido.version
+        pdfa = next(e for e in package.events if e.id == "pdfa-validation")
+        assert (pdfa.type, pdfa.outcome, pdfa.objects) == ("validation", "success", ["access-pdf"])
 
 
 def test_originals_untouched_and_rerun_does_nothing_twice(sample_run):

@@ -306,7 +306,8 @@ def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_
                                          dpi=res.dpi, dpi_tag=res.tag, dpi_method=res.method,
                                          dpi_estimate=res.estimate, dpi_note=res.note(), width=frame["width"],
                                          height=frame["height"], mode=frame["mode"], format=frame["format"],
-                                         text_source=frame.get("text_source", "ocr")))
+                                         text_source=frame.get("text_source", "ocr"),
+                                         identified=file.identified))
     for name, warning in resolution.estimate_warnings(resolutions):
         plan.problem(warning, file=name, severity="warning")
     if not plan.pages and not any(p.severity == "error" for p in plan.problems):

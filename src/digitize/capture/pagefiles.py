@@ -20,12 +20,12 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from digitize.capture import imaging, pdfsource, resolution
+from digitize.capture import formats, imaging, pdfsource, resolution
 from digitize.core.errors import BadInput
 from digitize.core.files import (FULL_OR_READ_ONLY, copy_plain, natural_key, nfc, safe_component, sha256_file,
                                  short_component, write_atomic)
 from digitize.core.i18n import N_, Reason
-from digitize.core.models import CONTROL, PageSource, Problem, Profile, Severity
+from digitize.core.models import CONTROL, FileFormat, PageSource, Problem, Profile, Severity
 
 IMAGE_SUFFIXES = {".tif", ".tiff", ".jpg", ".jpeg", ".png", ".jp2", ".j2k", ".jpf", ".jpx"}
 MIN_PAGE_SIDE = 100  # pixels: smaller is a thumbnail or an icon, not a scanned page
@@ -58,6 +58,7 @@ class PageFile:
     name: str  # as reports show it (shown_name)
     sha256: str
     frames: list[dict]  # each: frame, width, height, mode, format, resolution
+    identified: FileFormat | None = None  # its format, by PRONOM signatures
 
 
 def page_files(files: list[Path], batch: Path, profile: Profile, max_pixels: int, stated: int | None,
@@ -95,6 +96,7 @@ def page_files(files: list[Path], batch: Path, profile: Profile, max_pixels: int
                     file=name, severity="warning")
             continue
         try:
+            identified, contradiction = identified_format(path, name, profile)
             # headers only here (the pixels of a page whose resolution is in doubt, reduced): the pixels
             # are decoded once, when the page is processed
             frames = _frames(path, profile, max_pixels, decode=False, stated=stated)
@@ -105,8 +107,18 @@ def page_files(files: list[Path], batch: Path, profile: Profile, max_pixels: int
         except OSError as exc:
             problem(N_("cannot be read ({error})", error=exc.strerror), file=name, path=path)
             continue
-        found.append(PageFile(path, name, digest, frames))
+        if contradiction is not None:
+            problem(contradiction, file=name, severity="warning")
+        found.append(PageFile(path, name, digest, frames, identified))
     return found
+
+
+def identified_format(path: Path, name: str, profile: Profile):
+    """The file's format by its content (PRONOM), and the warning when its extension says another;
+    BadInput when the profile does not accept the format (the file is not decoded then)."""
+    identified, contradiction = formats.check_extension(formats.identify(path), name)
+    formats.check_accepted(identified, profile)
+    return identified, contradiction
 
 
 @contextmanager

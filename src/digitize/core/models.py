@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from digitize.core import pronom
 from digitize.core.i18n import Reason, Text
 
 SAFE_ID = re.compile(r"^[^\W_][\w.\-]{0,127}$")  # never '_' or '.' first: the store's own folders (_versions)
@@ -111,6 +112,14 @@ class Profile(BaseModel):
                           description="a PDF page's own text: auto keeps text drawn on the page (born digital) and "
                                       "reads scanned pages by OCR again; keep keeps any text layer; replace reads "
                                       "every page by OCR (digitize.capture.pdfsource)")
+    formats: list[str] = Field(list(pronom.ACCEPTED), min_length=1,
+                               description="the file formats an item may be given in: families (TIFF, JPEG, PNG, "
+                                           "JPEG 2000, PDF) or PRONOM identifiers (fmt/353)")
+
+    @field_validator("formats")
+    @classmethod
+    def _known_formats(cls, value: list[str]) -> list[str]:
+        return pronom.check_names(value)
 
     @property
     def tesseract_lang(self) -> str:
@@ -207,6 +216,16 @@ class Description(BaseModel):
         return value
 
 
+class FileFormat(BaseModel):
+    """A file's format as PRONOM identifies it (digitize.capture.formats): recorded in the METS."""
+
+    puid: str = ""  # PRONOM identifier, "" when nothing matched
+    name: str = ""  # PRONOM's name of the format
+    version: str = ""
+    basis: str = "signature"  # signature (the content) | extension (no signature matched) | none
+    expected: str = ""  # what the file's extension promises when the content contradicts it, e.g. "TIFF"
+
+
 class PageSource(BaseModel):
     """One page as found on disk: a file, or one frame of a multi-page TIFF."""
 
@@ -226,6 +245,8 @@ class PageSource(BaseModel):
     mode: str = ""  # Pillow's name of its colour mode (1, L, I;16, RGB, ...)
     format: str = ""  # Pillow's name of its file format (TIFF, JPEG, PNG, JPEG2000), or PDF
     text_source: str = "ocr"  # ocr | pdf: a PDF page's own text kept (the profile's pdf_text)
+    format: str = ""  # Pillow's name of its file format (TIFF, JPEG, PNG, JPEG2000)
+    identified: FileFormat | None = None  # its file's format as PRONOM signatures identify it
 
     @property
     def file_name(self) -> str:
@@ -348,6 +369,7 @@ class FileEntry(BaseModel):
     size: int
     sha256: str
     created: str = ""  # ISO date-time
+    format: FileFormat | None = None  # PRONOM identification (in the METS as the file's PREMIS object)
 
 
 class PageImage(BaseModel):

@@ -2,9 +2,11 @@
 
 - metsHdr: the library (creator) and the software as agents; category and access as altRecordIDs
 - dmdSec: MODS, Dublin Core (oai_dc) and the dcterms statements
-- amdSec: a techMD per page image (PREMIS object with its technical properties), a digiprovMD
-  per PREMIS event and one holding the PREMIS agents
-- fileSec: groups master, access, alto, text; SIZE, MIMETYPE and SHA-256 CHECKSUM on every file
+- amdSec: a techMD per page image (PREMIS object with its technical properties), a techMD per
+  file (PREMIS object with its PRONOM format: PUID in formatRegistry), a digiprovMD per PREMIS
+  event and one holding the PREMIS agents
+- fileSec: groups master, access, alto, text; SIZE, MIMETYPE and SHA-256 CHECKSUM on every file,
+  ADMID naming its PREMIS object
 - structMap PHYSICAL (a div per page, in order) and LOGICAL (the item)
 """
 
@@ -16,7 +18,7 @@ from urllib.parse import unquote
 from lxml import etree
 
 from digitize.describe import dublincore, mods, schemas
-from digitize.core.models import Agent, Event, FileEntry, ItemMetadata, ItemPackage, PageImage
+from digitize.core.models import Agent, Event, FileEntry, FileFormat, ItemMetadata, ItemPackage, PageImage
 
 METS = "http://www.loc.gov/METS/"
 PREMIS = "http://www.loc.gov/premis/v3"
@@ -112,8 +114,69 @@ def _premis_page(page: PageImage, master: FileEntry) -> etree._Element:
     _sub(fixity, _p("messageDigestAlgorithm"), "SHA-256")
     _sub(fixity, _p("messageDigest"), master.sha256)
     _sub(characteristics, _p("size"), str(master.size))
-    _sub(_sub(_sub(characteristics, _p("format")), _p("formatDesignation")), _p("formatName"), master.mimetype)
+    page_format = _sub(characteristics, _p("format"))
+    _sub(_sub(page_format, _p("formatDesignation")), _p("formatName"), master.mimetype)
+    if master.format is not None and master.format.puid:
+        _format_registry(page_format, master.format)
     return element
+
+
+# --- PRONOM format identification: a PREMIS object per file (digitize.capture.formats) ---
+
+IDENTIFIED_BY = "identified by "  # formatNote: "identified by signature" or "identified by extension"
+PROMISED = "the extension says "  # formatNote of a file whose content contradicts its extension
+NOT_IDENTIFIED = "not identified by PRONOM signatures or extension"
+
+
+def _file_object_id(entry: FileEntry) -> str:
+    return f"tech-file-{entry.id}"
+
+
+def _format_registry(parent, found: FileFormat) -> None:
+    registry = _sub(parent, _p("formatRegistry"))
+    _sub(registry, _p("formatRegistryName"), "PRONOM")
+    _sub(registry, _p("formatRegistryKey"), found.puid)
+    _sub(registry, _p("formatRegistryRole"), "specification")
+
+
+def _premis_file(entry: FileEntry) -> etree._Element:
+    """A file's PREMIS object: its fixity, size and format, the PUID in formatRegistry."""
+    found = entry.format
+    element = etree.Element(_p("object"), {f"{{{XSI}}}type": "premis:file"}, nsmap={"premis": PREMIS, "xsi": XSI})
+    _identifier(element, "object", entry.id)
+    characteristics = _sub(element, _p("objectCharacteristics"))
+    _sub(characteristics, _p("compositionLevel"), "0")
+    fixity = _sub(characteristics, _p("fixity"))
+    _sub(fixity, _p("messageDigestAlgorithm"), "SHA-256")
+    _sub(fixity, _p("messageDigest"), entry.sha256)
+    _sub(characteristics, _p("size"), str(entry.size))
+    holder = _sub(characteristics, _p("format"))
+    designation = _sub(holder, _p("formatDesignation"))
+    _sub(designation, _p("formatName"), found.name if found.puid else entry.mimetype or "unknown")
+    if found.puid and found.version:
+        _sub(designation, _p("formatVersion"), found.version)
+    if found.puid:
+        _format_registry(holder, found)
+        _sub(holder, _p("formatNote"), IDENTIFIED_BY + found.basis)
+    else:
+        _sub(holder, _p("formatNote"), NOT_IDENTIFIED)
+    if found.expected:
+        _sub(holder, _p("formatNote"), PROMISED + found.expected)
+    return element
+
+
+def _read_file_format(root: etree._Element, admid: str | None) -> FileFormat | None:
+    """The format a file's PREMIS object records (None for a file without one: an older METS)."""
+    objects = root.xpath(f"mets:amdSec/mets:techMD[@ID='{admid}']//premis:object", namespaces=NS) if admid else []
+    if not objects:
+        return None
+    holder = objects[0].xpath("premis:objectCharacteristics/premis:format", namespaces=NS)[0]
+    notes = _values(holder, "premis:formatNote")
+    puid = _value(holder, "premis:formatRegistry/premis:formatRegistryKey")
+    basis = next((n.removeprefix(IDENTIFIED_BY) for n in notes if n.startswith(IDENTIFIED_BY)), "none")
+    return FileFormat(puid=puid, name=_value(holder, "premis:formatDesignation/premis:formatName") if puid else "",
+                      version=_value(holder, "premis:formatDesignation/premis:formatVersion"), basis=basis,
+                      expected=next((n.removeprefix(PROMISED) for n in notes if n.startswith(PROMISED)), ""))
 
 
 def build(package: ItemPackage, meta: ItemMetadata, identifiers: list[str]) -> etree._Element:
@@ -141,6 +204,8 @@ def build(package: ItemPackage, meta: ItemMetadata, identifiers: list[str]) -> e
     amd = _sub(root, _m("amdSec"), ID="amd")
     for page in p.pages:
         _wrap(amd, "techMD", f"tech-page-{page.number:04d}", "PREMIS:OBJECT", [_premis_page(page, files[page.master])])
+    for entry in (f for f in p.files if f.format is not None):
+        _wrap(amd, "techMD", _file_object_id(entry), "PREMIS:OBJECT", [_premis_file(entry)])
     for event in p.events:
         _wrap(amd, "digiprovMD", f"digiprov-{event.id}", "PREMIS:EVENT", [_premis_event(event)])
     _wrap(amd, "digiprovMD", "digiprov-agents", "PREMIS:AGENT", [_premis_agent(a) for a in p.agents])
@@ -153,6 +218,8 @@ def build(package: ItemPackage, meta: ItemMetadata, identifiers: list[str]) -> e
                      "CHECKSUM": entry.sha256, "CHECKSUMTYPE": "SHA-256"}
             if entry.created:
                 attrs["CREATED"] = entry.created
+            if entry.format is not None:
+                attrs["ADMID"] = _file_object_id(entry)
             node = _sub(group, _m("file"), **attrs)
             _sub(node, _m("FLocat"), LOCTYPE="URL", **{f"{{{XLINK}}}href": entry.href})
 
@@ -201,7 +268,7 @@ def read(source: Path | bytes) -> ItemPackage:
         for node in group.xpath("mets:file", namespaces=NS):
             files.append(FileEntry(id=node.get("ID"), use=group.get("USE"), mimetype=node.get("MIMETYPE"),
                                    size=int(node.get("SIZE")), sha256=node.get("CHECKSUM"),
-                                   created=node.get("CREATED", ""),
+                                   created=node.get("CREATED", ""), format=_read_file_format(root, node.get("ADMID")),
                                    href=node.xpath("mets:FLocat", namespaces=NS)[0].get(f"{{{XLINK}}}href")))
     uses = {f.id: f.use for f in files}
     pages = []

@@ -4,6 +4,7 @@ listed with size and SHA-256, and the PREMIS events of what was done, ready for 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
@@ -12,8 +13,8 @@ from digitize import __version__
 from digitize.core.errors import OutputInvalid
 from digitize.core import files
 from digitize.core.files import nfc, safe_component
-from digitize.core.models import (Agent, Description, Event, FileEntry, FileFacts, ItemMetadata, ItemPackage, PageImage,
-                             PageRecord, PageSource, Profile)
+from digitize.core.models import (Agent, Description, Event, FileEntry, FileFacts, FileFormat, ItemMetadata, ItemPackage,
+                             PageImage, PageRecord, PageSource, Profile)
 
 MIMETYPES = {"TIFF": "image/tiff", "JPEG": "image/jpeg", "PNG": "image/png", "JPEG2000": "image/jp2",
              "PDF": "application/pdf",
@@ -40,11 +41,13 @@ def href(base: str, relative: str) -> str:
 
 
 def entry(folder: Path, relative: str, facts: FileFacts, file_id: str, use: str, mimetype: str,
-          base: str = "") -> FileEntry:
-    """A file of the package, with the size and SHA-256 taken when it was written."""
+          base: str = "", identified: FileFormat | None = None) -> FileEntry:
+    """A file of the package, with the size and SHA-256 taken when it was written (and its format,
+    as PRONOM identified it)."""
     modified = (folder / relative).stat().st_mtime
     return FileEntry(id=file_id, use=use, href=href(base, relative), mimetype=mimetype, size=facts.size,
-                     sha256=facts.sha256, created=_moment(datetime.fromtimestamp(modified, timezone.utc)))
+                     sha256=facts.sha256, created=_moment(datetime.fromtimestamp(modified, timezone.utc)),
+                     format=identified)
 
 
 def copy_masters(pages: list[PageSource], folder: Path) -> dict[Path, tuple[str, FileFacts]]:
@@ -153,27 +156,31 @@ def resolution_event(page: PageSource, record: PageRecord, master: str, ingested
 
 def build_package(meta: ItemMetadata, description: Description, profile: Profile, pages: list[PageSource],
                   records: list[PageRecord], folder: Path, outputs: dict[str, FileFacts], ingested: str,
-                  warnings: list[str], base: str = "") -> ItemPackage:
+                  warnings: list[str], base: str = "", output_formats: dict[str, FileFormat] | None = None,
+                  identifier: Agent | None = None) -> ItemPackage:
     """The item's package from its written outputs (``outputs``: facts by path in the item, to
     which the masters are added as they are copied). ``base``: the item's URL in the store, which
-    the hrefs name (relative hrefs without one)."""
+    the hrefs name (relative hrefs without one). ``output_formats``: the outputs' formats as
+    ``identifier`` (the PRONOM identification tool) found them; the masters' come with their pages."""
     formats = {page.path: page.format for page in pages}
+    identified = {page.path: page.identified for page in pages}
+    found = (output_formats or {}).get
     masters = {}
     for number, (path, (relative, facts)) in enumerate(copy_masters(pages, folder).items(), start=1):
         outputs[relative] = facts
         masters[path] = entry(folder, relative, facts, f"master-{number:04d}", "master",
-                              MIMETYPES.get(formats[path], ""), base)
+                              MIMETYPES.get(formats[path], ""), base, identified[path])
     package_files = list(masters.values())
     pdf = f"{meta.id}.pdf"
-    package_files.append(entry(folder, pdf, outputs[pdf], "access-pdf", "access", MIMETYPES[".pdf"], base))
+    package_files.append(entry(folder, pdf, outputs[pdf], "access-pdf", "access", MIMETYPES[".pdf"], base, found(pdf)))
     images = []
     for page, record in zip(pages, records):
         alto = entry(folder, record.alto_file, outputs[record.alto_file], f"alto-{record.number:04d}", "alto",
-                     ALTO_MIMETYPE, base)
+                     ALTO_MIMETYPE, base, found(record.alto_file))
         text = entry(folder, record.text_file, outputs[record.text_file], f"text-{record.number:04d}", "text",
-                     MIMETYPES[".txt"], base)
+                     MIMETYPES[".txt"], base, found(record.text_file))
         image = entry(folder, record.image_file, outputs[record.image_file], f"image-{record.number:04d}", "image",
-                      MIMETYPES["JPEG"], base)
+                      MIMETYPES["JPEG"], base, found(record.image_file))
         package_files += [image, alto, text]
         images.append(PageImage(number=record.number, label=str(record.number), master=masters[page.path].id,
                                 frame=page.frame, width=page.width, height=page.height, dpi=page.dpi,
@@ -183,11 +190,51 @@ def build_package(meta: ItemMetadata, description: Description, profile: Profile
                                 blank=record.blank, direction=record.direction,
                                 not_syllables=record.not_syllables))
     text = f"{meta.id}.txt"
-    package_files.append(entry(folder, text, outputs[text], "text-item", "text", MIMETYPES[".txt"], base))
+    package_files.append(entry(folder, text, outputs[text], "text-item", "text", MIMETYPES[".txt"], base,
+                               found(text)))
+    found_events = events(meta, profile, pages, records, masters, package_files, ingested, warnings)
+    found_agents = agents(meta, records)
+    if identifier is not None:
+        found_agents.append(identifier)
+        found_events[1:1] = identification_events(masters, pages, package_files, ingested, identifier)
     return ItemPackage(item_id=meta.id, library=meta.library, category=meta.category, access=meta.access,
-                       created=now(), description=description, agents=agents(meta, records), files=package_files,
-                       pages=images, events=events(meta, profile, pages, records, masters, package_files, ingested,
-                                                   warnings))
+                       created=now(), description=description, agents=found_agents, files=package_files,
+                       pages=images, events=found_events)
+
+
+def identification_events(masters: dict[Path, FileEntry], pages: list[PageSource], files: list[FileEntry],
+                          ingested: str, identifier: Agent) -> list[Event]:
+    """The PREMIS `format identification` events (as Archivematica records them, with the tool and
+    its signature version): the masters' at intake, each checked against its extension, and the
+    outputs' once written. Each file's PUID is in its own PREMIS object; the outcome counts the
+    formats found and names each file not identified or whose content contradicts its extension."""
+    names = {masters[page.path].id: page.file_name for page in pages}
+    detail = (f'program="{identifier.name}"; version="{identifier.version}"; PRONOM signatures matched against '
+              "the content of each file (its extension where no signature matched)")
+    found = []
+    for event_id, date, group, checked in (
+            ("format-identification-masters", ingested, [f for f in files if f.use == "master"],
+             "; each master's extension checked against its content"),
+            ("format-identification-outputs", now(), [f for f in files if f.use != "master"], "")):
+        formats = [(e, e.format or FileFormat(basis="none")) for e in group]
+        counts = Counter(_format_label(fmt) for _, fmt in formats if fmt.puid)
+        faults = [f"{e.id}: not identified" for e, fmt in formats if fmt.basis == "none"]
+        faults += [f"{e.id} ({names.get(e.id, e.id)}): the content is {_format_label(fmt)}, the extension says "
+                   f"{fmt.expected}" for e, fmt in formats if fmt.expected]
+        by_extension = sum(fmt.basis == "extension" for _, fmt in formats)
+        notes = [", ".join(f"{label}: {count} file{'s' * (count != 1)}" for label, count in counts.items()), *faults]
+        if by_extension:
+            notes.append(f"{by_extension} files identified by their extension (their format has no signature)")
+        if group:
+            found.append(Event(id=event_id, type="format identification", date=date,
+                               agents=[identifier.id, "digitize"], objects=[e.id for e in group],
+                               detail=detail + checked, outcome="warning" if faults else "success",
+                               outcome_detail="; ".join(notes)))
+    return found
+
+
+def _format_label(fmt: FileFormat) -> str:
+    return f"{fmt.puid} ({f'{fmt.name} {fmt.version}'.strip()})"
 
 
 def identifiers(meta: ItemMetadata, base: str) -> list[str]:

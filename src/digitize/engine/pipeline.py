@@ -36,7 +36,7 @@ from lxml import etree
 
 from digitize import __version__
 from digitize.describe import dublincore, marc, mets, package, schemas
-from digitize.capture import imaging, ocr, pdfsource
+from digitize.capture import formats, imaging, ocr, pdfsource
 from digitize.core.errors import BadInput
 from digitize.core.files import write_atomic
 from digitize.capture.pagefiles import load_page
@@ -237,7 +237,8 @@ def assemble_item(meta: ItemMetadata, description: Description, profile: Profile
     warnings = [f"{p.file}: {p.reason}" for p in problems if p.severity == "warning"]
     problems = [*problems, *to_review(meta, profile, records)]
     item_package = package.build_package(meta, description, profile, pages, records, folder, outputs, ingested,
-                                         warnings, base)
+                                         warnings, base, formats.identify_files(folder, list(outputs)),
+                                         formats.agent())
     result = ItemResult(item_id=meta.id, library=meta.library, secret=meta.access == "secret", status=Status.ok,
                         pages=len(records), mean_confidence=mean_confidence(records),
                         not_syllables=not_syllables(records), pdf=str(folder / pdf),
