@@ -139,6 +139,12 @@ def test_each_pdf_gives_a_valid_pdfa_with_its_text_and_keeps_its_master(pdf_run,
     assert (data / "store" / LIBRARY / item_id / "masters" / source.name).read_bytes() == pdf_run["before"][item_id]
     mets = (folder / "mets.xml").read_text(encoding="utf-8")
     assert 'ID="master-0001" MIMETYPE="application/pdf"' in mets
+    from digitize.core import pronom
+    from digitize.describe import mets as mets_xml
+
+    package = mets_xml.read(folder / "mets.xml")  # the master PDF identified by PRONOM signatures, like an image
+    master = next(entry for entry in package.files if entry.use == "master")
+    assert master.format is not None and master.format.puid in pronom.FAMILIES["PDF"], master.format
 
 
 @pytest.mark.slow
