@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from starlette.responses import PlainTextResponse
@@ -14,7 +15,8 @@ MAX_SEARCH = 500  # characters of a search
 MAX_PAGE = 1_000_000  # larger page numbers are refused (400) before any query
 PAGE_SIZE = 20  # items on a page of a library or of a search
 MAX_HEADERS = 16 * 1024  # bytes of a request's line and headers (uvicorn's h11 answers 400 and closes beyond)
-RENDERS = 2  # IIIF images made at once by one server process (answers already made are sent at once)
+# IIIF images made at once by one server process, half its cores (answers already made are sent at once)
+RENDERS = max(1, (os.cpu_count() or 2) // 2)
 RENDER_WAIT = 3.0  # seconds a request waits for its turn to be made, before a 503
 RETRY_AFTER = 5  # seconds, the Retry-After of that 503
 SECURITY_HEADERS = [
