@@ -1,5 +1,5 @@
 """Staff accounts and signed sessions (digitize.ledger.accounts): users in a real ledger (SQLite, and one
-run on PostgreSQL), sign-in with lockout, session cookies that cannot be forged, changed, replayed
+run on PostgreSQL), sign-in throttled by client address and name, sessions ended at sign-out, session cookies that cannot be forged, changed, replayed
 after expiry or taken from another kind of signed token, and CSRF tokens bound to the session."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from conftest import ledger_session, sqlite_url
 from digitize.ledger import accounts, database as ledger
 from digitize.access import oai
-from digitize.ledger.accounts import (HASHER, LOCK_TIME, MAX_FAILURES, add_user, check_csrf, csrf_token, list_users,
+from digitize.ledger.accounts import (HASHER, MAX_FAILURES, THROTTLE_TIME, add_user, check_csrf, csrf_token, list_users,
                                make_session, read_session, remove_user, sign_in, signed_in_user)
 from digitize.core.errors import BadInput
 
@@ -123,34 +123,66 @@ def test_an_unknown_name_is_verified_against_a_dummy_hash_of_the_same_cost(sessi
     assert verified == [accounts.DUMMY_HASH, accounts.DUMMY_HASH]
 
 
-def test_five_failures_in_a_row_lock_the_account_for_fifteen_minutes(session):
+def test_five_failures_hold_back_that_address_for_that_name_only_and_for_fifteen_minutes(session):
     add_user(session, "lan", PASSWORD, NOW)
+    guesser, lan_at_work = "203.0.113.9", "10.9.1.5"
     for attempt in range(MAX_FAILURES - 1):
-        assert sign_in(session, "lan", "wrong password!", NOW + timedelta(seconds=attempt)) is None
-    assert sign_in(session, "lan", PASSWORD, NOW + timedelta(seconds=10)) is not None  # a success resets
+        assert sign_in(session, "lan", "wrong password!", NOW + timedelta(seconds=attempt), guesser) is None
+    assert sign_in(session, "lan", PASSWORD, NOW + timedelta(seconds=10), guesser) is not None  # a success resets
     for attempt in range(MAX_FAILURES):
-        assert sign_in(session, "lan", "wrong password!", NOW + timedelta(seconds=20 + attempt)) is None
-    locked_at = NOW + timedelta(seconds=20 + MAX_FAILURES - 1)
-    user = accounts.find_user(session, "lan")
-    assert accounts.is_locked(user, locked_at + timedelta(minutes=1))
-    # the right password is refused while locked, up to the end of the lock
-    assert sign_in(session, "lan", PASSWORD, locked_at + timedelta(minutes=1)) is None
-    assert sign_in(session, "lan", PASSWORD, locked_at + LOCK_TIME - timedelta(seconds=1)) is None
-    assert sign_in(session, "lan", PASSWORD, locked_at + LOCK_TIME) is not None
-    user = accounts.find_user(session, "lan")
-    assert user.failed_sign_ins == 0 and user.locked_until is None
+        assert sign_in(session, "lan", "wrong password!", NOW + timedelta(seconds=20 + attempt), guesser) is None
+    held_at = NOW + timedelta(seconds=20 + MAX_FAILURES - 1)
+    soon = held_at + timedelta(minutes=1)
+    assert accounts.is_throttled(session, guesser, "lan", soon)
+    assert accounts.is_locked(session, accounts.find_user(session, "lan"), soon)  # as `user list` shows it
+    # from the guesser's address even the right password is refused, until the end of the hold ...
+    assert sign_in(session, "lan", PASSWORD, soon, guesser) is None
+    assert sign_in(session, "lan", PASSWORD, held_at + THROTTLE_TIME - timedelta(seconds=1), guesser) is None
+    # ... while lan, from her own address, signs in: a guesser cannot lock a person out
+    assert not accounts.is_throttled(session, lan_at_work, "lan", soon)
+    assert sign_in(session, "lan", PASSWORD, soon, lan_at_work) is not None
+    # attempts while held back are not counted: the hold ends THROTTLE_TIME after the fifth failure
+    assert sign_in(session, "lan", PASSWORD, held_at + THROTTLE_TIME, guesser) is not None
+    assert not accounts.is_throttled(session, guesser, "lan", held_at + THROTTLE_TIME)
 
 
-def test_the_lock_holds_for_a_session_that_reads_the_user_anew(tmp_path):
-    """Times read back from SQLite have no time zone: the lock is compared as UTC all the same."""
+def test_a_name_that_does_not_exist_is_held_back_the_same_way(session):
+    add_user(session, "lan", PASSWORD, NOW)
+    for name in ("lan", "nobody"):
+        for attempt in range(MAX_FAILURES):
+            assert not accounts.is_throttled(session, "203.0.113.9", name, NOW)
+            assert sign_in(session, name, "wrong password!", NOW, "203.0.113.9") is None
+        assert accounts.is_throttled(session, "203.0.113.9", name, NOW + timedelta(minutes=1))
+    started = time.perf_counter()
+    assert sign_in(session, "lan", PASSWORD, NOW + timedelta(minutes=1), "203.0.113.9") is None
+    assert time.perf_counter() - started < 0.05  # refused without an argon2 verification, for either name
+
+
+def test_the_hold_is_read_back_from_sqlite_as_utc(tmp_path):
+    """Times read back from SQLite have no time zone: the hold is compared as UTC all the same."""
     url = sqlite_url(tmp_path / "ledger.sqlite")
     with ledger_session(url) as first:
         add_user(first, "lan", PASSWORD, NOW)
         for attempt in range(MAX_FAILURES):
-            sign_in(first, "lan", "wrong password!", NOW)
+            sign_in(first, "lan", "wrong password!", NOW, "203.0.113.9")
     with ledger_session(url) as second:
-        assert sign_in(second, "lan", PASSWORD, NOW + timedelta(minutes=14)) is None
-        assert sign_in(second, "lan", PASSWORD, NOW + timedelta(minutes=16)) is not None
+        assert sign_in(second, "lan", PASSWORD, NOW + timedelta(minutes=14), "203.0.113.9") is None
+        assert sign_in(second, "lan", PASSWORD, NOW + timedelta(minutes=16), "203.0.113.9") is not None
+
+
+def test_a_session_signed_out_is_refused_and_the_others_go_on(session):
+    add_user(session, "lan", PASSWORD, NOW)
+    at_home, at_work = make_session("lan", KEY, NOW), make_session("lan", KEY, NOW)
+    accounts.end_session(session, at_home, KEY, NOW + timedelta(minutes=1))
+    assert read_session(at_home, KEY, NOW + timedelta(minutes=2)) == "lan"  # the cookie alone is still signed ...
+    assert signed_in_user(session, at_home, KEY, NOW + timedelta(minutes=2)) is None  # ... the ledger says no
+    assert signed_in_user(session, at_work, KEY, NOW + timedelta(minutes=2)).name == "lan"
+    accounts.end_session(session, at_home, KEY, NOW + timedelta(minutes=3))  # signing out twice is no fault
+    accounts.end_session(session, "junk", KEY, NOW)
+    # an ended session is forgotten once it would have expired anyway
+    later = NOW + accounts.SESSION_LIFETIME + timedelta(minutes=1)
+    accounts.end_session(session, make_session("lan", KEY, later), KEY, later)
+    assert session.query(accounts.EndedSession).count() == 1
 
 
 def test_a_hash_made_with_older_parameters_is_remade_at_sign_in(session):
@@ -292,6 +324,8 @@ def test_users_on_postgresql(postgres):
         for _ in range(MAX_FAILURES):
             assert sign_in(session, "lan.nguyen", "wrong password!", NOW) is None
         assert sign_in(session, "lan.nguyen", PASSWORD, NOW + timedelta(minutes=1)) is None
-        assert sign_in(session, "lan.nguyen", PASSWORD, NOW + LOCK_TIME) is not None
+        assert sign_in(session, "lan.nguyen", PASSWORD, NOW + THROTTLE_TIME) is not None
         cookie = make_session("lan.nguyen", KEY, NOW + timedelta(minutes=20))
         assert signed_in_user(session, cookie, KEY, NOW + timedelta(minutes=21)).name == "lan.nguyen"
+        accounts.end_session(session, cookie, KEY, NOW + timedelta(minutes=22))
+        assert signed_in_user(session, cookie, KEY, NOW + timedelta(minutes=23)) is None

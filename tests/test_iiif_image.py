@@ -134,7 +134,8 @@ def test_region_errors(region):
     (",1", (2, 1)),  # 1.5 rounds up
     ("pct:33.3", (100, 67)),  # 99.9 and 66.6
     ("pct:100", (300, 200)),
-    ("^max", (5016, 3344)),  # as large as the largest area allows (MAX_AREA, 4096x4096)
+    ("^max", (2400, 1600)),  # as large as the limits allow: MAX_UPSCALE (8x) before MAX_AREA (4096x4096)
+    ("^!10000,10000", (2400, 1600)),
     ("^360,", (360, 240)),
     ("^,240", (360, 240)),
     ("^pct:120", (360, 240)),
@@ -144,6 +145,13 @@ def test_region_errors(region):
 ])
 def test_size_forms(size, scaled):
     assert parse("full", size, "0", "default.jpg", 300, 200).size == scaled
+
+
+@pytest.mark.parametrize("size", ["^2401,", "^,1601", "^1,16000000", "^pct:801"])
+def test_an_upscale_of_more_than_8_times_the_region_is_refused(size):
+    with pytest.raises(ImageRequestError, match="more than 8 times|over the largest") as refused:
+        parse("full", size, "0", "default.jpg", 300, 200)
+    assert refused.value.status == 400
 
 
 @pytest.mark.parametrize("size", [

@@ -389,6 +389,8 @@ def test_a_ledger_at_the_newest_migration_opens_without_alembic_and_an_older_one
     with session.get_bind().begin() as connection:  # as if made by an older digitize
         connection.execute(text("DROP TABLE batch_locks"))
         connection.execute(text("DROP TABLE users"))
+        connection.execute(text("DROP TABLE ended_sessions"))
+        connection.execute(text("DROP TABLE sign_in_failures"))
         connection.execute(text("DROP TABLE search_text"))
         connection.execute(text("DROP TABLE search_items"))
         connection.execute(text("ALTER TABLE items DROP COLUMN published"))

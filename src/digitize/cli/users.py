@@ -53,8 +53,9 @@ def user_list() -> None:
 
     now = datetime.now(timezone.utc)
     shown = table(_("staff accounts"), _("name"), _("created"), _("last sign-in"), _("locked"))
-    for user in accounts.list_users(ledger.open_ledger(get_settings().ledger_url)):
+    session = ledger.open_ledger(get_settings().ledger_url)
+    for user in accounts.list_users(session):
         shown.add_row(escape(user.name), f"{user.created:%Y-%m-%d %H:%M}",
                       f"{user.last_sign_in:%Y-%m-%d %H:%M}" if user.last_sign_in else "-",
-                      _("locked") if accounts.is_locked(user, now) else "")
+                      _("locked") if accounts.is_locked(session, user, now) else "")
     console.print(shown)

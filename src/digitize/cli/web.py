@@ -32,7 +32,7 @@ def web(host: str = typer.Option("127.0.0.1", "--host", help=_("address to liste
     from digitize.ledger import database as ledger
     from digitize.ledger.plans import load_plans
     from digitize.core.settings import get_settings
-    from digitize.web.app import create_app, require_loopback
+    from digitize.web.app import create_app, require_loopback, server_options
 
     if staff and not export:
         require_loopback(host)
@@ -47,7 +47,7 @@ def web(host: str = typer.Option("127.0.0.1", "--host", help=_("address to liste
 
     if staff:
         engine = session.get_bind()
-        uvicorn.run(create_app(lambda: Session(engine), plans, staff=True), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(lambda: Session(engine), plans, staff=True), host=host, port=port, **server_options())
         return
     settings.links()  # what every worker checks: said once, here, before any starts
     settings.token_key()
@@ -55,4 +55,4 @@ def web(host: str = typer.Option("127.0.0.1", "--host", help=_("address to liste
     reading.networks(settings.trusted_proxies, "DIGITIZE_TRUSTED_PROXIES")
     console.print(f"reading service on http://{host}:{port}, published as {settings.links().base}")
     uvicorn.run("digitize.web.app:app_from_settings", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", proxy_headers=False)
+                proxy_headers=False, **server_options())

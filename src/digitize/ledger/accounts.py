@@ -1,6 +1,14 @@
 """Staff accounts of the web app and their signed sessions: users in the ledger with argon2id
-password hashes, sign-in with a lock after repeated failures, session cookies signed with
-HMAC-SHA256, and CSRF tokens bound to the session.
+password hashes, sign-in throttled after repeated failures, session cookies signed with
+HMAC-SHA256 and ended on the server at sign-out, and CSRF tokens bound to the session.
+
+Throttling: MAX_FAILURES wrong sign-ins in a row for one name from one client address hold that
+address back for that name for THROTTLE_TIME after the last of them: every attempt then is
+refused without checking the password, and is not counted. It is kept by address and name
+whatever the name, so the answers are the same for a name that exists and one that does not (and
+a name cannot be found out), and a guesser holds back only itself: the person, from their own
+address, still signs in (a reading room's shared address is held back for at most THROTTLE_TIME).
+A right password clears the address's count for the name.
 
 The web app passes the settings' secret key (``Settings.token_key``) to every function that signs.
 Each use derives a key of its own from it, so a signed value of one kind (an OAI-PMH resumption
@@ -8,7 +16,8 @@ token, a CSRF token) can never be taken for another (a session).
 
 A session cookie alone only proves that this app issued it to someone who signed in: the web app
 asks ``signed_in_user``, which also checks the ledger, so the cookies of a removed user, and those
-issued before a password change or ``end_sessions``, are refused at once."""
+issued before a password change or ``end_sessions``, and one signed out (``end_session``: its
+nonce kept in ``ended_sessions`` until it would have expired), are refused at once."""
 
 from __future__ import annotations
 
@@ -25,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.profiles import RFC_9106_LOW_MEMORY
-from sqlalchemy import DateTime, Integer, String, select
+from sqlalchemy import DateTime, Integer, String, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -34,8 +43,9 @@ from digitize.ledger.database import Base, answering, utcnow
 
 NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 MIN_PASSWORD = 12  # characters
-MAX_FAILURES = 5  # failed sign-ins in a row that lock the account
-LOCK_TIME = timedelta(minutes=15)
+MAX_FAILURES = 5  # failed sign-ins in a row, for one name from one address, that hold that address back
+THROTTLE_TIME = timedelta(minutes=15)
+LOCK_TIME = THROTTLE_TIME  # the name of older releases
 SESSION_LIFETIME = timedelta(hours=8)
 CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a session may say it was issued
 SESSION_COOKIE = "digitize_session"
@@ -64,10 +74,31 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)  # in a row, since the last success or lock
+    # no longer set: accounts are not locked, sign-ins are throttled by address (SignInFailures)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_sign_in: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sessions_valid_after: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EndedSession(Base):
+    """A session cookie signed out before it expired, by its nonce; forgotten once it has expired."""
+
+    __tablename__ = "ended_sessions"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SignInFailures(Base):
+    """Failed sign-ins in a row for ``name`` from ``address`` (any name, known or not)."""
+
+    __tablename__ = "sign_in_failures"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 # ---- users ------------------------------------------------------------------------------------
@@ -107,13 +138,14 @@ def list_users(session: Session) -> list[User]:
 
 
 def set_password(session: Session, name: str, password: str, now: datetime | None = None) -> None:
-    """Give the user a new password, lift a lock and end the user's sessions."""
+    """Give the user a new password, lift any throttling of the name and end the user's sessions."""
     check_password(password)
     now = now or utcnow()
     with answering(session):
         user = _existing_user(session, name)
         user.password_hash = HASHER.hash(_normalized(password))
         user.failed_sign_ins, user.locked_until, user.sessions_valid_after = 0, None, now
+        session.execute(delete(SignInFailures).where(SignInFailures.name == name))
         session.commit()
 
 
@@ -162,41 +194,69 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 # ---- signing in -------------------------------------------------------------------------------
 
-def is_locked(user: User, now: datetime) -> bool:
-    """Whether the user is locked out after too many failed sign-ins."""
-    return user.locked_until is not None and now < _aware(user.locked_until)
+def is_locked(session: Session, user: User, now: datetime) -> bool:
+    """Whether sign-ins for the user are held back from some address now (``user list``)."""
+    with answering(session):
+        return session.scalars(select(SignInFailures.address).where(
+            SignInFailures.name == user.name, SignInFailures.failures >= MAX_FAILURES,
+            SignInFailures.last_failure > now - THROTTLE_TIME)).first() is not None
 
 
-def sign_in(session: Session, name: str, password: str, now: datetime) -> User | None:
-    """The user, if the name and password are right and the account is not locked; else None.
+def is_throttled(session: Session, address: str, name: str, now: datetime) -> bool:
+    """Whether sign-ins for ``name`` from ``address`` are held back now (the same for any name)."""
+    with answering(session):
+        row = session.get(SignInFailures, (address[:64], name[:64]))
+        return row is not None and row.failures >= MAX_FAILURES and now < _aware(row.last_failure) + THROTTLE_TIME
+
+
+def sign_in(session: Session, name: str, password: str, now: datetime, address: str = "") -> User | None:
+    """The user, if the name and password are right and sign-ins for the name from ``address``
+    (the client's) are not held back; else None.
 
     An unknown name costs one argon2 verification like a wrong password, so names cannot be told
-    by the time the answer takes. MAX_FAILURES wrong passwords in a row lock the account for
-    LOCK_TIME; while it is locked every password is refused (and does not count). A success
-    resets the count, and remakes the hash if its parameters are not the current ones."""
+    by the time the answer takes, and its failures count as a known name's do (see the module's
+    words on throttling). A success clears the address's count for the name, and remakes the hash
+    if its parameters are not the current ones."""
     if not isinstance(password, str):
         password = ""
+    if not isinstance(name, str):
+        name = ""
     password = _normalized(password)
     with answering(session):
-        user = find_user(session, name) if isinstance(name, str) and NAME.fullmatch(name) else None
+        if is_throttled(session, address, name, now):
+            return None
+        user = find_user(session, name) if NAME.fullmatch(name) else None
         right = _verify(user.password_hash if user is not None else DUMMY_HASH, password)
-        if user is None:
+        if user is None or not right:
+            _count_failure(session, address[:64], name[:64], now)
             return None
-        if is_locked(user, now):
-            return None
-        if not right:
-            # counted in the database (x = x + 1), so sign-ins at the same time in other workers all count
-            user.failed_sign_ins = User.failed_sign_ins + 1
-            session.flush()
-            if user.failed_sign_ins >= MAX_FAILURES:
-                user.failed_sign_ins, user.locked_until = 0, now + LOCK_TIME
-            session.commit()
-            return None
+        session.execute(delete(SignInFailures).where(SignInFailures.address == address[:64],
+                                                     SignInFailures.name == name))
         user.failed_sign_ins, user.locked_until, user.last_sign_in = 0, None, now
         if HASHER.check_needs_rehash(user.password_hash):
             user.password_hash = HASHER.hash(password)
         session.commit()
         return user
+
+
+def _count_failure(session: Session, address: str, name: str, now: datetime) -> None:
+    """One more failure in a row (a new row after THROTTLE_TIME without one); rows older than
+    THROTTLE_TIME are dropped, so the table holds the last quarter of an hour's only."""
+    session.execute(delete(SignInFailures).where(SignInFailures.last_failure <= now - THROTTLE_TIME))
+    # counted in the database (x = x + 1), so sign-ins at the same time in other workers all count
+    counted = session.execute(update(SignInFailures).where(
+        SignInFailures.address == address, SignInFailures.name == name).values(
+        failures=SignInFailures.failures + 1, last_failure=now)).rowcount
+    if not counted:
+        session.add(SignInFailures(address=address, name=name, failures=1, last_failure=now))
+    try:
+        session.commit()
+    except IntegrityError:  # the first failure counted by another worker at the same moment
+        session.rollback()
+        session.execute(update(SignInFailures).where(
+            SignInFailures.address == address, SignInFailures.name == name).values(
+            failures=SignInFailures.failures + 1, last_failure=now))
+        session.commit()
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -240,9 +300,27 @@ def signed_in_user(session: Session, cookie: str, key: bytes, now: datetime) -> 
         return None
     with answering(session):
         user = find_user(session, payload["user"])
-    if user is None or payload["issued"] < _microseconds(_aware(user.sessions_valid_after)):
+        ended = session.get(EndedSession, payload["nonce"]) is not None if user is not None else True
+    if ended or payload["issued"] < _microseconds(_aware(user.sessions_valid_after)):
         return None
     return user
+
+
+def end_session(session: Session, cookie: str, key: bytes, now: datetime) -> None:
+    """Sign out the session of ``cookie``: refused from now on, wherever the cookie was kept (the
+    other sessions of the user go on). Nothing for a cookie that is not a good session's."""
+    payload = _session_payload(cookie, key, now)
+    if payload is None:
+        return
+    with answering(session):
+        session.execute(delete(EndedSession).where(EndedSession.expires <= now))
+        if session.get(EndedSession, payload["nonce"]) is None:
+            session.add(EndedSession(nonce=payload["nonce"],
+                                     expires=_EPOCH + timedelta(microseconds=payload["expires"])))
+        try:
+            session.commit()
+        except IntegrityError:  # signed out by another request at the same moment
+            session.rollback()
 
 
 def _session_payload(cookie: str, key: bytes, now: datetime) -> dict | None:
@@ -259,6 +337,7 @@ def _session_payload(cookie: str, key: bytes, now: datetime) -> dict | None:
         return None
     if not (isinstance(payload, dict) and set(payload) == {"user", "issued", "expires", "nonce"}
             and isinstance(payload["user"], str) and NAME.fullmatch(payload["user"])
+            and isinstance(payload["nonce"], str) and 0 < len(payload["nonce"]) <= 64
             and type(payload["issued"]) is int and type(payload["expires"]) is int):
         return None
     if not payload["issued"] <= _microseconds(now + CLOCK_SKEW) or not _microseconds(now) < payload["expires"]:

@@ -21,7 +21,8 @@ from digitize.ledger.plans import Plan
 from digitize.store.storage import open_store
 from digitize.web import errors
 from digitize.web.config import DashboardConfig, SiteConfig
-from digitize.web.limits import RequestLimits
+from digitize.web.limits import MAX_HEADERS, RequestLimits
+from digitize.web.methods import Methods
 from digitize.web.routes import dashboard, files, iiif, oai, search, site, sitemap
 from digitize.web.routes import staff as staff_area
 
@@ -38,7 +39,8 @@ def create_app(open_session: Callable[[], Session], plans: dict[str, Plan], stor
     ``proxies``: networks (``reading.networks``) of the reading rooms, where restricted items are
     open, and of the reverse proxies whose X-Forwarded-For is believed."""
     app = FastAPI(title="digitize", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(RequestLimits)
+    app.add_middleware(Methods)  # HEAD, CORS preflight
+    app.add_middleware(RequestLimits)  # added last: the outermost, every request's first
     app.add_exception_handler(RequestValidationError, errors.bad_parameter)
     if staff:
         app.state.config = DashboardConfig(open_session=open_session, plans=plans, today=today)
@@ -77,6 +79,12 @@ def app_from_settings() -> FastAPI:
                       oai_page_size=settings.oai_page_size, secret_key=settings.token_key(), links=settings.links(),
                       reading_rooms=reading.networks(settings.reading_rooms, "DIGITIZE_READING_ROOMS"),
                       proxies=reading.networks(settings.trusted_proxies, "DIGITIZE_TRUSTED_PROXIES"))
+
+
+def server_options() -> dict:
+    """uvicorn's options for ``digitize web``: h11, whose bound on a request's line and headers
+    (MAX_HEADERS) ends a request with endless headers at once (httptools reads them without end)."""
+    return {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADERS, "log_level": "warning"}
 
 
 def require_loopback(host: str) -> None:

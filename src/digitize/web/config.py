@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,7 @@ from digitize.access.iiif import image as iiif_image
 from digitize.core.links import PublicLinks
 from digitize.ledger.plans import Plan
 from digitize.store.storage import Store
+from digitize.web.limits import RENDER_WAIT, RENDERS
 
 
 @dataclass(kw_only=True)
@@ -37,8 +39,11 @@ class SiteConfig(DashboardConfig):
     reading_rooms: list[reading.Network] = field(default_factory=list)
     proxies: list[reading.Network] = field(default_factory=list)
     image_cache_pixels: int = iiif_image.CACHE_PIXELS
+    render_slots: int = RENDERS
+    render_wait: float = RENDER_WAIT
     stored_items: reading.StoredItems = field(init=False)
     images: iiif_image.ImageCache = field(init=False)
+    renders: anyio.Semaphore | None = field(init=False, default=None)  # made in the event loop, at first use
 
     def __post_init__(self):
         self.stored_items = reading.StoredItems(self.store)

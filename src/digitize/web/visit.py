@@ -29,9 +29,11 @@ class Visit:
         cookie = request.cookies.get(accounts.SESSION_COOKIE, "")
         user = accounts.signed_in_user(session, cookie, config.secret_key, datetime.now(timezone.utc)) \
             if cookie else None
-        address = reading.client_address(request.client.host if request.client else "",
-                                         request.headers.get("x-forwarded-for"), config.proxies)
-        self.who = reading.visitor(address, user.name if user else None, config.reading_rooms)
+        # every X-Forwarded-For line, in order: a proxy may add its own line after the client's
+        forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
+        self.address = reading.client_address(request.client.host if request.client else "", forwarded,
+                                              config.proxies)
+        self.who = reading.visitor(self.address, user.name if user else None, config.reading_rooms)
         lang = request.query_params.get("lang", "vi")
         self.lang = lang if lang in LANGUAGES else "vi"
         self.context = site.Context(base=config.links.base, lang=self.lang, path=request.url.path,

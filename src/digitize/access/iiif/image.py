@@ -5,7 +5,10 @@ into pixels, and its rendering. Pure library code: the web app maps URLs onto th
 Compliance: level 2 (regions ``full``, ``square``, ``x,y,w,h``, ``pct:x,y,w,h``; sizes ``max``,
 ``w,``, ``,h``, ``w,h``, ``!w,h``, ``pct:n``; rotation by 90s; qualities default, color, gray;
 formats jpg and png), plus mirroring, arbitrary rotation, upscaling (``^``), the bitonal quality
-and webp. The largest image a request may ask is bounded by ``maxArea`` (``MAX_AREA`` pixels).
+and webp. The largest image a request may ask is bounded by ``maxArea`` (``MAX_AREA`` pixels), and
+an upscaled one also by ``MAX_UPSCALE`` times the region on either side (``^1,16000000`` of a page,
+within the area, would take seconds and a gigabyte to make): ``^max`` and ``^!w,h`` stop there,
+other sizes beyond it are refused (400).
 
 Rounding: a percent region rounds each of x, y, w and h to the nearest pixel (the spec's examples:
 ``pct:41.6,7.5,40,70`` of a 300x200 image is ``125,15,120,140``); a region partly outside the
@@ -50,6 +53,7 @@ PROFILE = "level2"
 PROFILE_URI = f"http://iiif.io/api/image/3/{PROFILE}.json"
 TILE_SIZE = 512
 MAX_AREA = 4096 * 4096  # pixels of the largest image a request may ask (an A3 page at 300 dpi fits)
+MAX_UPSCALE = 8  # times the region's width or height an upscaled size may be
 A4_PAGE_PIXELS = 2480 * 3508  # an A4 page at 300 dpi
 CACHE_PIXELS = 3 * A4_PAGE_PIXELS  # decoded pixels the cache keeps by default: about 78 MB in RGB
 ENCODED_BYTES = 32 << 20  # bytes of encoded answers (tiles, thumbnails) the cache keeps by default
@@ -251,10 +255,14 @@ def _parse_size(size: str, region_width: int, region_height: int, max_area: int)
         raise ImageRequestError(400, f"size {size!r} of a {rw}x{rh} region is less than one pixel")
     if not upscale and (scaled[0] > rw or scaled[1] > rh):
         raise ImageRequestError(400, f"size {size!r} is larger than the {rw}x{rh} region: upscaling needs ^")
-    if scaled[0] * scaled[1] > max_area:
-        if confined:  # as large as possible within the limit
-            return _fit_area(rw, rh, max_area, upscale=True)
+    too_large = scaled[0] * scaled[1] > max_area
+    too_far = scaled[0] > rw * MAX_UPSCALE or scaled[1] > rh * MAX_UPSCALE
+    if confined and (too_large or too_far):
+        return _fit_area(rw, rh, max_area, upscale=True)  # as large as possible within the limits
+    if too_large:
         raise ImageRequestError(400, f"size {size!r} is over the largest image served ({max_area} pixels)")
+    if too_far:
+        raise ImageRequestError(400, f"size {size!r} is more than {MAX_UPSCALE} times the {rw}x{rh} region")
     return scaled
 
 
@@ -279,6 +287,8 @@ def _fit_area(width: int, height: int, max_area: int, upscale: bool) -> tuple[in
     if width * height <= max_area and not upscale:
         return width, height
     scale = math.sqrt(max_area / (width * height))
+    if upscale:
+        scale = min(scale, MAX_UPSCALE)
     # rounding down keeps the area within the limit
     return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
 
@@ -355,6 +365,14 @@ class ImageCache:
                     self._encoded_bytes -= len(self._encoded.popitem(last=False)[1])
         return data
 
+    def answer(self, key: tuple[str, str]) -> bytes | None:
+        """The answer to a request as encoded before, if kept (``encoded``'s key), else None."""
+        with self._lock:
+            if key in self._encoded:
+                self._encoded.move_to_end(key)
+                return self._encoded[key]
+        return None
+
     @property
     def pixels(self) -> int:
         """Pixels held now."""
@@ -426,6 +444,11 @@ class ImageCache:
             self._dimensions.move_to_end(key)
             while len(self._dimensions) > self.max_dimensions:
                 self._dimensions.popitem(last=False)
+
+
+def cached(request: ImageRequest, key: str, cache: ImageCache) -> bytes | None:
+    """``render``'s answer if ``cache`` keeps it: sent at once, not counted as a render."""
+    return cache.answer((key, request.canonical))
 
 
 def render(request: ImageRequest, key: str, load: Callable[[], bytes], cache: ImageCache) -> bytes:

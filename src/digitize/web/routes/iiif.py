@@ -4,16 +4,20 @@ libraries and the content search inside an item."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
+import anyio
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from digitize.access.iiif import content_search, image as iiif_image, presentation as manifest
 from digitize.access import reading
 from digitize.ledger.database import Item
 from digitize.search import index as search
-from digitize.web import responses
-from digitize.web.limits import MAX_PAGE, MAX_SEARCH, PAGE_SIZE
+from digitize.web import memory, responses
+from digitize.web.config import SiteConfig
+from digitize.web.limits import MAX_PAGE, MAX_SEARCH, PAGE_SIZE, RETRY_AFTER, whole_number
 from digitize.web.responses import PRESENTATION_MEDIA_TYPE, caching, iiif_headers, json_answer, not_found_plain
 from digitize.web.visit import CurrentVisit, Visit
 
@@ -90,8 +94,28 @@ def image_info(request: Request, visit: CurrentVisit, library: str, item_id: str
 
 
 @router.get("/{library}/{item_id}/{page}/{region}/{size}/{rotation}/{quality_format}")
-def image(request: Request, visit: CurrentVisit, library: str, item_id: str, page: str, region: str, size: str,
-          rotation: str, quality_format: str):
+async def image(request: Request, visit: CurrentVisit, library: str, item_id: str, page: str, region: str, size: str,
+                rotation: str, quality_format: str):
+    asked = await run_in_threadpool(image_request, request, visit, library, item_id, page, region, size, rotation,
+                                    quality_format)
+    if isinstance(asked, Response):
+        return asked
+    wanted, key, stored, headers, media = asked
+    config = visit.config
+    data = iiif_image.cached(wanted, key, config.images)
+    if data is None:
+        data = await rendered(config, lambda: iiif_image.render(wanted, key, lambda: config.store.read_bytes(stored),
+                                                                config.images))
+    if data is None:
+        return Response(b"The server is making other images; please try again in a few seconds.\n", 503,
+                        media_type="text/plain; charset=utf-8", headers={"retry-after": str(RETRY_AFTER)})
+    return Response(data, media_type=media, headers=headers)
+
+
+def image_request(request: Request, visit: Visit, library: str, item_id: str, page: str, region: str, size: str,
+                  rotation: str, quality_format: str):
+    """The request parsed against the page (and the stored image's key, its path, the headers and
+    the media type of the answer), or the answer itself: 404, 400, 304."""
     item, image = page_image(visit, library, item_id, page)
     if image is None:
         return not_found_plain()
@@ -107,17 +131,40 @@ def image(request: Request, visit: CurrentVisit, library: str, item_id: str, pag
     media = headers.pop("content-type")
     if (answer := responses.unchanged(request, headers)) is not None:
         return answer
-    key = f"{library}/{item_id}/{relative}"
-    data = iiif_image.render(wanted, facts.sha256, lambda: config.store.read_bytes(key), config.images)
-    return Response(data, media_type=media, headers=headers)
+    return wanted, facts.sha256, f"{library}/{item_id}/{relative}", headers, media
+
+
+async def rendered(config: SiteConfig, render: Callable[[], bytes]) -> bytes | None:
+    """``render()`` in a thread once one of the process's ``render_slots`` is free; None if none
+    was within ``render_wait`` seconds. Renders that all arrive at once are thus made a few at a
+    time, in bounded memory, while the rest of the site keeps answering; the memory of the last
+    render is handed back to the system."""
+    if config.renders is None:
+        memory.map_large_blocks()
+        config.renders = anyio.Semaphore(config.render_slots)
+    acquired = False
+    with anyio.move_on_after(config.render_wait):
+        await config.renders.acquire()
+        acquired = True
+    if not acquired:
+        return None
+    try:
+        data = await run_in_threadpool(render)
+    finally:
+        config.renders.release()
+    if config.renders.value == config.render_slots:  # the last render at this moment
+        await run_in_threadpool(memory.give_back)
+    return data
 
 
 def page_image(visit: Visit, library: str, item_id: str, page: str):
-    """The item and its page's image (relative path, facts, width, height), if the visitor may see them."""
+    """The item and its page's image (relative path, facts, width, height), if the visitor may see
+    them; a page number is ASCII digits without a leading zero (one address per page)."""
     item = visit.item(library, item_id)
-    if item is None or not page.isdigit():
+    number = whole_number(page)
+    if item is None or number is None:
         return None, None
-    return item, visit.config.stored_items.get(item).page_image(int(page))
+    return item, visit.config.stored_items.get(item).page_image(number)
 
 
 def search_inside(visit: Visit, item: Item, query: str, asked: str, start: int = 0, limit: int = 100) -> dict:

@@ -11,7 +11,7 @@ from digitize.access.iiif import presentation as manifest
 from digitize.core.labels import CATEGORY_LABELS
 from digitize.search import index as search
 from digitize.web import responses
-from digitize.web.limits import MAX_PAGE, MAX_SEARCH, PAGE_SIZE
+from digitize.web.limits import MAX_PAGE, MAX_SEARCH, PAGE_SIZE, whole_number
 from digitize.web.routes.site import thumbnail
 from digitize.web.visit import CurrentVisit, Visit
 
@@ -87,17 +87,18 @@ def search_request(parameters) -> tuple[str, dict, int] | None:
         if not value:
             continue
         if name in ("from", "to"):
-            if not value.isdigit() or len(value) > 4:
+            year = whole_number(value, canonical=False) if len(value) <= 4 else None
+            if year is None:
                 return None
-            filters[name] = int(value)
+            filters[name] = year
         elif len(value) <= FILTER_LENGTH:
             filters[name] = value
         else:
             return None
-    page = parameters.get("page", "1")
-    if len(query) > MAX_SEARCH or not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+    page = whole_number(parameters.get("page", "1"))
+    if len(query) > MAX_SEARCH or page is None or not 1 <= page <= MAX_PAGE:
         return None
-    return query, filters, int(page)
+    return query, filters, page
 
 
 def highlights(parts: list[tuple[str, bool]]) -> list[list[int]]:

@@ -44,10 +44,9 @@ def signing_in(visit: Visit, fields: dict[str, str]) -> Response:
         return visit.page(site.refused_page(visit.context), 403)
     now = datetime.now(timezone.utc)
     name = fields.get("name", "")
-    user = accounts.sign_in(visit.session, name, fields.get("password", ""), now)
-    if user is None:
-        known = accounts.find_user(visit.session, name) if accounts.NAME.fullmatch(name) else None
-        error = "locked" if known is not None and accounts.is_locked(known, now) else "wrong"
+    user = accounts.sign_in(visit.session, name, fields.get("password", ""), now, visit.address)
+    if user is None:  # the same answers for a name that exists and one that does not
+        error = "locked" if accounts.is_throttled(visit.session, visit.address, name, now) else "wrong"
         return visit.page(site.sign_in_page(visit.context, accounts.csrf_token(seed, config.secret_key), error,
                                             local_path(fields.get("next"))), 403)
     answer = RedirectResponse(config.links.base + local_path(fields.get("next")), 303)
@@ -59,8 +58,10 @@ def signing_in(visit: Visit, fields: dict[str, str]) -> Response:
 @router.post("/staff/logout")
 async def sign_out(request: Request, config: Config):
     fields = form((await request.body())[:MAX_FORM])
-    if not accounts.check_csrf(fields.get("csrf"), request.cookies.get(accounts.SESSION_COOKIE), config.secret_key):
+    cookie = request.cookies.get(accounts.SESSION_COOKIE)
+    if not accounts.check_csrf(fields.get("csrf"), cookie, config.secret_key):
         return responses.plain("Refused: the form is not this site's.\n", 403)
+    await run_in_threadpool(end_session, config, cookie)  # a copy of the cookie kept elsewhere ends too
     answer = RedirectResponse(config.links.home(), 303)
     answer.headers.append("set-cookie", accounts.clearing_cookie_header(config.secure))
     return answer
@@ -74,6 +75,14 @@ def staff_dashboard(visit: CurrentVisit):
     # In the site's layout, so under the site's policy: the middleware's would block its stylesheet.
     return visit.page(dashboard.render(visit.session, config.plans, config.today(), visit.lang,
                                        context=visit.context))
+
+
+def end_session(config: Config, cookie: str) -> None:
+    session = config.open_session()
+    try:
+        accounts.end_session(session, cookie, config.secret_key, datetime.now(timezone.utc))
+    finally:
+        session.close()
 
 
 def form(body: bytes) -> dict[str, str]:
