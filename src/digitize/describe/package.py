@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from digitize import __version__
 from digitize.core.errors import OutputInvalid
+from digitize.describe import virus_check
 from digitize.core import files
 from digitize.core.files import nfc, safe_component
 from digitize.core.models import (Agent, Description, Event, FileEntry, FileFacts, ItemMetadata, ItemPackage, PageImage,
@@ -95,6 +96,7 @@ def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], record
               detail="masters copied into the package; SHA-256 of each copy equals the original's",
               objects=master_ids),
     ]
+    found[1:1] = virus_check.events(pages, masters)  # the scan at intake, before anything was decoded
     for page, record in zip(pages, records):
         if page.dpi_method != "tag":
             found.append(resolution_event(page, record, masters[page.path].id, ingested))
@@ -172,7 +174,8 @@ def build_package(meta: ItemMetadata, description: Description, profile: Profile
     text = f"{meta.id}.txt"
     package_files.append(entry(folder, text, outputs[text], "text-item", "text", MIMETYPES[".txt"], base))
     return ItemPackage(item_id=meta.id, library=meta.library, category=meta.category, access=meta.access,
-                       created=now(), description=description, agents=agents(meta, records), files=package_files,
+                       created=now(), description=description,
+                       agents=agents(meta, records) + virus_check.agents(pages), files=package_files,
                        pages=images, events=events(meta, profile, pages, records, masters, package_files, ingested,
                                                    warnings))
 

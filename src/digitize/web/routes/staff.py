@@ -73,7 +73,7 @@ def staff_dashboard(visit: CurrentVisit):
         return RedirectResponse(f"{config.links.base}/staff/login?next={DASHBOARD}", 303)
     # In the site's layout, so under the site's policy: the middleware's would block its stylesheet.
     return visit.page(dashboard.render(visit.session, config.plans, config.today(), visit.lang,
-                                       context=visit.context))
+                                       data=config.data, context=visit.context))
 
 
 def form(body: bytes) -> dict[str, str]:
