@@ -29,8 +29,10 @@ def events(pages: list[PageSource], masters: dict[Path, FileEntry]) -> list[Even
     found = []
     for path, check in _checks(pages).items():
         master = masters[path].id
-        definitions = f"{check.signatures or 'unknown'}/{check.signature_date or 'undated'}"
-        detail = f'program="{check.program}"; version="{check.engine or "unknown"}"; virusDefinitions="{definitions}"'
+        detail = f'program="{check.program}"'
+        if check.engine:  # the daemon answered (not when it was not reached)
+            definitions = f"{check.signatures or 'unknown'}/{check.signature_date or 'undated'}"
+            detail += f'; version="{check.engine}"; virusDefinitions="{definitions}"'
         if check.outcome == "clean":
             outcome = PASS
             said = (f"no malware found by {check.program} {check.engine}, signature database "
