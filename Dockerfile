@@ -6,12 +6,14 @@
 FROM debian:12-slim
 ENV DEBIAN_FRONTEND=noninteractive PYTHONUNBUFFERED=1 UV_PYTHON_DOWNLOADS=never
 # The runtime part of scripts/setup.sh's list (not PostgreSQL and Chromium, which only the tests
-# use), plus postgresql-client for pg_dump backups of a PostgreSQL ledger.
+# use), plus postgresql-client for pg_dump backups of a PostgreSQL ledger. clamav-daemon brings
+# clamd, which no service starts here: give the image the host's socket (-v /var/run/clamav:/var/run/clamav)
+# for the malware scan at intake (DIGITIZE_CLAMD_SOCKET).
 RUN apt-get update && apt-get install -y --no-install-recommends \
       python3 python3-venv python3-pip \
       tesseract-ocr tesseract-ocr-vie tesseract-ocr-fra tesseract-ocr-chi-tra tesseract-ocr-chi-tra-vert \
       ghostscript unpaper pngquant qpdf poppler-utils fonts-noto-core curl \
-      postgresql-client \
+      postgresql-client clamav-daemon \
     && rm -rf /var/lib/apt/lists/*
 RUN python3 -m pip install --break-system-packages --no-cache-dir uv==0.13.8
 WORKDIR /app
