@@ -44,9 +44,9 @@ for _name in [name for name in os.environ if name.startswith("DIGITIZE_")]:
 # command may catch the error); `digitize serve`, Tesseract, OCRmyPDF, Prefect's server, PostgreSQL,
 # Swift, uvicorn and Chromium are not started; the fixtures of servers and of the sample batch's run
 # (SERVER_FIXTURES) are refused outright. The guard is on from a fast test's setup to its teardown.
-SERVER_FIXTURES = {"sample_run", "prefect_server", "postgres", "swift", "browser"}
+SERVER_FIXTURES = {"sample_run", "prefect_server", "postgres", "swift", "browser", "clamav"}
 REFUSED_PROGRAMS = {"tesseract", "ocrmypdf", "chromium", "chromium-browser", "pg_ctl", "initdb", "postgres",
-                    "pg_ctlcluster", "uvicorn"}
+                    "pg_ctlcluster", "uvicorn", "clamd"}
 REFUSED_COMMANDS = {"serve"}  # `digitize serve` serves the flows (FAST_LANE_CHILD refuses `web` serving)
 CLI_MODULES = ("digitize.cli.app", "digitize.cli")
 FAST_LANE_CHILD = """
@@ -656,3 +656,13 @@ def browser():
             "--disable-component-update", "--disable-sync"])
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def clamav(tmp_path_factory):
+    """A real ClamAV daemon on a Unix socket of its own (tests/clamd.py), with fresh test signatures
+    (Digitize.Test.EICAR) and a stream limit of 1 MB; one per test module."""
+    from clamd import running_clamd
+
+    with running_clamd(tmp_path_factory.mktemp("clamd")) as daemon:
+        yield daemon

@@ -12,13 +12,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from importlib.resources import files
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digitize.access import pages, site
+from digitize.capture import malware
 from digitize.ledger.database import Item, Library
 from digitize.ledger.plans import Plan
 from digitize.ledger.quota import progress, rollup
@@ -36,9 +38,11 @@ def monthly(session: Session, library: str, as_of: date, months: int = 12) -> li
 
 
 def render(session: Session, plans: dict[str, Plan], as_of: date, lang: str = "vi", province: str | None = None,
-           library: str | None = None, since: date | None = None, *, context: site.Context | None = None) -> str:
+           library: str | None = None, since: date | None = None, *, context: site.Context | None = None,
+           data: Path | None = None) -> str:
     """The dashboard in ``lang``: in the site's layout (header, sign-out, stylesheet link) when
-    ``context`` is given, otherwise a page that stands alone."""
+    ``context`` is given, otherwise a page that stands alone. With the data folder ``data``, it says
+    when the originals were last scanned for malware and how old the signatures were."""
     lang = pages.language(lang)
     rows = progress(session, plans, as_of, province, library)
     since = since or as_of - timedelta(days=30)
@@ -49,7 +53,10 @@ def render(session: Session, plans: dict[str, Plan], as_of: date, lang: str = "v
               and (not library or i.library == library)
               and (not province or (session.get(Library, i.library).province == province))]
     figures = {"rows": rows, "totals": rollup(rows), "items": listed, "as_of": as_of, "since": since,
-               "charts": [(code, monthly(session, code, as_of)) for code in dict.fromkeys(r.library for r in rows)]}
+               "charts": [(code, monthly(session, code, as_of)) for code in dict.fromkeys(r.library for r in rows)],
+               "scan": (scan := malware.last_scan(data) if data is not None else None),
+               "scan_days": scan and [datetime.fromisoformat(moment) if moment else None
+                                      for moment in (scan.finished, scan.signature_date)]}
     if context is None:
         return pages.render("dashboard.html", lang, visit=None, other=pages.other_language(lang),
                             css=_stylesheet(), **figures)

@@ -16,12 +16,12 @@ from typing import Callable
 
 from pydantic import ValidationError
 
-from digitize.capture import pagefiles, resolution
+from digitize.capture import malware, pagefiles, resolution
 from digitize.capture.pagefiles import inside, shown_name
 from digitize.core.errors import BadInput, DigitizeError
 from digitize.core.files import natural_key, nfc
 from digitize.core.i18n import N_, Reason, Text
-from digitize.core.models import ItemMetadata, PageSource, Problem
+from digitize.core.models import ItemMetadata, PageSource, Problem, VirusCheck
 from digitize.core.profiles import LIBRARIES
 
 CATALOGUE_SUFFIXES = {".mrc", ".marc", ".xml", ".marcxml"}  # MARC21 exports in the batch folder
@@ -39,6 +39,7 @@ class ItemPlan:
     meta: ItemMetadata | None = None
     pages: list[PageSource] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    scans: list[VirusCheck] = field(default_factory=list)  # the malware scan of each file of the folder
 
     @property
     def ok(self) -> bool:
@@ -256,10 +257,12 @@ def _read_toml(source: Path) -> dict:
 
 
 def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_for, max_pixels: int,
-              defaults: dict | None = None, library_defaults: dict[str, dict] | None = None) -> ItemPlan:
+              defaults: dict | None = None, library_defaults: dict[str, dict] | None = None,
+              scanner: malware.Scanner | None = None) -> ItemPlan:
     """Validate one item folder. ``profile_for(meta)`` gives the material profile to check with;
     ``defaults``, then ``library_defaults`` of the item's library, fill the metadata fields the
-    item leaves empty."""
+    item leaves empty. With a ``scanner``, every file of the folder is scanned for malware before
+    any is decoded; a file with malware is not read at all."""
     plan = ItemPlan(folder=folder, label=shown_name(folder.name))
     if nfc(folder.name) != folder.name:
         plan.problem(N_("folder name is in decomposed Unicode (NFD); it is recorded in its NFC form"),
@@ -286,6 +289,9 @@ def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_
     except OSError as exc:
         plan.problem(N_("item folder cannot be read ({error}); check its permissions", error=exc.strerror))
         return plan
+    checks = malware.scan_item(scanner, files, batch, plan.problem) if scanner is not None else {}
+    plan.scans = list(checks.values())
+    files = [path for path in files if path not in checks or checks[path].outcome != malware.INFECTED]
     found = pagefiles.page_files(files, batch, profile, max_pixels, plan.meta.dpi, plan.problem, IGNORED_FILES)
     resolution.share_estimate([frame["resolution"] for file in found for frame in file.frames])
     resolutions = []
@@ -307,7 +313,8 @@ def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_
                                          dpi_estimate=res.estimate, dpi_note=res.note(), width=frame["width"],
                                          height=frame["height"], mode=frame["mode"], format=frame["format"],
                                          text_source=frame.get("text_source", "ocr"),
-                                         identified=file.identified))
+                                         identified=file.identified,
+                                         virus_check=checks.get(file.path)))
     for name, warning in resolution.estimate_warnings(resolutions):
         plan.problem(warning, file=name, severity="warning")
     if not plan.pages and not any(p.severity == "error" for p in plan.problems):

@@ -276,6 +276,10 @@ def print_summary(summary: BatchSummary, seconds: float, plain: bool, rerun: str
          + _("; pages {pages}; mean confidence {mean}; time {seconds} s", pages=pages, mean=mean,
              seconds=f"{seconds:.1f}")
          + (_("; {already} items already done", already=already) if already else ""), whole=plain)
+    if summary.malware is not None:
+        from digitize.capture.malware import said_in_summary
+
+        line(said_in_summary(summary.malware).in_language(LANGUAGE), whole=plain)
     if summary.stopped:
         left = _(" {left} items left for the next run.", left=len(summary.not_done)) if summary.not_done else ""
         error(_("the run stopped: {reason}.", reason=summary.stopped) + left)

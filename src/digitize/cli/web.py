@@ -40,14 +40,14 @@ def web(host: str = typer.Option("127.0.0.1", "--host", help=_("address to liste
     session = ledger.open_ledger(settings.ledger_url)
     plans = load_plans(settings.profiles)
     if export:
-        export.write_text(dashboard.render(session, plans, date.today(), lang), encoding="utf-8")
+        export.write_text(dashboard.render(session, plans, date.today(), lang, data=settings.data), encoding="utf-8")
         console.print(f"dashboard written to {export}")
         return
     import uvicorn
 
     if staff:
         engine = session.get_bind()
-        uvicorn.run(create_app(lambda: Session(engine), plans, staff=True), host=host, port=port, **server_options())
+        uvicorn.run(create_app(lambda: Session(engine), plans, staff=True, data=settings.data), host=host, port=port, **server_options())
         return
     settings.links()  # what every worker checks: said once, here, before any starts
     settings.token_key()

@@ -226,6 +226,36 @@ class FileFormat(BaseModel):
     expected: str = ""  # what the file's extension promises when the content contradicts it, e.g. "TIFF"
 
 
+class VirusCheck(BaseModel):
+    """The malware scan of one original file at intake (digitize.capture.malware): clean, infected
+    (with the signature's name) or not scanned (with the reason), and the scanner that said so."""
+
+    file: str  # as reports show its name
+    outcome: str  # clean | infected | not scanned
+    date: str  # ISO date-time of the scan
+    program: str = "ClamAV"
+    engine: str = ""  # the engine's version, e.g. 1.4.6
+    signatures: str = ""  # the signature database's version
+    signature_date: str = ""  # ISO date-time the signature database was built
+    signature: str = ""  # the malware found
+    reason: str = ""  # why the file was not scanned
+
+
+class MalwareScan(BaseModel):
+    """What a run's malware scan did, for its summary and the coordinators' dashboard."""
+
+    policy: str  # required | best-effort
+    program: str = "ClamAV"
+    engine: str = ""
+    signatures: str = ""
+    signature_date: str = ""
+    scanned: int = 0  # files scanned (clean or infected)
+    infected: int = 0
+    not_scanned: dict[str, int] = {}  # files not scanned, by reason
+    note: str = ""  # what the operator should know about the scanner (signatures too old)
+    finished: str = ""  # ISO date-time of the run's end
+
+
 class PageSource(BaseModel):
     """One page as found on disk: a file, or one frame of a multi-page TIFF."""
 
@@ -245,8 +275,8 @@ class PageSource(BaseModel):
     mode: str = ""  # Pillow's name of its colour mode (1, L, I;16, RGB, ...)
     format: str = ""  # Pillow's name of its file format (TIFF, JPEG, PNG, JPEG2000), or PDF
     text_source: str = "ocr"  # ocr | pdf: a PDF page's own text kept (the profile's pdf_text)
-    format: str = ""  # Pillow's name of its file format (TIFF, JPEG, PNG, JPEG2000)
     identified: FileFormat | None = None  # its file's format as PRONOM signatures identify it
+    virus_check: VirusCheck | None = None  # its file's malware scan at intake
 
     @property
     def file_name(self) -> str:
@@ -352,6 +382,7 @@ class BatchSummary(BaseModel):
     report: str | None = None  # the run's JSON report (out/_reports/...)
     quarantine: str | None = None  # where this run copied what failed (out/_quarantine/<batch>)
     left_quarantine: dict[str, str] = {}  # item id: where its quarantine entry went (.resolved), now it passed
+    malware: MalwareScan | None = None  # the malware scan of the originals at intake
 
     @property
     def ok(self) -> bool:

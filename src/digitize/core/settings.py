@@ -9,6 +9,7 @@ import tempfile
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,13 @@ class Settings(BaseSettings):
                                "spaces (10.20.0.0/16, 2001:db8::/48): restricted items are served there")
     trusted_proxies: str = Field("", description="addresses of the reverse proxies whose X-Forwarded-For "
                                  "gives the reader's address (CIDR ranges as reading_rooms)")
+    clamd_socket: str = Field("/var/run/clamav/clamd.ctl", description="the Unix socket of ClamAV's daemon, "
+                              "which scans every original file for malware at intake")
+    malware_scan: Literal["required", "best-effort"] = Field(
+        "best-effort", description="required: a run stops before any work when ClamAV's daemon does not answer "
+        "or its signatures are too old; best-effort: the run goes on and says what was not scanned")
+    signatures_max_age: int = Field(7, ge=1, description="days: older ClamAV signatures stop a run when scanning "
+                                    "is required (and are noted otherwise)")
 
     @property
     def out(self) -> Path:

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from digitize import __version__
 from digitize.core.errors import OutputInvalid
+from digitize.describe import virus_check
 from digitize.core import files
 from digitize.core.files import nfc, safe_component
 from digitize.core.models import (Agent, Description, Event, FileEntry, FileFacts, FileFormat, ItemMetadata, ItemPackage,
@@ -101,6 +102,7 @@ def events(meta: ItemMetadata, profile: Profile, pages: list[PageSource], record
               detail="masters copied into the package; SHA-256 of each copy equals the original's",
               objects=master_ids),
     ]
+    found[1:1] = virus_check.events(pages, masters)  # the scan at intake, before anything was decoded
     for page, record in zip(pages, records):
         if page.dpi_method != "tag":
             found.append(resolution_event(page, record, masters[page.path].id, ingested))
@@ -193,10 +195,12 @@ def build_package(meta: ItemMetadata, description: Description, profile: Profile
     package_files.append(entry(folder, text, outputs[text], "text-item", "text", MIMETYPES[".txt"], base,
                                found(text)))
     found_events = events(meta, profile, pages, records, masters, package_files, ingested, warnings)
-    found_agents = agents(meta, records)
-    if identifier is not None:
+    found_agents = agents(meta, records) + virus_check.agents(pages)
+    if identifier is not None:  # after the intake's virus checks, as Archivematica orders them
         found_agents.append(identifier)
-        found_events[1:1] = identification_events(masters, pages, package_files, ingested, identifier)
+        after_checks = 1 + sum(event.type == "virus check" for event in found_events)
+        found_events[after_checks:after_checks] = identification_events(masters, pages, package_files, ingested,
+                                                                         identifier)
     return ItemPackage(item_id=meta.id, library=meta.library, category=meta.category, access=meta.access,
                        created=now(), description=description, agents=found_agents, files=package_files,
                        pages=images, events=found_events)

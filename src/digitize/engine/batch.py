@@ -18,7 +18,7 @@ from typing import Callable
 
 from digitize.core import files, progress
 from digitize.search import indexing
-from digitize.capture import intake, ocr, pagefiles
+from digitize.capture import intake, malware, ocr, pagefiles
 from digitize.ledger import database as ledger, holdings
 from digitize.describe import marc, package, schemas
 from digitize.engine import pipeline
@@ -54,6 +54,8 @@ class BatchRequest:
     max_pixels: int
     ocr_timeout: int
     dpi: int | None = None  # the scan resolution of the items that state none
+    scan_setup: malware.ScanSetup = malware.ScanSetup()
+    data: Path | None = None  # where the last malware scan is kept for the dashboard (none: not kept)
 
     @classmethod
     def make(cls, batch: Path, settings: Settings, out: Path | None = None, profile: str | None = None,
@@ -63,15 +65,17 @@ class BatchRequest:
                    default_profile=profile or settings.default_profile, library=library,
                    workers=workers or settings.workers, new_version=new_version, store_url=settings.store_url,
                    multipart_mb=settings.multipart_mb, ledger_url=settings.ledger_url, max_pixels=settings.max_pixels,
-                   ocr_timeout=settings.ocr_timeout, dpi=dpi)
+                   ocr_timeout=settings.ocr_timeout, dpi=dpi, data=settings.data,
+                   scan_setup=malware.ScanSetup(settings.clamd_socket, settings.malware_scan,
+                                             settings.signatures_max_age))
 
 
 # --- the work handed to the runner: plain module functions, so that any runner can ship them ---
 
 def intake_item(folder: Path, batch: Path, csv_row: dict | None, profiles: Path, default_profile: str,
-                max_pixels: int, defaults: dict) -> intake.ItemPlan:
+                max_pixels: int, defaults: dict, scanner: malware.Scanner | None = None) -> intake.ItemPlan:
     return intake.plan_item(folder, batch, csv_row, lambda meta: get_profile(profiles, meta.profile or default_profile),
-                            max_pixels, defaults, load_library_defaults(profiles))
+                            max_pixels, defaults, load_library_defaults(profiles), scanner)
 
 
 def page(item_id: str, source: PageSource, profile: Profile, folder: Path, ocr_timeout: int) -> PageRecord | Problem:
@@ -130,12 +134,14 @@ def run_batch(request: BatchRequest, runner: Runner, run_label: str = "") -> Bat
     # built before the workers start: libxml2 can fail to build the schema set ("xml:space does not
     # resolve") while other threads parse XML, which failed an item's assembly now and then
     schemas.schema()
+    # ClamAV's daemon asked once; with scanning required, one that does not answer stops the run here
+    scanner = malware.connect(request.scan_setup)
     key = str(request.batch.resolve())
     session = ledger.open_ledger(request.ledger_url)
     try:
         ledger.lock_batch(session, key, run_label)
         try:
-            return _run_pipeline(request, runner, session, store)
+            return _run_pipeline(request, runner, session, store, scanner)
         finally:
             try:
                 ledger.unlock_batch(session, key, os.getpid())
@@ -146,11 +152,13 @@ def run_batch(request: BatchRequest, runner: Runner, run_label: str = "") -> Bat
         session.get_bind().dispose()
 
 
-def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage.Store) -> BatchSummary:
+def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage.Store,
+                  scanner: malware.Scanner | None = None) -> BatchSummary:
     """A batch, its lock taken, in the order it runs."""
     started = datetime.now(timezone.utc)
-    # intake: the item folders and their metadata, the catalogue records, every page file checked
-    plans, catalogue, problems = take_in(request, runner)
+    # intake: the item folders and their metadata, the catalogue records, every file scanned for
+    # malware, every page file checked
+    plans, catalogue, problems = take_in(request, runner, scanner)
     problems += check_against_holdings(session, request, plans)
     check_languages(request, plans)
     progress.report("total", sum(len(p.pages) for p in plans if p.ok))
@@ -173,6 +181,10 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
         problems += index_stored(session, store, request, [meta for meta, result, _ in done
                                                            if result.status == Status.ok])
     summary = summarise(request, plans, items, started, finished, problems)
+    if scanner is not None:
+        summary.malware = malware.tally(scanner, [check for plan in plans for check in plan.scans], finished)
+        if request.data is not None:
+            malware.remember(request.data, summary.malware)
     write_report(request, summary, started)
     for item in summary.items:
         log.info("%s: %s, %d pages, confidence %s", shown(item), item.status.value, item.pages,
@@ -182,7 +194,8 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
 
 # --- the steps of _run_pipeline, in its order ---
 
-def take_in(request: BatchRequest, runner: Runner) -> tuple[list[intake.ItemPlan], list, list[Problem]]:
+def take_in(request: BatchRequest, runner: Runner,
+            scanner: malware.Scanner | None = None) -> tuple[list[intake.ItemPlan], list, list[Problem]]:
     """Every item of the batch planned (one runner task per item folder), the batch's catalogue
     records, and the problems of the batch itself (logged)."""
     found, problems = intake.find_items(request.batch)
@@ -193,7 +206,7 @@ def take_in(request: BatchRequest, runner: Runner) -> tuple[list[intake.ItemPlan
     library_defaults = load_library_defaults(request.profiles)
     intakes = [runner.submit("ingest-item", "intake " + intake_name(number, folder, row, defaults, library_defaults),
                              intake_item, folder, request.batch, row, request.profiles, request.default_profile,
-                             request.max_pixels, defaults)
+                             request.max_pixels, defaults, scanner)
                for number, (folder, row) in enumerate(found, start=1)]
     plans = []
     for future in intakes:

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from digitize.capture.malware import said_in_summary
 from digitize.core.i18n import DEFAULT_LANGUAGE, N_, Text, bilingual
 from digitize.core.models import BatchSummary, ItemResult, Problem, Severity, Status
 
@@ -85,6 +86,9 @@ def log_lines(summary: BatchSummary) -> list[tuple[int, str]]:
     for problem in summary.problems:
         level = logging.ERROR if problem.severity == Severity.error else logging.WARNING
         lines.append((level, hide(f"batch {Path(summary.batch).name}: {batch_problem(summary, problem, None)}")))
+    if summary.malware is not None:
+        level = logging.WARNING if summary.malware.not_scanned or summary.malware.note else logging.INFO
+        lines.append((level, hide(str(said_in_summary(summary.malware)))))
     if summary.stopped:
         lines.append((logging.ERROR, hide(f"the run stopped: {summary.stopped}; left for the next run: "
                                           f"{len(summary.not_done)} items")))
@@ -126,6 +130,8 @@ def markdown(summary: BatchSummary) -> str:
     vi = DEFAULT_LANGUAGE
     title = N_("Batch {name}", name=Path(summary.batch).name)
     lines = ["# " + _md(bilingual(title)), "", _md(bilingual(counts(summary))) + "."]
+    if summary.malware is not None:
+        lines += ["", _md(hide(bilingual(said_in_summary(summary.malware)))) + "."]
     if summary.stopped:
         lines += ["", _md(hide(bilingual(N_("The run stopped before its end: {reason}", reason=summary.stopped))))]
     headers = [N_("Item"), N_("Folder"), N_("Result"), N_("Pages")]

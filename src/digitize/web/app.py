@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -30,20 +31,21 @@ from digitize.web.routes import staff as staff_area
 def create_app(open_session: Callable[[], Session], plans: dict[str, Plan], store_url: str | None = None,
                oai_page_size: int = 100, today: Callable[[], date] = date.today, staff: bool = False,
                secret_key: bytes | None = None, links: PublicLinks | None = None, reading_rooms: list | None = None,
-               proxies: list | None = None) -> FastAPI:
+               proxies: list | None = None, data: Path | None = None) -> FastAPI:
     """The web app. With ``staff``: the dashboard at / alone. Otherwise the public app: the reading
     service and OAI-PMH at /oai, from the items in the store at ``store_url``, with every link
     under ``links`` (the public base URL). ``open_session`` gives a ledger session per request;
     ``secret_key`` signs the resumption tokens and the staff sessions: ``Settings.token_key()``,
     which every worker shares [default: a key of this process only]. ``reading_rooms`` and
     ``proxies``: networks (``reading.networks``) of the reading rooms, where restricted items are
-    open, and of the reverse proxies whose X-Forwarded-For is believed."""
+    open, and of the reverse proxies whose X-Forwarded-For is believed. ``data``: the data folder, whose
+    record of the last malware scan the dashboard shows."""
     app = FastAPI(title="digitize", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(Methods)  # HEAD, CORS preflight
     app.add_middleware(RequestLimits)  # added last: the outermost, every request's first
     app.add_exception_handler(RequestValidationError, errors.bad_parameter)
     if staff:
-        app.state.config = DashboardConfig(open_session=open_session, plans=plans, today=today)
+        app.state.config = DashboardConfig(open_session=open_session, plans=plans, today=today, data=data)
         app.include_router(dashboard.router)
         return app
     if store_url is None or links is None:
@@ -51,7 +53,8 @@ def create_app(open_session: Callable[[], Session], plans: dict[str, Plan], stor
                           "set DIGITIZE_PUBLIC_URL (and DIGITIZE_STORE)")
     secret_key = secret_key or oai_pmh.PROCESS_KEY
     store = open_store(store_url)
-    app.state.config = SiteConfig(open_session=open_session, plans=plans, today=today, store=store, links=links,
+    app.state.config = SiteConfig(open_session=open_session, plans=plans, today=today, data=data, store=store,
+                                  links=links,
                                   secret_key=secret_key, reading_rooms=reading_rooms or [], proxies=proxies or [])
     app.state.oai = oai.Provider(open_session, store, links, oai_page_size, secret=secret_key)
     app.add_exception_handler(ItemUnreadable, errors.item_unreadable)
@@ -78,7 +81,8 @@ def app_from_settings() -> FastAPI:
     return create_app(lambda: Session(engine), load_plans(settings.profiles), store_url=settings.store_url,
                       oai_page_size=settings.oai_page_size, secret_key=settings.token_key(), links=settings.links(),
                       reading_rooms=reading.networks(settings.reading_rooms, "DIGITIZE_READING_ROOMS"),
-                      proxies=reading.networks(settings.trusted_proxies, "DIGITIZE_TRUSTED_PROXIES"))
+                      proxies=reading.networks(settings.trusted_proxies, "DIGITIZE_TRUSTED_PROXIES"),
+                      data=settings.data)
 
 
 def server_options() -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import anyio
@@ -27,6 +28,7 @@ class DashboardConfig:
     open_session: Callable[[], Session]
     plans: dict[str, Plan] = field(default_factory=dict)
     today: Callable[[], date] = date.today
+    data: Path | None = None  # the data folder, where the last run's malware scan is kept
 
 
 @dataclass(kw_only=True)

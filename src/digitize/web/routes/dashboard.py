@@ -23,6 +23,7 @@ def show_dashboard(config: LoopbackConfig, lang: str = "vi", province: str | Non
         return PlainTextResponse(f"since and as_of must lie between {EARLIEST} and {LATEST}.", 400)
     session = config.open_session()
     try:
-        return dashboard.render(session, config.plans, as_of or config.today(), lang, province, library, since)
+        return dashboard.render(session, config.plans, as_of or config.today(), lang, province, library, since,
+                                data=config.data)
     finally:
         session.close()

@@ -74,7 +74,7 @@ def staff_dashboard(visit: CurrentVisit):
         return RedirectResponse(f"{config.links.base}/staff/login?next={DASHBOARD}", 303)
     # In the site's layout, so under the site's policy: the middleware's would block its stylesheet.
     return visit.page(dashboard.render(visit.session, config.plans, config.today(), visit.lang,
-                                       context=visit.context))
+                                       data=config.data, context=visit.context))
 
 
 def end_session(config: Config, cookie: str) -> None:
