@@ -150,3 +150,22 @@ def test_an_items_csv_in_another_encoding_is_refused_on_each_item(tmp_path):
     for folder in ("LAT-1", "LAT-2"):
         assert "could not be read" in found[f"{folder}/items.csv"], found
     assert "no item metadata. Add item.toml" not in result.stdout
+
+
+@pytest.mark.parametrize("written,code", [("tiếng Việt", "vie"), ("Tieng Viet", "vie"), ("VIE", "vie"),
+                                          ("tiếng Pháp", "fre"), ("English", "eng"), ("Hán văn", "lzh"),
+                                          ("tiếng Hán", "chi"), ("tiếng Hàn", "kor"), ("fra", "fra")])
+def test_a_language_name_is_recorded_as_its_code(tmp_path, written, code):
+    make_item(tmp_path, "L-1", toml(id="L-1", title="Sách", library="TEST", access="open", language=written))
+    [plan], _ = plans(tmp_path)
+    assert plan.ok, plan.problems
+    assert plan.meta.language == code
+
+
+def test_an_unknown_language_is_refused_naming_the_accepted_ones(tmp_path):
+    make_item(tmp_path, "L-2", toml(id="L-2", title="Sách", library="TEST", access="open", language="tiếng Mường cổ"))
+    [plan], _ = plans(tmp_path)
+    assert not plan.ok
+    [reason] = [str(p.reason) for p in plan.problems if p.severity == "error"]
+    assert reason.startswith("language 'tiếng Mường cổ': not a language digitize knows")
+    assert "vie, eng, fre, chi, lzh" in reason and "tiếng Việt" in reason

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from digitize.core.i18n import Reason, Text
+from digitize.core.languages import language_code
 
 SAFE_ID = re.compile(r"^[^\W_][\w.\-]{0,127}$")  # never '_' or '.' first: the store's own folders (_versions)
 # C0 and C1 control characters that XML 1.0 cannot hold (tab, line feed and carriage return it can);
@@ -160,6 +161,11 @@ class ItemMetadata(BaseModel):
                 f"{value!r} is not usable as a folder name: use letters, digits, '.', '-' or '_', starting "
                 "with a letter or digit (no slashes, no '..'; names starting with '_' are the store's own)")
         return value
+
+    @field_validator("language")
+    @classmethod
+    def _language_code(cls, value: str) -> str:
+        return language_code(value)  # "tiếng Việt" is recorded as vie; an unknown language is refused
 
 
 class Name(BaseModel):
