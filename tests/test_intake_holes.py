@@ -169,3 +169,33 @@ def test_an_unknown_language_is_refused_naming_the_accepted_ones(tmp_path):
     [reason] = [str(p.reason) for p in plan.problems if p.severity == "error"]
     assert reason.startswith("language 'tiếng Mường cổ': not a language digitize knows")
     assert "vie, eng, fre, chi, lzh" in reason and "tiếng Việt" in reason
+
+
+@pytest.mark.parametrize("kept", [8, 0.5])
+def test_a_truncated_tiff_is_called_truncated(tmp_path, kept):
+    item = make_item(tmp_path, "T-1", toml(id="T-1", title="Sách", library="TEST", access="open"))
+    whole = (MINI / "HD-DC-0001" / "0002.tif").read_bytes()
+    (item / "0002.tif").write_bytes(whole[:kept if isinstance(kept, int) else int(len(whole) * kept)])
+    [plan], _ = plans(tmp_path)
+    assert not plan.ok
+    [reason] = [str(p.reason) for p in plan.problems if p.file == "0002.tif"]
+    assert "starts as a TIFF image but is damaged or truncated" in reason and "not TIF" not in reason
+    assert "copy it again from the scanner" in reason.lower()
+
+
+@pytest.mark.slow  # a batch run (OCR of two tiny pages)
+def test_an_all_black_page_is_named_in_a_warning(tmp_path):
+    from PIL import Image
+
+    batch = tmp_path / "batch"
+    item = make_item(batch, "BLACK-1", toml(id="BLACK-1", title="Trang đen", library="TEST", access="open"))
+    Image.new("L", (612, 339), 0).save(item / "0002.jpg", dpi=(200, 200))
+    out = tmp_path / "out"
+    result = run_cli("run", str(batch), "--out", str(out), "--workers", "1")
+    assert result.returncode == 0, result.stdout + result.stderr  # a warning, not a failure
+    report = latest_report(out)
+    warnings = report_reasons(report, "warning")
+    reason = warnings["BLACK-1/0002.jpg"]
+    assert reason.startswith("page 2 is black all over (100% of it) and OCR read no words on it")
+    assert "rescan the page" in reason and "0002.jpg" in result.stdout
+    assert "BLACK-1/0001.jpg" not in warnings  # the page with text is not named

@@ -265,6 +265,7 @@ class PageRecord(BaseModel):
     corrections: int = 0  # words whose diacritics were corrected after OCR (the ALTO keeps what OCR read)
     not_syllables: float | None = None  # share of words that are not Vietnamese syllables (Vietnamese only)
     blank: bool = False  # no ink on the page: not read by OCR, empty text and ALTO
+    dark: float = 0.0  # share of the page image that is (nearly) black: a lens cap or a failed lamp at 1.0
     text_file: str
     alto_file: str
     image_file: str
