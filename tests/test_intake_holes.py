@@ -199,3 +199,30 @@ def test_an_all_black_page_is_named_in_a_warning(tmp_path):
     assert reason.startswith("page 2 is black all over (100% of it) and OCR read no words on it")
     assert "rescan the page" in reason and "0002.jpg" in result.stdout
     assert "BLACK-1/0001.jpg" not in warnings  # the page with text is not named
+
+
+NOTES = '<?xml version="1.0" encoding="UTF-8"?>\n<notes><note>Lô quét tháng 3, máy Epson</note></notes>\n'
+
+
+def test_an_xml_file_that_is_no_catalogue_is_a_notice(tmp_path):
+    from digitize.engine.batch import read_catalogue
+
+    (tmp_path / "notes.xml").write_text(NOTES, encoding="utf-8")
+    records, [problem] = read_catalogue(tmp_path)
+    assert records == [] and problem.severity == "warning" and problem.file == "notes.xml"
+    assert "root element is <notes>, not MARCXML" in problem.reason and "left out" in problem.reason
+    (tmp_path / "notes.xml").write_text("<collection><record><leader>bad", encoding="utf-8")  # a damaged export
+    _, [problem] = read_catalogue(tmp_path)
+    assert problem.severity == "error" and "not well-formed XML" in problem.reason
+
+
+@pytest.mark.slow  # a batch run (OCR of tiny pages)
+def test_notes_beside_the_items_leave_a_clean_run_clean(tmp_path):
+    batch = tmp_path / "batch"
+    shutil.copytree(MINI / "HD-DC-0001", batch / "HD-DC-0001")
+    (batch / "notes.xml").write_text(NOTES, encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_cli("run", str(batch), "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report_statuses(latest_report(out)) == {"HD-DC-0001": "ok"}
+    assert "notes.xml" in result.stdout and "not MARCXML" in result.stdout

@@ -380,11 +380,14 @@ def check_output(request: BatchRequest) -> None:
 
 
 def read_catalogue(batch: Path) -> tuple[list, list[Problem]]:
-    """Every MARC21 record the batch carries; a file that cannot be read is reported."""
+    """Every MARC21 record the batch carries; a file that cannot be read is reported, an XML file
+    that is no catalogue at all (not MARCXML) noticed in a warning."""
     records, problems = [], []
     for path in intake.catalogue_files(batch):
         try:
             records += marc.read_records(path)
+        except marc.NotACatalogue as exc:  # notes beside the items: said, and the run is not failed for it
+            problems.append(Problem(item=batch.name, file=path.name, reason=exc.message, severity=Severity.warning))
         except BadInput as exc:
             problems.append(Problem(item=batch.name, file=path.name, reason=exc.message))
     return records, problems
