@@ -6,13 +6,16 @@ its reason on every item it describes. Refused items are not run, so these batch
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 
 import pytest
 
-from conftest import MINI, latest_report, report_reasons, report_statuses, run_cli, toml, tree_hashes
+from conftest import MINI, cli_env, latest_report, report_reasons, report_statuses, run_cli, toml, tree_hashes
 from digitize.capture.intake import find_items, plan_item
 from digitize.core.profiles import get_profile
 from digitize.core.settings import get_settings
@@ -226,3 +229,42 @@ def test_notes_beside_the_items_leave_a_clean_run_clean(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert report_statuses(latest_report(out)) == {"HD-DC-0001": "ok"}
     assert "notes.xml" in result.stdout and "not MARCXML" in result.stdout
+
+
+def shut_out(folder: Path) -> list[str]:
+    """Make ``folder`` another user's upload (mode 0700) that the command cannot read; the prefix that
+    runs the command as a service user without the power to read it anyway. As root: the folder is
+    given to nobody and the command runs as root without the capabilities that bypass file modes
+    (what a service account lacks); as anyone else: the folder's mode shuts its owner out too."""
+    if os.geteuid() != 0:
+        folder.chmod(0)
+        return []
+    for path in (folder, *folder.iterdir()):
+        os.chown(path, 65534, 65534)
+    folder.chmod(0o700)
+    caps = "-dac_override,-dac_read_search"
+    return [shutil.which("setpriv"), f"--bounding-set={caps}", f"--inh-caps={caps}"]
+
+
+@pytest.mark.slow  # a batch run (OCR of the readable item's tiny pages)
+def test_an_unreadable_item_folder_fails_alone(tmp_path):
+    batch = tmp_path / "batch"
+    shutil.copytree(MINI / "HD-DC-0001", batch / "HD-DC-0001")
+    locked = make_item(batch, "LOCKED", toml(id="LOCKED", title="Của người khác", library="TEST", access="open"))
+    prefix = shut_out(locked)
+    out = tmp_path / "out"
+    args = ("run", str(batch), "--out", str(out))
+    try:
+        tried = subprocess.run([*prefix, sys.executable, "-c", f"import os; os.listdir({str(locked)!r})"],
+                               capture_output=True, text=True)
+        assert "PermissionError" in tried.stderr, tried.stderr  # the command's user truly cannot read it
+        result = subprocess.run([*prefix, sys.executable, "-m", "digitize.cli.app", *args],
+                                env=cli_env(None, args, {}), capture_output=True, text=True, timeout=600)
+    finally:
+        locked.chmod(0o755)
+    assert result.returncode == 4, result.stdout + result.stderr  # not 73: the output folder is fine
+    report = latest_report(out)
+    assert report_statuses(report) == {"HD-DC-0001": "ok", "LOCKED": "failed"}
+    reason = report_reasons(report, "error")["LOCKED/None"]
+    assert reason.startswith("the item folder cannot be read (Permission denied)") and "read access" in reason
+    assert "Traceback" not in result.stderr and "Permission denied" in result.stdout

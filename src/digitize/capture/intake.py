@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import os
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -362,7 +363,13 @@ def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_
                         "or copied from it)"))
         return plan
     try:
+        os.listdir(folder)  # another user's upload (mode 0700) fails here alone, not the whole batch
         plan.meta = read_item_metadata(folder, csv_row, defaults, library_defaults, profile_for)
+    except OSError as exc:
+        plan.problem(N_("the item folder cannot be read ({error}); nothing in it was read. Give the user digitize "
+                        "runs as read access to it (for example chmod -R o+rX on the folder, or make that user "
+                        "its owner) and run again", error=exc.strerror or exc))
+        return plan
     except BadInput as exc:
         for fault in getattr(exc, "faults", [exc]):
             # the item's own metadata file is set aside with its faults; its pages are only named
