@@ -512,6 +512,8 @@ class _Items:
             plan.problem(claimed)
             self.results[index] = (self.failed(plan, plan.problems), None)
             return
+        for left in files.remove_temporaries(folder):  # half a file a killed run was writing
+            log.info("%s: removed %s, left by an interrupted run", shown(plan.meta), left.relative_to(folder))
         if earlier is not None:
             self.resume(index, plan, folder, earlier)
             return
