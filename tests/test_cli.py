@@ -48,7 +48,7 @@ def test_missing_tesseract_language_stops_the_run_and_names_the_package(tmp_path
         assert not list((tmp_path / "out").rglob("*.pdf")) and not list((tmp_path / "out").rglob("*.txt"))
 
 
-# A wrong command line: the usage message and the README's code for it (78), never "this is a bug".
+# A wrong command line: the usual usage message and its code (2), never "this is a bug" (issue 25).
 USAGE_ERRORS = {
     "no batch folder": (["run"], "Missing argument 'batch'"),
     "a misspelt command": (["runn", "batch1"], "No such command 'runn'"),
@@ -57,6 +57,7 @@ USAGE_ERRORS = {
     "a dpi out of range": (["run", "--dpi", "10", "batch1"], "Invalid value for '--dpi'"),
     "an option of digitize itself": (["--verbose", "run"], "No such option: --verbose"),
     "a group command without its file": (["holdings", "import"], "Missing argument 'file'"),
+    "an unknown option of quota": (["quota", "--bogus"], "No such option: --bogus"),
 }
 
 
@@ -64,11 +65,17 @@ USAGE_ERRORS = {
 def test_a_wrong_command_line_gives_the_usage_and_its_code(case):
     args, said = USAGE_ERRORS[case]
     result = run_cli(*args)
-    assert result.returncode == ExitCode.config == 78, (result.returncode, result.stderr)
+    assert result.returncode == ExitCode.usage == 2, (result.returncode, result.stderr)
     shown = result.stdout + result.stderr
     assert "Usage: " in result.stderr and "--help' for help" in result.stderr, shown
     assert said in " ".join(result.stderr.split()), shown
     assert "this is a bug" not in shown and "unexpected failure" not in shown and "Traceback" not in shown
+
+
+def test_no_command_at_all_shows_the_help_with_the_usage_code():
+    result = run_cli()
+    assert result.returncode == ExitCode.usage, (result.returncode, result.stderr)
+    assert "Usage: " in result.stdout and "Commands" in result.stdout and "Traceback" not in result.stderr
 
 
 def test_a_real_bug_is_still_called_one():

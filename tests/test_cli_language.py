@@ -64,7 +64,7 @@ def test_errors_in_vietnamese(language, tmp_path):
     assert "nowhere: không tìm thấy thư mục lô. Hãy nhập đường dẫn của một thư mục" in missing.stderr
     # a wrong command line: Typer's own usage message (English) and the README's code, never "a bug"
     usage = digitize("run", language=language)
-    assert usage.returncode == ExitCode.config and "Missing argument" in usage.stderr
+    assert usage.returncode == ExitCode.usage and "Missing argument" in usage.stderr
     assert "lỗi ngoài dự kiến" not in usage.stderr and "this is a bug" not in usage.stderr
 
 

@@ -258,3 +258,18 @@ def test_union_catalogue_marcxml(exported):
         for field in record.get_fields():
             values = [field.data] if field.is_control_field() else [s.value for s in field.subfields]
             assert all(unicodedata.is_normalized("NFC", v) for v in values)
+
+
+def test_export_with_the_store_gone_stops_with_one_message(exported, tmp_path):
+    """Issue 25: with the store gone, export skipped every item and exited 0."""
+    from conftest import run_cli
+    from digitize.core.errors import ExitCode
+
+    _, _, session = exported
+    ledger = session.get_bind().url.render_as_string(hide_password=False)
+    result = run_cli("export", "--to", str(tmp_path / "bags"), data=str(tmp_path), ledger=ledger,
+                     store=(tmp_path / "gone").as_uri())
+    assert result.returncode == ExitCode.store_unreachable, result.stdout + result.stderr
+    assert result.stderr.count("the store is not there") == 1 and "DIGITIZE_STORE" in result.stderr
+    assert "skipped" not in result.stdout and "Traceback" not in result.stderr
+    assert not (tmp_path / "bags").exists()

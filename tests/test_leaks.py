@@ -135,9 +135,10 @@ def test_a_ledger_error_does_not_show_a_secret_items_title(tmp_path):
     batch = make_batch(tmp_path, [(SECRET_ID, "secret", SECRET_TITLE)])
     result = run_cli("run", str(batch), "--out", str(data / "out"), "--workers", "1")
     shown = result.stdout + result.stderr
-    assert "quota ledger not updated" in shown and SECRET_TITLE not in shown, shown
+    assert "quota ledger refused the run's record" in shown and SECRET_TITLE not in shown, shown
+    assert result.returncode == LedgerUnavailable.exit_code  # not 0 (issue 25): the run is not counted
     [report] = (data / "out" / "_reports").glob("*.json")
-    assert "quota ledger not updated" in report.read_text(encoding="utf-8")
+    assert "quota ledger refused the run's record" in report.read_text(encoding="utf-8")
     assert SECRET_TITLE not in report.read_text(encoding="utf-8")
 
     # the database error itself, as any caller of the ledger gets it: the statement, not the row

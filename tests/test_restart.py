@@ -146,3 +146,42 @@ def test_page_that_killed_the_run_twice_is_set_aside_and_the_rest_finishes(tmp_p
     again = run_cli("run", str(batch), "--out", str(out), "--workers", "1")
     assert again.returncode == 0, again.stdout + again.stderr
     assert (out / "HD-TV" / "HD-DC-0001" / "HD-DC-0001.pdf").is_file()
+
+
+KILLED_MID_WRITE = """
+import os, sys
+from pathlib import Path
+from digitize.core import files
+with files.atomic_writer(Path(sys.argv[1])) as writer:
+    writer.write(b"\\0" * (1 << 20))
+    writer.flush()
+    os.kill(os.getpid(), 9)  # killed with the temporary half written, as a power cut would
+"""
+
+
+@pytest.mark.slow  # two runs of a sample item (tiny pages)
+def test_a_rerun_removes_the_temporary_a_killed_write_left(tmp_path):
+    """Issue 25: a kill at the wrong moment left a 1 MB hidden temporary in masters/ after the rerun."""
+    import sys
+
+    batch = tmp_path / "batch"
+    shutil.copytree(MINI / "HD-DC-0001", batch / "HD-DC-0001")
+    data, out = tmp_path / "data", tmp_path / "data" / "out"
+    args = ("run", str(batch), "--out", str(out), "--workers", "1")
+    assert run_cli(*args).returncode == 0
+    masters = out / "HD-TV" / "HD-DC-0001" / "masters"
+    before = output_hashes(data)
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, str(masters / "0001.jpg")])
+    assert killed.returncode == -signal.SIGKILL
+    [left] = [p for p in masters.iterdir() if p.name.startswith(".")]
+    assert left.name.startswith(".0001.jpg.") and left.stat().st_size == 1 << 20
+    mine = out / "HD-TV" / "HD-DC-0001" / ".notes.txt"  # a hidden file not of our making stays
+    mine.write_text("ghi chú", encoding="utf-8")
+
+    again = run_cli(*args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not left.exists() and [p.name for p in masters.iterdir() if p.name.startswith(".")] == []
+    assert mine.read_text(encoding="utf-8") == "ghi chú"
+    after = {key: digest for key, digest in output_hashes(data).items() if not key.endswith(".notes.txt")}
+    assert after == before  # the master and every other output as they were
+    assert (batch / "HD-DC-0001" / "0001.jpg").read_bytes() == (MINI / "HD-DC-0001" / "0001.jpg").read_bytes()

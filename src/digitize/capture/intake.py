@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import difflib
+import os
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -59,7 +61,10 @@ class CsvRow:
     values: dict[str, str]
     line: int = 0
     also: tuple[int, ...] = ()  # other lines of items.csv for the same folder
+    differ: tuple[str, ...] = ()  # the columns whose values those other lines give otherwise
     extra: int = 0  # values beyond the header's columns
+    clashes: tuple[str, ...] = ()  # columns named twice in the header, given two values by this row
+    unread: str = ""  # why the whole items.csv could not be read (every folder's row is then this)
 
     @property
     def where(self) -> str:
@@ -87,8 +92,10 @@ def find_items(batch: Path) -> tuple[list[tuple[Path, CsvRow | None]], list[Prob
             "is not a regular file of the batch (a link outside it, a pipe or a folder); not read")))
     elif table.exists():
         rows, problems = read_items_csv(table)
-    folders = sorted((p for p in batch.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))),
-                     key=lambda p: natural_key(p.name))
+        if not rows and any(p.severity == "error" and p.file == BATCH_CSV for p in problems):
+            unread = CsvRow(values={}, unread=f"the batch's {BATCH_CSV} could not be read (see the batch's problems)")
+            return [(folder, unread) for folder in _item_folders(batch)], problems
+    folders = _item_folders(batch)
     known = {nfc(p.name) for p in folders}
     for folder_name, row in rows.items():
         if not inside(batch / folder_name, batch):
@@ -102,6 +109,11 @@ def find_items(batch: Path) -> tuple[list[tuple[Path, CsvRow | None]], list[Prob
     return [(folder, rows.get(nfc(folder.name))) for folder in folders], problems
 
 
+def _item_folders(batch: Path) -> list[Path]:
+    return sorted((p for p in batch.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))),
+                  key=lambda p: natural_key(p.name))
+
+
 def catalogue_files(batch: Path) -> list[Path]:
     """MARC21 catalogue records (binary or MARCXML) the batch carries beside its item folders."""
     return sorted((p for p in batch.iterdir() if p.is_file() and p.suffix.lower() in CATALOGUE_SUFFIXES
@@ -110,25 +122,76 @@ def catalogue_files(batch: Path) -> list[Path]:
 
 def read_items_csv(path: Path) -> tuple[dict[str, CsvRow], list[Problem]]:
     """Rows of a batch-level items.csv by their 'folder' column. A folder named on several lines
-    keeps its first row; the others are its fault (which row is right is the operator's call)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        return {}, [Problem(item=path.name, file=path.name, reason=(
-            f"cannot read the batch metadata file ({exc}); save it as UTF-8 CSV and run again"))]
+    keeps its first row; the others are its fault (which row is right is the operator's call), and
+    so is a column named twice in the header whose two values in the row differ. A file that is not
+    UTF-8 is read as Excel saves it on a Vietnamese Windows (Windows-1258), with a warning; one
+    that is neither is refused, and each item it describes says so."""
+    text, problems = _csv_text(path)
+    if text is None:
+        return {}, problems
     rows: dict[str, CsvRow] = {}
-    problems = []
-    for number, row in enumerate(csv.DictReader(text.splitlines()), start=2):
-        folder = nfc((row.get("folder") or row.get("id") or "").strip())
+    reader = csv.reader(text.splitlines())
+    header = [name.strip() for name in next(reader, [])]
+    columns: dict[str, list[int]] = {}
+    for position, name in enumerate(header):
+        if name:
+            columns.setdefault(name, []).append(position)
+    for cells in reader:
+        if not cells:
+            continue
+        number = reader.line_num
+        values = {name: cells[spots[0]] if spots[0] < len(cells) else "" for name, spots in columns.items()}
+        clashes = tuple(_clash(name, spots, cells) for name, spots in columns.items()
+                        if len({cells[i].strip() for i in spots if i < len(cells) and cells[i].strip()}) > 1)
+        folder = nfc((values.get("folder") or values.get("id") or "").strip())
         if not folder:
             problems.append(Problem(item=path.name, file=f"{path.name}:{number}",
                                     reason="row has no 'folder' (or 'id'): fill it in"))
         elif folder in rows:
-            rows[folder] = replace(rows[folder], also=(*rows[folder].also, number))
+            first = rows[folder]
+            differ = [name for name in columns if (values.get(name) or "").strip() != (first.values.get(name) or "").strip()]
+            rows[folder] = replace(first, also=(*first.also, number),
+                                   differ=tuple(dict.fromkeys((*first.differ, *differ))))
         else:
-            rows[folder] = CsvRow(values={k: v for k, v in row.items() if k}, line=number,
-                                  extra=len(row.get(None) or []))
+            rows[folder] = CsvRow(values=values, line=number, extra=max(0, len(cells) - len(header)), clashes=clashes)
     return rows, problems
+
+
+def _clash(name: str, spots: list[int], cells: list[str]) -> str:
+    given = [cells[i].strip() for i in spots if i < len(cells)]
+    shown = f" ({', '.join(map(repr, given))})" if name in SHOWN_VALUES else ""
+    return f"column '{name}' is in the header {len(spots)} times (columns {', '.join(str(i + 1) for i in spots)}) " \
+           f"and this row's values differ{shown}"
+
+
+def _csv_text(path: Path) -> tuple[str | None, list[Problem]]:
+    """The text of items.csv: UTF-8 (with or without a byte-order mark), else Windows-1258 (what
+    Excel's plain "CSV" gives on a Vietnamese Windows; its separate tone marks composed, NFC) with a
+    warning; None and the reason when it is neither (a Vietnamese text never leaves a tone mark
+    alone, as Latin-1's ì, ò read as Windows-1258 would)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(item=path.parent.name, file=path.name, reason=(
+            f"cannot read the batch metadata file ({exc.strerror}); check its permissions and run again"))]
+    try:
+        return raw.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        bad = f"byte 0x{raw[exc.start]:02X} on line {line} is not UTF-8"
+    try:
+        text = unicodedata.normalize("NFC", raw.decode("cp1258"))
+    except UnicodeDecodeError:
+        text = None
+    if text is None or any(unicodedata.combining(char) for char in text):
+        return None, [Problem(item=path.parent.name, file=path.name, reason=(
+            f"is not UTF-8 text ({bad}) nor Vietnamese Windows-1258 text; nothing in it was read. In Excel save it "
+            "as \"CSV UTF-8 (Comma delimited)\" (or in LibreOffice choose the character set Unicode (UTF-8)) and "
+            "run again"))]
+    return text, [Problem(item=path.parent.name, file=path.name, severity="warning", reason=(
+        f"is not UTF-8 text ({bad}); it was read as Vietnamese Windows-1258 (Excel's plain \"CSV\" on a "
+        "Vietnamese Windows). Check the titles in this summary; save it as \"CSV UTF-8 (Comma delimited)\" to be "
+        "sure"))]
 
 
 def unknown_keys(data: dict, where: str, also: tuple[str, ...] = ()) -> list[tuple[str, str | None, BadInput]]:
@@ -192,14 +255,24 @@ def read_item_metadata(folder: Path, csv_row: CsvRow | dict | None, defaults: di
     if source.exists() or source.is_symlink():
         data, where = _read_toml(source), ITEM_FILE
         meant = unknown_keys(data, where)
+        if csv_row is not None and not csv_row.unread:
+            faults += _disagreements(data, csv_row)
+    elif csv_row is not None and csv_row.unread:
+        raise BadInput(N_("no item metadata: {reason}", reason=csv_row.unread), BATCH_CSV,
+                       N_("save {batch_csv} as UTF-8 text (or add {item_file} to the item folder) and run again",
+                          batch_csv=BATCH_CSV, item_file=ITEM_FILE))
     elif csv_row is not None:
         data, where = csv_row.values, csv_row.where
         meant = unknown_keys(data, where, also=("folder",))
         if csv_row.also:
+            differ = f" differing in {', '.join(csv_row.differ)}" if csv_row.differ else ""
             faults.append(BadInput(
                 f"the folder has {len(csv_row.also) + 1} rows in {BATCH_CSV} (lines "
-                f"{', '.join(map(str, (csv_row.line, *csv_row.also)))}); which one is right is not known",
-                where, "keep one row per item folder and run again"))
+                f"{', '.join(map(str, (csv_row.line, *csv_row.also)))}){differ}; which one is right is not known, "
+                "so none is used", where, "keep one row per item folder and run again"))
+        for clash in csv_row.clashes:
+            faults.append(BadInput(f"{clash}; which one is right is not known", where,
+                                   "keep each column once in the header and run again"))
         if csv_row.extra:
             faults.append(BadInput(
                 f"the row has {csv_row.extra} more value(s) than {BATCH_CSV} has columns (a comma inside an "
@@ -212,7 +285,7 @@ def read_item_metadata(folder: Path, csv_row: CsvRow | dict | None, defaults: di
     faults[:0] = [fault for _, _, fault in meant]
     said = {near for _, near, _ in meant}  # a field an unknown key was meant to be: said once, by that key
     data = {k: v for k, v in data.items() if k in ItemMetadata.model_fields}
-    data = {**(defaults or {}), **{k: v for k, v in data.items() if v not in ("", None)}}
+    data = {**(defaults or {}), **{k: v for k, v in data.items() if not _empty(v)}}
     library = data.get("library")
     if isinstance(library, str):
         data = {**(library_defaults or {}).get(library, {}), **data}
@@ -239,12 +312,33 @@ def read_item_metadata(folder: Path, csv_row: CsvRow | dict | None, defaults: di
     return meta
 
 
+def _empty(value) -> bool:
+    """A value that states nothing: none, or only spaces (a title of spaces is no title)."""
+    return value is None or isinstance(value, str) and not value.strip()
+
+
+def _disagreements(data: dict, row: CsvRow) -> list[BadInput]:
+    """Where item.toml and the folder's row of items.csv both state a field and differ: which one is
+    right is not known, so the item is refused rather than either (or the more open one) chosen."""
+    found = []
+    for key, value in data.items():
+        other = row.values.get(key)
+        if key in ItemMetadata.model_fields and not _empty(value) and not _empty(other) \
+                and nfc(str(value).strip()) != nfc(other.strip()):
+            shown = f" ({value!r} in {ITEM_FILE}, {other.strip()!r} in {row.where})" if key in SHOWN_VALUES else ""
+            found.append(BadInput(
+                f"{ITEM_FILE} and {row.where} both describe this item and differ in {key}{shown}; which one is "
+                "right is not known", ITEM_FILE,
+                f"keep the item's metadata in one place ({ITEM_FILE} or its row of {BATCH_CSV}) and run again"))
+    return found
+
+
 def _read_toml(source: Path) -> dict:
     if not source.is_file():
         raise BadInput(N_("is not a regular file (a folder, a pipe or a device)"), ITEM_FILE,
                        N_("replace it with the item's metadata as a TOML text file"))
     try:
-        return tomllib.loads(source.read_text(encoding="utf-8"))
+        return tomllib.loads(source.read_text(encoding="utf-8-sig"))  # Notepad writes a byte-order mark
     except UnicodeDecodeError:
         raise BadInput(N_("item metadata is not UTF-8 text"), ITEM_FILE,
                        N_("save item.toml as UTF-8 and run again")) from None
@@ -272,7 +366,13 @@ def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_
                         "or copied from it)"))
         return plan
     try:
+        os.listdir(folder)  # another user's upload (mode 0700) fails here alone, not the whole batch
         plan.meta = read_item_metadata(folder, csv_row, defaults, library_defaults, profile_for)
+    except OSError as exc:
+        plan.problem(N_("the item folder cannot be read ({error}); nothing in it was read. Give the user digitize "
+                        "runs as read access to it (for example chmod -R o+rX on the folder, or make that user "
+                        "its owner) and run again", error=exc.strerror or exc))
+        return plan
     except BadInput as exc:
         for fault in getattr(exc, "faults", [exc]):
             # the item's own metadata file is set aside with its faults; its pages are only named

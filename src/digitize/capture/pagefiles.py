@@ -128,12 +128,31 @@ def reading(path: Path):
         with Image.open(path) as image:
             yield image
     except UnidentifiedImageError:
+        kind = _started_as(path)
+        if kind:  # the start of an image whose rest (a TIFF's directory, a PNG's header) is missing
+            raise BadInput(N_("the file starts as a {kind} image but is damaged or truncated ({size} bytes): its "
+                              "image cannot be read", kind=kind, size=path.stat().st_size),
+                           todo=N_("copy it again from the scanner or rescan the page")) from None
         raise BadInput(N_("not an image that can be read (the content is not {format})",
                           format=path.suffix.lstrip(".").upper()),
                        todo=N_("replace it with the scanner's image file")) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise BadInput(N_("the image data is damaged or truncated ({detail})", detail=exc),
                        todo=N_("copy it again from the scanner or rescan the page")) from None
+
+
+SIGNATURES = ((b"II*\0", "TIFF"), (b"MM\0*", "TIFF"), (b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"),
+              (b"\0\0\0\x0cjP  \r\n\x87\n", "JPEG 2000"), (b"\xff\x4f\xff\x51", "JPEG 2000"))
+
+
+def _started_as(path: Path) -> str | None:
+    """The image format a file's first bytes announce, if any."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(16)
+    except OSError:
+        return None
+    return next((kind for magic, kind in SIGNATURES if head.startswith(magic)), None)
 
 
 def _measure(image: Image.Image, lines: bool) -> resolution.Measure:

@@ -28,7 +28,7 @@ from digitize.core.errors import DigitizeError, ExitCode  # noqa: E402
 class _Commands(TyperGroup):
     """Every command's DigitizeError becomes its message on stderr and the error's exit code; a
     wrong command line (a missing argument, an unknown command or option, a value out of range, no
-    command at all) gets Typer's usage message and the README's code for it (78, ExitCode.config)."""
+    command at all) gets Typer's usage message and the usual code for it (2, ExitCode.usage)."""
 
     def make_context(self, *args, **kwargs):
         try:
@@ -60,8 +60,9 @@ class _Commands(TyperGroup):
 
 def _usage(exc: UsageError) -> UsageError:
     """Typer 0.29 raises its own click exceptions (typer._click), not click's; Typer prints them as
-    usage messages with their exit_code, which is made the README's code for a wrong command line."""
-    exc.exit_code = int(ExitCode.config)
+    usage messages with their exit_code, which is made the README's code for a wrong command line
+    (2, as every command-line tool answers one; the bare `digitize` too, whose usage is its help)."""
+    exc.exit_code = int(ExitCode.usage)
     return exc
 
 

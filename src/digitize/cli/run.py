@@ -14,7 +14,7 @@ import typer
 from digitize.cli.language import _, described
 from digitize.cli.output import RunProgress, console, plain_output, print_summary
 from digitize.core import progress
-from digitize.core.errors import BadInput, ExitCode
+from digitize.core.errors import BadInput, ExitCode, ToolError
 from digitize.core.i18n import N_
 from digitize.core.models import BatchSummary
 
@@ -111,6 +111,8 @@ def _run_flow(request, dask: str, shown: RunProgress) -> BatchSummary:
     if not os.environ.get("PREFECT_API_URL"):
         console.print(_("No PREFECT_API_URL set: the flow runs on a temporary Prefect server (about 15 s to "
                         "start)."), style="dim", markup=False)
+        # Prefect waits 20 s for it, which a busy machine needs more than
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     # Prefect's console shows its warnings only; the flow's own lines go to the server (this command
     # prints the summary itself, and the progress bar stays whole).
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
@@ -120,9 +122,18 @@ def _run_flow(request, dask: str, shown: RunProgress) -> BatchSummary:
     gc.freeze()
     flow = digitize_batch.with_options(task_runner=task_runner(dask, request.workers)) if dask else digitize_batch
     with shown:
-        state = flow(batch=request.batch, out=str(request.out), profile=request.default_profile,
-                     library=request.library or "", workers=request.workers, new_version=request.new_version,
-                     dpi=request.dpi or 0, return_state=True)
+        try:
+            state = flow(batch=request.batch, out=str(request.out), profile=request.default_profile,
+                         library=request.library or "", workers=request.workers, new_version=request.new_version,
+                         dpi=request.dpi or 0, return_state=True)
+        except RuntimeError as exc:
+            if "ephemeral Prefect API server" not in str(exc):
+                raise
+            seconds = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "20")
+            raise ToolError(N_("the temporary Prefect server did not start within {seconds} s (a busy machine?)",
+                               seconds=seconds), None,
+                            N_("run again, or set PREFECT_API_URL to a running Prefect server (prefect server "
+                               "start), or run without --prefect")) from None
     return batch_summary(state)
 
 
@@ -134,9 +145,14 @@ def _keep_run_logs_off_the_console() -> None:
     from prefect.logging.handlers import PrefectConsoleHandler
 
     def not_a_run_line(record: logging.LogRecord) -> bool:
-        return not record.name.startswith(("prefect.flow_runs", "prefect.task_runs"))
+        # a fault is said once, by this command, in plain words: Prefect's tracebacks of it and its
+        # services' shutdown chatter ("Still processing items") stay with the server and the log
+        return not (record.name.startswith(("prefect.flow_runs", "prefect.task_runs", "prefect._internal"))
+                    or record.exc_info or record.levelno >= logging.ERROR)
 
-    for handler in logging.getLogger().handlers:
+    loggers = [logging.getLogger(), *(logger for logger in logging.root.manager.loggerDict.values()
+                                      if isinstance(logger, logging.Logger))]
+    for handler in {handler for logger in loggers for handler in logger.handlers}:
         if isinstance(handler, PrefectConsoleHandler):
             handler.addFilter(not_a_run_line)
 

@@ -23,7 +23,7 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help=_("empty the sea
 
     if not rebuild:
         console.print("the index is kept up to date by every run; give --rebuild to make it again from the store")
-        raise typer.Exit(int(ExitCode.config))
+        raise typer.Exit(int(ExitCode.usage))
     session, store = ledger_and_store()
     bar = progress_bar("items", transient=True)
     task = bar.add_task("items", total=None)

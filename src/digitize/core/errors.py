@@ -13,6 +13,7 @@ from digitize.core.i18n import Reason, Text, as_text
 class ExitCode(IntEnum):
     ok = 0
     failed = 1  # a fault we did not foresee (a bug): the message says what to report
+    usage = 2  # a wrong command line (the usual usage error): a missing argument, an unknown command or option
     batch_incomplete = 4  # the batch ran, but some items failed or wait for storage
     fixity = 5  # the audit found stored objects missing or changed
     output_invalid = 10  # an output failed its validation (PDF/A, schema)

@@ -148,6 +148,24 @@ def atomic_writer(path: Path):
         raise
 
 
+# what atomic_writer's mkstemp names a temporary: ".<target name, 40 characters at most>.<8 random>"
+TEMPORARY = re.compile(r"^\.(?P<target>.{1,40})\.[a-z0-9_]{8}$")
+
+
+def remove_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporaries atomic_writer left under ``folder`` (an output folder of ours) when a
+    run was killed mid-write; the removed paths. Only files named as it names them, beside a file
+    or in a folder of ours: never anything else."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.rglob(".*"):
+        if TEMPORARY.match(path.name) and path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def write_atomic(path: Path, data: bytes | str) -> FileFacts:
     """Write via a temporary file and rename; returns the size and SHA-256 of what was written."""
     raw = data.encode("utf-8") if isinstance(data, str) else data

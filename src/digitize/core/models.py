@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from digitize.core import pronom
 from digitize.core.i18n import Reason, Text
+from digitize.core.languages import language_code
 
 SAFE_ID = re.compile(r"^[^\W_][\w.\-]{0,127}$")  # never '_' or '.' first: the store's own folders (_versions)
 # C0 and C1 control characters that XML 1.0 cannot hold (tab, line feed and carriage return it can);
@@ -174,6 +175,11 @@ class ItemMetadata(BaseModel):
                 "with a letter or digit (no slashes, no '..'; names starting with '_' are the store's own)")
         return value
 
+    @field_validator("language")
+    @classmethod
+    def _language_code(cls, value: str) -> str:
+        return language_code(value)  # "tiếng Việt" is recorded as vie; an unknown language is refused
+
 
 class Name(BaseModel):
     """A person or body responsible for the item."""
@@ -316,6 +322,7 @@ class PageRecord(BaseModel):
     not_syllables: float | None = None  # share of words that are not Vietnamese syllables (Vietnamese only)
     blank: bool = False  # no ink on the page: not read by OCR, empty text and ALTO
     text_source: str = "ocr"  # as PageSource: "pdf" when a PDF page's own text was kept (not OCR)
+    dark: float = 0.0  # share of the page image that is (nearly) black: a lens cap or a failed lamp at 1.0
     text_file: str
     alto_file: str
     image_file: str

@@ -115,12 +115,22 @@ def _record_error(error: Exception | None) -> str:
     return f"the record cannot be read ({error or 'unknown error'})"
 
 
+class NotACatalogue(BadInput):
+    """An XML file beside the items that is not MARCXML at all (notes, an HTML page): not a
+    catalogue, so left out with a notice rather than counted as a damaged one."""
+
+
 class _CountingHandler(XmlHandler):
-    """pymarc's MARCXML handler, counting the records started so errors can name one."""
+    """pymarc's MARCXML handler, counting the records started so errors can name one, and noting
+    the root element."""
 
     started = 0
+    root: str | None = None
 
     def startElementNS(self, name, qname, attrs):
+        if self.root is None:
+            self.root = name[1] if name[0] in (MARC_XML_NS, None) and name[1] in ("collection", "record") else (
+                qname or name[1])
         if name[1] == "record" and name[0] in (MARC_XML_NS, None):
             self.started += 1
         super().startElementNS(name, qname, attrs)
@@ -131,6 +141,8 @@ def _read_xml(data: bytes, name: str) -> list[Record]:
     try:
         parse_xml(io.BytesIO(data), handler)
     except Exception as exc:  # SAX errors, a missing tag/code attribute, a bad leader
+        if handler.root not in (None, "collection", "record"):
+            raise _not_a_catalogue(handler.root, name) from exc
         inside = handler.started > len(handler.records)
         where = f"{name} record {handler.started}" if inside else name
         if isinstance(exc, SAXParseException):
@@ -141,7 +153,15 @@ def _read_xml(data: bytes, name: str) -> list[Record]:
         else:
             what = f"the record cannot be read ({exc})"
         raise BadInput(what, where, EXPORT_AGAIN) from exc
+    if not handler.records and handler.root not in (None, "collection", "record"):
+        raise _not_a_catalogue(handler.root, name)
     return handler.records
+
+
+def _not_a_catalogue(root: str, name: str) -> NotACatalogue:
+    return NotACatalogue(f"no MARC records in the file: it is XML whose root element is <{root}>, not MARCXML "
+                         "(<collection> or <record>); left out, not read as a catalogue", name,
+                         "nothing to do if it is not a catalogue; move it out of the batch folder to silence this")
 
 
 # --- crosswalk -------------------------------------------------------------------------------

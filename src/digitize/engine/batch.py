@@ -175,9 +175,9 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
     finished = datetime.now(timezone.utc)
 
     done = [(plans[i].meta, *items.results[i]) for i in sorted(items.results) if plans[i].meta is not None]
-    notes, recorded = record_in_ledger(session, request, started, finished, done)
+    notes, refused = record_in_ledger(session, request, started, finished, done)
     problems += notes
-    if recorded:
+    if refused is None:
         problems += index_stored(session, store, request, [meta for meta, result, _ in done
                                                            if result.status == Status.ok])
     summary = summarise(request, plans, items, started, finished, problems)
@@ -185,6 +185,8 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
         summary.malware = malware.tally(scanner, [check for plan in plans for check in plan.scans], finished)
         if request.data is not None:
             malware.remember(request.data, summary.malware)
+    if refused is not None and not summary.stopped:  # the outputs stand; the run's code says the ledger
+        summary.stopped, summary.stop_code = refused.message, int(refused.exit_code)
     write_report(request, summary, started)
     for item in summary.items:
         log.info("%s: %s, %d pages, confidence %s", shown(item), item.status.value, item.pages,
@@ -254,19 +256,21 @@ def check_languages(request: BatchRequest, plans: list[intake.ItemPlan]) -> None
 
 
 def record_in_ledger(session, request: BatchRequest, started: datetime, finished: datetime,
-                     items: list[tuple[ItemMetadata, ItemResult, StoredManifest | None]]) -> tuple[list[Problem], bool]:
-    """Count the run in the quota ledger: its notes, and whether it was recorded. A failure there is
-    reported; the outputs stand."""
+                     items: list[tuple[ItemMetadata, ItemResult, StoredManifest | None]]
+                     ) -> tuple[list[Problem], LedgerUnavailable | None]:
+    """Count the run in the quota ledger: its notes, and the fault if the ledger refused the record
+    (the outputs stand, and the run ends with the ledger's exit code)."""
     try:
         notes = ledger.record_run(session, str(request.batch.resolve()), started, finished, items,
                                   load_libraries(request.profiles))
     except Exception as exc:  # the ledger is bookkeeping: a failure there must not undo the batch
         session.rollback()
         reason = exc.message if isinstance(exc, DigitizeError) else type(exc).__name__
-        return [Problem(item=request.batch.name, severity=Severity.warning,
-                        reason=f"quota ledger not updated ({reason}); the outputs stand, and the next run of "
-                               "this batch records them")], False
-    return [Problem(item=request.batch.name, reason=note, severity=Severity.warning) for note in notes], True
+        return [], LedgerUnavailable(
+            f"the quota ledger refused the run's record ({reason}); the outputs stand and are stored, but they "
+            "are not counted yet", None,
+            "check the ledger (digitize quota answers when it works), then run the batch again: it records them")
+    return [Problem(item=request.batch.name, reason=note, severity=Severity.warning) for note in notes], None
 
 
 def index_stored(session, store: storage.Store, request: BatchRequest, stored: list[ItemMetadata]) -> list[Problem]:
@@ -393,11 +397,14 @@ def check_output(request: BatchRequest) -> None:
 
 
 def read_catalogue(batch: Path) -> tuple[list, list[Problem]]:
-    """Every MARC21 record the batch carries; a file that cannot be read is reported."""
+    """Every MARC21 record the batch carries; a file that cannot be read is reported, an XML file
+    that is no catalogue at all (not MARCXML) noticed in a warning."""
     records, problems = [], []
     for path in intake.catalogue_files(batch):
         try:
             records += marc.read_records(path)
+        except marc.NotACatalogue as exc:  # notes beside the items: said, and the run is not failed for it
+            problems.append(Problem(item=batch.name, file=path.name, reason=exc.message, severity=Severity.warning))
         except BadInput as exc:
             problems.append(Problem(item=batch.name, file=path.name, reason=exc.message))
     return records, problems
@@ -518,6 +525,8 @@ class _Items:
             plan.problem(claimed)
             self.results[index] = (self.failed(plan, plan.problems), None)
             return
+        for left in files.remove_temporaries(folder):  # half a file a killed run was writing
+            log.info("%s: removed %s, left by an interrupted run", shown(plan.meta), left.relative_to(folder))
         if earlier is not None:
             self.resume(index, plan, folder, earlier)
             return

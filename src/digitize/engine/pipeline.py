@@ -159,6 +159,7 @@ def process_page(page: PageSource, profile: Profile, folder: Path, ocr_timeout: 
         line_height=prepared.line_height, ocr_scale=round(prepared.ocr_scale, 3), direction=prepared.direction,
         confidence=result.confidence, words=result.words, corrections=result.corrections,
         not_syllables=result.not_syllables, blank=prepared.blank, text_source=page.text_source,
+        dark=dark_share(pixels),
         text_file=str(files["text"].relative_to(folder)), alto_file=str(files["alto"].relative_to(folder)),
         image_file=str(files["image"].relative_to(folder)),
         timings={k: round(v, 3) for k, v in timings.items()}, tools=tool_versions(), processed=package.now(),
@@ -187,6 +188,28 @@ def to_review(meta: ItemMetadata, profile: Profile, records: list[PageRecord]) -
                            f"Vietnamese syllables (profile {profile.name} lists pages above "
                            f"{profile.review_above:.0%}); check the scan and the text")
             for r in records if r.not_syllables is not None and r.not_syllables > profile.review_above]
+
+
+DARK = 48  # grey level under which a pixel is black (ink is darker, but no page is black all over)
+DARK_PAGE = 0.9  # share of black pixels that makes a page worth a look when OCR read nothing on it
+
+
+def dark_share(pixels) -> float:
+    """The share of a page image's pixels that are (nearly) black, measured on a reduced grey copy."""
+    gray = imaging.to_gray(pixels)
+    factor = min(1.0, 500 / max(gray.shape[:2]))
+    small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else gray
+    return round(float((small < DARK).mean()), 3)
+
+
+def dark_pages(meta: ItemMetadata, records: list[PageRecord]) -> list[Problem]:
+    """A warning for each page that is black (almost) all over and gave no words: an all-black page
+    would otherwise pass as a page with nothing written on it."""
+    return [Problem(item=meta.id, file=r.source, severity=Severity.warning,
+                    reason=f"page {r.number} is black all over ({r.dark:.0%} of it) and OCR read no words on it: "
+                           "a lens cap, a lamp that failed or a scanner fault? Look at the scan and rescan the "
+                           "page if it holds text")
+            for r in records if r.dark >= DARK_PAGE and not r.words]
 
 
 def describe(meta: ItemMetadata, catalogue: list) -> Description:
@@ -235,7 +258,7 @@ def assemble_item(meta: ItemMetadata, description: Description, profile: Profile
     identifiers = package.identifiers(meta, base)
     outputs["dc.xml"] = write_dc(description, meta, identifiers, folder)
     warnings = [f"{p.file}: {p.reason}" for p in problems if p.severity == "warning"]
-    problems = [*problems, *to_review(meta, profile, records)]
+    problems = [*problems, *to_review(meta, profile, records), *dark_pages(meta, records)]
     item_package = package.build_package(meta, description, profile, pages, records, folder, outputs, ingested,
                                          warnings, base, formats.identify_files(folder, list(outputs)),
                                          formats.agent())

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from digitize.core import files
 from digitize.describe import publish
-from digitize.core.errors import ExportError, StorageError
+from digitize.core.errors import ExportError, StorageError, StorageUnavailable
 from digitize.core.files import nfc
 from digitize.ledger.database import Item, Library, is_public
 from digitize.core.links import PublicLinks, check_public_url
@@ -165,6 +165,17 @@ def _upload_bag(bag: Path, target_store, report: ExportReport) -> None:
     report.written.append(target_store.url(bag.name))
 
 
+def _check_store_there(store) -> None:
+    """A store that is gone (its folder moved or unmounted, its server down) stops the export with one
+    message, instead of every item being skipped for it."""
+    root = getattr(store, "root", None)
+    if root is not None and not Path(root).is_dir():
+        raise StorageUnavailable("the store is not there (its folder does not exist)", store.url(""),
+                                 "check DIGITIZE_STORE (a disk moved or not mounted?), then export again; "
+                                 "nothing was exported")
+    store.head(MANIFEST)  # a server that cannot be reached, or a bucket that is not there, raises here
+
+
 def export_bags(session: Session, store, items: list[str] | None, target: str, masters: bool = True,
                 public: bool = False, links: PublicLinks | None = None) -> ExportReport:
     """Bags of stored items. ``items``: "LIBRARY/ITEM" strings, or None for every stored
@@ -202,6 +213,8 @@ def export_bags(session: Session, store, items: list[str] | None, target: str, m
         else:
             chosen.append(row)
 
+    if chosen:
+        _check_store_there(store)
     if urlparse(str(target)).scheme in ("file", "s3"):
         from digitize.store.storage import open_store
 
