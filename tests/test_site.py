@@ -234,7 +234,7 @@ def test_the_sign_in_form():
     assert form.xpath(".//input[@name='password']/@type") == ["password"]
     assert not tree.xpath("//*[@id='sign-in-error']")
     locked = parse(site.sign_in_page(context(), "abc", "locked", "/"))
-    assert "khóa" in locked.xpath("string(//*[@id='sign-in-error'])")
+    assert "tạm thời chưa thể đăng nhập" in locked.xpath("string(//*[@id='sign-in-error'])")
     with pytest.raises(ValueError):
         site.sign_in_page(context(), "abc", "<b>anything</b>", "/")
 
