@@ -102,6 +102,20 @@ SLOW_MODULES = {"test_sample_batch.py": "the sample batch run (the session's sam
 # files that serve deployments would register theirs on one server, each over the other's.)
 SHARED_WORKER = {"test_reading_service.py": "sample-run", "test_sample_batch.py": "sample-run"}
 
+# The groups that take longest (CPU seconds in one process, and waits on servers), longest first:
+# they start first, so that none of them starts near the end and keeps the other workers waiting
+# for it. The other groups follow in file order. (xdist would otherwise start the groups with the
+# most tests first: the many quick ones.)
+LONGEST_FIRST = ("test_leaks.py", "sample-run", "test_ledger.py", "test_metadata_mistakes.py", "test_engine.py",
+                 "test_nightly.py", "test_imaging.py", "test_han.py", "test_faults.py", "test_prefect_ui.py",
+                 "test_iiif_service.py", "test_storage.py", "test_indexing.py", "test_deployments.py",
+                 "test_restart.py", "test_reading_order.py", "test_resolution.py")
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: keep the order made below
+        config.option.loadscopereorder = False
+
 
 @pytest.hookimpl(tryfirst=True)  # before the -m selection and before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
@@ -109,6 +123,8 @@ def pytest_collection_modifyitems(config, items):
         if item.path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
         item.add_marker(pytest.mark.xdist_group(SHARED_WORKER.get(item.path.name, item.path.name)))
+    rank = {group: number for number, group in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(SHARED_WORKER.get(item.path.name, item.path.name), len(rank)))
 
 
 def _refuse(what: str):

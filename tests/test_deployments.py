@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from conftest import SAMPLES, wait_for
+from conftest import MINI, wait_for
 
 pytestmark = pytest.mark.slow  # starts a Prefect server (the session prefect_server fixture of conftest)
 
@@ -24,7 +24,7 @@ def deployment(api: str, name: str) -> dict | None:
 
 def test_serve_creates_deployments_and_runs_a_batch(prefect_server, tmp_path):
     batch = tmp_path / "inbox" / "lo-1"
-    shutil.copytree(SAMPLES / "HN-TK-0002", batch / "HN-TK-0002")
+    shutil.copytree(MINI / "HN-TK-0002", batch / "HN-TK-0002")  # tiny pages: the run, not the OCR, is tested
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "DIGITIZE_DATA": str(tmp_path / "data")}
     served = subprocess.Popen([sys.executable, "-m", "digitize.cli", "serve"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

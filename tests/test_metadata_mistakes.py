@@ -11,6 +11,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import select
 
 from conftest import (MINI, SAMPLES, latest_report, ledger_session, register_library, report_reasons,
@@ -22,7 +23,7 @@ from digitize.core.settings import PACKAGED_PROFILES
 pytestmark = pytest.mark.slow  # batch runs (OCR)
 
 OPEN_PAGE = MINI / "HD-DC-0001" / "0001.jpg"  # tiny pages: what is tested is the metadata, not the OCR
-SECRET_PAGE = SAMPLES / "HN-TK-0002" / "0001.tif"
+SECRET_PAGE = SAMPLES / "HN-TK-0002" / "0001.tif"  # a full page of Kiều (its first frame): words to look for
 OTHER_PAGE = MINI / "HD-DC-0001" / "0002.tif"
 SECRET_TITLE = "Hồ sơ mật Quỳnh Côi"
 PUBLIC_URL = "http://127.0.0.1:8000"
@@ -52,7 +53,10 @@ def published(tmp_path_factory):
     common = dict(library="TEST", category="dia_chi")
     make_item(batch, "OPEN-1", text=toml(id="OPEN-1", title="Địa chí\\u000bHải Dương", access="open", **common))
     make_item(batch, "OPEN-2", text=toml(id="OPEN-2", title="Gia phả họ Nguyễn", access="open", **common))
-    make_item(batch, "SECRET-1", SECRET_PAGE, toml(id="SECRET-1", title=SECRET_TITLE, access="secret", **common))
+    secret = make_item(batch, "SECRET-1", SECRET_PAGE, toml(id="SECRET-1", title=SECRET_TITLE, access="secret",
+                                                             **common))
+    with Image.open(SECRET_PAGE) as scan:  # its first frame only: one page to read, not two
+        scan.save(secret / "0001.tif", dpi=scan.info["dpi"], compression=scan.info["compression"])
     make_item(batch, "MISSPELT", text=toml(id="MISSPELT", title="Sai khóa", acces="secret", **common))
     make_item(batch, "MISCASED", text=toml(id="MISCASED", title="Sai chữ hoa", access="Secret", **common))
     make_item(batch, "MISSING", text=toml(id="MISSING", title="Không ghi", **common))

@@ -74,7 +74,7 @@ def item(tmp_path_factory):
     (folder / "item.toml").write_text('id = "RO-1"\ntitle = "Thứ tự đọc"\nlibrary = "TEST"\naccess = "open"\n',
                                       encoding="utf-8")
     for number, kind in enumerate(PAGES, 1):
-        page(kind).save(folder / f"p{number}.png", dpi=(DPI, DPI))
+        page(kind).save(folder / f"p{number}.png", dpi=(DPI, DPI), compress_level=1)  # written fast
     result = run_cli("run", str(root / "batch"), "--out", str(root / "out"), "--workers", "2")
     return root / "out" / "TEST" / "RO-1", result
 
