@@ -19,9 +19,8 @@ from typing import Callable
 from pydantic import ValidationError
 
 from digitize.capture import malware, pagefiles, resolution
-from digitize.capture.pagefiles import inside, shown_name
 from digitize.core.errors import BadInput, DigitizeError
-from digitize.core.files import natural_key, nfc
+from digitize.core.files import inside, natural_key, nfc, shown_name
 from digitize.core.i18n import N_, Reason, Text
 from digitize.core.models import ItemMetadata, PageSource, Problem, VirusCheck
 from digitize.core.profiles import LIBRARIES

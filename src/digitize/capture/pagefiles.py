@@ -22,10 +22,10 @@ from PIL import Image, UnidentifiedImageError
 
 from digitize.capture import formats, imaging, pdfsource, resolution
 from digitize.core.errors import BadInput
-from digitize.core.files import (FULL_OR_READ_ONLY, copy_plain, natural_key, nfc, safe_component, sha256_file,
-                                 short_component, write_atomic)
+from digitize.core.files import (FULL_OR_READ_ONLY, copy_plain, inside, natural_key, nfc, safe_component, sha256_file,
+                                 short_component, shown_name, write_atomic)
 from digitize.core.i18n import N_, Reason
-from digitize.core.models import CONTROL, FileFormat, PageSource, Problem, Profile, Severity
+from digitize.core.models import FileFormat, PageSource, Problem, Profile, Severity
 
 IMAGE_SUFFIXES = {".tif", ".tiff", ".jpg", ".jpeg", ".png", ".jp2", ".j2k", ".jpf", ".jpx"}
 MIN_PAGE_SIDE = 100  # pixels: smaller is a thumbnail or an icon, not a scanned page
@@ -33,16 +33,6 @@ MAX_PAGE_SIDE = 65500  # pixels: the page image goes into the PDF as a JPEG, who
 MEASURE_SIDE = 1600  # pixels: the long side of the reduced copy a page's resolution is estimated on
 
 Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, before decoding, with a clear message
-
-
-def shown_name(name: str) -> str:
-    """A file or folder name as reports and metadata show it: NFC, control characters as '?'."""
-    return CONTROL.sub("?", nfc(name))
-
-
-def inside(path: Path, root: Path) -> bool:
-    """Whether ``path``, its links followed, is within ``root``."""
-    return path.resolve().is_relative_to(root.resolve())
 
 
 def in_order(folder: Path) -> list[Path]:

@@ -14,7 +14,7 @@ import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 
-from digitize.core.models import FileFacts
+from digitize.core.models import CONTROL, FileFacts
 
 BLOCK = 1 << 20
 # A write that fails with these is the disk's fault, not the file's: full or read-only ...
@@ -198,3 +198,13 @@ def copy_hashed(source: Path, target: Path, expected: str | None = None) -> File
         if expected is not None and writer.written.sha256 != expected:
             raise ChecksumMismatch(f"{source}: SHA-256 {writer.written.sha256}, expected {expected}")
     return writer.written
+
+
+def shown_name(name: str) -> str:
+    """A file or folder name as reports and metadata show it: NFC, control characters as '?'."""
+    return CONTROL.sub("?", nfc(name))
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, its links followed, is within ``root``."""
+    return path.resolve().is_relative_to(root.resolve())

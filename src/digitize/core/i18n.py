@@ -19,8 +19,6 @@ import functools
 from io import BytesIO
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 from pydantic import BaseModel
 
@@ -46,6 +44,9 @@ def translations(lang: str) -> Translations:
     if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
         with mo.open("rb") as compiled:
             return Translations(compiled, domain=DOMAIN)
+    from babel.messages.mofile import write_mo  # only where setup did not compile: not at every command's start
+    from babel.messages.pofile import read_po
+
     with po.open("rb") as source:
         catalog = read_po(source, locale=language(lang), domain=DOMAIN)
     buffer = BytesIO()

@@ -25,7 +25,7 @@ from digitize.engine import pipeline
 from digitize.store import storage
 from digitize.core.errors import (BadInput, DigitizeError, LedgerUnavailable, OutputUnwritable, StorageRefused,
                              StorageUnavailable, ToolError)
-from digitize.core.files import write_atomic
+from digitize.core.files import shown_name, write_atomic
 from digitize.core.models import (Access, BatchSummary, ItemMetadata, ItemRecord, ItemResult, PageRecord, PageSource,
                              Problem, Profile, Severity, Status, StoredManifest)
 from digitize.core.profiles import get_profile, load_libraries, load_library_defaults
@@ -295,7 +295,7 @@ def index_stored(session, store: storage.Store, request: BatchRequest, stored: l
 def summarise(request: BatchRequest, plans: list[intake.ItemPlan], items: _Items, started: datetime,
               finished: datetime, problems: list[Problem]) -> BatchSummary:
     results = [items.results[i][0].model_copy(update={
-        "folder": pagefiles.shown_name(plans[i].folder.name),
+        "folder": shown_name(plans[i].folder.name),
         "already_done": i in items.untouched and items.results[i][0].status == Status.ok})
         for i in sorted(items.results)]
     summary = BatchSummary(batch=str(request.batch), started=started, finished=finished, items=results,
@@ -331,7 +331,7 @@ def item_name(meta: ItemMetadata, folder: Path, number: int) -> str:
     """An item's task name: its id and folder (a secret item: its number in the batch alone)."""
     if meta.access == Access.secret:
         return shown(meta, number)
-    return f"{meta.id} (folder {pagefiles.shown_name(folder.name)})"
+    return f"{meta.id} (folder {shown_name(folder.name)})"
 
 
 def intake_name(number: int, folder: Path, row: dict | None, defaults: dict, library_defaults: dict) -> str:
@@ -351,7 +351,7 @@ def intake_name(number: int, folder: Path, row: dict | None, defaults: dict, lib
         pass
     if any(Access.secret.value in words.lower() for words in said):
         return f"item folder {number}"
-    return f"folder {pagefiles.shown_name(folder.name)}"
+    return f"folder {shown_name(folder.name)}"
 
 
 def failed_work(outcome: object) -> bool:
