@@ -98,6 +98,9 @@ async def image(request: Request, visit: CurrentVisit, library: str, item_id: st
                 rotation: str, quality_format: str):
     asked = await run_in_threadpool(image_request, request, visit, library, item_id, page, region, size, rotation,
                                     quality_format)
+    # the wait for a render slot and the render hold no ledger connection: sixteen renders at once
+    # took the pool's fifteen, and the home page waited for one
+    visit.session.close()
     if isinstance(asked, Response):
         return asked
     wanted, key, stored, headers, media = asked
