@@ -86,6 +86,17 @@ def _premis_agent(agent: Agent) -> etree._Element:
     return element
 
 
+def _characteristics(element, entry: FileEntry) -> etree._Element:
+    """A PREMIS object's characteristics of ``entry``: its SHA-256 and size (the format follows)."""
+    characteristics = _sub(element, _p("objectCharacteristics"))
+    _sub(characteristics, _p("compositionLevel"), "0")
+    fixity = _sub(characteristics, _p("fixity"))
+    _sub(fixity, _p("messageDigestAlgorithm"), "SHA-256")
+    _sub(fixity, _p("messageDigest"), entry.sha256)
+    _sub(characteristics, _p("size"), str(entry.size))
+    return characteristics
+
+
 def _premis_page(page: PageImage, master: FileEntry) -> etree._Element:
     element = etree.Element(_p("object"), {f"{{{XSI}}}type": "premis:file"}, nsmap={"premis": PREMIS, "xsi": XSI})
     _identifier(element, "object", f"{page.master}#{page.frame + 1}")
@@ -108,12 +119,7 @@ def _premis_page(page: PageImage, master: FileEntry) -> etree._Element:
         holder = _sub(element, _p("significantProperties"))
         _sub(holder, _p("significantPropertiesType"), "not_syllables")
         _sub(holder, _p("significantPropertiesValue"), f"{page.not_syllables:.4f}")
-    characteristics = _sub(element, _p("objectCharacteristics"))
-    _sub(characteristics, _p("compositionLevel"), "0")
-    fixity = _sub(characteristics, _p("fixity"))
-    _sub(fixity, _p("messageDigestAlgorithm"), "SHA-256")
-    _sub(fixity, _p("messageDigest"), master.sha256)
-    _sub(characteristics, _p("size"), str(master.size))
+    characteristics = _characteristics(element, master)
     page_format = _sub(characteristics, _p("format"))
     _sub(_sub(page_format, _p("formatDesignation")), _p("formatName"), master.mimetype)
     if master.format is not None and master.format.puid:
@@ -144,12 +150,7 @@ def _premis_file(entry: FileEntry) -> etree._Element:
     found = entry.format
     element = etree.Element(_p("object"), {f"{{{XSI}}}type": "premis:file"}, nsmap={"premis": PREMIS, "xsi": XSI})
     _identifier(element, "object", entry.id)
-    characteristics = _sub(element, _p("objectCharacteristics"))
-    _sub(characteristics, _p("compositionLevel"), "0")
-    fixity = _sub(characteristics, _p("fixity"))
-    _sub(fixity, _p("messageDigestAlgorithm"), "SHA-256")
-    _sub(fixity, _p("messageDigest"), entry.sha256)
-    _sub(characteristics, _p("size"), str(entry.size))
+    characteristics = _characteristics(element, entry)
     holder = _sub(characteristics, _p("format"))
     designation = _sub(holder, _p("formatDesignation"))
     _sub(designation, _p("formatName"), found.name if found.puid else entry.mimetype or "unknown")
