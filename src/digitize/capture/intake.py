@@ -79,9 +79,10 @@ class MetadataFaults(BadInput):
         super().__init__("; ".join(fault.message for fault in faults))
 
 
-def find_items(batch: Path) -> tuple[list[tuple[Path, CsvRow | None]], list[Problem]]:
+def find_items(batch: Path, infected: set[Path] = frozenset()) -> tuple[list[tuple[Path, CsvRow | None]], list[Problem]]:
     """The item folders of a batch (one sub-folder per item; folders starting with '.' or '_'
-    are not items) with their row of items.csv, if the batch has one."""
+    are not items) with their row of items.csv, if the batch has one (and it is not among the
+    ``infected`` files, which are never read)."""
     if not batch.is_dir():
         raise BadInput("batch folder not found", str(batch), "give the path of a folder holding one folder per item")
     rows, problems = ({}, [])
@@ -89,6 +90,9 @@ def find_items(batch: Path) -> tuple[list[tuple[Path, CsvRow | None]], list[Prob
     if table.is_symlink() and not inside(table, batch) or table.exists() and not table.is_file():
         problems.append(Problem(item=batch.name, file=BATCH_CSV, reason=(
             "is not a regular file of the batch (a link outside it, a pipe or a folder); not read")))
+    elif table in infected:
+        unread = CsvRow(values={}, unread=f"the batch's {BATCH_CSV} carries malware and was not read")
+        return [(folder, unread) for folder in _item_folders(batch)], problems
     elif table.exists():
         rows, problems = read_items_csv(table)
         if not rows and any(p.severity == "error" and p.file == BATCH_CSV for p in problems):

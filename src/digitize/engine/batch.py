@@ -158,7 +158,7 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
     started = datetime.now(timezone.utc)
     # intake: the item folders and their metadata, the catalogue records, every file scanned for
     # malware, every page file checked
-    plans, catalogue, problems = take_in(request, runner, scanner)
+    plans, catalogue, problems, batch_checks = take_in(request, runner, scanner)
     problems += check_against_holdings(session, request, plans)
     check_languages(request, plans)
     progress.report("total", sum(len(p.pages) for p in plans if p.ok))
@@ -182,7 +182,8 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
                                                            if result.status == Status.ok])
     summary = summarise(request, plans, items, started, finished, problems)
     if scanner is not None:
-        summary.malware = malware.tally(scanner, [check for plan in plans for check in plan.scans], finished)
+        summary.malware = malware.tally(scanner, [*batch_checks, *(check for plan in plans for check in plan.scans)],
+                                        finished)
         if request.data is not None:
             malware.remember(request.data, summary.malware)
     if refused is not None and not summary.stopped:  # the outputs stand; the run's code says the ledger
@@ -197,12 +198,16 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
 # --- the steps of _run_pipeline, in its order ---
 
 def take_in(request: BatchRequest, runner: Runner,
-            scanner: malware.Scanner | None = None) -> tuple[list[intake.ItemPlan], list, list[Problem]]:
+            scanner: malware.Scanner | None = None) -> tuple[list[intake.ItemPlan], list, list[Problem], list]:
     """Every item of the batch planned (one runner task per item folder), the batch's catalogue
-    records, and the problems of the batch itself (logged)."""
-    found, problems = intake.find_items(request.batch)
+    records, the problems of the batch itself (logged) and the malware scan of its own files
+    (items.csv, catalogues), made before any of them is read."""
+    checks, problems = scan_batch_files(request.batch, scanner)
+    infected = {path for path, check in checks.items() if check.outcome == malware.INFECTED}
+    found, found_problems = intake.find_items(request.batch, infected)
+    problems += found_problems
     progress.report("folders", len(found))
-    catalogue, catalogue_problems = read_catalogue(request.batch)
+    catalogue, catalogue_problems = read_catalogue(request.batch, infected)
     problems += catalogue_problems
     defaults = {key: value for key, value in (("library", request.library), ("dpi", request.dpi)) if value}
     library_defaults = load_library_defaults(request.profiles)
@@ -217,7 +222,7 @@ def take_in(request: BatchRequest, runner: Runner,
     refuse_shared_ids(plans)
     for problem in problems:
         log.warning("%s: %s", problem.file or problem.item, problem.reason)
-    return plans, catalogue, problems
+    return plans, catalogue, problems, list(checks.values())
 
 
 def refuse_shared_ids(plans: list[intake.ItemPlan]) -> None:
@@ -396,11 +401,20 @@ def check_output(request: BatchRequest) -> None:
                                "free space or make it writable for the service user, then run again") from None
 
 
-def read_catalogue(batch: Path) -> tuple[list, list[Problem]]:
-    """Every MARC21 record the batch carries; a file that cannot be read is reported, an XML file
-    that is no catalogue at all (not MARCXML) noticed in a warning."""
+def scan_batch_files(batch: Path, scanner: malware.Scanner | None) -> tuple[dict, list[Problem]]:
+    """The batch's items.csv and catalogue files scanned for malware, before any is read."""
+    if scanner is None or not batch.is_dir():
+        return {}, []
+    table = batch / intake.BATCH_CSV
+    return malware.scan_batch_files(scanner, [*([table] if table.exists() else []), *intake.catalogue_files(batch)],
+                                    batch)
+
+
+def read_catalogue(batch: Path, infected: set[Path] = frozenset()) -> tuple[list, list[Problem]]:
+    """Every MARC21 record the batch carries (an ``infected`` file is never read); a file that cannot
+    be read is reported, an XML file that is no catalogue at all (not MARCXML) noticed in a warning."""
     records, problems = [], []
-    for path in intake.catalogue_files(batch):
+    for path in (p for p in intake.catalogue_files(batch) if p not in infected):
         try:
             records += marc.read_records(path)
         except marc.NotACatalogue as exc:  # notes beside the items: said, and the run is not failed for it
