@@ -45,7 +45,6 @@ NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 MIN_PASSWORD = 12  # characters
 MAX_FAILURES = 5  # failed sign-ins in a row, for one name from one address, that hold that address back
 THROTTLE_TIME = timedelta(minutes=15)
-LOCK_TIME = THROTTLE_TIME  # the name of older releases
 SESSION_LIFETIME = timedelta(hours=8)
 CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a session may say it was issued
 SESSION_COOKIE = "digitize_session"
