@@ -46,6 +46,7 @@ MIN_PASSWORD = 12  # characters
 MAX_FAILURES = 5  # failed sign-ins in a row, for one name from one address, that hold that address back
 THROTTLE_TIME = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=8)
+ROLES = ("administrator", "coordinator", "reviewer")  # manages users | sees the figures | accepts, returns, corrects
 CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a session may say it was issued
 SESSION_COOKIE = "digitize_session"
 FORM_COOKIE = "digitize_form"  # the pre-session seed that binds the sign-in form's CSRF token
@@ -78,6 +79,7 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_sign_in: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sessions_valid_after: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    roles: Mapped[str] = mapped_column(String(200), default="")  # comma-separated: ROLES
 
 
 class EndedSession(Base):

@@ -95,6 +95,13 @@ class Item(Base):
     # when the item was first public (stored and open): OAI-PMH keeps a deleted record of it if it is
     # closed later; an item never public appears nowhere
     published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # review and acceptance (ledger/review.py): in_review | accepted | returned; quotas count accepted
+    review_state: Mapped[str] = mapped_column(String(16), default="in_review", index=True)
+    accepted: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    accepted_by: Mapped[str] = mapped_column(String(64), default="")
+    acceptance_rule: Mapped[str] = mapped_column(String(16), default="")  # review | sample | automatic
+    # what orders the review queue: not_syllables, confidence, flagged_pages, han_nom
+    review_risk: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     outputs: Mapped[list["Output"]] = relationship(cascade="all, delete-orphan")
 
 
