@@ -65,14 +65,18 @@ def client_address(peer: str, forwarded_for: str | None, proxies: list[Network])
 class Visitor:
     staff: str | None = None  # the signed-in staff member's name
     reading_room: bool = False
+    roles: frozenset[str] = frozenset()  # the staff member's roles (accounts.ROLES)
+
+    def may(self, role: str) -> bool:
+        return role in self.roles
 
     @property
     def opens_restricted(self) -> bool:
         return bool(self.staff) or self.reading_room
 
 
-def visitor(address: str, staff: str | None, reading_rooms: list[Network]) -> Visitor:
-    return Visitor(staff=staff, reading_room=_within(address, reading_rooms))
+def visitor(address: str, staff: str | None, reading_rooms: list[Network], roles: frozenset[str] = frozenset()) -> Visitor:
+    return Visitor(staff=staff, reading_room=_within(address, reading_rooms), roles=roles if staff else frozenset())
 
 
 def _found():

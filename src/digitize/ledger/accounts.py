@@ -157,6 +157,10 @@ def end_sessions(session: Session, name: str, now: datetime | None = None) -> No
         session.commit()
 
 
+def roles_of(user: User) -> frozenset[str]:
+    return frozenset(role for role in (user.roles or "").split(",") if role in ROLES)
+
+
 def find_user(session: Session, name: str) -> User | None:
     return session.scalars(select(User).where(User.name == name)).first()
 

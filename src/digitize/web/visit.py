@@ -33,7 +33,8 @@ class Visit:
         forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
         self.address = reading.client_address(request.client.host if request.client else "", forwarded,
                                               config.proxies)
-        self.who = reading.visitor(self.address, user.name if user else None, config.reading_rooms)
+        self.who = reading.visitor(self.address, user.name if user else None, config.reading_rooms,
+                                   accounts.roles_of(user) if user else frozenset())
         lang = request.query_params.get("lang", "vi")
         self.lang = lang if lang in LANGUAGES else "vi"
         self.context = site.Context(base=config.links.base, lang=self.lang, path=request.url.path,
