@@ -15,7 +15,7 @@ APT_PACKAGES=(
   ghostscript unpaper pngquant qpdf poppler-utils fonts-noto-core fonts-noto-cjk curl
   python3 python3-venv python3-pip
   clamav-daemon
-  postgresql chromium libatomic1 mount libmagic1
+  postgresql chromium libatomic1 mount libmagic1 npm
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -40,3 +40,9 @@ export UV_PYTHON_DOWNLOADS=never
 python3 -m uv sync --frozen --quiet --compile-bytecode
 .venv/bin/python -m compileall -q src flows
 .venv/bin/pybabel -q compile -d src/digitize/access/locale -D digitize
+
+# axe-core, the accessibility checker the browser tests run on the staff pages (from the npm registry)
+AXE_VERSION=4.10.3
+if [ ! -f tests/.node/node_modules/axe-core/axe.min.js ]; then
+  npm install --silent --no-save --no-audit --no-fund --prefix tests/.node "axe-core@$AXE_VERSION" >/dev/null
+fi

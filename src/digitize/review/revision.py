@@ -360,3 +360,16 @@ def search_finds(session: Session, item: Item, words: str) -> bool:
     """Whether a staff search for ``words`` finds the item (a check for tools and tests)."""
     found = search.search(session, words, {"open", "restricted"}, library=item.library, page_size=100)
     return any(hit.item_id == item.item_id for hit in found.hits)
+
+
+def mark_checked(session: Session, item: Item, number: int, actor: str) -> None:
+    """A reviewer looked at page ``number`` and found nothing to correct: a page not yet reviewed or
+    flagged becomes "clean" (its flags kept); a corrected page stays corrected."""
+    with answering(session):
+        review = session.get(PageReview, (item.id, number), with_for_update=True)
+        if review is None:
+            session.add(PageReview(item=item.id, page=number, state="clean", flags=None, updated_by=actor,
+                                   updated=_now()))
+        elif review.state == "flagged":
+            review.state, review.updated, review.updated_by = "clean", _now(), actor
+        session.commit()
