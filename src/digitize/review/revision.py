@@ -17,13 +17,17 @@ under ``_versions/``, nothing is overwritten).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from PIL import Image
+from rapidfuzz.distance import Levenshtein
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -115,23 +119,49 @@ class Stored:
         return found.group(1) if found else ""
 
 
+_packages: OrderedDict[str, ItemPackage] = OrderedDict()  # METS read, by the SHA-256 of its bytes
+_packages_lock = threading.Lock()
+PACKAGES_KEPT = 16
+
+
+def _package(document: bytes) -> ItemPackage:
+    """The METS read into a package; the last few kept, as reading a 40-page METS takes ~150 ms
+    and an editor opens and saves the same item's pages again and again."""
+    key = hashlib.sha256(document).hexdigest()
+    with _packages_lock:
+        if key in _packages:
+            _packages.move_to_end(key)
+            return _packages[key]
+    package = mets.read(document)
+    with _packages_lock:
+        _packages[key] = package
+        while len(_packages) > PACKAGES_KEPT:
+            _packages.popitem(last=False)
+    return package
+
+
 def read_stored(store: Store, item: Item) -> Stored:
     prefix = f"{item.library}/{item.item_id}"
     document = store.read_bytes(f"{prefix}/mets.xml")
-    return Stored(prefix=prefix, document=document, package=mets.read(document))
+    return Stored(prefix=prefix, document=document, package=_package(document))
+
+
+def reindex(session: Session, store: Store, item: Item, stored: Stored, texts: dict[int, str] | None = None) -> None:
+    """The item indexed again from its stored page texts (``texts``: those just written, by page)."""
+    if not indexing.searchable(item):
+        search.remove_item(session, item.library, item.item_id)
+        return
+    texts = texts or {}
+    files = {f.id for f in stored.package.files}
+    pages = [(page.number, texts[page.number] if page.number in texts else
+              store.read_bytes(f"{stored.prefix}/{stored.path(page.text)}").decode("utf-8"))
+             for page in stored.package.pages if page.text in files and not page.blank]
+    search.index_item(session, indexing.indexed_item(item, stored.package, pages))
 
 
 def levenshtein(before: str, after: str) -> int:
     """Edits (insert, delete, substitute a character) that turn ``before`` into ``after``."""
-    if len(before) < len(after):
-        before, after = after, before
-    previous = list(range(len(after) + 1))
-    for i, a in enumerate(before, 1):
-        current = [i]
-        for j, b in enumerate(after, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
-        previous = current
-    return previous[-1]
+    return Levenshtein.distance(before, after)
 
 
 def _now() -> datetime:
@@ -244,8 +274,12 @@ def save_lines(session: Session, store: Store, item: Item, number: int, changes:
             result.saved.append(line)
         review.state, review.updated, review.updated_by = CORRECTED, now, actor
         item.updated = now
+        # the page's new words in the index, in the same transaction (one commit, as fast as a save)
+        indexed = indexing.searchable(item) and search.replace_page(session, item.library, item.item_id, number,
+                                                                    page_text, commit=False)
         session.commit()
-    indexing.index_stored(session, store, item)
+    if not indexed:  # not in the index yet (or no longer searchable): the whole item
+        reindex(session, store, item, stored, {number: page_text + "\n" if page_text else ""})
     return result
 
 
