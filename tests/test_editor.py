@@ -149,6 +149,7 @@ def test_a_corrected_word_keeps_what_ocr_read_and_split_or_joined_words_share_th
                                            namespaces=NS) == ["Triển khai thực hiện Quyết định"]
 
 
+@pytest.mark.slow
 def test_publishing_corrections_rebuilds_the_text_and_pdf_and_the_mets_names_the_reviewer(tmp_path):
     store, url = stored_ledger(tmp_path, users=False)
     with ledger_session(url) as session:
