@@ -13,6 +13,7 @@ Indexing (each call commits):
     index_item(session, IndexedItem(library, item_id, access, category, language="", date="",
                title="", creators=[], subjects=[], places=[], call_number="", pages=[(1, text), ...]))
     remove_item(session, library, item_id) -> bool   # a withdrawn item; False if it was not indexed
+    replace_page(session, library, item_id, page, text) -> bool  # one page's new text (a correction)
     item_pages(session, library, item_id, query) -> [page, ...] or None  # where a search inside it looks
     clear(session, library=None)                     # one library's items, or all
     optimize(session)                                # after indexing many items
@@ -281,6 +282,43 @@ def index_item(session: Session, item: IndexedItem) -> None:
                             [{"id": _row_id(item_row, number), "exact": page_text, "folded": fold(page_text),
                               "pairs": " ".join(pairs(tokens(page_text)))} for number, page_text in rows])
         session.commit()
+
+
+def replace_page(session: Session, library: str, item_id: str, number: int, page_text: str,
+                 commit: bool = True) -> bool:
+    """Put page ``number``'s new text in the index in place of its old (a reviewer's correction),
+    the rest of the item as it was; False (nothing done) when the item is not in the index. With
+    ``commit`` False the caller's transaction carries it (and commits it with its own changes)."""
+    if not 1 <= number <= MOST_PAGES:
+        raise ValueError(f"{library}/{item_id}: page numbers must be from 1 to {MOST_PAGES}")
+    with answering(session):
+        item_row = session.execute(text("SELECT id FROM search_items WHERE library = :library AND item_id = :item_id"),
+                                   {"library": library, "item_id": item_id}).scalar()
+        if item_row is None:
+            return False
+        page_text = _clean(page_text)
+        row = [(number, page_text)] if words(page_text) else []
+        if _is_postgres(session):
+            removed = session.execute(text("DELETE FROM search_pages WHERE item = :item AND page = :page"),
+                                      {"item": item_row, "page": number}).rowcount
+            if row:
+                session.execute(text(
+                    "INSERT INTO search_pages (item, page, text, exact, folded, pairs) VALUES (:item, :page, :text, "
+                    "CAST(:exact AS tsvector), CAST(:folded AS tsvector), CAST(:pairs AS tsvector))"),
+                    [_postgres_row(item_row, number, page_text)])
+        else:
+            removed = session.execute(text("DELETE FROM search_text WHERE rowid = :id"),
+                                      {"id": _row_id(item_row, number)}).rowcount
+            if row:
+                session.execute(text("INSERT INTO search_text (rowid, exact, folded, pairs) "
+                                     "VALUES (:id, :exact, :folded, :pairs)"),
+                                {"id": _row_id(item_row, number), "exact": page_text, "folded": fold(page_text),
+                                 "pairs": " ".join(pairs(tokens(page_text)))})
+        session.execute(text("UPDATE search_items SET indexed_rows = indexed_rows + :change WHERE id = :item"),
+                        {"change": len(row) - max(removed, 0), "item": item_row})
+        if commit:
+            session.commit()
+    return True
 
 
 def _postgres_row(item_row: int, number: int, page_text: str) -> dict:

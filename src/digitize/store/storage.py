@@ -47,7 +47,7 @@ def refusals(where: str):
 
 
 def version_key(key: str) -> str:
-    return f"{VERSIONS}/{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}/{key}"
+    return f"{VERSIONS}/{datetime.now(timezone.utc):%Y%m%dT%H%M%S.%fZ}/{key}"
 
 
 @dataclass
