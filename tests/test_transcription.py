@@ -83,7 +83,9 @@ def test_the_alto_keeps_the_columns_in_order_and_the_ocr_as_alternative():
     assert "".join(g.ocr for g in back.columns[1].glyphs) == OCR_READ[1]  # by place: 3 read, 2 typed
     assert [[g.ocr for g in c.glyphs] for c in tr.read_transcription(again).columns] == \
         [[g.ocr for g in c.glyphs] for c in back.columns]
-    lines = etree.fromstring(made).findall(f".//{ALTO}TextLine")
+    assert len(tr.column_boxes(again, 582, 331)) == 4  # the columns left to the OCR keep their places
+    assert etree.fromstring(again).xpath("//*[@ID='untranscribed']//@CONTENT") == list("太孚乏首眷秋")
+    lines = etree.fromstring(made).findall(f".//{ALTO}TextBlock[@ID='transcription']/{ALTO}TextLine")
     assert [int(line.get("HPOS")) for line in lines] == sorted((int(line.get("HPOS")) for line in lines),
                                                                reverse=True)  # right to left
 
@@ -311,9 +313,11 @@ def axe_source():
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_the_editor_has_no_serious_accessibility_violation(site, browser, axe_source, lang):
     base = site[0]
+    page = signed_in(browser, base, "reviewer1", width=390, height=844)
     for size in ({"width": 390, "height": 844}, {"width": 1280, "height": 800}):
-        page = signed_in(browser, base, "reviewer1", **size)
+        page.set_viewport_size(size)
         page.goto(f"{base}{EDITOR}?lang={lang}")
+        assert page.locator("#current-column").inner_text() == ("Cột 1 / 4" if lang == "vi" else "Column 1 of 4")
         page.locator("#reading").press_sequentially("nhan")
         page.locator("#candidates li").first.wait_for()
         page.evaluate(axe_source)  # (through DevTools: the site's policy refuses inline scripts)
@@ -322,4 +326,4 @@ def test_the_editor_has_no_serious_accessibility_violation(site, browser, axe_so
                if v["impact"] in ("serious", "critical")]
         assert not bad, bad
         page.screenshot(path=str(ARTIFACTS / f"transcription-{lang}-{size['width']}.png"), full_page=True)
-        page.close()
+    page.close()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from copy import deepcopy
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -201,13 +202,17 @@ def is_transcription(alto: bytes) -> bool:
     return root.find(f".//{_q('TextBlock')}[@ID='transcription']") is not None
 
 
+def _in_transcription(element) -> bool:
+    block = next(element.iterancestors(_q("TextBlock")), None)
+    return block is not None and block.get("ID") == "transcription"
+
+
 def _ocr_strings(root) -> list[tuple[float, float, str]]:
-    """What the OCR read, with the centre of each reading: the Strings of an OCR ALTO, or the OCR
-    alternatives of a transcription's Strings."""
+    """What the OCR read, with the centre of each reading: the Strings of an OCR ALTO (or of the
+    columns a transcription left to the OCR), and the OCR alternatives of a transcription's Strings."""
     found = []
-    transcribed = root.find(f".//{_q('TextBlock')}[@ID='transcription']") is not None
     for string in root.iter(_q("String")):
-        if transcribed:
+        if _in_transcription(string):
             text = "".join(a.text or "" for a in string.findall(_q("ALTERNATIVE")) if a.get("PURPOSE") == "OCR")
         else:
             text = string.get("CONTENT", "")
@@ -215,6 +220,18 @@ def _ocr_strings(root) -> list[tuple[float, float, str]]:
             b = _box(string)
             found.append((b.x + b.width / 2, b.y + b.height / 2, text))
     return found
+
+
+def _untranscribed_lines(root, places: list[Box]) -> list:
+    """The OCR's vertical lines no transcribed column covers (their centre outside every column)."""
+    lines = []
+    for line in root.iter(_q("TextLine")):
+        b = _box(line)
+        centre = b.x + b.width / 2
+        if not _in_transcription(line) and b.height > b.width and \
+                not any(p.x <= centre < p.x + p.width for p in places):
+            lines.append(line)
+    return lines
 
 
 def _character_boxes(column: Box, count: int) -> list[Box]:
@@ -234,8 +251,6 @@ def transcription_alto(current: bytes, transcription: PageTranscription, boxes: 
     space = page.find(_q("PrintSpace"))
     if space is None:
         space = etree.SubElement(page, _q("PrintSpace"))
-    for child in list(space):
-        space.remove(child)
     description = root.find(_q("Description"))
     processing = etree.SubElement(description, _q("OCRProcessing"), ID="TRANSCRIPTION")
     step = etree.SubElement(processing, _q("postProcessingStep"))
@@ -251,6 +266,9 @@ def transcription_alto(current: bytes, transcription: PageTranscription, boxes: 
         else:
             last = places[-1] if places else Box(int(page.get("WIDTH", "100")), 0, 50, int(page.get("HEIGHT", "100")))
             places.append(Box(max(0, last.x - last.width), last.y, last.width, last.height))
+    rest = [deepcopy(line) for line in _untranscribed_lines(root, places)]
+    for child in list(space):
+        space.remove(child)
     left = min((b.x for b in places), default=0)
     right = max((b.x + b.width for b in places), default=0)
     top = min((b.y for b in places), default=0)
@@ -277,6 +295,9 @@ def transcription_alto(current: bytes, transcription: PageTranscription, boxes: 
                 etree.SubElement(string, _q("ALTERNATIVE"), PURPOSE="description").text = glyph.description
             if (read := "".join(placed.get((c - 1, i - 1), []))):
                 etree.SubElement(string, _q("ALTERNATIVE"), PURPOSE="OCR").text = read
+    if rest:  # the columns not transcribed yet keep the OCR's draft (and their places, for the editor)
+        untranscribed = etree.SubElement(space, _q("TextBlock"), ID="untranscribed")
+        untranscribed.extend(rest)
     etree.indent(root, space="  ")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 

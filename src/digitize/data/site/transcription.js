@@ -13,7 +13,6 @@
   var label = document.getElementById("current-column");
   var describe = document.getElementById("describe");
   var columns = Array.prototype.slice.call(document.querySelectorAll("#columns .column"));
-  var lang = document.documentElement.lang;
   var current = 0, found = [], chosen = 0, asked = 0;
   if (!columns.length) { return; }
   composer.hidden = false;
@@ -25,7 +24,7 @@
       if (i === current) { column.setAttribute("aria-current", "true"); } else { column.removeAttribute("aria-current"); }
     });
     columns[current].scrollIntoView({block: "nearest", inline: "nearest"});
-    label.textContent = (lang === "en" ? "Column " : "Cột ") + (current + 1) + (lang === "en" ? " of " : " / ") + columns.length;
+    label.textContent = label.dataset.label.replace("{number}", String(current + 1)).replace("{count}", String(columns.length));
   }
   function clear() {
     found = []; chosen = 0; list.textContent = ""; none.hidden = true;
