@@ -72,6 +72,16 @@ class ItemSummary:
 
 
 @dataclass(frozen=True)
+class ReaderTranscription:
+    """A transcribed Hán-Nôm page on the item page: its image and its columns in reading order,
+    each as (characters, phiên âm)."""
+
+    page: int
+    image_url: str
+    columns: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class ItemView:
     """What the item page shows. ``fields`` are (label key of FIELDS, values) in the order shown
     (empty values and fields without a value are left out);
@@ -89,6 +99,7 @@ class ItemView:
     pages: list[tuple[int, str, str]] = field(default_factory=list)
     restricted: str | None = None
     library_url: str | None = None
+    transcription: ReaderTranscription | None = None  # a transcribed Hán-Nôm page, shown beside its image
 
 
 @dataclass(frozen=True)

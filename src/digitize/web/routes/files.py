@@ -17,7 +17,8 @@ from digitize.web.visit import CurrentVisit
 STATIC = Path(str(package_files("digitize") / "data" / "site"))
 STATIC_FILES = {"site.css": "text/css; charset=utf-8", "viewer.js": "text/javascript; charset=utf-8",
                 "mirador/mirador.min.js": "text/javascript; charset=utf-8",
-                "editor.js": "text/javascript; charset=utf-8", "editor.css": "text/css; charset=utf-8"}
+                "editor.js": "text/javascript; charset=utf-8", "editor.css": "text/css; charset=utf-8",
+                "transcription.js": "text/javascript; charset=utf-8"}
 MEDIA_TYPES = {".pdf": "application/pdf", ".xml": "application/xml", ".txt": "text/plain; charset=utf-8",
                ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff",
                ".tiff": "image/tiff", ".jp2": "image/jp2"}

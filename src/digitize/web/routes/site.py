@@ -13,6 +13,7 @@ from digitize.core.models import ItemPackage
 from digitize.describe.dublincore import ACCESS_TEXT, creators, title
 from digitize.web.limits import MAX_PAGE, MAX_SEARCH, PAGE_SIZE
 from digitize.web.routes.iiif import search_inside
+from digitize.web.routes.transcription import reader_transcription
 from digitize.web.visit import CurrentVisit
 
 THUMBNAIL = "200,"  # the IIIF size of the thumbnails on the site
@@ -49,7 +50,8 @@ def item_page(visit: CurrentVisit, library: str, item_id: str, page: int | None 
     if item is None:
         return visit.not_found()
     links = visit.config.links
-    package = visit.config.stored_items.get(item).package
+    stored = visit.config.stored_items.get(item)
+    package = stored.package
     inside = None  # the search inside the item (?q=): its hits per page, as its search service finds them
     if q.strip():
         answer = search_inside(visit, item, q, links.search(library, item_id),
@@ -68,7 +70,8 @@ def item_page(visit: CurrentVisit, library: str, item_id: str, page: int | None 
         pdf_url=links.pdf(library, item_id), manifest_url=links.manifest(library, item_id),
         pages=[(p.number, p.label, thumbnail(links.image_service(library, item_id, p.number)))
                for p in sorted(package.pages, key=lambda p: p.number)],
-        library_url=links.library(library))
+        library_url=links.library(library),
+        transcription=reader_transcription(visit, item, package, stored.objects, page))
     return visit.page(site.item_page(visit.context, view, page, inside))
 
 
