@@ -136,6 +136,7 @@ class _Writer:
             self.y -= block.size * 0.3
         elif isinstance(block, Paragraph):
             self.lines(self.wrap(block.text, block.size, room), block.size)
+            self.y -= block.size * 0.5
         else:
             self.table(block, room)
 

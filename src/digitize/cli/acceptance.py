@@ -42,7 +42,7 @@ def sample(batch: str = typer.Argument(..., help=_("the batch folder that was ru
     console.print(_("seed {seed}, drawn by {who} on {when}; {count} pages to inspect:", seed=drawn.seed,
                     who=drawn.drawn_by, when=f"{drawn.drawn:%Y-%m-%d %H:%M} UTC", count=len(drawn.pages)), markup=False)
     for library, item_id, page in drawn.pages:
-        console.print(f"{library}/{item_id}\t{page}", markup=False)
+        console.print(f"{library}/{item_id} {page}", markup=False)
 
 
 @acceptance_app.command("finding")
