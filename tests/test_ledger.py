@@ -387,6 +387,8 @@ def test_a_ledger_at_the_newest_migration_opens_without_alembic_and_an_older_one
     session = ledger.open_ledger(url)
     assert ledger.current_revision(session.get_bind()) == ledger.newest_revision()
     with session.get_bind().begin() as connection:  # as if made by an older digitize
+        connection.execute(text("DROP TABLE sample_findings"))
+        connection.execute(text("DROP TABLE batch_samples"))
         connection.execute(text("DROP TABLE review_events"))
         connection.execute(text("DROP TABLE page_reviews"))
         connection.execute(text("DROP INDEX ix_items_review_state"))

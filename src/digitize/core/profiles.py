@@ -8,12 +8,15 @@ from functools import lru_cache
 from typing import Literal
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from digitize.core.errors import ConfigError
 from digitize.core.models import TIERS, Access, Profile
 
 LIBRARIES = "libraries.toml"
+# The acceptable quality levels of ISO 2859-1's single sampling tables that acceptance by sample
+# offers (defective pages per hundred; digitize.review.sampling holds the plans)
+AQL_SERIES = (0.010, 0.015, 0.025, 0.040, 0.065, 0.10, 0.15, 0.25, 0.40, 0.65, 1.0, 1.5, 2.5, 4.0, 6.5, 10.0)
 
 
 def load_data_files(folder: Path, model: type[BaseModel], key: str, what: str) -> dict:
@@ -58,6 +61,14 @@ class LibraryDeclaration(BaseModel):
     province: str | None = None  # the province's plan file name, e.g. hai-duong
     tier: Literal[TIERS] | None = None
     access: Access | None = None
+    aql: float = 2.5  # acceptance by sample: the AQL of the batch's pages (AQL_SERIES)
+
+    @field_validator("aql")
+    @classmethod
+    def _aql_in_the_series(cls, value: float) -> float:
+        if not any(abs(value - step) < 1e-9 for step in AQL_SERIES):
+            raise ValueError(f"aql {value} is not one of ISO 2859-1's: {', '.join(f'{s:g}' for s in AQL_SERIES)}")
+        return value
 
 
 @lru_cache
