@@ -8,14 +8,16 @@ corrected as the review's page editor does (CS="true", the OCR's reading kept as
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
+import lxml.html
 import pytest
 from lxml import etree
 from PIL import Image
 
 from conftest import copy_stored_items, ledger_session, run_cli, sqlite_url
+from digitize.access import dashboard
 from digitize.core import vietnamese
 from digitize.ledger.database import Item, Library
 from digitize.ledger.review import ACCEPTED, IN_REVIEW, ReviewEvent
@@ -202,3 +204,10 @@ def test_error_rate_per_month_and_profile(tmp_path):
         assert (modern.pages, modern.lines, modern.characters, modern.changed) == (2, 2, 20, 4)
         assert modern.percent == 20.0
         assert found[("2026-07", "quoc-ngu-old")].percent == round(100 / 7, 2)
+
+        for lang, heading in (("vi", "Lỗi OCR do người duyệt phát hiện"), ("en", "OCR errors found by review")):
+            page = lxml.html.document_fromstring(dashboard.render(session, {}, date(2026, 8, 31), lang))
+            assert heading in page.xpath("//h2/text()")
+            cell = page.xpath("//td[@class='error-rate'][@data-month='2026-07'][@data-profile='quoc-ngu-modern']")
+            assert [c.text for c in cell] == ["20.00"]
+            assert len(page.xpath("//table[@id='ocr-errors']//td[@class='error-rate']")) == 2
