@@ -120,6 +120,14 @@ def test_export_writes_tesstrain_pairs_that_read_back(accepted, tmp_path):
     items = {p.name.split("_")[1] for p in secret.glob("*.gt.txt")}
     assert items == {KIEU, HAN_NOM}  # accepted since 5 July
 
+    wrong = run_cli("groundtruth", "export", str(tmp_path / "x"), "--since", "last week", data=str(data),
+                    store=stored.store.as_uri())
+    assert wrong.returncode == 2 and "YYYY-MM-DD" in wrong.stdout and "Traceback" not in wrong.stderr
+    (tmp_path / "a-file").write_text("x")
+    blocked = run_cli("groundtruth", "export", str(tmp_path / "a-file"), data=str(data), store=stored.store.as_uri())
+    assert blocked.returncode == 73 and "a-file" in blocked.stdout + blocked.stderr
+    assert "Traceback" not in blocked.stderr
+
 
 def test_a_vertical_line_is_turned_to_read_left_to_right():
     page = groundtruth.AcceptedPage(item=None, number=1, direction="vertical", han_nom=True, image="", size=(100, 200),

@@ -123,7 +123,7 @@ def offered(token: str, known: dict[str, set[str]]) -> Word:
         return Word(token)
     lead, core, _ = split
     token = unicodedata.normalize("NFC", token)
-    variants = [s for s in known.get(fold(core), ()) if len(s) == len(core)]
+    variants = sorted(s for s in known.get(fold(core), ()) if len(s) == len(core))  # sorted: the same result every run
     choices = []
     for index, char in enumerate(token):
         inside = index - len(lead)
