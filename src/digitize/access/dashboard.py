@@ -24,6 +24,7 @@ from digitize.capture import malware
 from digitize.ledger.database import Item, Library
 from digitize.ledger.plans import Plan
 from digitize.ledger.quota import progress, rollup
+from digitize.review import ocr_errors
 
 
 def monthly(session: Session, library: str, as_of: date, months: int = 12) -> list[tuple[str, int]]:
@@ -54,6 +55,7 @@ def render(session: Session, plans: dict[str, Plan], as_of: date, lang: str = "v
               and (not province or (session.get(Library, i.library).province == province))]
     figures = {"rows": rows, "totals": rollup(rows), "items": listed, "as_of": as_of, "since": since,
                "charts": [(code, monthly(session, code, as_of)) for code in dict.fromkeys(r.library for r in rows)],
+               "ocr_errors": ocr_errors.error_rates(session, library),
                "scan": (scan := malware.last_scan(data) if data is not None else None),
                "scan_days": scan and [datetime.fromisoformat(moment) if moment else None
                                       for moment in (scan.finished, scan.signature_date)]}

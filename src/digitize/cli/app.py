@@ -20,7 +20,7 @@ import typer  # noqa: E402
 from typer._click.exceptions import UsageError  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
-from digitize.cli import acceptance, backup, export, fixity, quota, run, search, users, web  # noqa: E402
+from digitize.cli import acceptance, backup, export, fixity, groundtruth, quota, run, search, users, web  # noqa: E402
 from digitize.cli.language import _, said  # noqa: E402
 from digitize.cli.output import error  # noqa: E402
 from digitize.core.errors import DigitizeError, ExitCode  # noqa: E402
@@ -97,6 +97,8 @@ app.command()(run.unlock)
 app.add_typer(quota.holdings_app, name="holdings")
 app.add_typer(users.user_app, name="user")
 app.add_typer(acceptance.acceptance_app, name="acceptance")
+app.add_typer(groundtruth.groundtruth_app, name="groundtruth")
+app.add_typer(groundtruth.vietnamese_app, name="vietnamese")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 
 TONE_MARKS = {"\u0300": "huyen", "\u0301": "sac", "\u0309": "hoi", "\u0303": "nga", "\u0323": "nang"}
 VOWELS = set("aăâeêioôơuưy")
@@ -183,10 +185,36 @@ class Frequencies:
         return math.log((self.bigrams.get((first, second), 0) + kinds * unigram) / (count + kinds))
 
 
+DATA_FILES = ("syllables.tsv", "bigrams.tsv")
+
+
+def shipped_folder() -> Traversable:
+    """The package's syllable data (src/digitize/data/vietnamese/), never written by the program."""
+    return resources.files("digitize") / "data" / "vietnamese"
+
+
+def installed_folder() -> Path:
+    """Where `digitize vietnamese retrain` writes the installation's own data: $DIGITIZE_DATA/vietnamese/."""
+    from digitize.core.settings import get_settings
+
+    return get_settings().data / "vietnamese"
+
+
+def data_folder() -> Traversable:
+    """The syllable data the corrector reads: the installation's (both files in
+    $DIGITIZE_DATA/vietnamese/, written by a retrain) when present, else the shipped data."""
+    installed = installed_folder()
+    return installed if all((installed / name).is_file() for name in DATA_FILES) else shipped_folder()
+
+
 @lru_cache(maxsize=1)
 def frequencies() -> Frequencies:
-    """The shipped syllable frequencies (src/digitize/data/vietnamese/)."""
-    folder = resources.files("digitize") / "data" / "vietnamese"
+    """The syllable frequencies the corrector uses (``data_folder``), read once per process."""
+    return read_frequencies(data_folder())
+
+
+def read_frequencies(folder: Traversable | Path) -> Frequencies:
+    """Syllable and bigram counts from ``syllables.tsv`` and ``bigrams.tsv`` in ``folder``."""
     unigrams, bigrams = {}, {}
     for line in (folder / "syllables.tsv").read_text(encoding="utf-8").splitlines():
         word, count = line.split("\t")
