@@ -4,7 +4,7 @@ go through the handler, which prints the message and exits with the error's code
 (digitize.core.errors.ExitCode).
 
 Commands: run.py (run, serve, unlock), quota.py (holdings import, quota, report), web.py (web),
-users.py (user add|remove|list), export.py (export, dataset, union-catalogue), fixity.py (audit,
+users.py (user add|remove|roles|list), review.py (review list|accept|return), export.py (export, dataset, union-catalogue), fixity.py (audit,
 repair), search.py (index, withdraw), backup.py (backup, restore); output.py prints for them all."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import typer  # noqa: E402
 from typer._click.exceptions import UsageError  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
-from digitize.cli import backup, export, fixity, quota, run, search, users, web  # noqa: E402
+from digitize.cli import backup, export, fixity, quota, review, run, search, users, web  # noqa: E402
 from digitize.cli.language import _, said  # noqa: E402
 from digitize.cli.output import error  # noqa: E402
 from digitize.core.errors import DigitizeError, ExitCode  # noqa: E402
@@ -95,6 +95,7 @@ app.command()(backup.restore)
 app.command()(run.unlock)
 app.add_typer(quota.holdings_app, name="holdings")
 app.add_typer(users.user_app, name="user")
+app.add_typer(review.review_app, name="review")
 
 
 if __name__ == "__main__":

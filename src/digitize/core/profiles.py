@@ -14,6 +14,7 @@ from digitize.core.errors import ConfigError
 from digitize.core.models import TIERS, Access, Profile
 
 LIBRARIES = "libraries.toml"
+ACCEPTANCE_RULES = ("review", "sample", "automatic")  # = digitize.ledger.review.RULES
 
 
 def load_data_files(folder: Path, model: type[BaseModel], key: str, what: str) -> dict:
@@ -58,6 +59,11 @@ class LibraryDeclaration(BaseModel):
     province: str | None = None  # the province's plan file name, e.g. hai-duong
     tier: Literal[TIERS] | None = None
     access: Access | None = None
+    # how its items are accepted (nghiệm thu): a person reviews each, a batch by a random sample,
+    # or automatically when no page is flagged; per profile where the table names it; Hán-Nôm
+    # items (needs_transcription) are always reviewed
+    acceptance: Literal[ACCEPTANCE_RULES] = "review"
+    acceptance_per_profile: dict[str, Literal[ACCEPTANCE_RULES]] = {}
 
 
 @lru_cache
