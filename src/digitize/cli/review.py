@@ -92,8 +92,10 @@ def review_accept(items: List[str] = typer.Argument(None, help=_("items: LIBRARY
         for item in accepted:
             console.print(_("{item}: accepted", item=f"{item.library}/{item.item_id}"), markup=False)
         for item in flagged:
-            console.print(_("{item}: left in review: pages {pages} are flagged", item=f"{item.library}/{item.item_id}",
-                            pages=",".join(map(str, review.flagged_pages(item)))), markup=False)
+            shown = f"{item.library}/{item.item_id}"
+            console.print(_("{item}: left in review: pages {pages} are flagged", item=shown,
+                            pages=",".join(map(str, review.flagged_pages(item)))) if review.flagged_pages(item) else
+                          _("{item}: left in review: a Hán-Nôm item is reviewed on its own", item=shown), markup=False)
         return
     found = [_item(session, item, library) for item in items]
     for item in found:

@@ -241,17 +241,23 @@ def arrived(session: Session, item: Item, risk: dict, rule: str, at: datetime | 
 
 
 def accept_batch(session: Session, batch: str, actor: str, rule: str = "review") -> tuple[list[Item], list[Item]]:
-    """Accept every item in review of the batch (its folder path or name) that has no flagged page:
-    (accepted, left in review because a page is flagged). BadInput when no item came from the batch."""
+    """Accept every item in review of the batch (its folder path or name) that has no flagged page
+    and is not Hán-Nôm (always reviewed one by one): (accepted, left in review). ReviewRefused when
+    no item came from the batch."""
     items = batch_items(session, batch)
     if not items:
         raise ReviewRefused(N_("no stored item comes from the batch {batch}", batch=repr(batch)), "--batch",
                             N_("give the batch folder's name or path as digitize review list shows it"))
     waiting = [item for item in items if item.review_state == IN_REVIEW]
-    clean = [item for item in waiting if not flagged_pages(item)]
+    clean = [item for item in waiting if is_clean(item)]
     for item in clean:
         accept(session, item, actor, rule, reason=f"batch {Path(batch).name}: no page flagged")
-    return clean, [item for item in waiting if flagged_pages(item)]
+    return clean, [item for item in waiting if not is_clean(item)]
+
+
+def is_clean(item: Item) -> bool:
+    """Whether the item may be accepted with its batch: no page flagged, not Hán-Nôm."""
+    return not flagged_pages(item) and not (item.review_risk or {}).get("han_nom")
 
 
 def batch_items(session: Session, batch: str) -> list[Item]:
