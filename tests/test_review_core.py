@@ -192,6 +192,7 @@ def signed_in(app, name: str):
     return client, re.search(r'name="csrf" value="([^"]+)"', client.get("/staff/review").text).group(1)
 
 
+@pytest.mark.slow  # argon2 hashes and sign-ins: several seconds on 2 shared cores
 def test_only_a_reviewer_accepts_with_the_form_token_and_only_an_administrator_manages_roles(staff_app):
     app, session = staff_app
     from starlette.testclient import TestClient
@@ -233,6 +234,7 @@ def test_only_a_reviewer_accepts_with_the_form_token_and_only_an_administrator_m
     session.expire_all()
 
 
+@pytest.mark.slow  # argon2 hashes and sign-ins: several seconds on 2 shared cores
 def test_the_queue_lists_the_riskiest_first_returns_with_reasons_and_accepts_clean_batches(staff_app):
     app, session = staff_app
     reviewer, token = signed_in(app, "lan.duyet")
@@ -268,6 +270,7 @@ def TestClientGet(app, path: str) -> int:
 
 # ---- the command line -------------------------------------------------------------------------
 
+@pytest.mark.slow  # argon2 hashes and sign-ins: several seconds on 2 shared cores
 def test_review_list_accept_and_return_from_the_command_line(tmp_path, monkeypatch):
     from digitize.cli.app import app
 
