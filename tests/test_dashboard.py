@@ -49,7 +49,9 @@ def test_dashboard_shows_the_ledger_figures(served, browser, lang, heading, cate
     for row in quota.progress(session, load_plans(PROFILES), AS_OF):
         cell = f'[data-library="{row.library}"][data-category="{row.category}"]'
         assert page.locator(f"td.holdings{cell}").inner_text() == str(row.holdings)
-        assert page.locator(f"td.digitized{cell}").inner_text() == str(row.digitized)
+        assert page.locator(f"td.stored{cell}").inner_text() == str(row.stored)  # digitized, accepted or not
+        assert page.locator(f"td.awaiting{cell}").inner_text() == str(row.awaiting)
+        assert page.locator(f"td.accepted{cell}").inner_text() == str(row.digitized)  # what the quota counts
         assert page.locator(f"td.percent{cell}").inner_text() == f"{row.percent:.1f}"
         assert page.locator(f"td.target{cell}").inner_text() == ("" if row.target is None else str(row.target))
     content = page.content()

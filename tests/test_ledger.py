@@ -13,7 +13,7 @@ import pytest
 from pymarc import Field, Indicators, Record, Subfield
 
 from conftest import ledger_session, run_cli, sqlite_url
-from digitize.ledger import holdings, database as ledger, quota
+from digitize.ledger import holdings, database as ledger, quota, review
 from digitize.ledger.database import Holding, Item
 from digitize.core.errors import BadInput, ExitCode
 from digitize.core.models import Access, BatchSummary, Category, ItemMetadata, ItemResult
@@ -61,7 +61,10 @@ def digitize(session, library, category, number, when: date, status="ok", access
                         category=Category(category), access=access)
     result = ItemResult(item_id=meta.id, library=library, status=status, pages=10, stored="s3://x")
     moment = datetime.combine(when, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=10)
-    return ledger.record_run(session, "batch", moment, moment, [(meta, result, None)])
+    notes = ledger.record_run(session, "batch", moment, moment, [(meta, result, None)])
+    if status == "ok":  # the quota counts accepted items: accepted the day it was digitized
+        review.accept(session, review.find(session, library, meta.id), "lan.reviewer", at=moment)
+    return notes
 
 
 @pytest.fixture

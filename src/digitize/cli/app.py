@@ -4,9 +4,10 @@ go through the handler, which prints the message and exits with the error's code
 (digitize.core.errors.ExitCode).
 
 Commands: run.py (run, serve, unlock), quota.py (holdings import, quota, report), web.py (web),
-users.py (user add|remove|list), export.py (export, dataset, union-catalogue), fixity.py (audit,
-repair), search.py (index, withdraw), backup.py (backup, restore), acceptance.py (acceptance sample|finding|
-decide|report); output.py prints for them all."""
+users.py (user add|remove|roles|list), review.py (review list|accept|return), export.py (export, dataset,
+union-catalogue), fixity.py (audit, repair), search.py (index, withdraw), backup.py (backup, restore),
+acceptance.py (acceptance sample|finding|decide|report), groundtruth.py (groundtruth export, vietnamese
+retrain); output.py prints for them all."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import typer  # noqa: E402
 from typer._click.exceptions import UsageError  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
-from digitize.cli import acceptance, backup, export, fixity, groundtruth, quota, run, search, users, web  # noqa: E402
+from digitize.cli import acceptance, backup, export, fixity, groundtruth, quota, review, run, search, users, web  # noqa: E402
 from digitize.cli.language import _, said  # noqa: E402
 from digitize.cli.output import error  # noqa: E402
 from digitize.core.errors import DigitizeError, ExitCode  # noqa: E402
@@ -96,6 +97,7 @@ app.command()(backup.restore)
 app.command()(run.unlock)
 app.add_typer(quota.holdings_app, name="holdings")
 app.add_typer(users.user_app, name="user")
+app.add_typer(review.review_app, name="review")
 app.add_typer(acceptance.acceptance_app, name="acceptance")
 app.add_typer(groundtruth.groundtruth_app, name="groundtruth")
 app.add_typer(groundtruth.vietnamese_app, name="vietnamese")

@@ -54,23 +54,26 @@ def holdings_import(file: Path = typer.Argument(..., help=_("CSV, MARC21 (.mrc) 
 MET, BEHIND = _("met"), _("behind")
 PROGRESS_COLUMNS = [Column(_("province")), Column(_("library")), Column(_("category")),
                     Column(_("holdings"), right=True), Column(_("digitized"), right=True),
+                    Column(_("awaiting review"), right=True), Column(_("accepted"), right=True),
                     Column(_("pages"), right=True), Column("%", right=True), Column(_("target"), right=True),
                     Column(_("met"), colours={MET: "green", BEHIND: "red"}), Column(_("pace/month"), right=True),
                     Column(_("target reached"), "words")]
 ROLLUP_COLUMNS = [Column(_("province")), Column(_("tier")), Column(_("category")), Column(_("libraries"), right=True),
-                  Column(_("holdings"), right=True), Column(_("digitized"), right=True), Column("%", right=True),
+                  Column(_("holdings"), right=True), Column(_("accepted"), right=True), Column("%", right=True),
                   Column(_("target"), right=True)]
 
 
 def _progress_row(r) -> list[str]:
     met = "-" if r.met is None else (MET if r.met else BEHIND)
     reached = str(r.projected) if r.projected else ("-" if r.target is None else _("not at this pace"))
-    return [r.province, r.library, r.category, str(r.holdings), str(r.digitized), str(r.pages), f"{r.percent:.1f}",
+    return [r.province, r.library, r.category, str(r.holdings), str(r.stored), str(r.awaiting), str(r.digitized),
+            str(r.pages), f"{r.percent:.1f}",
             "-" if r.target is None else f"{r.target}", met, f"{r.pace:.1f}", reached]
 
 
-@described(_("Progress per library and category against the province plan (one line per row, tab-separated, "
-               "when the output is not a terminal)."))
+@described(_("Progress per library and category against the province plan: items digitized, awaiting review "
+             "and accepted; only accepted items count toward the target (one line per row, tab-separated, when "
+             "the output is not a terminal)."))
 def quota(province: Optional[str] = typer.Option(None, "--province", help=_("one province's libraries (its code)")),
           library: Optional[str] = typer.Option(None, "--library", help=_("one library (its code)"))) -> None:
     from datetime import date

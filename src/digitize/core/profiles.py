@@ -17,6 +17,7 @@ LIBRARIES = "libraries.toml"
 # The acceptable quality levels of ISO 2859-1's single sampling tables that acceptance by sample
 # offers (defective pages per hundred; digitize.review.sampling holds the plans)
 AQL_SERIES = (0.010, 0.015, 0.025, 0.040, 0.065, 0.10, 0.15, 0.25, 0.40, 0.65, 1.0, 1.5, 2.5, 4.0, 6.5, 10.0)
+ACCEPTANCE_RULES = ("review", "sample", "automatic")  # = digitize.ledger.review.RULES
 
 
 def load_data_files(folder: Path, model: type[BaseModel], key: str, what: str) -> dict:
@@ -61,6 +62,11 @@ class LibraryDeclaration(BaseModel):
     province: str | None = None  # the province's plan file name, e.g. hai-duong
     tier: Literal[TIERS] | None = None
     access: Access | None = None
+    # how its items are accepted (nghiệm thu): a person reviews each, a batch by a random sample,
+    # or automatically when no page is flagged; per profile where the table names it; Hán-Nôm
+    # items (needs_transcription) are always reviewed
+    acceptance: Literal[ACCEPTANCE_RULES] = "review"
+    acceptance_per_profile: dict[str, Literal[ACCEPTANCE_RULES]] = {}
     aql: float = 2.5  # acceptance by sample: the AQL of the batch's pages (AQL_SERIES)
 
     @field_validator("aql")

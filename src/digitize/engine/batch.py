@@ -22,6 +22,7 @@ from digitize.capture import intake, malware, ocr, pagefiles
 from digitize.ledger import database as ledger, holdings
 from digitize.describe import marc, package, schemas
 from digitize.engine import pipeline
+from digitize.review import arrival
 from digitize.store import storage
 from digitize.core.errors import (BadInput, DigitizeError, LedgerUnavailable, OutputUnwritable, StorageRefused,
                              StorageUnavailable, ToolError)
@@ -178,6 +179,7 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
     notes, refused = record_in_ledger(session, request, started, finished, done)
     problems += notes
     if refused is None:
+        problems += put_in_review(session, request, plans, items)
         problems += index_stored(session, store, request, [meta for meta, result, _ in done
                                                            if result.status == Status.ok])
     summary = summarise(request, plans, items, started, finished, problems)
@@ -276,6 +278,26 @@ def record_in_ledger(session, request: BatchRequest, started: datetime, finished
             "are not counted yet", None,
             "check the ledger (digitize quota answers when it works), then run the batch again: it records them")
     return [Problem(item=request.batch.name, reason=note, severity=Severity.warning) for note in notes], None
+
+
+def put_in_review(session, request: BatchRequest, plans: list[intake.ItemPlan], items: "_Items") -> list[Problem]:
+    """Each item this run stored goes in review (review.arrival): its risk, its library's rule. A
+    ledger that refuses is said; the outputs stand, and the next run puts them in review."""
+    arrivals = []
+    for index, (result, _) in sorted(items.results.items()):
+        meta = plans[index].meta
+        record = pipeline.read_record(pipeline.item_dir(request.out, meta)) if (
+            result.status == Status.ok and meta is not None) else None
+        if record is not None:
+            arrivals.append(arrival.Arrival(meta.library, meta.id, get_profile(request.profiles, record.profile),
+                                            record.pages, stored_now=index not in items.untouched))
+    try:
+        arrival.record_arrivals(session, arrivals, load_libraries(request.profiles))
+    except DigitizeError as exc:
+        session.rollback()
+        return [Problem(item=request.batch.name, severity=Severity.warning, reason=(
+            f"the items stored were not put in review ({exc.message}); run the batch again to do it"))]
+    return []
 
 
 def index_stored(session, store: storage.Store, request: BatchRequest, stored: list[ItemMetadata]) -> list[Problem]:

@@ -104,17 +104,20 @@ class SignInFailures(Base):
 
 # ---- users ------------------------------------------------------------------------------------
 
-def add_user(session: Session, name: str, password: str, now: datetime | None = None) -> User:
-    """A new user; BadInput for a name that is not allowed or taken, or a password too short."""
+def add_user(session: Session, name: str, password: str, now: datetime | None = None,
+             roles: tuple[str, ...] | list[str] = ("coordinator",)) -> User:
+    """A new user with ``roles`` (a coordinator by default); BadInput for a name that is not
+    allowed or taken, a password too short or a role that does not exist."""
     check_name(name)
     check_password(password)
+    roles = check_roles(roles)
     now = now or utcnow()
     with answering(session):
         if find_user(session, name) is not None:
             raise BadInput("a user with this name already exists", f"user {name}",
                            "choose another name, or remove the old user first")
         user = User(name=name, password_hash=HASHER.hash(_normalized(password)), created=now,
-                    failed_sign_ins=0, sessions_valid_after=now)
+                    failed_sign_ins=0, sessions_valid_after=now, roles=",".join(roles))
         session.add(user)
         try:
             session.commit()
@@ -159,6 +162,26 @@ def end_sessions(session: Session, name: str, now: datetime | None = None) -> No
 
 def roles_of(user: User) -> frozenset[str]:
     return frozenset(role for role in (user.roles or "").split(",") if role in ROLES)
+
+
+def check_roles(roles) -> list[str]:
+    """``roles`` in ROLES order; BadInput naming one that does not exist."""
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown:
+        raise BadInput(f"unknown role {unknown[0]!r}", None, f"use {', '.join(ROLES)}")
+    return [role for role in ROLES if role in roles]
+
+
+def change_roles(session: Session, name: str, add=(), remove=()) -> frozenset[str]:
+    """Give the user the roles ``add`` and take ``remove`` away; their roles now. The change holds
+    from the user's next request (the roles are read at every request)."""
+    add, remove = check_roles(add), check_roles(remove)
+    with answering(session):
+        user = _existing_user(session, name)
+        roles = (roles_of(user) | set(add)) - set(remove)
+        user.roles = ",".join(role for role in ROLES if role in roles)
+        session.commit()
+        return roles_of(user)
 
 
 def find_user(session: Session, name: str) -> User | None:

@@ -21,10 +21,13 @@ from digitize.core.models import Category
 from digitize.core.i18n import N_, Words, translator
 from digitize.ledger.database import Holding, Item, Library
 from digitize.ledger.plans import Plan, target_for
+from digitize.ledger.review import ACCEPTED, IN_REVIEW
 
 PACE_DAYS = 90
 MONTH_DAYS = 365.25 / 12
 DIGITIZED = ("ok",)  # stored and verified; items waiting for storage count on the next run
+# An item counts once accepted (ledger/review.py): by a reviewer, a sample of its batch or its
+# library's automatic rule. ``Progress.digitized`` is that count; ``stored`` and ``awaiting`` stand beside it.
 
 
 @dataclass
@@ -35,26 +38,39 @@ class Progress:
     tier: str
     category: str
     holdings: int
-    digitized: int  # holding records with at least one digitized item
-    pages: int
+    digitized: int  # holding records with at least one accepted item: what counts toward the quota
+    pages: int  # of the accepted items
     percent: float
     target: int | None
     met: bool | None
-    pace: float  # items a month over the last 90 days
+    pace: float  # items accepted a month over the last 90 days
     projected: date | None  # when the target is reached at that pace (None: not at this pace)
+    stored: int = 0  # holding records with an item digitized (stored), accepted or not
+    awaiting: int = 0  # holding records with an item awaiting review
+
+    @property
+    def accepted(self) -> int:
+        return self.digitized
 
 
 def _end_of(day: date) -> datetime:
     return datetime.combine(day, time.max, tzinfo=timezone.utc)
 
 
-def _digitized(session: Session, library: str, category: str, since: datetime | None, until: datetime):
+def _digitized(session: Session, library: str, category: str, since: datetime | None, until: datetime,
+               state: str = ACCEPTED):
+    """(holding records, pages) of the library's items of ``category``: those accepted by ``until``
+    (and after ``since``), which count toward the quota; with ``state`` None, those digitized
+    (stored) by then whatever review made of them; with IN_REVIEW, those awaiting review now."""
+    when = Item.accepted if state == ACCEPTED else Item.digitized
     query = (select(func.count(func.distinct(Item.holding_id)), func.coalesce(func.sum(Item.pages), 0))
              .join(Holding, Item.holding_id == Holding.id)
              .where(Item.library == library, Holding.category == category, Item.status.in_(DIGITIZED),
-                    Item.digitized <= until))
+                    when <= until))
+    if state is not None:
+        query = query.where(Item.review_state == state)
     if since is not None:
-        query = query.where(Item.digitized > since)
+        query = query.where(when > since)
     count, pages = session.execute(query).one()
     return int(count), int(pages)
 
@@ -74,6 +90,8 @@ def progress(session: Session, plans: dict[str, Plan], as_of: date, province: st
         for category in categories:
             holdings = int(counts.get(category, 0))
             digitized, pages = _digitized(session, lib.code, category, None, _end_of(as_of))
+            stored, _ = _digitized(session, lib.code, category, None, _end_of(as_of), state=None)
+            awaiting, _ = _digitized(session, lib.code, category, None, _end_of(as_of), state=IN_REVIEW)
             recent, _ = _digitized(session, lib.code, category, _end_of(as_of - timedelta(days=PACE_DAYS)),
                                    _end_of(as_of))
             target = target_for(plan, category, lib.tier) if plan else None
@@ -88,6 +106,7 @@ def progress(session: Session, plans: dict[str, Plan], as_of: date, province: st
             rows.append(Progress(
                 province=lib.province, library=lib.code, library_name=lib.name, tier=lib.tier, category=category,
                 holdings=holdings, digitized=digitized, pages=pages, percent=percent, target=target,
+                stored=stored, awaiting=awaiting,
                 met=None if target is None else percent >= target,
                 pace=round(recent / (PACE_DAYS / MONTH_DAYS), 2), projected=projected))
     return rows

@@ -24,7 +24,7 @@ from digitize.web import errors
 from digitize.web.config import DashboardConfig, SiteConfig
 from digitize.web.limits import MAX_HEADERS, RequestLimits
 from digitize.web.methods import Methods
-from digitize.web.routes import dashboard, editor, files, iiif, oai, search, site, sitemap
+from digitize.web.routes import dashboard, editor, files, iiif, oai, review, search, site, sitemap
 from digitize.web.routes import staff as staff_area
 from digitize.web.routes import transcription
 
@@ -66,6 +66,7 @@ def create_app(open_session: Callable[[], Session], plans: dict[str, Plan], stor
     app.include_router(iiif.router)  # /iiif/...: images, manifests, collections, content search
     app.include_router(sitemap.router)  # /sitemap.xml
     app.include_router(staff_area.router)  # /staff/login, /staff/logout, /staff/
+    app.include_router(review.router)  # /staff/review..., /staff/users
     app.include_router(editor.router)  # /staff/review/{library}/{item_id}/pages/{n}: the page editor
     app.include_router(transcription.router)  # /staff/review/{library}/{item_id}/pages/{n}/transcription
     app.include_router(oai.router)  # /oai
