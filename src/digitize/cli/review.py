@@ -85,10 +85,13 @@ def review_accept(items: List[str] = typer.Argument(None, help=_("items: LIBRARY
 
     if bool(items) == bool(batch):
         raise typer.BadParameter(_("give the items or --batch, not both"), param_hint="ITEMS / --batch")
-    session = _session()
+    from digitize.cli.connect import ledger_and_store
+    from digitize.review import decisions
+
+    session, store = ledger_and_store()
     name = review.require_reviewer(session, reviewer)
     if batch:
-        accepted, flagged = review.accept_batch(session, batch, name)
+        accepted, flagged = decisions.accept_batch(session, store, batch, name)
         for item in accepted:
             console.print(_("{item}: accepted", item=f"{item.library}/{item.item_id}"), markup=False)
         for item in flagged:
@@ -99,7 +102,7 @@ def review_accept(items: List[str] = typer.Argument(None, help=_("items: LIBRARY
         return
     found = [_item(session, item, library) for item in items]
     for item in found:
-        review.accept(session, item, name)
+        decisions.accept(session, store, item, name)
         console.print(_("{item}: accepted", item=f"{item.library}/{item.item_id}"), markup=False)
 
 
@@ -122,9 +125,12 @@ def review_return(item: str = typer.Argument(..., help=_("the item: LIBRARY/ITEM
                   library: Optional[str] = typer.Option(None, "--library", help=_("the item's library"))) -> None:
     from digitize.ledger import review
 
-    session = _session()
+    from digitize.cli.connect import ledger_and_store
+    from digitize.review import decisions
+
+    session, store = ledger_and_store()
     name = review.require_reviewer(session, reviewer)
     numbers = _pages(pages)
     found = _item(session, item, library)
-    review.return_item(session, found, name, reason, numbers, kind or ("rescan" if numbers else "other"))
+    decisions.send_back(session, store, found, name, reason, numbers, kind or ("rescan" if numbers else "other"))
     console.print(_("{item}: returned", item=f"{found.library}/{found.item_id}"), markup=False)

@@ -240,19 +240,20 @@ def arrived(session: Session, item: Item, risk: dict, rule: str, at: datetime | 
     return events
 
 
-def accept_batch(session: Session, batch: str, actor: str, rule: str = "review") -> tuple[list[Item], list[Item]]:
-    """Accept every item in review of the batch (its folder path or name) that has no flagged page
-    and is not Hán-Nôm (always reviewed one by one): (accepted, left in review). ReviewRefused when
-    no item came from the batch."""
+def batch_to_accept(session: Session, batch: str) -> tuple[list[Item], list[Item]]:
+    """The batch's (its folder path or name) items in review: those that may be accepted with it (no
+    flagged page, not Hán-Nôm: always reviewed one by one) and those left in review. ReviewRefused
+    when no item came from the batch."""
     items = batch_items(session, batch)
     if not items:
         raise ReviewRefused(N_("no stored item comes from the batch {batch}", batch=repr(batch)), "--batch",
                             N_("give the batch folder's name or path as digitize review list shows it"))
     waiting = [item for item in items if item.review_state == IN_REVIEW]
-    clean = [item for item in waiting if is_clean(item)]
-    for item in clean:
-        accept(session, item, actor, rule, reason=f"batch {Path(batch).name}: no page flagged")
-    return clean, [item for item in waiting if not is_clean(item)]
+    return [item for item in waiting if is_clean(item)], [item for item in waiting if not is_clean(item)]
+
+
+def batch_name(batch: str) -> str:
+    return Path(batch).name
 
 
 def is_clean(item: Item) -> bool:

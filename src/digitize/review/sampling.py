@@ -32,6 +32,8 @@ from digitize.ledger import accounts
 from digitize.ledger.database import BatchRun, Item, utcnow
 from digitize.ledger.review import ACCEPTED, IN_REVIEW, RETURNED, ReviewEvent
 from digitize.ledger.sampling import ACCEPTED as SAMPLE_ACCEPTED, REJECTED, BatchSample, SampleFinding
+from digitize.review import decisions
+from digitize.store.storage import Store
 
 DEFAULT_AQL = 2.5
 
@@ -287,7 +289,7 @@ def findings_of(session: Session, sample: BatchSample) -> list[tuple[str, str, i
     return [(lib, item, page, found.get((ids.get((lib, item)), page))) for lib, item, page in sample.pages]
 
 
-def decide_batch(session: Session, batch: str, reviewer: str, now: datetime | None = None) -> Decision:
+def decide_batch(session: Session, store: Store, batch: str, reviewer: str, now: datetime | None = None) -> Decision:
     """Decide the batch by its open sample: accepted (D <= Ac), every item of the lot still in review
     is accepted by the rule ``sample``; rejected (D >= Re), each is returned with the reason. Every
     sampled page needs a finding first (a rejection may come as soon as Re defects are found)."""
@@ -312,8 +314,7 @@ def decide_batch(session: Session, batch: str, reviewer: str, now: datetime | No
     sampled = {}
     for lib, item, page, found in pages:
         sampled.setdefault((lib, item), []).append((page, found))
-    detail = {"rule": "sample", "sample": sample.id, "batch": key, "seed": sample.seed, "aql": sample.aql,
-              "n": plan.sample_size, "ac": plan.accept, "re": plan.reject, "defects": defects}
+    session.commit()
     for library, item_id in sample.items:
         item = _item(session, library, item_id)
         if item.review_state != IN_REVIEW:
@@ -321,19 +322,11 @@ def decide_batch(session: Session, batch: str, reviewer: str, now: datetime | No
             continue
         seen = sampled.get((library, item_id), [])
         if result.accepted:
-            item.review_state, item.accepted, item.accepted_by, item.acceptance_rule = ACCEPTED, moment, reviewer, "sample"
-            event_pages = [page for page, _ in seen]
-            action = "accepted"
+            decisions.accept(session, store, item, reviewer, "sample", result.reason)
         else:
-            item.review_state = RETURNED
-            event_pages = [page for page, found in seen if found is not None and found.defective]
-            action = "returned"
-        item.updated = moment
-        session.add(ReviewEvent(item=item.id, at=moment, actor=reviewer, action=action, state_from=IN_REVIEW,
-                                state_to=item.review_state, reason=result.reason, pages=event_pages or None,
-                                detail=detail))
+            defective = [page for page, found in seen if found is not None and found.defective]
+            decisions.send_back(session, store, item, reviewer, result.reason, defective)
         result.decided.append(f"{library}/{item_id}")
-    session.commit()
     return result
 
 

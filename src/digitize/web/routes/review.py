@@ -17,7 +17,7 @@ from digitize.access import pages, site, staff_review
 from digitize.core.errors import BadInput
 from digitize.core.i18n import N_
 from digitize.ledger import accounts, review
-from digitize.review import queue
+from digitize.review import decisions, queue
 from digitize.web.limits import MAX_FORM
 from digitize.web.routes.site import thumbnail
 from digitize.web.visit import CurrentVisit, Visit
@@ -109,7 +109,8 @@ def _accepting_batch(visit: Visit, fields: list[tuple[str, str]]) -> Response:
     if not visit.who.may("reviewer"):
         return _refused(visit, N_("Only a reviewer accepts or returns items.").in_language(visit.lang))
     try:
-        accepted, left = review.accept_batch(visit.session, dict(fields).get("batch", ""), visit.who.staff)
+        accepted, left = decisions.accept_batch(visit.session, visit.config.store, dict(fields).get("batch", ""),
+                                                visit.who.staff)
     except BadInput as exc:
         return _refused(visit, exc.words.in_language(visit.lang), 409)
     return RedirectResponse(_url(visit, QUEUE, done=f"{len(accepted)}-{len(left)}"), 303)
@@ -177,13 +178,13 @@ def _deciding(visit: Visit, library: str, item_id: str, fields: list[tuple[str, 
     given = dict(fields)
     try:
         if decision == "accepted":
-            review.accept(visit.session, item, visit.who.staff)
+            decisions.accept(visit.session, visit.config.store, item, visit.who.staff)
         else:
             numbers = [int(part) for part in given.get("pages", "").replace(" ", "").split(",") if part.isdigit()]
             if any(part and not part.isdigit() for part in given.get("pages", "").replace(" ", "").split(",")):
                 raise review.ReviewRefused(N_("page numbers are separated by commas, e.g. 2,5"), None, None)
-            review.return_item(visit.session, item, visit.who.staff, given.get("reason", ""), numbers,
-                               given.get("kind", "other"))
+            decisions.send_back(visit.session, visit.config.store, item, visit.who.staff, given.get("reason", ""),
+                                numbers, given.get("kind", "other"))
     except BadInput as exc:
         return _refused(visit, exc.words.in_language(visit.lang), 409)
     return RedirectResponse(_url(visit, _item_path(library, item_id), done=decision), 303)
