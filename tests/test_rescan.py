@@ -171,6 +171,12 @@ def test_the_rescanned_item_is_back_in_review_and_no_longer_accepted(rescanned):
         # counted only as accepted items are: none of this library's items is accepted now
         accepted = session.scalars(select(Item).where(Item.library == LIBRARY, Item.review_state == ACCEPTED)).all()
         assert accepted == []
+    again = summary_of(rescanned["root"] / "batch2", rescanned["data"])  # the same rescan batch again
+    assert [(item.status.value, item.already_done) for item in again.items] == [("ok", True)]
+    assert stored_objects(rescanned["store"]) == rescanned["after"]
+    with ledger_session(rescanned["settings"].ledger_url) as session:
+        item = session.scalars(select(Item).where(Item.item_id == ITEM)).one()
+        assert session.scalars(select(ReviewEvent).where(ReviewEvent.item == item.id)).all()[-1].id == events[-1].id
 
 
 @pytest.mark.slow

@@ -202,7 +202,8 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
     notes, refused = record_in_ledger(session, request, started, finished, done)
     problems += notes
     if refused is None:  # rescanned items (and items made again from other scans) are back in review
-        problems += back_in_review(session, request, [result for _, result, _ in done])
+        problems += back_in_review(session, request, [result for i, (result, _) in items.results.items()
+                                                      if i not in items.untouched])
     if refused is None:
         problems += index_stored(session, store, request, [meta for meta, result, _ in done
                                                            if result.status == Status.ok])
@@ -594,7 +595,13 @@ class _Items:
         self.waiting.extend((job, number) for number in range(len(plan.pages)))
 
     def start_rescan(self, index: int, plan: intake.ItemPlan, profile: Profile, folder: Path) -> None:
-        """New scans of some pages of a stored item: checked against it, then only those pages queued."""
+        """New scans of some pages of a stored item: checked against it, then only those pages queued
+        (a rescan an earlier run already stored is not done again)."""
+        earlier = rescan.already_done(folder, plan)
+        if earlier is not None:
+            log.info("%s: rescan already done, skipped", shown(plan.meta))
+            self.untouched.add(index)
+            return self.check_stored(index, plan, folder, earlier)
         try:
             job_rescan = rescan.prepare(self.session, self.store, plan, folder)
         except BadInput as exc:

@@ -307,7 +307,8 @@ def redescribe_item(record: ItemRecord, meta: ItemMetadata, description: Descrip
                "again; the pages are unchanged; the stored copies are kept as a previous version"))
     updated = record.model_copy(update={"metadata": meta, "package": item_package, "outputs": outputs,
                                         "stored": None, "new_version": True, "result": record.result.model_copy(
-                                            update={"stored": None, "secret": meta.access == "secret"})})
+                                            update={"stored": None, "secret": meta.access == "secret",
+                                                    "replaced_pages": []})})
     write_atomic(folder / ITEM_RECORD, updated.model_dump_json(indent=1))
     return updated
 

@@ -63,6 +63,16 @@ def prepare(session, store: Store, plan: intake.ItemPlan, folder: Path) -> Resca
                   kept_records=[record for record in earlier.pages if record.number not in replaces])
 
 
+def already_done(folder: Path, plan: intake.ItemPlan) -> ItemRecord | None:
+    """The stored record of the item when an earlier run already stored this very rescan."""
+    record = pipeline.read_record(folder)
+    if record is None or record.stored is None:
+        return None
+    pages = {r.number: (r.source_sha256, r.frame) for r in record.pages}
+    done = all(pages.get(number) == (page.sha256, page.frame) for page, number in zip(plan.pages, plan.replaces))
+    return record if done else None
+
+
 def kept_sources(earlier: ItemRecord, folder: Path, replaces: list[int]) -> list[PageSource]:
     """The pages a rescan keeps, as page sources whose files are their masters in the item folder."""
     entries = {entry.id: entry for entry in earlier.package.files}
