@@ -29,6 +29,7 @@ CATALOGUE_SUFFIXES = {".mrc", ".marc", ".xml", ".marcxml"}  # MARC21 exports in 
 ITEM_FILE = "item.toml"
 BATCH_CSV = "items.csv"
 IGNORED_FILES = {ITEM_FILE, "thumbs.db", "desktop.ini", "ready"}
+RESCAN = "rescan"  # item.toml's [rescan] table: new scans of some pages of a stored item
 
 
 @dataclass
@@ -41,6 +42,7 @@ class ItemPlan:
     pages: list[PageSource] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     scans: list[VirusCheck] = field(default_factory=list)  # the malware scan of each file of the folder
+    replaces: list[int] | None = None  # a rescan: the stored item's pages its page files replace, in order
 
     @property
     def ok(self) -> bool:
@@ -257,7 +259,7 @@ def read_item_metadata(folder: Path, csv_row: CsvRow | dict | None, defaults: di
                        N_("put the item's own metadata file in its folder"))
     if source.exists() or source.is_symlink():
         data, where = _read_toml(source), ITEM_FILE
-        meant = unknown_keys(data, where)
+        meant = unknown_keys(data, where, also=(RESCAN,))
         if csv_row is not None and not csv_row.unread:
             faults += _disagreements(data, csv_row)
     elif csv_row is not None and csv_row.unread:
@@ -353,6 +355,32 @@ def _read_toml(source: Path) -> dict:
                        N_("check the file's permissions (the service user must be able to read it)")) from None
 
 
+def read_rescan(folder: Path) -> list[int] | None:
+    """The pages of a stored item that this folder's page files replace (item.toml's
+    ``[rescan] replaces = [2, 5]``, in the order of the files), or None for an item made whole."""
+    source = folder / ITEM_FILE
+    if not source.is_file():
+        return None
+    table = _read_toml(source).get(RESCAN)
+    if table is None:
+        return None
+    todo = ("write the table as [rescan] with replaces = [2, 5]: the numbers of the stored item's pages that the "
+            "new scans in this folder replace, in the order of their file names")
+    if not isinstance(table, dict):
+        raise BadInput("'rescan' is not a table", ITEM_FILE, todo)
+    unknown = [key for key in table if key != "replaces"]
+    if unknown:
+        raise BadInput(f"unknown key '{unknown[0]}' in [rescan] (its only key is 'replaces')", ITEM_FILE, todo)
+    pages = table.get("replaces")
+    if not isinstance(pages, list) or not pages or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in pages):
+        raise BadInput("[rescan] replaces must list page numbers (1 and up), e.g. [2, 5]", ITEM_FILE, todo)
+    twice = sorted({n for n in pages if pages.count(n) > 1})
+    if twice:
+        raise BadInput(f"[rescan] replaces names page {', '.join(map(str, twice))} more than once", ITEM_FILE, todo)
+    return pages
+
+
 def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_for, max_pixels: int,
               defaults: dict | None = None, library_defaults: dict[str, dict] | None = None,
               scanner: malware.Scanner | None = None) -> ItemPlan:
@@ -383,6 +411,11 @@ def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_
                          path=folder / ITEM_FILE if fault.where == ITEM_FILE else None)
         return plan
     plan.label = plan.meta.id
+    try:
+        plan.replaces = read_rescan(folder)
+    except BadInput as exc:
+        plan.problem(exc.words.without_where(), file=ITEM_FILE, path=folder / ITEM_FILE)
+        return plan
     try:
         profile = profile_for(plan.meta)
         files = pagefiles.in_order(folder)
@@ -422,6 +455,11 @@ def plan_item(folder: Path, batch: Path, csv_row: CsvRow | dict | None, profile_
         plan.problem(warning, file=name, severity="warning")
     if not plan.pages and not any(p.severity == "error" for p in plan.problems):
         plan.problem(N_("no page images found (TIFF, JPEG, PNG, JPEG 2000 or PDF)"))
+    elif plan.replaces is not None and plan.pages and len(plan.pages) != len(plan.replaces):
+        plan.problem(f"the folder holds {len(plan.pages)} page images but [rescan] replaces {len(plan.replaces)} "
+                     f"pages ({', '.join(map(str, plan.replaces))}); nothing of it is run. Put one new scan per "
+                     "replaced page in the folder (file names in the order of the list) or correct the list",
+                     file=ITEM_FILE)
     if not plan.ok:
         # an item that already failed is not processed, so its remaining pages are decoded now:
         # the operator learns about every damaged file in one run

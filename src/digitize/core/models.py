@@ -374,6 +374,8 @@ class ItemResult(BaseModel):
     folder: str = ""  # the item's folder in the batch, as reports show it (two rows of one id told apart)
     already_done: bool = False  # finished by an earlier run and left as it was by this one
     quarantine: str | None = None  # the folder its bad files were copied to, with the reasons
+    # pages whose image is new in this version of a stored item (a rescan): the item goes back in review
+    replaced_pages: list[int] = []
 
 
 class BatchSummary(BaseModel):

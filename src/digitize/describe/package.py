@@ -55,9 +55,15 @@ def copy_masters(pages: list[PageSource], folder: Path) -> dict[Path, tuple[str,
     """Copy each original once into masters/, hashed as it is copied, and check the copy's SHA-256
     against intake's. Returns, per original, the copy's path in the item and its facts."""
     copied: dict[Path, tuple[str, FileFacts]] = {}
-    used: set[str] = set()
+    masters = folder / "masters"
+    # masters already in the item (a rescan keeps the other pages' masters): not copied, names kept
+    kept = {page.path: page for page in pages if page.path.parent == masters}
+    used: set[str] = {path.name for path in kept}
     for page in pages:
         if page.path in copied:
+            continue
+        if page.path in kept:
+            copied[page.path] = (f"masters/{page.path.name}", FileFacts(size=page.size, sha256=page.sha256))
             continue
         name = safe_component(nfc(page.path.name))
         if name in used:  # another original whose name reads the same

@@ -21,8 +21,9 @@ from digitize.search import indexing
 from digitize.capture import intake, malware, ocr, pagefiles
 from digitize.ledger import database as ledger, holdings
 from digitize.describe import marc, package, schemas
-from digitize.engine import pipeline
+from digitize.engine import pipeline, rescan
 from digitize.review import arrival
+from digitize.review import rescan as review_rescan
 from digitize.store import storage
 from digitize.core.errors import (BadInput, DigitizeError, LedgerUnavailable, OutputUnwritable, StorageRefused,
                              StorageUnavailable, ToolError)
@@ -93,10 +94,33 @@ def page(item_id: str, source: PageSource, profile: Profile, folder: Path, ocr_t
 
 
 def assemble(plan: intake.ItemPlan, catalogue: list, profile: Profile, records: list[PageRecord], folder: Path,
-             problems: list[Problem], seconds: float, ingested: str, base: str) -> ItemRecord:
+             problems: list[Problem], seconds: float, ingested: str, base: str, store_url: str = "",
+             multipart_mb: int = 0) -> ItemRecord:
+    """The item from its pages. Made again over a stored version (``store_url``), a page whose master
+    is unchanged and that a reviewer corrected keeps its reviewed text; pages whose image changed
+    send the item back to review (ItemResult.replaced_pages)."""
     description = pipeline.describe(plan.meta, catalogue)
-    return pipeline.assemble_item(plan.meta, description, profile, plan.pages, records, folder, problems, seconds,
-                                  ingested, base)
+    kept, changed = [], []
+    if store_url:
+        store = storage.open_store(store_url, multipart_mb << 20)
+        key = pipeline.item_key(plan.meta)
+        try:
+            stored = pipeline.stored_pages(store, key)
+        except StorageUnavailable as exc:  # the item then waits for the store, and is made again next run
+            log.warning("%s: its stored version could not be read (%s)", shown(plan.meta), exc.message)
+            stored = {}
+        records, kept = pipeline.take_stored_pages(records, folder, store, key, stored)
+        changed = pipeline.changed_pages(records, stored)
+    record = pipeline.assemble_item(plan.meta, description, profile, plan.pages, records, folder, problems, seconds,
+                                    ingested, base)
+    return pipeline.reviewed_pages_kept(record, kept, changed)
+
+
+def assemble_rescan(job_rescan: rescan.Rescan, plan: intake.ItemPlan, catalogue: list, profile: Profile,
+                    records: list[PageRecord], folder: Path, problems: list[Problem], seconds: float, ingested: str,
+                    base: str, store_url: str, multipart_mb: int) -> ItemRecord:
+    return rescan.assemble(job_rescan, plan, catalogue, profile, records, folder, problems, seconds, ingested, base,
+                           storage.open_store(store_url, multipart_mb << 20))
 
 
 def with_problem(result: ItemResult, status: Status, reason: str, severity: Severity = Severity.error) -> ItemResult:
@@ -178,6 +202,9 @@ def _run_pipeline(request: BatchRequest, runner: Runner, session, store: storage
     done = [(plans[i].meta, *items.results[i]) for i in sorted(items.results) if plans[i].meta is not None]
     notes, refused = record_in_ledger(session, request, started, finished, done)
     problems += notes
+    if refused is None:  # rescanned items (and items made again from other scans) are back in review
+        problems += back_in_review(session, request, [result for i, (result, _) in items.results.items()
+                                                      if i not in items.untouched])
     if refused is None:
         problems += put_in_review(session, request, plans, items)
         problems += index_stored(session, store, request, [meta for meta, result, _ in done
@@ -290,13 +317,30 @@ def put_in_review(session, request: BatchRequest, plans: list[intake.ItemPlan], 
             result.status == Status.ok and meta is not None) else None
         if record is not None:
             arrivals.append(arrival.Arrival(meta.library, meta.id, get_profile(request.profiles, record.profile),
-                                            record.pages, stored_now=index not in items.untouched))
+                                            record.pages, stored_now=index not in items.untouched
+                                            and not result.replaced_pages))  # a rescan says so itself
     try:
         arrival.record_arrivals(session, arrivals, load_libraries(request.profiles))
     except DigitizeError as exc:
         session.rollback()
         return [Problem(item=request.batch.name, severity=Severity.warning, reason=(
             f"the items stored were not put in review ({exc.message}); run the batch again to do it"))]
+    return []
+
+
+def back_in_review(session, request: BatchRequest, results: list[ItemResult]) -> list[Problem]:
+    """Each stored item with new page images over a stored version goes back in review (not
+    accepted, so not counted, until a reviewer accepts it again)."""
+    again = [r for r in results if r.status == Status.ok and r.replaced_pages]
+    try:
+        with ledger.answering(session):
+            for result in again:
+                review_rescan.rescanned(session, result.library, result.item_id, result.replaced_pages)
+            session.commit()
+    except LedgerUnavailable as exc:
+        return [Problem(item=request.batch.name, severity=Severity.warning, reason=(
+            f"{', '.join(r.item_id for r in again if not r.secret)} not put back in review ({exc.message}); "
+            "a reviewer sees them as they were"))]
     return []
 
 
@@ -467,6 +511,7 @@ class ItemRun:
     folder: Path
     outcomes: list  # per page: its PageRecord or Problem once back, None until then
     began: float = 0.0
+    rescan: rescan.Rescan | None = None  # new scans of some pages of a stored item
 
 
 class _Items:
@@ -555,6 +600,8 @@ class _Items:
         request = self.request
         profile = get_profile(request.profiles, plan.meta.profile or request.default_profile)
         folder = pipeline.item_dir(request.out, plan.meta)
+        if plan.replaces is not None:
+            return self.start_rescan(index, plan, profile, folder)
         earlier = pipeline.finished_item(folder, plan.pages)
         claimed = None if request.new_version else self.claimed_elsewhere(plan, folder, earlier)
         if claimed:
@@ -568,6 +615,28 @@ class _Items:
             return
         ingest_date(folder)
         job = ItemRun(index, plan, profile, folder, [None] * len(plan.pages))
+        self.waiting.extend((job, number) for number in range(len(plan.pages)))
+
+    def start_rescan(self, index: int, plan: intake.ItemPlan, profile: Profile, folder: Path) -> None:
+        """New scans of some pages of a stored item: checked against it, then only those pages queued
+        (a rescan an earlier run already stored is not done again)."""
+        earlier = rescan.already_done(folder, plan)
+        if earlier is not None:
+            log.info("%s: rescan already done, skipped", shown(plan.meta))
+            self.untouched.add(index)
+            return self.check_stored(index, plan, folder, earlier)
+        try:
+            job_rescan = rescan.prepare(self.session, self.store, plan, folder)
+        except BadInput as exc:
+            plan.problem(exc.words.without_where(), file=exc.where)
+            self.results[index] = (self.failed(plan, plan.problems), None)
+            return
+        for left in files.remove_temporaries(folder):
+            log.info("%s: removed %s, left by an interrupted run", shown(plan.meta), left.relative_to(folder))
+        log.info("%s: rescan of page %s", shown(plan.meta), ", ".join(map(str, plan.replaces)))
+        plan.pages = rescan.numbered(plan)
+        ingest_date(folder)
+        job = ItemRun(index, plan, profile, folder, [None] * len(plan.pages), rescan=job_rescan)
         self.waiting.extend((job, number) for number in range(len(plan.pages)))
 
     def claimed_elsewhere(self, plan: intake.ItemPlan, folder: Path, earlier: ItemRecord | None) -> str | None:
@@ -674,10 +743,12 @@ class _Items:
         if any(p.severity == Severity.error for p in problems):
             self.results[job.index] = (self.failed(plan, problems), None)
             return
-        base = self.store.url(pipeline.item_key(plan.meta))
-        self.submit("assemble-item", f"assemble {item_name(plan.meta, plan.folder, job.index + 1)}", assemble,
-                    (plan, self.catalogue, job.profile, records, job.folder, problems,
-                     time.monotonic() - job.began, ingest_date(job.folder), base),
+        base, request = self.store.url(pipeline.item_key(plan.meta)), self.request
+        work, first = (assemble_rescan, (job.rescan, plan)) if job.rescan else (assemble, (plan,))
+        self.submit("assemble-item", f"assemble {item_name(plan.meta, plan.folder, job.index + 1)}", work,
+                    (*first, self.catalogue, job.profile, records, job.folder, problems,
+                     time.monotonic() - job.began, ingest_date(job.folder), base, request.store_url,
+                     request.multipart_mb),
                     lambda future: self.assembled(job.index, plan, job.folder, problems, future))
 
     def assembled(self, index: int, plan: intake.ItemPlan, folder: Path, problems: list[Problem], future) -> None:

@@ -24,6 +24,7 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from lxml import etree
 from digitize import __version__
 from digitize.describe import dublincore, marc, mets, package, schemas
 from digitize.capture import formats, imaging, ocr, pdfsource
-from digitize.core.errors import BadInput
+from digitize.core.errors import BadInput, StorageError
 from digitize.core.files import write_atomic
 from digitize.capture.pagefiles import load_page
 from digitize.core.models import (Description, Event, FileFacts, ItemMetadata, ItemRecord, ItemResult, PageRecord,
@@ -306,7 +307,8 @@ def redescribe_item(record: ItemRecord, meta: ItemMetadata, description: Descrip
                "again; the pages are unchanged; the stored copies are kept as a previous version"))
     updated = record.model_copy(update={"metadata": meta, "package": item_package, "outputs": outputs,
                                         "stored": None, "new_version": True, "result": record.result.model_copy(
-                                            update={"stored": None, "secret": meta.access == "secret"})})
+                                            update={"stored": None, "secret": meta.access == "secret",
+                                                    "replaced_pages": []})})
     write_atomic(folder / ITEM_RECORD, updated.model_dump_json(indent=1))
     return updated
 
@@ -392,3 +394,126 @@ def stored_from_other_pages(folder: Path, pages: list[PageSource]) -> bool:
     """Whether the item kept in ``folder`` was stored from other originals than ``pages``."""
     record = read_record(folder)
     return record is not None and record.stored is not None and not same_pages(record, pages)
+
+
+# --- the stored version of an item: what a rescan keeps, and the pages a reviewer corrected ---
+
+@dataclass(frozen=True)
+class StoredPage:
+    """A page of an item's stored version, as its stored METS lists it: its master's SHA-256 and
+    frame, and its page image, ALTO and text (path in the item, size and SHA-256)."""
+
+    number: int
+    master: str  # the master's path in the item
+    master_sha256: str
+    frame: int
+    files: dict[str, tuple[str, FileFacts]]  # image | alto | text: (path in the item, facts)
+    width: int  # the page image's pixels
+    height: int
+
+
+def stored_pages(store: Store, key: str) -> dict[int, StoredPage]:
+    """The pages of the item stored under ``key``, by number ({} when nothing is stored there)."""
+    if store.head(f"{key}/mets.xml") is None:
+        return {}
+    stored = mets.read(store.read_bytes(f"{key}/mets.xml"))
+    entries = {entry.id: entry for entry in stored.files}
+
+    def facts(entry_id: str | None) -> tuple[str, FileFacts] | None:
+        entry = entries.get(entry_id)
+        return entry and (mets.stored_path(stored, entry), FileFacts(size=entry.size, sha256=entry.sha256))
+
+    found = {}
+    for page in stored.pages:
+        master = entries[page.master]
+        kinds = {kind: facts(getattr(page, kind)) for kind in ("image", "alto", "text")}
+        found[page.number] = StoredPage(
+            number=page.number, master=mets.stored_path(stored, master), master_sha256=master.sha256,
+            frame=page.frame, files={kind: value for kind, value in kinds.items() if value is not None},
+            width=page.image_width or page.width, height=page.image_height or page.height)
+    return found
+
+
+def fetch_stored(store: Store, key: str, folder: Path, relative: str, facts: FileFacts,
+                 local: FileFacts | None = None) -> FileFacts:
+    """Make the item folder's copy of a stored object the stored one: kept when ``local`` (what
+    this folder wrote and stored) is the stored object and the file is there, else read from the
+    store and checked against its SHA-256."""
+    path = folder / relative
+    if local is not None and local == facts and path.is_file() and path.stat().st_size == facts.size:
+        return facts
+    written = write_atomic(path, store.read_bytes(f"{key}/{relative}"))
+    if written.sha256 != facts.sha256:
+        raise StorageError("the stored object differs from the SHA-256 its item's METS records", store.url(
+            f"{key}/{relative}"), "run digitize audit for the item and repair it, then run again")
+    return written
+
+
+def corrected(alto: bytes) -> bool:
+    """Whether an ALTO page carries a reviewer's correction (a String with CS="true")."""
+    root = etree.fromstring(alto, etree.XMLParser(no_network=True, resolve_entities=False))
+    return bool(root.xpath("//*[local-name()='String'][@CS='true']"))
+
+
+def take_stored_pages(records: list[PageRecord], folder: Path, store: Store, key: str,
+                      stored: dict[int, StoredPage], numbers: set[int] | None = None
+                      ) -> tuple[list[PageRecord], list[int]]:
+    """Pages taken over from the item's stored version as they are (page image, ALTO, text), and
+    their numbers: the pages ``numbers`` names (a rescan's pages kept), or, without it, each page
+    whose master is unchanged and whose stored ALTO carries a reviewer's correction (a run again of
+    the item: reviewed pages are not read over). A page whose master changed is never taken."""
+    taken, kept = [], []
+    for record in records:
+        page = stored.get(record.number)
+        if page is None or page.master_sha256 != record.source_sha256 or page.frame != record.frame \
+                or not {"image", "alto", "text"} <= page.files.keys() \
+                or (numbers is not None and record.number not in numbers):
+            taken.append(record)
+            continue
+        if numbers is None and not corrected(store.read_bytes(f"{key}/{page.files['alto'][0]}")):
+            taken.append(record)
+            continue
+        outputs = {}
+        for kind in ("image", "alto", "text"):
+            relative, facts = page.files[kind]
+            outputs[relative] = fetch_stored(store, key, folder, relative, facts, record.outputs.get(relative))
+        record = record.model_copy(update={
+            "image_file": page.files["image"][0], "alto_file": page.files["alto"][0],
+            "text_file": page.files["text"][0], "width": page.width, "height": page.height, "outputs": outputs})
+        write_atomic(page_files(folder, record.number)["record"], record.model_dump_json(indent=1))
+        taken.append(record)
+        kept.append(record.number)
+    return taken, kept
+
+
+def changed_pages(records: list[PageRecord], stored: dict[int, StoredPage]) -> list[int]:
+    """The pages whose master differs from the stored version's (none when nothing is stored)."""
+    return [r.number for r in records if stored and (r.number not in stored or (
+        stored[r.number].master_sha256, stored[r.number].frame) != (r.source_sha256, r.frame))]
+
+
+def reviewed_pages_kept(record: ItemRecord, kept: list[int], changed: list[int] = ()) -> ItemRecord:
+    """A note in the run's summary and a PREMIS event for the pages whose reviewed text was kept;
+    the pages whose image changed (``changed``) noted in the result, to send the item back to review."""
+    if changed:
+        record = record.model_copy(update={"result": record.result.model_copy(update={
+            "replaced_pages": list(changed)})})
+    if not kept:
+        if changed:
+            write_atomic(Path(record.result.output_dir) / ITEM_RECORD, record.model_dump_json(indent=1))
+        return record
+    pages = ", ".join(map(str, kept))
+    item_package = record.package.model_copy(deep=True)
+    item_package.events.append(Event(
+        id="reviewed-pages-kept", type="modification", date=package.now(), agents=["digitize"], outcome="success",
+        objects=[f"alto-{n:04d}" for n in kept] + [f"text-{n:04d}" for n in kept],
+        detail=f"page{'s' * (len(kept) > 1)} {pages}: the master image is unchanged and a reviewer corrected its "
+               "text, so the reviewed ALTO and text of the stored version are kept; the page is not read over"))
+    note = Problem(item=record.metadata.id, severity=Severity.warning, reason=(
+        f"page{'s' * (len(kept) > 1)} {pages} keep{'s' * (len(kept) == 1)} the text a reviewer corrected (the "
+        "page image is unchanged): not read over by OCR"))
+    updated = record.model_copy(update={"package": item_package,
+                                        "result": record.result.model_copy(update={
+                                            "problems": [*record.result.problems, note]})})
+    write_atomic(Path(record.result.output_dir) / ITEM_RECORD, updated.model_dump_json(indent=1))
+    return updated
