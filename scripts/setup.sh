@@ -40,15 +40,3 @@ export UV_PYTHON_DOWNLOADS=never
 python3 -m uv sync --frozen --quiet --compile-bytecode
 .venv/bin/python -m compileall -q src flows
 .venv/bin/pybabel -q compile -d src/digitize/access/locale -D digitize
-
-# axe-core, the accessibility checker the browser tests run on the staff pages (from the npm registry)
-AXE_VERSION=4.10.3
-if [ ! -f tests/.node/node_modules/axe-core/axe.min.js ]; then
-  if ! command -v npm >/dev/null; then  # for the tests only (the image runs none)
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
-  fi
-  npm install --silent --no-save --no-audit --no-fund --prefix tests/.node "axe-core@$AXE_VERSION" >/dev/null
-fi

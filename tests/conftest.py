@@ -357,6 +357,29 @@ def copy_stored_items(target: Path) -> StoredItems:
     return StoredItems(target, url[:-len(f"/{library}/{item_id}")])
 
 
+AXE = Path(__file__).parent / "data" / "axe" / "axe.min.js"  # axe-core from npm (tests/data/axe/README.md)
+
+
+def serious_accessibility_faults(page) -> list[dict]:
+    """axe-core's serious and critical violations on the Playwright ``page`` as it is now (axe is
+    put in through DevTools: the site's own policy allows no script but its own)."""
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+                          ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target).slice(0, 3)}))")
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+def stored_records(store_root: Path, library: str, item_id: str) -> str:
+    """An item's records (METS and stored.json: those of the stored test item HD-DC-0001) put in a
+    folder store, for tests whose items are made in the ledger alone and then reviewed (a decision
+    writes its PREMIS event into the item's METS). Returns the item's store URL."""
+    folder = store_root / library / item_id
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("mets.xml", "stored.json"):
+        shutil.copyfile(STORED / "store" / StoredItems.LIBRARY / "HD-DC-0001" / name, folder / name)
+    return folder.as_uri()
+
+
 def resolve(href: str) -> Path:
     """The local file a file:// href names."""
     parsed = urlparse(href)

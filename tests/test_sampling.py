@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ledger_session, run_cli, sqlite_url
+from conftest import ledger_session, run_cli, sqlite_url, stored_records
 from digitize.capture.pdf import validate_pdfa
 from digitize.core.errors import BadInput, ConfigError, ExitCode
 from digitize.core.models import Access, Category, ItemMetadata, ItemResult
@@ -22,6 +22,7 @@ from digitize.ledger import accounts, database as ledger
 from digitize.ledger.database import Item
 from digitize.ledger.review import ReviewEvent
 from digitize.review import acceptance_report, sampling
+from digitize.store.storage import FolderStore
 
 REVIEWER, OTHER_REVIEWER, COORDINATOR = "tran.thi.binh", "nguyen.van.an", "le.van.cuong"
 LIBRARY = "HD-TV"
@@ -78,7 +79,7 @@ def _batch(session, folder: Path, prefix: str) -> str:
         meta = ItemMetadata(id=f"{prefix}-{number:02d}", title=f"Địa chí Hải Dương, tập {number}", library=LIBRARY,
                             call_number=f"{prefix}-{number:02d}", category=Category.dia_chi, access=Access.open)
         items.append((meta, ItemResult(item_id=meta.id, library=LIBRARY, status="ok", pages=PAGES,
-                                       stored="file:///store"), None))
+                                       stored=stored_records(folder.parent / "store", LIBRARY, meta.id)), None))
     ledger.record_run(session, str(folder.resolve()), WHEN, WHEN, items, LIBRARIES)
     return str(folder.resolve())
 
@@ -104,7 +105,7 @@ def lots(tmp_path_factory):
                                     detail={"page": 4, "line": "l1", "before": "x" * characters, "after": "y",
                                             "characters": characters, "changed": changed, "profile": "p"}))
         session.commit()
-    yield url, batches, root
+    yield url, batches, root, FolderStore(root / "store")
 
 
 def _inspect(session, batch: str, defective: set[tuple[str, int]], reviewer: str = REVIEWER,
@@ -136,7 +137,7 @@ def _pdf_text(path: Path) -> str:
 
 
 def test_accepted_at_ac_defects_with_its_report(lots):
-    url, batches, root = lots
+    url, batches, root, store = lots
     with ledger_session(url) as session:
         with pytest.raises(BadInput, match="reviewer role"):
             sampling.draw_sample(session, batches["A"], COORDINATOR, LIBRARIES, SEED)
@@ -154,9 +155,9 @@ def test_accepted_at_ac_defects_with_its_report(lots):
             sampling.record_finding(session, batches["A"], *outside, True, "", REVIEWER)
         _inspect(session, batches["A"], errors, leave=1)
         with pytest.raises(BadInput, match="1 sampled pages have no finding yet"):
-            sampling.decide_batch(session, batches["A"], REVIEWER)
+            sampling.decide_batch(session, store, batches["A"], REVIEWER)
         _inspect(session, batches["A"], errors, OTHER_REVIEWER)
-        made = sampling.decide_batch(session, batches["A"], OTHER_REVIEWER, now=WHEN)
+        made = sampling.decide_batch(session, store, batches["A"], OTHER_REVIEWER, now=WHEN)
         assert (made.accepted, made.defects, len(made.decided)) == (True, 2, ITEMS)
         assert made.reason == "sample accepted: 2 defects in 32 pages (Ac=2, Re=3)"
         items = session.query(Item).filter(Item.item_id.like("HD-A-%")).all()
@@ -164,7 +165,9 @@ def test_accepted_at_ac_defects_with_its_report(lots):
             ("accepted", "sample", OTHER_REVIEWER)}
         events = session.query(ReviewEvent).filter_by(action="accepted").all()
         assert len(events) == ITEMS and {e.actor for e in events} == {OTHER_REVIEWER}
-        assert events[0].detail["rule"] == "sample" and events[0].detail["seed"] == SEED
+        assert events[0].detail["rule"] == "sample" and events[0].reason == made.reason
+        mets = store.read_bytes(f"{LIBRARY}/HD-A-00/mets.xml").decode("utf-8")  # the METS names the reviewer
+        assert f"accepted by {OTHER_REVIEWER}" in mets and made.reason in mets
         pdf, table = acceptance_report.write_acceptance_report(
             acceptance_report.acceptance_facts(session, made.sample), root / "report-a")
     assert validate_pdfa(pdf) == []
@@ -187,12 +190,12 @@ def test_accepted_at_ac_defects_with_its_report(lots):
 
 
 def test_rejected_at_re_defects_returns_the_batch(lots):
-    url, batches, root = lots
+    url, batches, root, store = lots
     with ledger_session(url) as session:
         sample = sampling.draw_sample(session, batches["B"], REVIEWER, LIBRARIES, SEED)
         errors = _errors(sample, "HD-B", 3)
         _inspect(session, batches["B"], errors)
-        made = sampling.decide_batch(session, batches["B"], REVIEWER, now=WHEN)
+        made = sampling.decide_batch(session, store, batches["B"], REVIEWER, now=WHEN)
         assert (made.accepted, made.defects) == (False, 3)
         items = session.query(Item).filter(Item.item_id.like("HD-B-%")).all()
         assert {i.review_state for i in items} == {"returned"} and not any(i.accepted for i in items)
@@ -213,7 +216,7 @@ def test_rejected_at_re_defects_returns_the_batch(lots):
 
 @pytest.mark.slow  # five commands run
 def test_the_command_line_end_to_end(lots):
-    url, batches, root = lots
+    url, batches, root, store = lots
     batch = batches["C"]
     drawn = run_cli("acceptance", "sample", batch, "--reviewer", REVIEWER, "--seed", "7", ledger=url,
                     data=str(root))
@@ -236,7 +239,7 @@ def test_the_command_line_end_to_end(lots):
                     REVIEWER, ledger=url)  # the batch named by its folder's name
     assert found.returncode == 0, found.stderr
     decided = run_cli("acceptance", "decide", batch, "--reviewer", REVIEWER, "--out", str(root / "report-c"),
-                      ledger=url)
+                      ledger=url, store=store.root.as_uri())
     assert decided.returncode == 0, decided.stderr
     assert "sample accepted: 1 defects in 32 pages (Ac=2, Re=3): 10 items accepted" in decided.stdout
     pdf, table = (Path(p) for p in decided.stdout.split("acceptance report: ")[1].strip().split(" and "))

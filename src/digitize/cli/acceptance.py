@@ -66,10 +66,11 @@ def finding(batch: str = typer.Argument(..., help=_("the batch folder that was r
 def decide(batch: str = typer.Argument(..., help=_("the batch folder that was run (or its name)")),
            reviewer: str = REVIEWER,
            out: Path = typer.Option(Path("."), "--out", help=_("folder for the report's PDF/A and CSV files"))) -> None:
+    from digitize.cli.connect import ledger_and_store
     from digitize.review import acceptance_report, sampling
 
-    session = _session()
-    made = sampling.decide_batch(session, batch, reviewer)
+    session, store = ledger_and_store()
+    made = sampling.decide_batch(session, store, batch, reviewer)
     console.print(_("{reason}: {count} items accepted", reason=made.reason, count=len(made.decided)) if made.accepted
                   else _("{reason}: {count} items returned", reason=made.reason, count=len(made.decided)), markup=False)
     if made.left:
