@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLES, cli_env, latest_report, register_library, run_cli, run_cli_in_terminal, toml
+from conftest import (SAMPLES, cli_env, latest_report, ledger_session, register_library, run_cli, run_cli_in_terminal,
+                      toml)
+from digitize.ledger import review
 
 PAGE = SAMPLES / "HD-DC-0001" / "0003.png"
 REGISTER = SAMPLES / "_holdings" / "HD-TV.csv"
@@ -83,6 +85,8 @@ def runs(tmp_path_factory):
     log = root / "run.log"
     logged = run_logged(log, "run", str(batch), "--out", str(out))
     plain = run_cli_in_terminal("run", str(batch), "--out", str(out), "--plain", columns=80)
+    with ledger_session(f"sqlite:///{root / 'ledger.sqlite'}") as session:  # accepted: it counts
+        review.accept(session, review.find(session, "HD-TV", "HD-DC-0008"), "lan.duyet")
     quota_log = root / "quota.log"
     assert run_logged(quota_log, "quota", data=str(root)) == 0, quota_log.read_text(encoding="utf-8")
     quota = run_cli_in_terminal("quota", columns=80, data=str(root))
@@ -174,10 +178,11 @@ def test_plain_on_a_terminal_gives_the_lines_of_a_log(runs):
 def test_quota_loses_no_character_of_any_cell_into_a_log_and_at_80_columns(runs):
     text = runs["quota_log"].read_text(encoding="utf-8")
     rows = [line.split("\t") for line in text.splitlines() if "\t" in line]
-    assert rows[0][:3] == ["province", "library", "category"] and len(rows[0]) == 11
+    assert rows[0][:3] == ["province", "library", "category"] and len(rows[0]) == 13
     [row] = [row for row in rows if row[:3] == ["hai-duong", "HD-TV", "dia_chi"]]
-    assert row[3:10] == ["3", "1", "1", "33.3", "100", "behind", "0.3"], row
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", row[10]), row  # the date the target is reached, whole
+    # holdings, digitized, awaiting review, accepted, pages, %, target, met, pace
+    assert row[3:12] == ["3", "1", "0", "1", "1", "33.3", "100", "behind", "0.3"], row
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", row[12]), row  # the date the target is reached, whole
     assert any(row[:2] == ["hai-duong", LONG_LIBRARY] for row in rows) and "…" not in text
     shown = runs["quota"]
     assert shown.returncode == 0, shown.stdout
@@ -186,5 +191,5 @@ def test_quota_loses_no_character_of_any_cell_into_a_log_and_at_80_columns(runs)
     assert max(len(line) for line in lines) <= 80
     # the same characters as the log's lines: a cut cell ("HD-…", "202…") loses some and adds "…"
     assert characters(shown.stdout) == characters(text)
-    for code in ("HD-TV", LONG_LIBRARY, "hai-duong", "dia_chi", row[10]):  # whole on their lines
+    for code in ("HD-TV", LONG_LIBRARY, "hai-duong", "dia_chi", row[12]):  # whole on their lines
         assert any(whole(code, line) for line in lines), code

@@ -4,7 +4,8 @@ accepted); a reviewer signs in, goes from the queue to the item and its page edi
 word by typing one with stacked diacritics, saves, and accepts the item. Then everything follows:
 the ALTO keeps the OCR's reading as the alternative, the PDF's text layer and the search index have
 the new word, the METS names the reviewer, the quota counts 1 accepted, and a run of the same item
-with --new-version keeps the correction (and, its scans unchanged, stays accepted)."""
+with --new-version keeps the correction (and, its scans unchanged, stays accepted), as does a run
+after a fix of its metadata."""
 
 from __future__ import annotations
 
@@ -170,3 +171,14 @@ def test_a_reviewer_corrects_and_accepts_with_the_keyboard_and_everything_follow
     assert kept.xpath("//alto:String[@CONTENT='Nguyễn']/@CS", namespaces=NS) == ["true"]
     assert "Nguyễn" in stored(root, "text/0001.txt").decode("utf-8")
     assert quota_row(root)[4:7] == ["1", "0", "1"]  # the same scans: still the item the reviewer accepted
+
+    toml = root / "batch" / ITEM / "item.toml"  # a metadata fix: the item described anew, its correction kept
+    toml.write_text(toml.read_text(encoding="utf-8").replace("Kế hoạch chuyển đổi số", "Kế hoạch số hóa"),
+                    encoding="utf-8")
+    fixed = run_cli("run", str(root / "batch"), "--out", str(root / "out"))
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "Kế hoạch số hóa" in stored(root, "mets.xml").decode("utf-8")
+    assert etree.fromstring(stored(root, "alto/0001.xml")).xpath(
+        "//alto:String[@CONTENT='Nguyễn']/@CS", namespaces=NS) == ["true"]
+    pdf.write_bytes(stored(root, f"{ITEM}.pdf"))
+    assert "Nguyễn" in subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout

@@ -116,6 +116,14 @@ def assemble(plan: intake.ItemPlan, catalogue: list, profile: Profile, records: 
     return pipeline.reviewed_pages_kept(record, kept, changed)
 
 
+def assemble_again(plan: intake.ItemPlan, catalogue: list, profile: Profile, records: list[PageRecord], folder: Path,
+                   ingested: str, base: str, store_url: str, multipart_mb: int) -> ItemRecord:
+    """A finished item whose metadata changed and whose stored version a reviewer corrected: made
+    again from its page records, the reviewed pages taken from the store, as a new version."""
+    record = assemble(plan, catalogue, profile, records, folder, [], 0.0, ingested, base, store_url, multipart_mb)
+    return record.model_copy(update={"new_version": True})
+
+
 def assemble_rescan(job_rescan: rescan.Rescan, plan: intake.ItemPlan, catalogue: list, profile: Profile,
                     records: list[PageRecord], folder: Path, problems: list[Problem], seconds: float, ingested: str,
                     base: str, store_url: str, multipart_mb: int) -> ItemRecord:
@@ -667,6 +675,16 @@ class _Items:
         progress.report("page", len(plan.pages))
         description = pipeline.describe(plan.meta, self.catalogue)
         changed = pipeline.metadata_changes(earlier, plan.meta, description)
+        if changed and self.reviewed_when_stored(plan):
+            log.info("%s: metadata changed (%s), made again from its pages keeping what reviewers corrected, "
+                     "stored as a new version", shown(plan.meta), ", ".join(changed))
+            request = self.request
+            profile = get_profile(request.profiles, plan.meta.profile or request.default_profile)
+            self.submit("assemble-item", f"assemble {item_name(plan.meta, plan.folder, index + 1)}", assemble_again,
+                        (plan, self.catalogue, profile, earlier.pages, folder, ingest_date(folder),
+                         self.store.url(pipeline.item_key(plan.meta)), request.store_url, request.multipart_mb),
+                        lambda future: self.assembled(index, plan, folder, [], future))
+            return
         if changed:
             log.info("%s: metadata changed (%s), stored again as a new version", shown(plan.meta),
                      ", ".join(changed))
@@ -681,6 +699,17 @@ class _Items:
             self.check_stored(index, plan, folder, earlier)
         else:
             self.submit_store(index, folder, earlier)
+
+    def reviewed_when_stored(self, plan: intake.ItemPlan) -> bool:
+        """Whether the item's stored version has a page a reviewer corrected (its metadata changing
+        then makes it again from its pages, so the correction stays: describing it anew would store
+        the output folder's uncorrected text)."""
+        key = pipeline.item_key(plan.meta)
+        try:
+            return any(pipeline.corrected(self.store.read_bytes(f"{key}/{page.files['alto'][0]}"))
+                       for page in pipeline.stored_pages(self.store, key).values() if "alto" in page.files)
+        except DigitizeError:  # the store does not answer: described anew, as before
+            return False
 
     def check_stored(self, index: int, plan: intake.ItemPlan, folder: Path, earlier: ItemRecord) -> None:
         """An item stored by an earlier run: the store may have lost objects since (one HEAD each),
