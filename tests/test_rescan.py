@@ -21,6 +21,7 @@ from digitize.describe import mets
 from digitize.engine import pipeline
 from digitize.engine.batch import BatchRequest, run_batch
 from digitize.engine.runner import ThreadRunner
+from digitize.ledger import review
 from digitize.ledger.database import Item
 from digitize.ledger.review import ACCEPTED, IN_REVIEW, RETURNED, PageReview, ReviewEvent
 from digitize.store import storage
@@ -68,13 +69,15 @@ def rescan_folder(folder: Path, replaces: str, pages: dict[str, tuple[Path, int]
 
 
 def set_review(url: str, state: str, pages: list[int] | None = None) -> None:
-    """The item's review state as review-core's accept and return leave it."""
+    """The item accepted, or returned (for rescan of ``pages``), by a reviewer."""
     with ledger_session(url) as session:
-        item = session.scalars(select(Item).where(Item.item_id == ITEM)).one()
-        session.add(ReviewEvent(item=item.id, actor="lan", action=state, state_from=item.review_state,
-                                state_to=state, reason="rescan pages" if pages else "", pages=pages))
-        item.review_state, item.accepted_by = state, "lan" if state == ACCEPTED else ""
-        session.commit()
+        item = review.find(session, LIBRARY, ITEM)
+        if state == ACCEPTED:
+            if item.review_state != IN_REVIEW:  # returned: back in review first, as a run does
+                review.put_in_review(session, item, "digitize")
+            review.accept(session, item, "lan")
+        else:
+            review.return_item(session, item, "lan", "rescan pages", pages or [], "rescan" if pages else "other")
 
 
 def stored_objects(store: Path) -> dict[str, str]:
