@@ -137,9 +137,9 @@ def test_filters_by_province_and_library(fixture_ledger):
 # name aside, are replaced by the libraries' names).
 CODES = {"hai-duong", "vinh-phuc", "provincial", "district", "dia_chi", "rare", "endogenous", "other", "yes", "no",
          "True", "False", "HD-TV", "VP-LT", "holdings", "digitized_in_period", "library_name"}
-HEADERS_VI = ["Tỉnh", "Thư viện", "Cấp", "Loại tài liệu", "Vốn tài liệu", "Số hóa trong kỳ", "Tổng số đã số hóa",
+HEADERS_VI = ["Tỉnh", "Thư viện", "Cấp", "Loại tài liệu", "Vốn tài liệu", "Nghiệm thu trong kỳ", "Tổng số đã nghiệm thu",
               "Trang", "Tỷ lệ (%)", "Chỉ tiêu (%)", "Đánh giá"]
-HEADERS_EN = ["Province", "Library", "Tier", "Category", "Holdings", "Digitized in the period", "Digitized in total",
+HEADERS_EN = ["Province", "Library", "Tier", "Category", "Holdings", "Accepted in the period", "Accepted in total",
               "Pages", "Percent", "Target (%)", "Status"]
 
 
@@ -278,7 +278,7 @@ def test_the_report_command_totals_what_quota_prints(tmp_path):
     assert (totals[0], totals[4], totals[6], totals[7]) == ("Tổng cộng", *map(sum, zip(*printed.values())))
     lines = read_csv(out / f"bao-cao-so-hoa-hai-duong-{day.year}.csv")
     assert lines[0] == ["Kỳ báo cáo", *HEADERS_VI]
-    assert sum(int(line[HEADERS_VI.index("Tổng số đã số hóa") + 1]) for line in lines[1:]) == 3
+    assert sum(int(line[HEADERS_VI.index("Tổng số đã nghiệm thu") + 1]) for line in lines[1:]) == 3
 
     english = run_cli("report", "--period", str(day.year), "--library", "HD-TV", "--lang", "en", "--out", str(out),
                       data=str(data))

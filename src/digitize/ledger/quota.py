@@ -299,8 +299,8 @@ def report_table(report: PeriodReport, lang: str = "vi") -> ReportTable:
     categories, tiers = _category_words(words), _tier_words(words)
     met = {True: words.gettext("met"), False: words.gettext("behind"), None: None}
     headers = [words.gettext("Province"), words.gettext("Library"), words.gettext("Tier"), words.gettext("Category"),
-               words.gettext("Holdings"), words.gettext("Digitized in the period"),
-               words.gettext("Digitized in total"), words.pgettext("dashboard", "Pages"), words.gettext("Percent"),
+               words.gettext("Holdings"), words.gettext("Accepted in the period"),
+               words.gettext("Accepted in total"), words.pgettext("dashboard", "Pages"), words.gettext("Percent"),
                words.gettext("Target (%%)"), words.gettext("Status")]
     rows = [[r.province_name, r.library_name, tiers.get(r.tier, r.tier), categories.get(r.category, r.category),
              r.holdings, r.digitized_in_period, r.digitized_total, r.pages_total, r.percent, r.target, met[r.met]]
