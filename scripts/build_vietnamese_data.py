@@ -8,32 +8,21 @@ nothing but a space between them. Usage: .venv/bin/python scripts/build_vietname
 Never add the texts the benchmark renders its pages from (bench/ocr_quality.py): the figures would
 then measure memorisation.
 """
-import re
 import sys
 import unicodedata
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-from digitize.core.vietnamese import is_syllable  # noqa: E402
+from digitize.review.retrain import count  # noqa: E402  (the rules retraining uses too)
 
 SOURCES = ["ke-hoach-hai-duong.txt", "truyen-kieu-1866.txt"]
 OUT = ROOT / "src" / "digitize" / "data" / "vietnamese"
 
 
 def main() -> None:
-    unigrams, bigrams = Counter(), Counter()
-    for name in SOURCES:
-        text = unicodedata.normalize("NFC", (ROOT / "scripts" / "corpus" / name).read_text(encoding="utf-8"))
-        for phrase in re.split(r"[^\w\s]+|\d+", text):  # punctuation and numbers end a run of syllables
-            words = phrase.lower().split()
-            for index, word in enumerate(words):
-                if not is_syllable(word):
-                    continue
-                unigrams[word] += 1
-                if index + 1 < len(words) and is_syllable(words[index + 1]):
-                    bigrams[(word, words[index + 1])] += 1
+    unigrams, bigrams = count(unicodedata.normalize("NFC", (ROOT / "scripts" / "corpus" / name).read_text(
+        encoding="utf-8")) for name in SOURCES)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "syllables.tsv").write_text("".join(f"{w}\t{c}\n" for w, c in sorted(unigrams.items())), encoding="utf-8")
     (OUT / "bigrams.tsv").write_text("".join(f"{a} {b}\t{c}\n" for (a, b), c in sorted(bigrams.items())),

@@ -77,7 +77,8 @@ def held_back(key: str, seed: int = SEED, hold_back: int = HOLD_BACK) -> bool:
 
 
 def count(texts: Iterable[str]) -> tuple[Counter, Counter]:
-    """Syllable and bigram counts of ``texts`` (lower case NFC), by scripts/build_vietnamese_data.py's rules."""
+    """Syllable and bigram counts of ``texts`` (lower case NFC): runs of syllables, punctuation and numbers
+    ending a run (scripts/build_vietnamese_data.py counts the shipped data with it too)."""
     unigrams, bigrams = Counter(), Counter()
     for text in texts:
         for phrase in re.split(r"[^\w\s]+|\d+", unicodedata.normalize("NFC", text)):

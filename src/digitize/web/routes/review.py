@@ -101,13 +101,22 @@ async def accept_batch(request: Request, visit: CurrentVisit):
     return await run_in_threadpool(_accepting_batch, visit, fields)
 
 
-def _accepting_batch(visit: Visit, fields: list[tuple[str, str]]) -> Response:
+def _form_refusal(visit: Visit, fields: list[tuple[str, str]], role: str, why) -> Response | None:
+    """A form sent by someone not signed in (to the sign-in form), without this site's token, or
+    without ``role`` (403, saying ``why``); None when it may be acted on."""
     if not visit.who.staff:
         return _sign_in(visit)
     if not _csrf_ok(visit, fields):
         return _refused(visit)
-    if not visit.who.may("reviewer"):
-        return _refused(visit, N_("Only a reviewer accepts or returns items.").in_language(visit.lang))
+    if not visit.who.may(role):
+        return _refused(visit, why.in_language(visit.lang))
+    return None
+
+
+def _accepting_batch(visit: Visit, fields: list[tuple[str, str]]) -> Response:
+    refusal = _form_refusal(visit, fields, "reviewer", N_("Only a reviewer accepts or returns items."))
+    if refusal is not None:
+        return refusal
     try:
         accepted, left = decisions.accept_batch(visit.session, visit.config.store, dict(fields).get("batch", ""),
                                                 visit.who.staff)
@@ -166,12 +175,9 @@ async def return_item(request: Request, visit: CurrentVisit, library: str, item_
 
 
 def _deciding(visit: Visit, library: str, item_id: str, fields: list[tuple[str, str]], decision: str) -> Response:
-    if not visit.who.staff:
-        return _sign_in(visit)
-    if not _csrf_ok(visit, fields):
-        return _refused(visit)
-    if not visit.who.may("reviewer"):
-        return _refused(visit, N_("Only a reviewer accepts or returns items.").in_language(visit.lang))
+    refusal = _form_refusal(visit, fields, "reviewer", N_("Only a reviewer accepts or returns items."))
+    if refusal is not None:
+        return refusal
     item = review.find(visit.session, library, item_id)
     if item is None:
         return visit.not_found()
@@ -216,12 +222,9 @@ async def change_roles(request: Request, visit: CurrentVisit, name: str):
 
 
 def _changing_roles(visit: Visit, name: str, fields: list[tuple[str, str]]) -> Response:
-    if not visit.who.staff:
-        return _sign_in(visit)
-    if not _csrf_ok(visit, fields):
-        return _refused(visit)
-    if not visit.who.may("administrator"):
-        return _refused(visit, N_("Only an administrator manages staff accounts.").in_language(visit.lang))
+    refusal = _form_refusal(visit, fields, "administrator", N_("Only an administrator manages staff accounts."))
+    if refusal is not None:
+        return refusal
     wanted = {value for key, value in fields if key == "role"}
     try:
         accounts.change_roles(visit.session, name, add=[r for r in accounts.ROLES if r in wanted],
