@@ -117,6 +117,25 @@ def pytest_configure(config):
         config.option.loadscopereorder = False
 
 
+def _group_of(nodeid: str) -> str:
+    """The group of a test: its file's (tests/x.py), or the SHARED_WORKER group of the file."""
+    path = nodeid.split("::", 1)[0]
+    return SHARED_WORKER.get(path.rsplit("/", 1)[-1], path)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """The groups above, made by the scheduler itself: xdist 3.8's loadgroup appends "@group" to
+    ``item._nodeid``, which pytest 9 no longer reads, so each test went to any worker alone and the
+    module and session fixtures (the reading service, the servers) were made once per worker."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group_of(nodeid)
+
+    return ByGroup(config, log)
+
+
 @pytest.hookimpl(tryfirst=True)  # before the -m selection and before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
