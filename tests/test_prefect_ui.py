@@ -20,7 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from conftest import ARTIFACTS, SAMPLES, run_cli, wait_for
+from conftest import ARTIFACTS, SAMPLES, batch_flow_runs, run_cli, wait_for
 
 pytestmark = pytest.mark.slow  # a Prefect server, `digitize serve`, a batch run, Chromium
 
@@ -190,9 +190,7 @@ def test_digitize_run_on_the_server_prints_its_summary_and_exits_4_for_a_failed_
     assert "BAD-2" in result.stdout and "GOOD-1" in result.stdout and TRUNCATED[0] in result.stdout
     # the flow's own lines (the item failed, the run Failed) go to the server, not to the terminal
     assert "Finished in state" not in result.stdout + result.stderr and "ERROR" not in result.stderr
-    [run] = httpx.post(f"{prefect_server}/flow_runs/filter", json={
-        "flows": {"name": {"any_": ["digitize-batch"]}},
-        "flow_runs": {"start_time": {"after_": began.isoformat()}}}).json()
+    [run] = batch_flow_runs(prefect_server, tmp_path / "lo-cli", began)
     assert run["state_type"] == "FAILED"
     assert logs_of(prefect_server, run["id"], "BAD-2: failed")
 
