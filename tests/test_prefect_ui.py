@@ -46,8 +46,12 @@ def make_batch(batch: Path) -> None:
         tiff.write_bytes(tiff.read_bytes()[:tiff.stat().st_size // 2])
 
 
-def deployment(api: str, name: str) -> dict | None:
+def deployment(api: str, name: str, since: datetime | None = None) -> dict | None:
+    """The deployment ``name``; with ``since``, only once it was made or updated since then (the
+    session's Prefect server may hold one of that name that another test's `digitize serve` made)."""
     found = httpx.post(f"{api}/deployments/filter", json={"deployments": {"name": {"any_": [name]}}}).json()
+    if found and since is not None and datetime.fromisoformat(found[0]["updated"]) < since:
+        return None
     return found[0] if found else None
 
 
@@ -90,10 +94,12 @@ def served(prefect_server, tmp_path_factory):
     """`digitize serve` against the session's Prefect server; yields (API URL, data folder)."""
     data = tmp_path_factory.mktemp("ui") / "data"
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "DIGITIZE_DATA": str(data)}
+    began = datetime.now(timezone.utc)
     process = subprocess.Popen([sys.executable, "-m", "digitize.cli", "serve"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for(lambda: deployment(prefect_server, "digitize-batch"), 90, "the deployment to appear", interval=1)
+        wait_for(lambda: deployment(prefect_server, "digitize-batch", since=began), 90, "the deployment to appear",
+                 interval=1)
         yield prefect_server, data
     finally:
         os.killpg(process.pid, 15)
