@@ -98,23 +98,44 @@ SLOW_MODULES = {"test_sample_batch.py": "the sample batch run (the session's sam
 
 # The suite runs on pytest-xdist workers (pyproject.toml), a test file to a worker (each file its own
 # group, so its module fixtures are made once). Files that share a costly session fixture go to one
-# worker together, so that it too is made once: the sample batch's run. (Not the Prefect server: the
-# files that serve deployments would register theirs on one server, each over the other's.)
-SHARED_WORKER = {"test_reading_service.py": "sample-run", "test_sample_batch.py": "sample-run"}
+# worker together, so that it too is made once: the sample batch's run. (The Prefect server is shared
+# across the workers instead: shared_prefect_server.)
+SHARED_WORKER = {"test_reading_service.py": "sample-run", "test_sample_batch.py": "sample-run",
+                 # both `digitize serve` the same deployments on the session's one Prefect server
+                 "test_deployments.py": "prefect-serve", "test_prefect_ui.py": "prefect-serve"}
 
 # The groups that take longest (CPU seconds in one process, and waits on servers), longest first:
 # they start first, so that none of them starts near the end and keeps the other workers waiting
 # for it. The other groups follow in file order. (xdist would otherwise start the groups with the
 # most tests first: the many quick ones.)
 LONGEST_FIRST = ("test_leaks.py", "sample-run", "test_ledger.py", "test_metadata_mistakes.py", "test_engine.py",
-                 "test_nightly.py", "test_imaging.py", "test_han.py", "test_faults.py", "test_prefect_ui.py",
-                 "test_iiif_service.py", "test_storage.py", "test_indexing.py", "test_deployments.py",
+                 "test_nightly.py", "test_imaging.py", "test_han.py", "test_faults.py", "prefect-serve",
+                 "test_iiif_service.py", "test_storage.py", "test_indexing.py",
                  "test_restart.py", "test_reading_order.py", "test_resolution.py")
 
 
 def pytest_configure(config):
     if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: keep the order made below
         config.option.loadscopereorder = False
+
+
+def _group_of(nodeid: str) -> str:
+    """The group of a test: its file's (tests/x.py), or the SHARED_WORKER group of the file."""
+    path = nodeid.split("::", 1)[0]
+    return SHARED_WORKER.get(path.rsplit("/", 1)[-1], path)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """The groups above, made by the scheduler itself: xdist 3.8's loadgroup appends "@group" to
+    ``item._nodeid``, which pytest 9 no longer reads, so each test went to any worker alone and the
+    module and session fixtures (the reading service, the servers) were made once per worker."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group_of(nodeid)
+
+    return ByGroup(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)  # before the -m selection and before xdist reads the groups
@@ -285,7 +306,7 @@ def prefect_server(tmp_path_factory):
     API of the flows the tests run in this process, and of the commands given its URL."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_server_process(tmp_path_factory.mktemp("prefect-home")) as api:
+    with shared_prefect_server(tmp_path_factory) as api:
         with temporary_settings({PREFECT_API_URL: api}):
             yield api
 
@@ -642,6 +663,16 @@ def uvicorn_server(app, seconds: float = 30):
 @contextmanager
 def prefect_server_process(home: Path, seconds: float = 120):
     """A real `prefect server start` on a free loopback port, its state in ``home``; yields the API URL."""
+    server, api = start_prefect_server(home, seconds)
+    try:
+        yield api
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def start_prefect_server(home: Path, seconds: float = 120) -> tuple[subprocess.Popen, str]:
+    """`prefect server start` on a free loopback port in its own process group, answering: (process, API URL)."""
     port = free_port()
     # on a port other than 4200 the UI asks the API of PREFECT_UI_API_URL (README, "Prefect UI")
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -653,10 +684,11 @@ def prefect_server_process(home: Path, seconds: float = 120):
     api = f"http://127.0.0.1:{port}/api"
     try:
         wait_until_answers(f"{api}/health", seconds, process=server, log=log)
-        yield api
-    finally:
+    except BaseException:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+        raise
+    return server, api
 
 
 def free_port_block(size: int = 5) -> int:
@@ -705,3 +737,73 @@ def clamav(tmp_path_factory):
 
     with running_clamd(tmp_path_factory.mktemp("clamd")) as daemon:
         yield daemon
+
+
+# One Prefect server for the whole session, whatever the number of xdist workers: starting one costs
+# 20-25 CPU-seconds. The first worker that needs it starts it (under a lock, in the base folder the
+# workers share) and records it in PREFECT_RECORD; the others use it; the controller stops it when the
+# session ends. The tests that use it find their own flow runs and artifacts (by the run's id or its
+# batch folder), never "the latest"; the two files that `digitize serve` the same deployments share a
+# worker (SHARED_WORKER). Without xdist the server is this process's, as before.
+PREFECT_RECORD = "prefect-server.json"
+_SHARED_SERVERS: list[subprocess.Popen] = []
+
+
+@contextmanager
+def shared_prefect_server(tmp_path_factory):
+    import fcntl
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        with prefect_server_process(tmp_path_factory.mktemp("prefect-home")) as api:
+            yield api
+        return
+    shared = tmp_path_factory.getbasetemp().parent  # the controller's base folder
+    with open(shared / "prefect-server.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        record = shared / PREFECT_RECORD
+        if not record.exists():
+            home = shared / "prefect-home"
+            home.mkdir(exist_ok=True)
+            server, api = start_prefect_server(home)
+            _SHARED_SERVERS.append(server)  # kept: the controller stops it, this worker may end first
+            record.write_text(json.dumps({"api": api, "pid": server.pid}), encoding="utf-8")
+        api = json.loads(record.read_text(encoding="utf-8"))["api"]
+    yield api
+
+
+def pytest_sessionfinish(session):
+    """The controller of xdist's workers stops the session's shared Prefect server, and says what it cost."""
+    if hasattr(session.config, "workerinput") or not hasattr(session.config.option, "numprocesses"):
+        return
+    if not session.config.option.numprocesses:
+        return
+    record = session.config._tmp_path_factory.getbasetemp() / PREFECT_RECORD
+    if not record.exists():
+        return
+    pid = json.loads(record.read_text(encoding="utf-8"))["pid"]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+        os.killpg(pid, 15)
+    except (OSError, IndexError, ValueError):
+        return
+    def stopped() -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"  # ended, not reaped
+        except OSError:
+            return True
+
+    wait_for(stopped, 30, "the shared Prefect server to stop")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"the session's shared Prefect server used {cpu:.1f} CPU-seconds")
+
+
+def batch_flow_runs(api: str, batch: Path, began) -> list[dict]:
+    """The digitize-batch flow runs of the Prefect server at ``api`` that ran ``batch`` and started after
+    ``began``: this test's own, whatever other tests run on the shared server at the same time."""
+    import httpx
+
+    runs = httpx.post(f"{api}/flow_runs/filter", json={"flows": {"name": {"any_": ["digitize-batch"]}},
+                                                        "flow_runs": {"start_time": {"after_": began.isoformat()}}}).json()
+    return [run for run in runs if str(run["parameters"].get("batch")) == str(batch)]

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -17,8 +18,12 @@ from conftest import MINI, wait_for
 pytestmark = pytest.mark.slow  # starts a Prefect server (the session prefect_server fixture of conftest)
 
 
-def deployment(api: str, name: str) -> dict | None:
+def deployment(api: str, name: str, since: datetime | None = None) -> dict | None:
+    """The deployment ``name``; with ``since``, only once it was made or updated since then (the
+    session's Prefect server may hold one of that name that another test's `digitize serve` made)."""
     found = httpx.post(f"{api}/deployments/filter", json={"deployments": {"name": {"any_": [name]}}}).json()
+    if found and since is not None and datetime.fromisoformat(found[0]["updated"]) < since:
+        return None
     return found[0] if found else None
 
 
@@ -26,10 +31,12 @@ def test_serve_creates_deployments_and_runs_a_batch(prefect_server, tmp_path):
     batch = tmp_path / "inbox" / "lo-1"
     shutil.copytree(MINI / "HN-TK-0002", batch / "HN-TK-0002")  # tiny pages: the run, not the OCR, is tested
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "DIGITIZE_DATA": str(tmp_path / "data")}
+    began = datetime.now(timezone.utc)
     served = subprocess.Popen([sys.executable, "-m", "digitize.cli", "serve"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for(lambda: deployment(prefect_server, "digitize-batch") and deployment(prefect_server, "ledger-backup"), 90,
+        wait_for(lambda: deployment(prefect_server, "digitize-batch", began) and deployment(prefect_server, "ledger-backup",
+                                                                                         began), 90,
                  "the deployments to appear", interval=1)
         nightly = deployment(prefect_server, "nightly-inbox")
         [schedule] = nightly["schedules"]

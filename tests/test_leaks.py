@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import MINI, cli_env, ledger_session, run_cli, sqlite_url
+from conftest import MINI, batch_flow_runs, cli_env, ledger_session, run_cli, sqlite_url
 from digitize.core.errors import ConfigError, LedgerUnavailable
 
 PAGE = MINI / "HD-DC-0001" / "0001.jpg"  # a strip of text: what is tested is where words go, not the OCR
@@ -292,9 +292,7 @@ def test_prefect_never_names_a_secret_item(prefect_server, tmp_path, monkeypatch
     data = tmp_path / "data"
     result = run_cli("run", str(batch), "--out", str(data / "out"), "--workers", "2", api_url=prefect_server)
     assert "OPEN-1" in result.stdout, result.stdout + result.stderr
-    [run] = httpx.post(f"{prefect_server}/flow_runs/filter", json={
-        "flows": {"name": {"any_": ["digitize-batch"]}},
-        "flow_runs": {"start_time": {"after_": began.isoformat()}}}).json()
+    [run] = batch_flow_runs(prefect_server, batch, began)
     artifacts = httpx.post(f"{prefect_server}/artifacts/filter", json={
         "artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()
     logs = httpx.post(f"{prefect_server}/logs/filter", json={"logs": {"flow_run_id": {"any_": [run["id"]]}}}).json()

@@ -371,9 +371,10 @@ def test_secret_items_count_but_their_titles_stay_out_of_the_artifacts(fixture_l
     def publish():
         batch_flow.publish_artifacts(rows, summary)
 
-    publish()
-    artifacts = httpx.post(f"{prefect_server}/artifacts/filter", json={"artifacts": {"key": {"any_": [
-        "quota-progress", "batch-summary"]}}, "sort": "CREATED_DESC", "limit": 2}).json()
+    published = publish(return_state=True)
+    artifacts = httpx.post(f"{prefect_server}/artifacts/filter", json={"artifacts": {
+        "flow_run_id": {"any_": [str(published.state_details.flow_run_id)]},
+        "key": {"any_": ["quota-progress", "batch-summary"]}}}).json()
     assert {a["key"] for a in artifacts} == {"quota-progress", "batch-summary"}
     assert SECRET_TITLE not in repr(artifacts)
     assert "HD-TV" in repr(artifacts) and secret.item_id in repr(artifacts)

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from conftest import MINI, run_cli
+from conftest import MINI, batch_flow_runs, run_cli
 
 pytestmark = pytest.mark.slow  # starts a Prefect server (the session prefect_server fixture of conftest)
 
@@ -20,9 +20,7 @@ def test_cli_run_is_recorded_by_a_running_prefect_server(prefect_server, tmp_pat
     began = datetime.now(timezone.utc)
     result = run_cli("run", str(batch), "--out", str(tmp_path / "out"), "--workers", "2", api_url=prefect_server)
     assert result.returncode == 0, result.stdout + result.stderr
-    runs = httpx.post(f"{prefect_server}/flow_runs/filter",
-                      json={"flows": {"name": {"any_": ["digitize-batch"]}},
-                            "flow_runs": {"start_time": {"after_": began.isoformat()}}}).json()  # this run's
+    runs = batch_flow_runs(prefect_server, batch, began)  # this run's
     assert [r["state_type"] for r in runs] == ["COMPLETED"]
     tasks = httpx.post(f"{prefect_server}/task_runs/filter",
                        json={"flow_runs": {"id": {"any_": [runs[0]["id"]]}}}).json()

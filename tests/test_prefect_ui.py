@@ -20,7 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from conftest import ARTIFACTS, SAMPLES, run_cli, wait_for
+from conftest import ARTIFACTS, SAMPLES, batch_flow_runs, run_cli, wait_for
 
 pytestmark = pytest.mark.slow  # a Prefect server, `digitize serve`, a batch run, Chromium
 
@@ -46,8 +46,12 @@ def make_batch(batch: Path) -> None:
         tiff.write_bytes(tiff.read_bytes()[:tiff.stat().st_size // 2])
 
 
-def deployment(api: str, name: str) -> dict | None:
+def deployment(api: str, name: str, since: datetime | None = None) -> dict | None:
+    """The deployment ``name``; with ``since``, only once it was made or updated since then (the
+    session's Prefect server may hold one of that name that another test's `digitize serve` made)."""
     found = httpx.post(f"{api}/deployments/filter", json={"deployments": {"name": {"any_": [name]}}}).json()
+    if found and since is not None and datetime.fromisoformat(found[0]["updated"]) < since:
+        return None
     return found[0] if found else None
 
 
@@ -90,10 +94,12 @@ def served(prefect_server, tmp_path_factory):
     """`digitize serve` against the session's Prefect server; yields (API URL, data folder)."""
     data = tmp_path_factory.mktemp("ui") / "data"
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "DIGITIZE_DATA": str(data)}
+    began = datetime.now(timezone.utc)
     process = subprocess.Popen([sys.executable, "-m", "digitize.cli", "serve"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for(lambda: deployment(prefect_server, "digitize-batch"), 90, "the deployment to appear", interval=1)
+        wait_for(lambda: deployment(prefect_server, "digitize-batch", since=began), 90, "the deployment to appear",
+                 interval=1)
         yield prefect_server, data
     finally:
         os.killpg(process.pid, 15)
@@ -190,9 +196,7 @@ def test_digitize_run_on_the_server_prints_its_summary_and_exits_4_for_a_failed_
     assert "BAD-2" in result.stdout and "GOOD-1" in result.stdout and TRUNCATED[0] in result.stdout
     # the flow's own lines (the item failed, the run Failed) go to the server, not to the terminal
     assert "Finished in state" not in result.stdout + result.stderr and "ERROR" not in result.stderr
-    [run] = httpx.post(f"{prefect_server}/flow_runs/filter", json={
-        "flows": {"name": {"any_": ["digitize-batch"]}},
-        "flow_runs": {"start_time": {"after_": began.isoformat()}}}).json()
+    [run] = batch_flow_runs(prefect_server, tmp_path / "lo-cli", began)
     assert run["state_type"] == "FAILED"
     assert logs_of(prefect_server, run["id"], "BAD-2: failed")
 
