@@ -24,7 +24,7 @@ from sqlalchemy import MetaData, create_engine, inspect, literal, select, table,
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from digitize.ledger import accounts, database as ledger
+from digitize.ledger import accounts, database as ledger, review, sampling
 from digitize.search import index as search
 from digitize.core.errors import ConfigError, DigitizeError, StorageError, ToolError
 from digitize.core.files import sha256_file
@@ -246,8 +246,11 @@ def restore(snapshot_ref: str, ledger_url: str, store, profiles_target: Path | N
         raise ConfigError(f"snapshot {info.snapshot} is of a newer ledger (migration {info.revision}) than this "
                           "installation knows", None, "update digitize on this server, then restore again")
     tables = _tables(ledger_url)
-    # the ledger's tables (accounts' are declared in its module) and the index's (not FTS5's own, never empty)
-    ours = set(ledger.Base.metadata.tables) | {accounts.User.__tablename__} | set(search.TABLES)
+    # the ledger's tables (accounts', review's and sampling's are declared in their modules) and the index's
+    # (not FTS5's own, never empty)
+    ours = set(ledger.Base.metadata.tables) | {accounts.User.__tablename__} | set(search.TABLES) | {
+        review.PageReview.__tablename__, review.ReviewEvent.__tablename__, sampling.BatchSample.__tablename__,
+        sampling.SampleFinding.__tablename__}
     holding = sorted(name for name, rows in tables.items() if rows and name in ours)
     if holding:
         raise ConfigError(f"the ledger already holds data (tables {', '.join(holding)})", shown_url(ledger_url),
