@@ -417,36 +417,69 @@ def search(session: Session, query: str, tiers: set[str], library: str | None = 
 
 
 def _together_rows(session: Session, parsed: Query, where: str, params: dict, postgres: bool) -> list[tuple]:
-    """The rows (row id, item, page, rank key) that match the query and hold its words side by side in
-    the order typed (every pair of them, through the index of pairs: rare even when the words are
-    not), at most CANDIDATES, those holding the marked words as typed first: they rank before all
-    the others (``APART``), whether or not the ranked candidates reach them."""
+    """The rows (row id, item, page, rank key, apart) that match the query and hold pairs of its words
+    side by side in the order typed (through the index of pairs: rare even when the words are not):
+    first those holding every pair, then those holding any, at most CANDIDATES of each. ``apart``:
+    APART times the share of the pairs a row lacks; the rank key: NOT_EXACT unless the row holds the
+    marked words as typed. Whether or not the ranked candidates reach them, they rank before every
+    row holding none of the pairs, those holding all first."""
     together = parsed.together
     if not together:
         return []
-    exact = "0.0"
+    folded = tsquery(parsed.folded) if postgres else fts5_query("folded", parsed.folded)
+    rows: dict[int, tuple[int, int]] = {}
+    for joined in (" & ", " | ") if postgres else (" AND ", " OR "):
+        if postgres:
+            asked = {**params, "folded": folded,
+                     "together": joined.join(f"({tsquery([[pair]])})" for pair in together)}
+            found = session.execute(_statement(
+                "SELECT p.id, p.item, p.page FROM search_pages AS p JOIN search_items AS i ON i.id = p.item "
+                "WHERE p.pairs @@ CAST(:together AS tsquery) AND ts_match_vq(p.folded, CAST(:folded AS tsquery)) "
+                f"AND {where} LIMIT :candidates"), asked).all()
+        else:
+            asked = {**params, "together": f"{folded} AND ({joined.join(fts5_query('pairs', [[pair]]) for pair in together)})"}
+            found = session.execute(_statement(
+                f"SELECT search_text.rowid, search_text.rowid >> {PAGE_BITS}, search_text.rowid & {MOST_PAGES} "
+                f"FROM search_text CROSS JOIN search_items AS i WHERE search_text MATCH :together "
+                f"AND i.id = search_text.rowid >> {PAGE_BITS} AND {where} LIMIT :candidates"), asked).all()
+        for row_id, item, page in found:
+            rows.setdefault(int(row_id), (int(item), int(page)))
+        if len(together) == 1:
+            break
+    if not rows:
+        return []
+    held = {row_id: 0 for row_id in rows}
+    as_typed = set(rows) if not parsed.exact else set()
+    ids = sorted(rows)
     if postgres:
-        asked = {**params, "folded": tsquery(parsed.folded), "together": tsquery([[pair] for pair in together])}
+        checks = [f"CASE WHEN p.pairs @@ CAST(:pair{n} AS tsquery) THEN 1 ELSE 0 END" for n in range(len(together))]
+        asked = {f"pair{n}": tsquery([[pair]]) for n, pair in enumerate(together)}
+        exact = "true"
         if parsed.exact:
             asked["exact"] = tsquery(parsed.exact)
-            exact = f"CASE WHEN p.exact @@ CAST(:exact AS tsquery) THEN 0.0 ELSE {NOT_EXACT} END"
-        return [tuple(row) for row in session.execute(_statement(
-            f"SELECT p.id, p.item, p.page, {exact} FROM search_pages AS p JOIN search_items AS i ON i.id = p.item "
-            "WHERE p.pairs @@ CAST(:together AS tsquery) AND ts_match_vq(p.folded, CAST(:folded AS tsquery)) "
-            f"AND {where} LIMIT :candidates"), asked).all()]
-    asked = {**params, "together": " AND ".join([fts5_query("folded", parsed.folded),
-                                                 fts5_query("pairs", [[pair] for pair in together])])}
-    rows = session.execute(_statement(
-        f"SELECT search_text.rowid, search_text.rowid >> {PAGE_BITS}, search_text.rowid & {MOST_PAGES} "
-        f"FROM search_text CROSS JOIN search_items AS i WHERE search_text MATCH :together "
-        f"AND i.id = search_text.rowid >> {PAGE_BITS} AND {where} LIMIT :candidates"), asked).all()
-    if not rows or not parsed.exact:
-        return [(*row, 0.0) for row in rows]
-    as_typed = set(session.execute(text(
-        "SELECT rowid FROM search_text WHERE search_text MATCH :exact AND rowid BETWEEN :first AND :last"),
-        {"exact": asked["together"] + " AND " + fts5_query("exact", parsed.exact),
-         "first": min(row[0] for row in rows), "last": max(row[0] for row in rows)}).scalars())
-    return [(*row, 0.0 if row[0] in as_typed else NOT_EXACT) for row in rows]
+            exact = "p.exact @@ CAST(:exact AS tsquery)"
+        for row_id, count, typed in session.execute(text(
+                f"SELECT p.id, {' + '.join(checks)}, {exact} FROM search_pages AS p "
+                "WHERE p.id = ANY(CAST(:ids AS bigint[]))"), {**asked, "ids": _int_array(ids)}).all():
+            held[row_id] = count
+            if typed:
+                as_typed.add(row_id)
+    else:
+        among = {"first": ids[0], "last": ids[-1]}
+        terms = [fts5_query("pairs", [[pair]]) for pair in together]
+        if parsed.exact:
+            terms.append(fts5_query("exact", parsed.exact))
+        for n, term in enumerate(terms):
+            holding = set(session.execute(text("SELECT rowid FROM search_text WHERE search_text MATCH :term "
+                                               "AND rowid BETWEEN :first AND :last"), {**among, "term": term}).scalars())
+            for row_id in holding & held.keys():
+                if n < len(together):
+                    held[row_id] += 1
+                else:
+                    as_typed.add(row_id)
+    return [(row_id, item, page, 0.0 if row_id in as_typed else NOT_EXACT,
+             APART * (len(together) - held[row_id]) / len(together))
+            for row_id, (item, page) in rows.items() if held[row_id]]
 
 
 def _with_together(way: Way, together: list[tuple], postgres: bool, params: dict) -> Way:
@@ -456,23 +489,24 @@ def _with_together(way: Way, together: list[tuple], postgres: bool, params: dict
         return way
     found = way.matched.replace("matched AS (", "found AS (", 1)
     if postgres:
-        given = ("SELECT row_id, item, page, rank_key FROM jsonb_to_recordset(CAST(:together_json AS jsonb)) "
-                 "AS t(row_id bigint, item integer, page integer, rank_key double precision)")
+        given = ("SELECT row_id, item, page, rank_key, apart FROM jsonb_to_recordset(CAST(:together_json AS jsonb)) "
+                 "AS t(row_id bigint, item integer, page integer, rank_key double precision, apart double precision)")
     else:
         given = ("SELECT json_extract(value, '$[0]') AS row_id, json_extract(value, '$[1]') AS item, "
-                 "json_extract(value, '$[2]') AS page, json_extract(value, '$[3]') AS rank_key "
-                 "FROM json_each(:together_json)")
+                 "json_extract(value, '$[2]') AS page, json_extract(value, '$[3]') AS rank_key, "
+                 "json_extract(value, '$[4]') AS apart FROM json_each(:together_json)")
     params["together_json"] = json.dumps(
-        [dict(zip(("row_id", "item", "page", "rank_key"), (int(r), int(i), int(p), float(k))))
-         for r, i, p, k in together] if postgres else [list(row) for row in together])
-    # a row found both ways keeps the rank the way gave it (relevance), without APART
+        [dict(zip(("row_id", "item", "page", "rank_key", "apart"), row)) for row in together] if postgres else
+        [list(row) for row in together])
+    # a row found both ways keeps the rank the way gave it (relevance), with its own share of APART
     return Way(f"{found}, both_ways AS (SELECT row_id, item, page, min(CASE WHEN together = 0 THEN rank_key END) "
-               "AS found_rank, min(CASE WHEN together = 1 THEN rank_key END) AS given_rank, max(together) AS together "
-               "FROM (SELECT row_id, item, page, rank_key, 0 AS together FROM found UNION ALL "
-               f"SELECT row_id, item, page, rank_key, 1 AS together FROM ({given}) AS given) AS rows_found "
+               "AS found_rank, min(CASE WHEN together = 1 THEN rank_key END) AS given_rank, "
+               f"min(CASE WHEN together = 1 THEN apart ELSE {APART} END) AS apart "
+               "FROM (SELECT row_id, item, page, rank_key, 0.0 AS apart, 0 AS together FROM found UNION ALL "
+               f"SELECT row_id, item, page, rank_key, apart, 1 AS together FROM ({given}) AS given) AS rows_found "
                "GROUP BY row_id, item, page), "
-               "matched AS (SELECT row_id, item, page, CASE WHEN together = 1 THEN coalesce(found_rank, given_rank) "
-               f"ELSE found_rank + {APART} END AS rank_key FROM both_ways)", way.settings, way.items)
+               "matched AS (SELECT row_id, item, page, coalesce(found_rank, given_rank) + apart AS rank_key "
+               "FROM both_ways)", way.settings, way.items)
 
 
 @dataclass
