@@ -437,7 +437,8 @@ def _together_rows(session: Session, parsed: Query, where: str, params: dict, po
                 "WHERE p.pairs @@ CAST(:together AS tsquery) AND ts_match_vq(p.folded, CAST(:folded AS tsquery)) "
                 f"AND {where} LIMIT :candidates"), asked).all()
         else:
-            asked = {**params, "together": f"{folded} AND ({joined.join(fts5_query('pairs', [[pair]]) for pair in together)})"}
+            any_or_all = joined.join(fts5_query("pairs", [[pair]]) for pair in together)
+            asked = {**params, "together": f"{folded} AND ({any_or_all})"}
             found = session.execute(_statement(
                 f"SELECT search_text.rowid, search_text.rowid >> {PAGE_BITS}, search_text.rowid & {MOST_PAGES} "
                 f"FROM search_text CROSS JOIN search_items AS i WHERE search_text MATCH :together "
@@ -470,8 +471,9 @@ def _together_rows(session: Session, parsed: Query, where: str, params: dict, po
         if parsed.exact:
             terms.append(fts5_query("exact", parsed.exact))
         for n, term in enumerate(terms):
-            holding = set(session.execute(text("SELECT rowid FROM search_text WHERE search_text MATCH :term "
-                                               "AND rowid BETWEEN :first AND :last"), {**among, "term": term}).scalars())
+            holding = set(session.execute(text("SELECT rowid FROM search_text WHERE search_text MATCH :term AND "
+                                               "rowid BETWEEN :first AND :last"),
+                                          {**among, "term": term}).scalars())
             for row_id in holding & held.keys():
                 if n < len(together):
                     held[row_id] += 1
