@@ -419,7 +419,7 @@ def search(session: Session, query: str, tiers: set[str], library: str | None = 
 def _together_rows(session: Session, parsed: Query, where: str, params: dict, postgres: bool) -> list[tuple]:
     """The rows (row id, item, page, rank key, apart) that match the query and hold pairs of its words
     side by side in the order typed (through the index of pairs: rare even when the words are not):
-    first those holding every pair, then those holding any, at most CANDIDATES of each. ``apart``:
+    those holding every pair, or else those holding any, at most CANDIDATES. ``apart``:
     APART times the share of the pairs a row lacks; the rank key: NOT_EXACT unless the row holds the
     marked words as typed. Whether or not the ranked candidates reach them, they rank before every
     row holding none of the pairs, those holding all first."""
@@ -445,7 +445,7 @@ def _together_rows(session: Session, parsed: Query, where: str, params: dict, po
                 f"AND i.id = search_text.rowid >> {PAGE_BITS} AND {where} LIMIT :candidates"), asked).all()
         for row_id, item, page in found:
             rows.setdefault(int(row_id), (int(item), int(page)))
-        if len(together) == 1:
+        if rows or len(together) == 1:  # rows holding every pair: those holding some matter no more
             break
     if not rows:
         return []
