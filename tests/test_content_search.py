@@ -77,6 +77,8 @@ def on(page: int, x: int, y: int, w: int, h: int) -> str:
 HAI_DUONG_PRINTED = [("Hải", on(2, 235, 101, 75, 41)), ("Dương,", on(2, 321, 99, 133, 43))]
 HAI_DUONG_ACROSS_LINES = [("HẢI", on(2, 171, 300, 80, 40)), ("DƯƠNG", on(2, 100, 360, 160, 40))]
 HAI_DUONG_UNMARKED = [("Hai", on(1, 141, 161, 70, 39)), ("Duong", on(1, 222, 160, 125, 40))]
+HAI_APART = [("Hải", on(1, 100, 220, 75, 40))]
+DUONG_APART = [("Dương", on(1, 378, 221, 131, 39))]
 
 
 def test_the_words_of_a_page_with_their_boxes():
@@ -93,16 +95,17 @@ def test_the_words_of_a_page_with_their_boxes():
 
 def test_a_query_without_diacritics_finds_every_accented_form():
     answer = search("hai duong")
-    # reading order: page 1 before page 2, and within a page
-    assert found(answer) == [HAI_DUONG_UNMARKED, HAI_DUONG_PRINTED, HAI_DUONG_ACROSS_LINES]
-    assert [hit["match"] for hit in answer["hits"]] == ["Hai Duong", "Hải Dương,", "HẢI DƯƠNG"]
+    # the words together first, then each alone (unquoted words match anywhere on the page), each
+    # in reading order: page 1 before page 2, and within a page
+    assert found(answer) == [HAI_DUONG_UNMARKED, HAI_DUONG_PRINTED, HAI_DUONG_ACROSS_LINES, HAI_APART, DUONG_APART]
+    assert [hit["match"] for hit in answer["hits"]] == ["Hai Duong", "Hải Dương,", "HẢI DƯƠNG", "Hải", "Dương"]
     assert found(search("dong")) == [[("Đông", on(1, 520, 220, 100, 40))]]  # đ read as d
 
 
 def test_a_query_with_diacritics_lists_the_exact_words_first():
     answer = search("Hải Dương")
-    assert found(answer) == [HAI_DUONG_PRINTED, HAI_DUONG_ACROSS_LINES, HAI_DUONG_UNMARKED]
-    assert answer["within"]["total"] == 3
+    assert found(answer) == [HAI_DUONG_PRINTED, HAI_DUONG_ACROSS_LINES, HAI_DUONG_UNMARKED, HAI_APART, DUONG_APART]
+    assert answer["within"]["total"] == 5
     assert found(search("hải dương")) == found(answer)  # case does not matter
     # the corrected word is matched exactly by its correction only, its OCR reading comes after
     assert [hit["match"] for hit in search("tỉnh")["hits"]] == ["Tỉnh", "tinh"]
@@ -111,15 +114,19 @@ def test_a_query_with_diacritics_lists_the_exact_words_first():
     assert [hit["match"] for hit in search("đông")["hits"]] == ["Đông"]
 
 
-def test_a_phrase_is_not_found_in_words_apart():
-    # page 1 has "Hải Phòng và Dương": its "Hải" and "Dương" make no hit
-    apart = ("Hải", on(1, 100, 220, 75, 40))
-    assert len(found(search("hai duong"))) == 3 and not any(apart in hit for hit in found(search("hai duong")))
-    assert found(search("hai phong")) == [[("Hải", on(1, 100, 220, 75, 40)), ("Phòng", on(1, 186, 220, 120, 40))]]
-    assert search("phong duong")["hits"] == []
-    assert search("duong hai")["hits"] == []
+def test_a_quoted_phrase_is_not_found_in_words_apart_unquoted_words_are():
+    # page 1 has "Hải Phòng và Dương": its "Hải" and "Dương" make no hit of the phrase
+    phrase = found(search('"hai duong"'))
+    assert phrase == [HAI_DUONG_UNMARKED, HAI_DUONG_PRINTED, HAI_DUONG_ACROSS_LINES]
+    assert found(search('"hai phong"')) == [[("Hải", on(1, 100, 220, 75, 40)), ("Phòng", on(1, 186, 220, 120, 40))]]
+    assert search('"phong duong"')["hits"] == []
+    assert search('"duong hai"')["hits"] == []
+    assert search('"hai duong" phong')["within"]["total"] == 2  # page 1 only: the phrase and the word
+    # unquoted, words match anywhere on a page holding them all, each place a hit
+    assert [hit["match"] for hit in search("phong duong")["hits"]] == ["Duong", "Phòng", "Dương"]
+    assert [hit["match"] for hit in search("phong 1945")["hits"]] == []  # not on one page
     # punctuation alone between two words is passed over; around a word it is left out
-    assert [hit["match"] for hit in search("duong tuyet")["hits"]] == ["Duong – tuyết"]
+    assert [hit["match"] for hit in search('"duong tuyet"')["hits"]] == ["Duong – tuyết"]
     assert [hit["match"] for hit in search("“thần”")["hits"]] == ["thần,"]
     # words are runs of letters and digits, as the collection's search cuts them; a hit covers
     # the printed words its runs are in, and no two hits share a printed word
@@ -145,10 +152,10 @@ def test_the_answer_is_a_content_search_1_annotation_list():
                                   "http://iiif.io/api/search/1/context.json"]
     assert answer["@id"] == url
     assert answer["@type"] == "sc:AnnotationList"
-    assert answer["within"] == {"@type": "sc:Layer", "total": 3}
+    assert answer["within"] == {"@type": "sc:Layer", "total": 5}
     assert not {"next", "prev", "startIndex"} & answer.keys()  # all in one page
     ids = [a["@id"] for a in answer["resources"]]
-    assert len(set(ids)) == len(ids) == 6
+    assert len(set(ids)) == len(ids) == 8
     for annotation in answer["resources"]:
         assert set(annotation) == {"@id", "@type", "motivation", "resource", "on"}
         assert annotation["@type"] == "oa:Annotation" and annotation["motivation"] == "sc:painting"

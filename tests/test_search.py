@@ -141,6 +141,24 @@ def test_within_a_tier_the_more_relevant_page_ranks_first(session):
     assert set(find(session, "song hong")[:2]) == {"OFTEN", "RECORD"}
 
 
+def test_a_name_typed_as_words_ranks_the_pages_holding_it_together_first(session):
+    # the book: "thiên" of "thiên nhiên" and "Hà Tiên" apart on one page, the name on another
+    apart = f"{FILLER} Mạc gia thiên nhiên {FILLER} tích cũ ở Hà Tiên {FILLER}"
+    index_item(session, book("APART", *[apart] * 3, f"{apart} thiên tích {apart}"))
+    index_item(session, book("NAME", FILLER, f"{FILLER} Trấn Hà Tiên thời Mạc Thiên Tích. {FILLER}"))
+    result = search.search(session, "mac thien tich ha tien", {"open"})
+    # the name's three words and "Hà Tiên" together, before two pairs of the words, before one
+    assert [(hit.item_id, hit.page) for hit in result.hits] == [("NAME", 2), ("APART", 4)]
+    # the snippet shows where the words stand together, not a lone "thiên" of "thiên nhiên"
+    assert [piece for piece, matched in result.hits[0].snippet if matched] == ["Mạc Thiên Tích"]
+    assert "thiên" not in [piece for piece, matched in result.hits[1].snippet if matched]
+    # unquoted words apart still match (all of them on one page), a quoted name only where it stands
+    assert set(find(session, "mac tich")) == {"NAME", "APART"}
+    assert find(session, '"thien tich ha"') == []
+    assert search.item_pages(session, LIBRARY, "APART", "mac thien tich ha tien") == [1, 2, 3, 4]
+    assert search.item_pages(session, LIBRARY, "APART", '"thien tich" ha tien') == [4]
+
+
 def test_words_are_anded_and_a_quoted_phrase_needs_its_words_together_in_order(session):
     index_item(session, book("TOGETHER", "Tỉnh Hải Dương có sông Thái Bình."))
     index_item(session, book("APART", "Thành phố Hải Phòng giáp Dương Kinh."))

@@ -76,20 +76,20 @@ from __future__ import annotations
 
 import math
 import re
+import json
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from digitize.ledger.database import answering
+from digitize.core.query import (LONGEST_WORD, MOST_QUERY_WORDS, Query, best_passage, fold_word,  # noqa: F401
+                                  has_marks, occurrences, pairs, parse, passages, tokens, words)
 from digitize.core.vietnamese import fold
+from digitize.ledger.database import answering
 
 TABLES = ("search_pages", "search_text", "search_items")  # the index's (FTS5 keeps its own beside search_text)
 SEARCHABLE_TIERS = frozenset({"open", "restricted"})  # secret items are never indexed nor searched
-LONGEST_WORD = 200  # characters; longer words (OCR noise) are not searchable
-MOST_QUERY_WORDS = 32
 SNIPPET_WORDS = 20
 SNIPPET_BEFORE = 8  # words shown before the first match
 LARGEST_PAGE_SIZE = 100
@@ -106,6 +106,9 @@ RARE_WORD_ROWS = 20_000  # SQLite: a word on fewer rows weighs in bm25 (which co
 PAGE_BITS = 20  # on SQLite an FTS5 rowid is the item's search_items id * 2**20 + the page number
 MOST_PAGES = (1 << PAGE_BITS) - 1
 NOT_EXACT = 1_000_000.0  # added to the rank of a row that matches only folded: after every exact one
+# added to the rank of a row whose words do not stand together as typed (a name typed as words): after
+# every row holding them side by side, exact or not
+APART = 10 * NOT_EXACT
 # an indexed item is found only while the ledger holds it stored, not withdrawn and with the same
 # access: an index a failed update left behind never shows what has since been closed (checked on
 # the matched items only: the rows of such an item only take room among the CANDIDATES)
@@ -125,35 +128,6 @@ _MOST_POSITIONS = 256
 _WORD = re.compile(r"[^\W_]+")
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _SPACE = re.compile(r"\s+")
-
-
-# ---- folding ---------------------------------------------------------------------------------
-
-@lru_cache(maxsize=100_000)
-def fold_word(word: str) -> str:
-    """``fold`` of one word, remembered (a language has far fewer words than a collection has)."""
-    return fold(word)
-
-
-def words(text: str) -> list[str]:
-    """The words of the text as printed, in NFC and lower case (the exact forms)."""
-    return [w for w in _WORD.findall(unicodedata.normalize("NFC", text).lower()) if len(w) <= LONGEST_WORD]
-
-
-def tokens(text: str) -> list[str]:
-    """The words of the folded text, as the index matches them."""
-    return [w for w in _WORD.findall(fold(text)) if len(w) <= LONGEST_WORD]
-
-
-def pairs(word_list: list[str]) -> list[str]:
-    """Each word joined to the next ("hai duong nam": "haiduong", "duongnam"): a phrase of common
-    words is found through its pairs, far rarer than its words (a word that happens to be spelled
-    like a pair only costs a look at its rows, which the phrase itself then rules out)."""
-    return [first + second for first, second in zip(word_list, word_list[1:])]
-
-
-def has_marks(word: str) -> bool:
-    return fold_word(word) != word.lower()
 
 
 # ---- the API's values ------------------------------------------------------------------------
@@ -381,44 +355,6 @@ def optimize(session: Session) -> None:
 
 # ---- the query -------------------------------------------------------------------------------
 
-@dataclass
-class Query:
-    """A reader's query read as units: each a word or a quoted phrase (a list of words), all of
-    which must match. ``exact``: the words typed with marks (each a unit), which rank a row
-    higher when it holds them as typed; ``pairs``: the pairs of words of the phrases."""
-
-    folded: list[list[str]]
-    exact: list[list[str]]
-    pairs: list[str] = field(default_factory=list)
-
-
-def parse(query: str) -> Query:
-    """The query's words and phrases (the first MOST_QUERY_WORDS words). Double quotes pair up; an
-    odd last one is ignored."""
-    parts = unicodedata.normalize("NFC", query or "").split('"')
-    folded: list[list[str]] = []
-    exact: list[list[str]] = []
-    room = MOST_QUERY_WORDS
-    for number, part in enumerate(parts):
-        quoted = number % 2 == 1 and number < len(parts) - 1
-        found = tokens(part)[:room]
-        room -= len(found)
-        folded.extend([found] if quoted and len(found) > 1 else [[w] for w in found])
-        exact.extend([w] for w in words(part)[:len(found)] if has_marks(w))
-    folded = _distinct(folded)
-    phrase_pairs = dict.fromkeys(pair for unit in folded for pair in pairs(unit))
-    return Query(folded=folded, exact=_distinct(exact), pairs=list(phrase_pairs))
-
-
-def _distinct(units: list[list[str]]) -> list[list[str]]:
-    seen, kept = set(), []
-    for unit in units:
-        if tuple(unit) not in seen:
-            seen.add(tuple(unit))
-            kept.append(unit)
-    return kept
-
-
 def fts5_query(column: str, units: list[list[str]]) -> str:
     """An FTS5 query: every word or phrase a quoted string on the column, joined by AND (a quoted
     string is never an operator, a column name or a prefix)."""
@@ -458,6 +394,8 @@ def search(session: Session, query: str, tiers: set[str], library: str | None = 
     with answering(session):
         ways = (_postgres_ways(session, parsed, where, params) if postgres else
                 [Way(_sqlite_matched(session, parsed, where, params))])
+        together = _together_rows(session, parsed, where, params, postgres)
+        ways = [_with_together(way, together, postgres, params) for way in ways]
         for way in ways:  # the next way only when this one may have missed rows
             items = _ranked_items(session, way, params)
             matched_rows = sum(row.item_rows for row in items)
@@ -474,8 +412,103 @@ def search(session: Session, query: str, tiers: set[str], library: str | None = 
                 result.facets[name][value] = result.facets[name].get(value, 0) + 1
     result.hits = [Hit(library=row.library, item_id=row.item_id, title=row.title, page=row.page or None,
                        pages_matched=int(row.pages_matched or 0),
-                       snippet=snippet(texts.get(row.row_id, ""), parsed.folded)) for row in shown]
+                       snippet=snippet(texts.get(row.row_id, ""), parsed)) for row in shown]
     return result
+
+
+def _together_rows(session: Session, parsed: Query, where: str, params: dict, postgres: bool) -> list[tuple]:
+    """The rows (row id, item, page, rank key, apart) that match the query and hold pairs of its words
+    side by side in the order typed (through the index of pairs: rare even when the words are not):
+    those holding every pair, or else those holding any, at most CANDIDATES. ``apart``:
+    APART times the share of the pairs a row lacks; the rank key: NOT_EXACT unless the row holds the
+    marked words as typed. Whether or not the ranked candidates reach them, they rank before every
+    row holding none of the pairs, those holding all first."""
+    together = parsed.together
+    if not together:
+        return []
+    folded = tsquery(parsed.folded) if postgres else fts5_query("folded", parsed.folded)
+    rows: dict[int, tuple[int, int]] = {}
+    for joined in (" & ", " | ") if postgres else (" AND ", " OR "):
+        if postgres:
+            asked = {**params, "folded": folded,
+                     "together": joined.join(f"({tsquery([[pair]])})" for pair in together)}
+            found = session.execute(_statement(
+                "SELECT p.id, p.item, p.page FROM search_pages AS p JOIN search_items AS i ON i.id = p.item "
+                "WHERE p.pairs @@ CAST(:together AS tsquery) AND ts_match_vq(p.folded, CAST(:folded AS tsquery)) "
+                f"AND {where} LIMIT :candidates"), asked).all()
+        else:
+            any_or_all = joined.join(fts5_query("pairs", [[pair]]) for pair in together)
+            asked = {**params, "together": f"{folded} AND ({any_or_all})"}
+            found = session.execute(_statement(
+                f"SELECT search_text.rowid, search_text.rowid >> {PAGE_BITS}, search_text.rowid & {MOST_PAGES} "
+                f"FROM search_text CROSS JOIN search_items AS i WHERE search_text MATCH :together "
+                f"AND i.id = search_text.rowid >> {PAGE_BITS} AND {where} LIMIT :candidates"), asked).all()
+        for row_id, item, page in found:
+            rows.setdefault(int(row_id), (int(item), int(page)))
+        if rows or len(together) == 1:  # rows holding every pair: those holding some matter no more
+            break
+    if not rows:
+        return []
+    held = {row_id: 0 for row_id in rows}
+    as_typed = set(rows) if not parsed.exact else set()
+    ids = sorted(rows)
+    if postgres:
+        checks = [f"CASE WHEN p.pairs @@ CAST(:pair{n} AS tsquery) THEN 1 ELSE 0 END" for n in range(len(together))]
+        asked = {f"pair{n}": tsquery([[pair]]) for n, pair in enumerate(together)}
+        exact = "true"
+        if parsed.exact:
+            asked["exact"] = tsquery(parsed.exact)
+            exact = "p.exact @@ CAST(:exact AS tsquery)"
+        for row_id, count, typed in session.execute(text(
+                f"SELECT p.id, {' + '.join(checks)}, {exact} FROM search_pages AS p "
+                "WHERE p.id = ANY(CAST(:ids AS bigint[]))"), {**asked, "ids": _int_array(ids)}).all():
+            held[row_id] = count
+            if typed:
+                as_typed.add(row_id)
+    else:
+        among = {"first": ids[0], "last": ids[-1]}
+        terms = [fts5_query("pairs", [[pair]]) for pair in together]
+        if parsed.exact:
+            terms.append(fts5_query("exact", parsed.exact))
+        for n, term in enumerate(terms):
+            holding = set(session.execute(text("SELECT rowid FROM search_text WHERE search_text MATCH :term AND "
+                                               "rowid BETWEEN :first AND :last"),
+                                          {**among, "term": term}).scalars())
+            for row_id in holding & held.keys():
+                if n < len(together):
+                    held[row_id] += 1
+                else:
+                    as_typed.add(row_id)
+    return [(row_id, item, page, 0.0 if row_id in as_typed else NOT_EXACT,
+             APART * (len(together) - held[row_id]) / len(together))
+            for row_id, (item, page) in rows.items() if held[row_id]]
+
+
+def _with_together(way: Way, together: list[tuple], postgres: bool, params: dict) -> Way:
+    """The way's `matched` rows with the rows holding the words together put first (each row once,
+    at its best rank)."""
+    if not together:
+        return way
+    found = way.matched.replace("matched AS (", "found AS (", 1)
+    if postgres:
+        given = ("SELECT row_id, item, page, rank_key, apart FROM jsonb_to_recordset(CAST(:together_json AS jsonb)) "
+                 "AS t(row_id bigint, item integer, page integer, rank_key double precision, apart double precision)")
+    else:
+        given = ("SELECT json_extract(value, '$[0]') AS row_id, json_extract(value, '$[1]') AS item, "
+                 "json_extract(value, '$[2]') AS page, json_extract(value, '$[3]') AS rank_key, "
+                 "json_extract(value, '$[4]') AS apart FROM json_each(:together_json)")
+    params["together_json"] = json.dumps(
+        [dict(zip(("row_id", "item", "page", "rank_key", "apart"), row)) for row in together] if postgres else
+        [list(row) for row in together])
+    # a row found both ways keeps the rank the way gave it (relevance), with its own share of APART
+    return Way(f"{found}, both_ways AS (SELECT row_id, item, page, min(CASE WHEN together = 0 THEN rank_key END) "
+               "AS found_rank, min(CASE WHEN together = 1 THEN rank_key END) AS given_rank, "
+               f"min(CASE WHEN together = 1 THEN apart ELSE {APART} END) AS apart "
+               "FROM (SELECT row_id, item, page, rank_key, 0.0 AS apart, 0 AS together FROM found UNION ALL "
+               f"SELECT row_id, item, page, rank_key, apart, 1 AS together FROM ({given}) AS given) AS rows_found "
+               "GROUP BY row_id, item, page), "
+               "matched AS (SELECT row_id, item, page, coalesce(found_rank, given_rank) + apart AS rank_key "
+               "FROM both_ways)", way.settings, way.items)
 
 
 @dataclass
@@ -622,7 +655,8 @@ def _sqlite_matched(session: Session, parsed: Query, where: str, params: dict) -
     nothing (bm25 gives such a word no weight). So only the words (and the pairs of words of the
     phrases) on fewer than RARE_WORD_ROWS rows rank the rows by bm25; the rest of the query only
     has to match too. When nothing is that rare, the rows are ranked by whether they hold the
-    first two words side by side, then whether the row is the item's record (its title). Either
+    whether the row is the item's record (its title); the rows holding the query's words together come
+    before both (``_together_rows``). Either
     way the rows that hold the accented words as typed come first, and at most CANDIDATES rows
     are taken, in the index's order. A phrase is looked for only where its pairs are."""
     word_terms = [fts5_query("folded", [unit]) for unit in parsed.folded if len(unit) == 1]
@@ -653,19 +687,14 @@ def _sqlite_matched(session: Session, parsed: Query, where: str, params: dict) -
         matched += (f"exact AS MATERIALIZED (SELECT rowid AS row_id FROM search_text WHERE search_text MATCH "
                     f":exact AND {among}), ")
         rank += f" + CASE WHEN row_id IN (SELECT row_id FROM exact) THEN 0.0 ELSE {NOT_EXACT} END"
-    first_two = [word for unit in parsed.folded for word in unit][:2]
-    if not rare and len(first_two) == 2:  # "lịch sử văn hóa": "lịch sử" side by side
-        params["together"] = fts5_query("pairs", [pairs(first_two)])
-        matched += (f"together AS MATERIALIZED (SELECT rowid AS row_id FROM search_text WHERE search_text "
-                    f"MATCH :together AND {among}), ")
-        rank += " + CASE WHEN row_id IN (SELECT row_id FROM together) THEN 0.0 ELSE 2.0 END"
     return matched + f"matched AS (SELECT row_id, item, page, {rank} AS rank_key FROM candidates)"
 
 
 def item_pages(session: Session, library: str, item_id: str, query: str) -> list[int] | None:
-    """The pages of one item holding every word of the query (folded; phrases not checked), in
-    order: where a search inside the item needs to look. None when the item is not in the index."""
-    words_asked = [[word] for unit in parse(query).folded for word in unit]
+    """The pages of one item that match the query as the collection's search matches them (every
+    unit, folded; a phrase's words side by side), in order: where a search inside the item looks.
+    None when the item is not in the index."""
+    words_asked = parse(query).folded
     with answering(session):
         item_row = session.execute(text("SELECT id FROM search_items WHERE library = :library AND item_id = :item_id"),
                                    {"library": library, "item_id": item_id}).scalar()
@@ -697,19 +726,21 @@ def _texts(session: Session, row_ids: list[int], postgres: bool) -> dict[int, st
 
 # ---- snippets --------------------------------------------------------------------------------
 
-def snippet(page_text: str, units: list[list[str]], size: int = SNIPPET_WORDS) -> list[tuple[str, bool]]:
-    """About ``size`` words of the text around the first match of the (folded) units, as (text,
-    matched) parts; whitespace shown as single spaces, "…" where the text goes on."""
+def snippet(page_text: str, query: Query | list[list[str]], size: int = SNIPPET_WORDS) -> list[tuple[str, bool]]:
+    """About ``size`` words of the text around the passage where most of the query's units stand
+    together (the first such), as (text, matched) parts; whitespace shown as single spaces, "…" where
+    the text goes on. ``query``: the parsed query, or its folded units."""
     found = [m.span() for m in _WORD.finditer(page_text)]
     if not found:
         return []
+    parsed = query if isinstance(query, Query) else Query(folded=query, exact=[])
     folded = [fold_word(page_text[start:end]) for start, end in found]
-    matched: set[int] = set()
-    for unit in units:
-        for start in (n for n, word in enumerate(folded) if word == unit[0]):
-            if folded[start:start + len(unit)] == unit:
-                matched.update(range(start, start + len(unit)))
-    first = min(matched, default=0)
+    places = occurrences(parsed, folded)
+    best = best_passage(places)
+    # where the words stand together, only such passages are marked (not a lone "thiên" of "thiên nhiên")
+    marked_passages = [p for p in passages(places) if best and len(p.units) >= len(best.units)]
+    matched = {n for p in marked_passages for n in range(p.start, p.end)}
+    first = best.start if best else 0
     start = max(0, first - SNIPPET_BEFORE)
     end = min(len(found), start + size)
     start = max(0, end - size)

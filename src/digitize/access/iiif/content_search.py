@@ -1,9 +1,14 @@
 """Searching inside one item: the answers of the IIIF Content Search API 1.0 (the version Mirador 4
 reads), from the words and boxes of the item's ALTO pages.
 
-A query is a phrase: its words must follow one another in the reading order of a page (across
-line ends, not across pages) to make a hit, and each printed word of a hit is an annotation of its
-own that paints the word's box on the page's canvas (``canvas#xywh=x,y,w,h``). Words are compared
+A query means what it means in the collection's search (digitize.core.query, the one reading of a
+query): every unquoted word must be on the page, anywhere; a quoted phrase's words side by side, in
+order (across line ends, not across pages). On a page that matches, each place where units of the
+query stand together (a word alone, a phrase, or a name typed as words "mac thien tich" printed
+"Mạc Thiên Tích") is a hit, and each printed word of a hit is an annotation of its own that paints
+the word's box on the page's canvas (``canvas#xywh=x,y,w,h``). The hits holding the most of the
+query's units together come first (the name "Mạc Thiên Tích" before a lone "thiên"), exact ones
+before the others (below), each in reading order. Words are compared
 as the collection's search (digitize.search.index) cuts them: runs of letters and digits, punctuation
 left out ("Dương," is found by "duong", "206/QĐ-TTg" by "qd ttg" or "QĐ-TTg"; a printed word of
 punctuation alone is passed over). No two hits share a printed word.
@@ -15,9 +20,9 @@ Vietnamese matching:
   removed, đ read as d).
 - A query word with diacritics matches the same word exactly, whatever the case and wherever the
   tone mark stands (old and new placement: "hòa" and "hoà" are one word), and also the words of the
-  same letters with other diacritics (OCR often loses or confuses them). Exact hits come first in
-  the item's hit list, in reading order, then the others, in reading order: a reader who typed the
-  diacritics sees the words as written first, and still finds the ones the OCR misread. (Mirador 4
+  same letters with other diacritics (OCR often loses or confuses them). Among hits of as many
+  units, exact hits come first in the item's hit list, in reading order, then the others: a reader
+  who typed the diacritics sees the words as written first, and still finds the ones the OCR misread. (Mirador 4
   lists the hits canvas by canvas, keeping this order within a canvas.)
 - A word the diacritic correction changed (an ALTERNATIVE child in the ALTO, what Tesseract read)
   is matched exactly by its corrected text only (the correction is more often right than the OCR);
@@ -27,8 +32,9 @@ Boxes are given in the pixels of the canvas (the page's access image): the ALTO 
 scaled by the ratio of the canvas size to the ALTO Page WIDTH and HEIGHT (whatever its unit), and
 rounded half up.
 
-Pure library code: no web framework; from the rest of the package only the folding (digitize.core.vietnamese.fold,
-the one the collection search uses). The web layer reads the
+Pure library code: no web framework; from the rest of the package only the folding
+(digitize.core.vietnamese.fold) and the query's reading (digitize.core.query), the ones the
+collection search uses. The web layer reads the
 item's ALTO pages and the canvas sizes (PageImage.image_width/image_height of its METS), gives the
 canvas URLs (``PublicLinks.canvas``) and the request's URL, and serves what ``search_item``
 returns as JSON; ``service`` is the block its IIIF manifest lists in ``service``.
@@ -45,6 +51,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from lxml import etree
 
+from digitize.core.query import Query, has_marks, matches, occurrences, parse, passages
 from digitize.core.vietnamese import fold
 
 PRESENTATION_2_CONTEXT = "http://iiif.io/api/presentation/2/context.json"
@@ -84,6 +91,8 @@ class _Hit:
     first: int  # index in page.words of the first word and of the last
     last: int
     indexes: tuple[int, ...]  # the words of the hit (punctuation alone between them left out)
+    units: int = 1  # how many of the query's units stand together in it
+    exact: bool = True  # its words typed with marks printed so
 
 
 def _number(element, name: str) -> float:
@@ -145,21 +154,6 @@ def exact_key(run: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Term:
-    exact: str
-    folded: str
-    marked: bool  # written with diacritics: an exact match ranks first
-
-
-def _terms(query: str) -> list[_Term]:
-    terms = []
-    for run in runs(query):
-        bare = fold(run)
-        terms.append(_Term(exact_key(run), bare, bare != unicodedata.normalize("NFC", run.casefold())))
-    return terms
-
-
-@dataclass(frozen=True)
 class _Token:
     word: int  # index of its word in the page
     exact: str
@@ -177,24 +171,25 @@ def _tokens(page: _Page) -> list[_Token]:
     return found
 
 
-def _matches(page: _Page, terms: list[_Term]) -> tuple[list[_Hit], list[_Hit]]:
-    """The exact and the other hits of the phrase on the page, in reading order; no two share a word."""
+def _matches(page: _Page, query: Query) -> list[_Hit]:
+    """The hits of the query on the page (none unless it matches: every unit on it), in reading
+    order: each a passage where units stand together; no two share a printed word."""
     tokens = _tokens(page)
-    exact, other = [], []
-    position = 0
-    while position + len(terms) <= len(tokens):
-        span = tokens[position:position + len(terms)]
-        if all(term.folded in token.folded for term, token in zip(terms, span)):
-            indexes = tuple(dict.fromkeys(token.word for token in span))
-            hit = _Hit(page, indexes[0], indexes[-1], indexes)
-            is_exact = all(not term.marked or term.exact == token.exact for term, token in zip(terms, span))
-            (exact if is_exact else other).append(hit)
-            position += len(terms)
-            while position < len(tokens) and tokens[position].word == hit.last:  # the rest of its last word
-                position += 1
-        else:
-            position += 1
-    return exact, other
+    found = occurrences(query, [token.folded for token in tokens])
+    if not matches(query, found):
+        return []
+    hits: list[_Hit] = []
+    for passage in passages(found):
+        indexes = tuple(dict.fromkeys(tokens[n].word for n in range(passage.start, passage.end)))
+        is_exact = all(not has_marks(typed) or exact_key(typed) == tokens[o.start + k].exact
+                       for o in passage.occurrences for k, typed in enumerate(query.typed[o.unit]))
+        units = len(passage.units)
+        if hits and indexes[0] <= hits[-1].last:  # two runs of one printed word ("206/QĐ-TTg")
+            last = hits.pop()
+            indexes = tuple(dict.fromkeys(last.indexes + indexes))
+            units, is_exact = units + last.units, is_exact and last.exact
+        hits.append(_Hit(page, indexes[0], indexes[-1], indexes, units, is_exact))
+    return hits
 
 
 def _half_up(value: float) -> int:
@@ -259,19 +254,17 @@ def search_item(query: str, pages: list[tuple[int, bytes]], canvas_id: Callable[
     if start < 0 or limit < 1:
         raise ValueError(f"a page of hits needs start >= 0 and limit >= 1, not {start} and {limit}")
     parameters = _parameters(request_url)
-    terms = _terms(query)
-    exact: list[_Hit] = []
-    other: list[_Hit] = []
-    if terms and _painting_asked(parameters):
+    parsed = parse(query)
+    found: list[_Hit] = []
+    if parsed.folded and _painting_asked(parameters):
         for number, alto in sorted(pages, key=lambda p: p[0]):
             try:
                 size, page_words = _read(alto)
             except ValueError as exc:
                 raise ValueError(f"page {number}: {exc}") from None
-            page_exact, page_other = _matches(_Page(number, size, page_words), terms)
-            exact += page_exact
-            other += page_other
-    found = exact + other
+            found += _matches(_Page(number, size, page_words), parsed)
+    # the words together first, then as typed, each in reading order
+    found.sort(key=lambda hit: (-hit.units, not hit.exact))
     total = len(found)
 
     resources, hits = [], []
