@@ -317,6 +317,40 @@ def test_blank_pages_are_not_rows_and_page_numbers_must_be_distinct(session):
 
 # ---- access tiers -----------------------------------------------------------------------------
 
+def test_a_restricted_item_is_found_by_its_record_only_for_the_public_never_by_its_text(session):
+    index_item(session, book("OPEN-1", "Làng Quỳnh Lôi mở cửa đình.", library="HD-TV"))
+    index_item(session, book("RESTR-1", f"{FILLER} Gia phả họ Vũ ở làng Quỳnh Lôi, đình Mộ Trạch.",
+                             f"{FILLER} Bia đá đình Mộ Trạch.", access="restricted", library="VP-LT",
+                             title="Hương ước làng Mộ Trạch", creators=["Vũ Phương Đề"], call_number="HV.771"))
+    index_item(session, book("SECRET-1", "Làng Quỳnh Lôi, đình Mộ Trạch, bí mật.", access="secret",
+                             library="PY-TV", title="Hồ sơ Mộ Trạch"))
+
+    def public(query: str, **options):
+        return search.search(session, query, {"open"}, record_tiers={"restricted"}, **options)
+
+    # its description: title, creator, call number; without and with marks
+    for query in ("huong uoc mo trach", "Vũ Phương Đề", "vu phuong de", "HV.771"):
+        result = public(query)
+        assert found(result) == ["RESTR-1"], query
+        [hit] = result.hits
+        assert hit.page is None and hit.pages_matched == 0 and hit.access == "restricted"
+        assert "Gia phả" not in marked(hit.snippet) and "Bia" not in marked(hit.snippet)
+    # a word of its pages alone finds it only for a reader who may open it (the page is then the hit)
+    for query in ("gia pha ho vu", "bia da", '"dinh mo trach"', "quynh loi"):
+        assert "RESTR-1" not in found(public(query)), query
+    assert found(public("quynh loi")) == ["OPEN-1"] and public("quynh loi").total == 1
+    inside = search.search(session, "bia da", {"open", "restricted"})
+    assert found(inside) == ["RESTR-1"] and inside.hits[0].page == 2
+    # counted in the facets like any item, and kept out where its library keeps it unlisted
+    assert public("mo trach").facets["library"] == {"VP-LT": 1}
+    assert public("mo trach", unlisted={"VP-LT"}).total == 0
+    assert found(public("mo trach", unlisted={"HD-TV"})) == ["RESTR-1"]
+    # the secret item stays out, whatever is asked
+    for query in ("ho so mo trach", "bi mat", "mo trach"):
+        result = search.search(session, query, {"open"}, record_tiers={"restricted", "secret"})
+        assert "SECRET-1" not in repr(result) and "PY-TV" not in repr(result), query
+
+
 def test_secret_items_are_never_found_and_restricted_ones_only_by_staff(session):
     rare = "Quỳnh Lôi"
     index_item(session, book("OPEN-1", f"Làng {rare} mở.", library="HD-TV", category="dia_chi"))

@@ -111,8 +111,11 @@ def test_no_api_documentation(public, staff):
 @pytest.mark.slow  # a uvicorn server
 def test_the_public_app_shows_open_items_only_and_the_staff_app_the_dashboard(public, staff):
     assert httpx.get(public + "/staff/").status_code == 303  # the dashboard is behind the sign-in
+    listed = httpx.get(public + "/libraries/HD-TV").text  # a restricted item's record is listed, with its badge
+    assert RESTRICTED_TITLE in listed and "Đọc tại thư viện" in listed and SECRET_TITLE not in listed
+    assert "HD-RESTRICTED-0004" in httpx.get(public + "/sitemap.xml").text
     public_text = "".join(httpx.get(public + path).text for path in (
-        "/", "/?lang=en", "/libraries/HD-TV", "/sitemap.xml", "/iiif/collection.json", "/iiif/HD-TV/collection.json"))
+        "/", "/?lang=en", "/iiif/collection.json", "/iiif/HD-TV/collection.json"))
     public_text += "".join(httpx.get(public + "/oai", params=params).text for params in (
         {"verb": "ListRecords", "metadataPrefix": "oai_dc"}, {"verb": "ListRecords", "metadataPrefix": "mets"},
         {"verb": "ListSets"}, {"verb": "Identify"},

@@ -3,15 +3,18 @@ room, signed-in staff), which items they may find and open, and what a stored it
 from the store, not from the pipeline's output folder, and kept for a while).
 
 Access tiers: an ``open`` item is for everyone; a ``restricted`` one is opened (pages, images,
-manifest, PDF, text) only in a reading room or by staff, and is listed only to them; a ``secret``
-item is never found by any of it: every question about it is answered as about an item that does
-not exist. Items not stored or withdrawn are not found either."""
+manifest, PDF, text) only in a reading room or by staff; outside them it has a public record (its
+description and where to read it: ``find_record``), listed and counted like any item unless its
+library keeps its restricted records unlisted (``list_restricted = false`` in libraries.toml); a
+``secret`` item is never found by any of it: every question about it is answered as about an item
+that does not exist. Items not stored or withdrawn are not found either."""
 
 from __future__ import annotations
 
 import ipaddress
 import threading
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from lxml import etree
@@ -84,40 +87,70 @@ def _found():
     return and_(Item.status == "ok", Item.withdrawn.is_(None), Item.access.in_(("open", "restricted")))
 
 
-def listed(who: Visitor):
-    """The items ``who`` sees in lists, counts and the sitemap."""
+def readable(who: Visitor):
+    """The items ``who`` may open (pages, images, manifest, text, files)."""
     return and_(_found(), Item.access == "open") if not who.opens_restricted else _found()
 
 
+def listed(who: Visitor, unlisted: Collection[str] = ()):
+    """The items ``who`` sees in lists, counts and the sitemap: those they may open, and the records
+    of the restricted ones, but those of the libraries in ``unlisted`` (list_restricted = false)."""
+    if who.opens_restricted:
+        return _found()
+    records = Item.access == "restricted"
+    if unlisted:
+        records = and_(records, Item.library.not_in(sorted(unlisted)))
+    return and_(_found(), or_(Item.access == "open", records))
+
+
 def find_item(session: Session, library: str, item_id: str, who: Visitor) -> Item | None:
-    """The item, if ``who`` may know of it (None for a secret, missing, unstored or withdrawn item,
+    """The item, if ``who`` may open it (None for a secret, missing, unstored or withdrawn item,
     and for a restricted one outside the reading room: all alike)."""
-    return session.scalars(select(Item).where(listed(who), Item.library == library, Item.item_id == item_id)).first()
+    return session.scalars(select(Item).where(readable(who), Item.library == library, Item.item_id == item_id)).first()
 
 
-def libraries(session: Session, who: Visitor) -> list[tuple[Library, dict[str, int]]]:
-    """The libraries with items ``who`` sees, each with its count per category."""
+def find_record(session: Session, library: str, item_id: str) -> Item | None:
+    """The item whose public record anyone may see (its description, never its pages): an open or
+    restricted item, stored and not withdrawn; None for a secret one, as for a missing one. (A
+    library's unlisted restricted records keep their page: unlisted, not hidden.)"""
+    return session.scalars(select(Item).where(_found(), Item.library == library, Item.item_id == item_id)).first()
+
+
+def libraries(session: Session, who: Visitor, unlisted: Collection[str] = (),
+              records: bool = True) -> list[tuple[Library, dict[str, int]]]:
+    """The libraries with items ``who`` sees, each with its count per category: the items listed
+    to them (``records``), or only those they may open."""
+    shown = listed(who, unlisted) if records else readable(who)
     counts: dict[str, dict[str, int]] = {}
     for code, category, count in session.execute(select(Item.library, Item.category, func.count()).where(
-            listed(who)).group_by(Item.library, Item.category)):
+            shown).group_by(Item.library, Item.category)):
         counts.setdefault(code, {})[category] = count
     rows = session.scalars(select(Library).where(Library.code.in_(counts)).order_by(Library.code)).all()
     return [(row, counts[row.code]) for row in rows]
 
 
 def library_items(session: Session, library: str, who: Visitor, category: str | None, page: int,
-                  page_size: int) -> tuple[list[Item], int]:
-    """One page (1-based) of the library's items ``who`` sees, by title, and how many there are."""
-    condition = and_(listed(who), Item.library == library, or_(category is None, Item.category == category))
+                  page_size: int, unlisted: Collection[str] = (), records: bool = True) -> tuple[list[Item], int]:
+    """One page (1-based) of the library's items ``who`` sees, by title, and how many there are:
+    those listed to them (``records``) or only those they may open (a IIIF collection)."""
+    shown = listed(who, unlisted) if records else readable(who)
+    condition = and_(shown, Item.library == library, or_(category is None, Item.category == category))
     total = session.scalar(select(func.count()).select_from(Item).where(condition)) or 0
     rows = session.scalars(select(Item).where(condition).order_by(Item.title, Item.item_id)
                            .offset((page - 1) * page_size).limit(page_size)).all()
     return list(rows), total
 
 
-def public_items(session: Session) -> list[Item]:
-    """The items anyone may read (for the sitemap)."""
-    return list(session.scalars(select(Item).where(listed(Visitor())).order_by(Item.library, Item.item_id)))
+def public_items(session: Session, unlisted: Collection[str] = ()) -> list[Item]:
+    """The items whose page anyone may open, open or a restricted item's record (for the sitemap)."""
+    return list(session.scalars(select(Item).where(listed(Visitor(), unlisted)).order_by(Item.library, Item.item_id)))
+
+
+def downloads_offered(who: Visitor, item: Item, room_downloads: Collection[str]) -> bool:
+    """Whether ``who`` may download ``item``'s files (PDF, stored images, text): an open item
+    anyone, a restricted one staff, and readers in the reading room where its library offers
+    downloads there (``room_downloads``: reading_room_downloads = true)."""
+    return item.access == "open" or bool(who.staff) or (who.reading_room and item.library in room_downloads)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ class ItemSummary:
     creator: str = ""
     date: str = ""
     pages: int = 0
+    at_library: bool = False  # a restricted item: read at the library (a badge)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,15 @@ class ReaderTranscription:
     page: int
     image_url: str
     columns: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReadingRoom:
+    """Where a restricted item is read, as its library declares it (each part may be empty)."""
+
+    name: str = ""
+    address: str = ""
+    hours: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,7 @@ class ItemView:
     restricted: str | None = None
     library_url: str | None = None
     transcription: ReaderTranscription | None = None  # a transcribed Hán-Nôm page, shown beside its image
+    reading_room: ReadingRoom | None = None  # where a restricted item's record says it is read
 
 
 @dataclass(frozen=True)
@@ -111,8 +122,11 @@ class ItemSearch:
     pages: list[tuple[int, int, str]] = field(default_factory=list)
 
 
-SEARCH_FILTERS = ("library", "category", "language", "from", "to")
-"""The search page's filter parameters (``SearchView.filters``): the first three are facets."""
+SEARCH_FILTERS = ("library", "category", "language", "from", "to", "access")
+"""The search page's filter parameters (``SearchView.filters``): the first three are facets;
+``access`` is one of SEARCH_ACCESS."""
+SEARCH_ACCESS = ("online", "library")
+"""The access filter: items read online (open), or read at the library (restricted)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,7 @@ class SearchHitView:
     pages_matched: int
     snippet: list[tuple[str, bool]]
     thumbnail_url: str | None = None
+    at_library: bool = False  # a restricted item: read at the library (a badge)
 
 
 @dataclass(frozen=True)

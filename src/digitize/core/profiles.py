@@ -68,6 +68,12 @@ class LibraryDeclaration(BaseModel):
     acceptance: Literal[ACCEPTANCE_RULES] = "review"
     acceptance_per_profile: dict[str, Literal[ACCEPTANCE_RULES]] = {}
     aql: float = 2.5  # acceptance by sample: the AQL of the batch's pages (AQL_SERIES)
+    # where its restricted items are read (shown on their public record), and what is offered there
+    reading_room: str | None = None  # the reading room's name, e.g. "Phòng đọc địa chí, tầng 2"
+    address: str | None = None
+    hours: str | None = None  # as the library writes them, e.g. "Thứ Hai–Thứ Sáu, 7:30–17:00"
+    list_restricted: bool = True  # False: its restricted records are left out of lists, counts and search
+    reading_room_downloads: bool = False  # True: the reading room offers the PDF and file downloads too
 
     @field_validator("aql")
     @classmethod

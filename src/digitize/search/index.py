@@ -42,6 +42,10 @@ Searching:
   all their rows first (see ``_sqlite_matched``).
 - ``tiers``: the access values the asker may see, {"open"} for the public, {"open", "restricted"}
   for staff and reading rooms. `secret` is never searched, whatever ``tiers`` says.
+  ``record_tiers``: the access values whose items are found by their record only (title,
+  creators, subjects, places, call number), never by their pages: {"restricted"} for the public,
+  whose hits then have ``page`` None and a snippet of the record. ``unlisted``: libraries whose
+  items of ``record_tiers`` are not found at all (their restricted records kept unlisted).
 - Filters (combined with AND): library, category, language, the item's year between
   ``year_from`` and ``year_to`` (an item without a year is then left out).
 - One hit per item (``Hit``), best first: the item's best matching page (``page``; None when only
@@ -77,6 +81,7 @@ from __future__ import annotations
 import math
 import re
 import json
+from collections.abc import Collection
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -167,6 +172,7 @@ class Hit:
     page: int | None  # the best matching page; None when only the item's record matched
     snippet: list[tuple[str, bool]]  # (text, matched) parts, the matched words as printed
     pages_matched: int = 0
+    access: str = "open"  # the item's access tier (a restricted one is read at the library)
 
 
 @dataclass
@@ -369,7 +375,8 @@ def tsquery(units: list[list[str]]) -> str:
 
 def search(session: Session, query: str, tiers: set[str], library: str | None = None,
            category: str | None = None, language: str | None = None, year_from: int | None = None,
-           year_to: int | None = None, page: int = 1, page_size: int = 20) -> SearchResult:
+           year_to: int | None = None, page: int = 1, page_size: int = 20,
+           record_tiers: Collection[str] = (), unlisted: Collection[str] = ()) -> SearchResult:
     """The items whose pages (or record) hold the query's words, one page of them, best first,
     with the total and the facets (module docstring)."""
     page = max(1, int(page))
@@ -377,11 +384,17 @@ def search(session: Session, query: str, tiers: set[str], library: str | None = 
     result = SearchResult(hits=[], total=0, facets=empty_facets(), page=page, page_size=page_size)
     parsed = parse(query)
     allowed = sorted(set(tiers or ()) & SEARCHABLE_TIERS)
-    if not parsed.folded or not allowed:
+    records_only = sorted(set(record_tiers or ()) & SEARCHABLE_TIERS - set(allowed))
+    if not parsed.folded or not (allowed or records_only):
         return result
     postgres = _is_postgres(session)
-    params: dict = {"tiers": allowed, "candidates": CANDIDATES}
+    params: dict = {"tiers": allowed + records_only, "candidates": CANDIDATES}
     conditions = ["i.access IN :tiers"]
+    if records_only:
+        params["records_only"] = records_only
+        if unlisted:
+            params["unlisted"] = sorted(unlisted)
+            conditions.append("(i.access NOT IN :records_only OR i.library NOT IN :unlisted)")
     for name, value, condition in (("library", library, "i.library = :library"),
                                    ("category", category, "i.category = :category"),
                                    ("language", language, "i.language = :language"),
@@ -392,8 +405,11 @@ def search(session: Session, query: str, tiers: set[str], library: str | None = 
             params[name] = int(value) if name.startswith("year") else value
     where = " AND ".join(conditions)
     with answering(session):
+        # the items found by their record only: of their rows, the record's (page 0) alone
         ways = (_postgres_ways(session, parsed, where, params) if postgres else
-                [Way(_sqlite_matched(session, parsed, where, params))])
+                [Way(_sqlite_matched(session, parsed, where + (
+                    f" AND (i.access NOT IN :records_only OR search_text.rowid & {MOST_PAGES} = 0)"
+                    if records_only else ""), params))])
         together = _together_rows(session, parsed, where, params, postgres)
         ways = [_with_together(way, together, postgres, params) for way in ways]
         for way in ways:  # the next way only when this one may have missed rows
@@ -411,7 +427,7 @@ def search(session: Session, query: str, tiers: set[str], library: str | None = 
             if value:
                 result.facets[name][value] = result.facets[name].get(value, 0) + 1
     result.hits = [Hit(library=row.library, item_id=row.item_id, title=row.title, page=row.page or None,
-                       pages_matched=int(row.pages_matched or 0),
+                       pages_matched=int(row.pages_matched or 0), access=row.access,
                        snippet=snippet(texts.get(row.row_id, ""), parsed)) for row in shown]
     return result
 
@@ -426,6 +442,7 @@ def _together_rows(session: Session, parsed: Query, where: str, params: dict, po
     together = parsed.together
     if not together:
         return []
+    records_only = "records_only" in params  # items found by their record alone: of their rows, page 0 only
     folded = tsquery(parsed.folded) if postgres else fts5_query("folded", parsed.folded)
     rows: dict[int, tuple[int, int]] = {}
     for joined in (" & ", " | ") if postgres else (" AND ", " OR "):
@@ -435,14 +452,17 @@ def _together_rows(session: Session, parsed: Query, where: str, params: dict, po
             found = session.execute(_statement(
                 "SELECT p.id, p.item, p.page FROM search_pages AS p JOIN search_items AS i ON i.id = p.item "
                 "WHERE p.pairs @@ CAST(:together AS tsquery) AND ts_match_vq(p.folded, CAST(:folded AS tsquery)) "
-                f"AND {where} LIMIT :candidates"), asked).all()
+                f"AND {where}{' AND (i.access NOT IN :records_only OR p.page = 0)' if records_only else ''} "
+                "LIMIT :candidates"), asked).all()
         else:
             any_or_all = joined.join(fts5_query("pairs", [[pair]]) for pair in together)
             asked = {**params, "together": f"{folded} AND ({any_or_all})"}
             found = session.execute(_statement(
                 f"SELECT search_text.rowid, search_text.rowid >> {PAGE_BITS}, search_text.rowid & {MOST_PAGES} "
                 f"FROM search_text CROSS JOIN search_items AS i WHERE search_text MATCH :together "
-                f"AND i.id = search_text.rowid >> {PAGE_BITS} AND {where} LIMIT :candidates"), asked).all()
+                f"AND i.id = search_text.rowid >> {PAGE_BITS} AND {where}"
+                f"{f' AND (i.access NOT IN :records_only OR search_text.rowid & {MOST_PAGES} = 0)' if records_only else ''}"
+                " LIMIT :candidates"), asked).all()
         for row_id, item, page in found:
             rows.setdefault(int(row_id), (int(item), int(page)))
         if rows or len(together) == 1:  # rows holding every pair: those holding some matter no more
@@ -536,7 +556,7 @@ def _ranked_items(session: Session, way: Way, params: dict) -> list:
         "WINDOW item_rows AS (PARTITION BY item ORDER BY page = 0, rank_key, page "
         "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) "
         "SELECT r.row_id, r.page, r.pages_matched, r.item_rows, i.library, i.category, i.language, i.item_id, "
-        "i.title "
+        "i.title, i.access "
         f"FROM ranked AS r JOIN search_items AS i ON i.id = r.item WHERE r.n = 1 AND {LEDGER_AGREES} "
         "ORDER BY r.item_rank, i.library, i.item_id"),
         {**params, "items": _int_array(way.items)}).all()
@@ -552,10 +572,14 @@ def _int_array(numbers: list[int] | None) -> str | None:
     return None if numbers is None else "{" + ",".join(map(str, numbers)) + "}"
 
 
+LIST_PARAMETERS = ("tiers", "records_only", "unlisted")
+
+
 def _statement(sql: str):
-    """A statement whose :tiers (if it has them) is a list."""
+    """A statement whose :tiers, :records_only and :unlisted (those it has) are lists."""
     statement = text(sql)
-    return statement.bindparams(bindparam("tiers", expanding=True)) if ":tiers" in sql else statement
+    expanding = [bindparam(name, expanding=True) for name in LIST_PARAMETERS if f":{name}" in sql]
+    return statement.bindparams(*expanding) if expanding else statement
 
 
 def _postgres_ways(session: Session, parsed: Query, where: str, params: dict) -> list[Way]:
@@ -586,8 +610,14 @@ def _postgres_ways(session: Session, parsed: Query, where: str, params: dict) ->
     long lists for its common words to cost little: left alone, it reads 30,000 pages for two
     words on 3 % of them rather than the GIN index's short list, or makes a list of all the pages
     to narrow a short one."""
-    listed = session.execute(_statement(f"SELECT i.id, i.indexed_rows FROM search_items AS i WHERE {where} "
-                                        "ORDER BY i.id"), params).all()
+    record_only = "i.access IN :records_only" if "records_only" in params else "false"
+    listed = session.execute(_statement(
+        f"SELECT i.id, CASE WHEN {record_only} THEN 1 ELSE i.indexed_rows END, {record_only} "
+        f"FROM search_items AS i WHERE {where} ORDER BY i.id"), params).all()
+    records = [item for item, _, record in listed if record]  # found by their record (page 0) only
+    if records:
+        params["record_items"] = _int_array(records)
+    listed = [(item, item_rows) for item, item_rows, _ in listed]
     params["folded"] = tsquery(parsed.folded)
     rank = "-CAST(ts_rank_cd(p.folded, CAST(:folded AS tsquery), 1) AS double precision)"
     if parsed.exact:
@@ -607,6 +637,8 @@ def _postgres_ways(session: Session, parsed: Query, where: str, params: dict) ->
     def way(settings: dict[str, str], items: list[int], through_items_index: bool = True) -> Way:
         on_items = ("p.item = ANY(CAST(:items AS integer[]))" if through_items_index else
                     "p.item + 0 = ANY(CAST(:items AS integer[]))")  # + 0: not through the index of the items
+        if records:
+            on_items += " AND (p.page = 0 OR p.item <> ALL(CAST(:record_items AS integer[])))"
         return Way(f"matched AS (SELECT p.id AS row_id, p.item AS item, p.page AS page, {rank} AS rank_key "
                    f"FROM search_pages AS p WHERE {found} AND {on_items} LIMIT :candidates)",
                    {**PLANNER, **settings}, items)

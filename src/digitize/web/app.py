@@ -18,6 +18,7 @@ from digitize.access import oai as oai_pmh
 from digitize.access.reading import ItemUnreadable
 from digitize.core.errors import ConfigError
 from digitize.core.links import PublicLinks
+from digitize.core.profiles import LibraryDeclaration
 from digitize.ledger.plans import Plan
 from digitize.store.storage import open_store
 from digitize.web import errors
@@ -32,14 +33,16 @@ from digitize.web.routes import transcription
 def create_app(open_session: Callable[[], Session], plans: dict[str, Plan], store_url: str | None = None,
                oai_page_size: int = 100, today: Callable[[], date] = date.today, staff: bool = False,
                secret_key: bytes | None = None, links: PublicLinks | None = None, reading_rooms: list | None = None,
-               proxies: list | None = None, data: Path | None = None) -> FastAPI:
+               proxies: list | None = None, data: Path | None = None,
+               libraries: dict[str, LibraryDeclaration] | None = None) -> FastAPI:
     """The web app. With ``staff``: the dashboard at / alone. Otherwise the public app: the reading
     service and OAI-PMH at /oai, from the items in the store at ``store_url``, with every link
     under ``links`` (the public base URL). ``open_session`` gives a ledger session per request;
     ``secret_key`` signs the resumption tokens and the staff sessions: ``Settings.token_key()``,
     which every worker shares [default: a key of this process only]. ``reading_rooms`` and
     ``proxies``: networks (``reading.networks``) of the reading rooms, where restricted items are
-    open, and of the reverse proxies whose X-Forwarded-For is believed. ``data``: the data folder, whose
+    open, and of the reverse proxies whose X-Forwarded-For is believed. ``libraries``: the
+    declarations of libraries.toml (reading rooms, restricted records listed, downloads). ``data``: the data folder, whose
     record of the last malware scan the dashboard shows."""
     app = FastAPI(title="digitize", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(Methods)  # HEAD, CORS preflight
@@ -56,7 +59,8 @@ def create_app(open_session: Callable[[], Session], plans: dict[str, Plan], stor
     store = open_store(store_url)
     app.state.config = SiteConfig(open_session=open_session, plans=plans, today=today, data=data, store=store,
                                   links=links,
-                                  secret_key=secret_key, reading_rooms=reading_rooms or [], proxies=proxies or [])
+                                  secret_key=secret_key, reading_rooms=reading_rooms or [], proxies=proxies or [],
+                                  libraries=libraries or {})
     app.state.oai = oai.Provider(open_session, store, links, oai_page_size, secret=secret_key)
     app.add_exception_handler(ItemUnreadable, errors.item_unreadable)
 
@@ -76,6 +80,7 @@ def create_app(open_session: Callable[[], Session], plans: dict[str, Plan], stor
 def app_from_settings() -> FastAPI:
     """The public app as the settings say (``digitize web --workers N`` starts one per worker)."""
     from digitize.access import reading
+    from digitize.core.profiles import load_libraries
     from digitize.core.settings import get_settings
     from digitize.ledger import database as ledger
     from digitize.ledger.plans import load_plans
@@ -86,7 +91,7 @@ def app_from_settings() -> FastAPI:
                       oai_page_size=settings.oai_page_size, secret_key=settings.token_key(), links=settings.links(),
                       reading_rooms=reading.networks(settings.reading_rooms, "DIGITIZE_READING_ROOMS"),
                       proxies=reading.networks(settings.trusted_proxies, "DIGITIZE_TRUSTED_PROXIES"),
-                      data=settings.data)
+                      data=settings.data, libraries=load_libraries(settings.profiles))
 
 
 def server_options() -> dict:

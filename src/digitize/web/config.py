@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from digitize.access import reading
 from digitize.access.iiif import image as iiif_image
 from digitize.core.links import PublicLinks
+from digitize.core.profiles import LibraryDeclaration
 from digitize.ledger.plans import Plan
 from digitize.store.storage import Store
 from digitize.web.limits import RENDER_WAIT, RENDERS
@@ -40,6 +41,7 @@ class SiteConfig(DashboardConfig):
     secret_key: bytes
     reading_rooms: list[reading.Network] = field(default_factory=list)
     proxies: list[reading.Network] = field(default_factory=list)
+    libraries: dict[str, LibraryDeclaration] = field(default_factory=dict)  # libraries.toml
     image_cache_pixels: int = iiif_image.CACHE_PIXELS
     render_slots: int = RENDERS
     render_wait: float = RENDER_WAIT
@@ -50,6 +52,16 @@ class SiteConfig(DashboardConfig):
     def __post_init__(self):
         self.stored_items = reading.StoredItems(self.store)
         self.images = iiif_image.ImageCache(self.image_cache_pixels)
+
+    @property
+    def unlisted(self) -> frozenset[str]:
+        """The libraries whose restricted records are left out of lists, counts and search."""
+        return frozenset(code for code, declared in self.libraries.items() if not declared.list_restricted)
+
+    @property
+    def room_downloads(self) -> frozenset[str]:
+        """The libraries whose reading rooms offer downloads of restricted items."""
+        return frozenset(code for code, declared in self.libraries.items() if declared.reading_room_downloads)
 
     @property
     def secure(self) -> bool:

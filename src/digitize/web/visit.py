@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 
 from digitize.access import reading, site
 from digitize.ledger import accounts
-from digitize.ledger.database import Item
+from digitize.ledger.database import Item, Library
 from digitize.web import responses
 from digitize.web.config import Config, SiteConfig
 
@@ -42,18 +42,34 @@ class Visit:
                                     csrf=accounts.csrf_token(cookie, config.secret_key) if user else "")
 
     def item(self, library: str, item_id: str) -> Item | None:
-        """The item if this visitor may see it; None however it is not (the routes' one 404)."""
+        """The item if this visitor may open it; None however it is not (the routes' one 404)."""
         return reading.find_item(self.session, library, item_id, self.who)
 
-    def libraries(self, who: reading.Visitor | None = None) -> list[site.LibrarySummary]:
-        """The libraries with what ``who`` (this visitor) may see of them."""
+    def record(self, library: str, item_id: str) -> Item | None:
+        """The item whose public record (description, where to read it) anyone may see."""
+        return reading.find_record(self.session, library, item_id)
+
+    def downloads(self, item: Item) -> bool:
+        """Whether this visitor is offered the item's PDF and files (an item they may open)."""
+        return reading.downloads_offered(self.who, item, self.config.room_downloads)
+
+    def libraries(self, who: reading.Visitor | None = None, records: bool = True) -> list[site.LibrarySummary]:
+        """The libraries with what ``who`` (this visitor) may see of them: the items listed to them
+        (``records``: restricted records too) or only those they may open."""
         links = self.config.links
         return [site.LibrarySummary(code=row.code, name=row.name or row.code, province=row.province or "",
                                     url=links.library(row.code), counts=counts)
-                for row, counts in reading.libraries(self.session, who or self.who)]
+                for row, counts in reading.libraries(self.session, who or self.who, self.config.unlisted, records)]
 
-    def library(self, code: str) -> site.LibrarySummary | None:
-        return next((s for s in self.libraries() if s.code == code), None)
+    def library(self, code: str, records: bool = True) -> site.LibrarySummary | None:
+        return next((s for s in self.libraries(records=records) if s.code == code), None)
+
+    def record_library(self, code: str) -> site.LibrarySummary | None:
+        """The library holding a record shown: as listed, or (all its items unlisted) by its name."""
+        found = self.library(code)
+        row = self.session.get(Library, code) if found is None else None
+        return found or (site.LibrarySummary(code=code, name=row.name or code, province=row.province or "",
+                                              url=self.config.links.library(code)) if row is not None else None)
 
     def page(self, html: str, status: int = 200) -> HTMLResponse:
         return responses.html_page(html, self.who.opens_restricted, status)

@@ -23,6 +23,10 @@ MEDIA_TYPES = {".pdf": "application/pdf", ".xml": "application/xml", ".txt": "te
                ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff",
                ".tiff": "image/tiff", ".jp2": "image/jp2"}
 
+DOWNLOADS_REFUSED = ("This library's reading room offers no downloads of its restricted items: read it in the "
+                     "viewer on the item's page.\nPhòng đọc của thư viện không cho tải tài liệu hạn chế: hãy đọc "
+                     "trong trình xem trên trang tài liệu.\n")
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -32,6 +36,10 @@ def stored_file(request: Request, visit: CurrentVisit, library: str, item_id: st
     facts = visit.config.stored_items.get(item).servable(relative) if item is not None else None
     if facts is None:
         return responses.not_found_plain()
+    if not visit.downloads(item):
+        # a reading room that offers no downloads: the reader knows the item is there (it opens
+        # in the viewer), so the refusal says why rather than pretend the file is missing
+        return responses.plain(DOWNLOADS_REFUSED, 403)
     headers = responses.caching(item, facts.sha256)
     if (answer := responses.unchanged(request, headers)) is not None:
         return answer

@@ -27,16 +27,16 @@ router = APIRouter(prefix="/iiif", include_in_schema=False)
 
 @router.get("/collection.json")
 def top_collection(visit: CurrentVisit):
-    document = manifest.top_collection([(s.code, s.name) for s in visit.libraries()], visit.config.links)
+    document = manifest.top_collection([(s.code, s.name) for s in visit.libraries(records=False)], visit.config.links)
     return json_answer(document, responses.listing_headers(visit.who.opens_restricted), PRESENTATION_MEDIA_TYPE)
 
 
 @router.get("/{library}/collection.json")
 def library_collection(visit: CurrentVisit, library: str):
-    found = visit.library(library)
+    found = visit.library(library, records=False)  # the manifests it may open: no restricted record
     if found is None:
         return not_found_plain()
-    rows, _ = reading.library_items(visit.session, library, visit.who, None, 1, 10_000)
+    rows, _ = reading.library_items(visit.session, library, visit.who, None, 1, 10_000, records=False)
     document = manifest.library_collection(library, found.name, [(r.item_id, r.title) for r in rows],
                                            visit.config.links)
     return json_answer(document, responses.listing_headers(visit.who.opens_restricted), PRESENTATION_MEDIA_TYPE)
@@ -53,9 +53,12 @@ def item_manifest(request: Request, visit: CurrentVisit, library: str, item_id: 
     if (answer := responses.unchanged(request, headers)) is not None:
         return answer
     holder = visit.library(library)
-    return json_answer(manifest.item_manifest(found.package, visit.config.links, holder.name if holder else library),
-                       headers,
-                       PRESENTATION_MEDIA_TYPE)
+    document = manifest.item_manifest(found.package, visit.config.links, holder.name if holder else library)
+    if not visit.downloads(item):  # a reading room without downloads: no PDF, no ALTO offered
+        document.pop("rendering", None)
+        for canvas in document.get("items", []):
+            canvas.pop("seeAlso", None)
+    return json_answer(document, headers, PRESENTATION_MEDIA_TYPE)
 
 
 @router.get("/{library}/{item_id}/search")

@@ -27,10 +27,11 @@ def search_page(request: Request, visit: CurrentVisit):
     if asked is None:
         return responses.plain("Bad search parameters.\n", 400)
     query, filters, page = asked
-    tiers = set(search.SEARCHABLE_TIERS) if visit.who.opens_restricted else {"open"}
+    tiers, record_tiers = searched_tiers(visit, filters.get("access"))
     result = search.search(visit.session, query, tiers, library=filters.get("library"),
                            category=filters.get("category"), language=filters.get("language"),
-                           year_from=filters.get("from"), year_to=filters.get("to"), page=page, page_size=PAGE_SIZE)
+                           year_from=filters.get("from"), year_to=filters.get("to"), page=page, page_size=PAGE_SIZE,
+                           record_tiers=record_tiers, unlisted=visit.config.unlisted)
     names = {s.code: s.name for s in visit.libraries()}
     if responses.wants_json(request):
         return responses.json_answer(json_document(visit, query, filters, result),
@@ -40,13 +41,26 @@ def search_page(request: Request, visit: CurrentVisit):
     return answer
 
 
+def searched_tiers(visit: Visit, access: str | None) -> tuple[set[str], set[str]]:
+    """The tiers searched in full (pages and record) and those searched by their record only: a
+    visitor outside the reading room finds a restricted item by its description, never its text.
+    ``access`` (SEARCH_ACCESS) keeps the items read online (open) or at the library (restricted)."""
+    restricted = {"restricted"}
+    tiers, records = ({"open"} | restricted, set()) if visit.who.opens_restricted else ({"open"}, restricted)
+    if access == "online":
+        return tiers - restricted, set()
+    if access == "library":
+        return tiers & restricted, records
+    return tiers, records
+
+
 def json_document(visit: Visit, query: str, filters: dict, result: search.SearchResult) -> dict:
     links = visit.config.links
     return {"query": query, "filters": filters, "total": result.total, "more": result.more, "page": result.page,
             "pageSize": result.page_size, "pages": result.pages,
             "hits": [{"library": hit.library, "itemId": hit.item_id, "title": hit.title, "page": hit.page,
                       "pagesMatched": hit.pages_matched, "snippet": "".join(text for text, _ in hit.snippet),
-                      "highlights": highlights(hit.snippet), "url": opened_at(visit, hit, query),
+                      "highlights": highlights(hit.snippet), "url": opened_at(visit, hit, query), "access": hit.access,
                       "manifest": links.manifest(hit.library, hit.item_id)} for hit in result.hits],
             "facets": result.facets}
 
@@ -62,7 +76,9 @@ def search_view(visit: Visit, query: str, filters: dict, result: search.SearchRe
     hits = [site.SearchHitView(title=hit.title, url=opened_at(visit, hit, query),
                                library=names.get(hit.library, hit.library), page=hit.page,
                                pages_matched=hit.pages_matched, snippet=hit.snippet,
-                               thumbnail_url=thumbnail(links.image_service(hit.library, hit.item_id, hit.page or 1)))
+                               thumbnail_url=thumbnail(links.image_service(hit.library, hit.item_id, hit.page or 1))
+                               if hit.access == "open" or visit.who.opens_restricted else None,
+                               at_library=hit.access == "restricted")
             for hit in result.hits]
     return site.SearchView(url=links.base + "/search", query=query, filters={k: str(v) for k, v in filters.items()},
                            hits=hits, total=result.total, more=result.more, page=result.page, pages=result.pages,
@@ -91,6 +107,10 @@ def search_request(parameters) -> tuple[str, dict, int] | None:
             if year is None:
                 return None
             filters[name] = year
+        elif name == "access":
+            if value not in site.SEARCH_ACCESS:
+                return None
+            filters[name] = value
         elif len(value) <= FILTER_LENGTH:
             filters[name] = value
         else:

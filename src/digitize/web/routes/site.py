@@ -10,6 +10,7 @@ from digitize.access import reading, site
 from digitize.access.iiif import presentation as manifest
 from digitize.core.labels import CATEGORY_LABELS
 from digitize.core.models import ItemPackage
+from digitize.ledger.database import Item
 from digitize.describe.dublincore import ACCESS_TEXT, creators, title
 from digitize.web.limits import MAX_PAGE, MAX_SEARCH, PAGE_SIZE
 from digitize.web.routes.iiif import search_inside
@@ -38,8 +39,9 @@ def library_page(visit: CurrentVisit, library: str, category: str | None = None,
         return visit.not_found()
     links = visit.config.links
     items = [site.ItemSummary(title=row.title, url=links.item(row.library, row.item_id),
-                              thumbnail_url=thumbnail(links.image_service(row.library, row.item_id, 1)),
-                              pages=row.pages) for row in rows]
+                              thumbnail_url=thumbnail(links.image_service(row.library, row.item_id, 1))
+                              if opens(visit, row) else None,
+                              pages=row.pages, at_library=row.access == "restricted") for row in rows]
     return visit.page(site.library_page(visit.context, found, items, category, page, pages, total))
 
 
@@ -48,7 +50,8 @@ def item_page(visit: CurrentVisit, library: str, item_id: str, page: int | None 
               q: str = Query("", max_length=MAX_SEARCH)):
     item = visit.item(library, item_id)
     if item is None:
-        return visit.not_found()
+        record = visit.record(library, item_id)
+        return visit.not_found() if record is None else record_page(visit, record)
     links = visit.config.links
     stored = visit.config.stored_items.get(item)
     package = stored.package
@@ -67,12 +70,32 @@ def item_page(visit: CurrentVisit, library: str, item_id: str, page: int | None 
     view = site.ItemView(
         title=title(package.description), fields=item_fields(package, visit.library(library), visit.lang),
         rights=ACCESS_TEXT[package.access], item_url=links.item(library, item_id),
-        pdf_url=links.pdf(library, item_id), manifest_url=links.manifest(library, item_id),
+        pdf_url=links.pdf(library, item_id) if visit.downloads(item) else None,
+        manifest_url=links.manifest(library, item_id),
         pages=[(p.number, p.label, thumbnail(links.image_service(library, item_id, p.number)))
                for p in sorted(package.pages, key=lambda p: p.number)],
         library_url=links.library(library),
         transcription=reader_transcription(visit, item, package, stored.objects, page))
     return visit.page(site.item_page(visit.context, view, page, inside))
+
+
+def record_page(visit: CurrentVisit, item: Item):
+    """A restricted item's public record outside the reading room: its description and where it is
+    read (the library's reading room, from libraries.toml); never its pages, images, text or PDF."""
+    package = visit.config.stored_items.get(item).package
+    declared = visit.config.libraries.get(item.library)
+    room = site.ReadingRoom(name=declared.reading_room or "", address=declared.address or "",
+                            hours=declared.hours or "") if declared is not None else site.ReadingRoom()
+    holder = visit.record_library(item.library)
+    view = site.ItemView(title=title(package.description), fields=item_fields(package, holder, visit.lang),
+                         rights=ACCESS_TEXT[package.access], item_url=visit.config.links.item(item.library, item.item_id),
+                         restricted="reading_room", reading_room=room, library_url=holder.url if holder else None)
+    return visit.page(site.item_page(visit.context, view))
+
+
+def opens(visit: CurrentVisit, item: Item) -> bool:
+    """Whether the visitor may open the item listed (its thumbnail shown)."""
+    return item.access == "open" or visit.who.opens_restricted
 
 
 def thumbnail(image_service: str) -> str:

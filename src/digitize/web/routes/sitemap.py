@@ -15,5 +15,5 @@ router = APIRouter(include_in_schema=False)
 def sitemap(visit: CurrentVisit):
     links = visit.config.links
     libraries = [s.url for s in visit.libraries(reading.Visitor())]
-    items = [links.item(i.library, i.item_id) for i in reading.public_items(visit.session)]
+    items = [links.item(i.library, i.item_id) for i in reading.public_items(visit.session, visit.config.unlisted)]
     return Response(site.sitemap([links.home(), *libraries, *items]), media_type="application/xml")
