@@ -104,6 +104,8 @@ def test_under_staff_the_dashboard_has_the_sites_header_and_no_inline_style(ledg
     assert SECRET_TITLE not in html and SECRET_ID not in html
     alone = lxml.html.document_fromstring(dashboard.render(ledger, load_plans(PROFILES), AS_OF, lang,
                                                            since=AS_OF.replace(day=1)))
+    assert tree.xpath('//main/nav[@class="staff-nav"]//a/@href')[0] == f"{base}/staff/" + ("?lang=en" if lang == "en" else "")
     assert alone.xpath("string(//main)") == tree.xpath("string(//main)").replace(
+        tree.xpath("string(//main/nav)"), "", 1).replace(
         tree.xpath("string(//main/p[1])"), alone.xpath("string(//main/p[1])"))  # the same figures
     assert ".dashboard td" in alone.xpath("string(//style)") and not alone.xpath("//link | //header | //script")

@@ -341,6 +341,14 @@ def write_report(report: PeriodReport, folder: Path, name: str, lang: str = "vi"
     Text from the ledger (a library's name...) never becomes a formula: in the CSV a text cell
     starting like one gets a leading ', in the XLSX it is a text cell; numbers stay numbers."""
     table = report_table(report, lang)
+    csv_path, xlsx_path = folder / f"{name}.csv", folder / f"{name}.xlsx"
+    write_atomic(csv_path, report_csv(table))
+    write_atomic(xlsx_path, _workbook(table))
+    return csv_path, xlsx_path
+
+
+def report_csv(table: ReportTable) -> bytes:
+    """The CSV of ``write_report`` (UTF-8 with its byte-order mark), for a download."""
 
     def csv_cell(value):
         if value is None:
@@ -351,10 +359,17 @@ def write_report(report: PeriodReport, folder: Path, name: str, lang: str = "vi"
     writer = csv.writer(text)
     writer.writerow([table.period_header, *table.headers])
     writer.writerows([csv_cell(table.period), *(csv_cell(v) for v in row)] for row in table.rows)
-    csv_path, xlsx_path = folder / f"{name}.csv", folder / f"{name}.xlsx"
-    write_atomic(csv_path, "\ufeff" + text.getvalue())
-    write_atomic(xlsx_path, _workbook(table))
-    return csv_path, xlsx_path
+    return ("\ufeff" + text.getvalue()).encode("utf-8")
+
+
+def report_xlsx(table: ReportTable) -> bytes:
+    """The XLSX of ``write_report``, for a download."""
+    return _workbook(table)
+
+
+def half_year(day: date) -> str:
+    """The half-year ``day`` falls in, as ``--period`` names it: '2026-H2'."""
+    return f"{day.year}-H{1 if day.month <= 6 else 2}"
 
 
 def _workbook(table: ReportTable) -> bytes:

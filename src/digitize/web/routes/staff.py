@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from digitize.access import dashboard, site
-from digitize.ledger import accounts
+from digitize.access import dashboard, pages, site
+from digitize.core.i18n import N_
+from digitize.ledger import accounts, quota
 from digitize.web import responses
 from digitize.web.config import Config
 from digitize.web.limits import MAX_FORM
@@ -74,7 +76,41 @@ def staff_dashboard(visit: CurrentVisit):
         return RedirectResponse(f"{config.links.base}/staff/login?next={DASHBOARD}", 303)
     # In the site's layout, so under the site's policy: the middleware's would block its stylesheet.
     return visit.page(dashboard.render(visit.session, config.plans, config.today(), visit.lang,
-                                       data=config.data, context=visit.context))
+                                       data=config.data, context=visit.context, downloads=sees_figures(visit)))
+
+
+PERIOD = re.compile(r"^(19|20)\d{2}(-H[12])?$")
+
+
+@router.get("/staff/report")
+def report_page(visit: CurrentVisit):
+    """The report is downloaded from the dashboard."""
+    return RedirectResponse(pages.link(f"{visit.config.links.base}{DASHBOARD}", visit.lang) + "#report", 303)
+
+
+@router.get("/staff/report.{kind}")
+def report_file(visit: CurrentVisit, kind: str, period: str | None = None):
+    """The periodic report (this half-year's unless ``period`` says which: 2026-H1, 2026) as CSV or
+    XLSX in the page's language, for a coordinator or an administrator."""
+    config = visit.config
+    if kind not in dashboard.REPORT_FORMATS or (period is not None and not PERIOD.match(period)):
+        return visit.not_found()
+    if not visit.who.staff:
+        target = f"/staff/report.{kind}?{visit.request.url.query}" if visit.request.url.query else f"/staff/report.{kind}"
+        return RedirectResponse(f"{config.links.base}/staff/login?next={quote(target, safe='')}", 303)
+    if not sees_figures(visit):
+        return visit.page(site.refused_page(visit.context, N_(
+            "Only a coordinator or an administrator downloads the report.").in_language(visit.lang)), 403)
+    today = config.today()
+    name, contents = dashboard.report_download(visit.session, config.plans, period or quota.half_year(today), kind,
+                                               visit.lang, today)
+    return Response(contents, media_type=dashboard.REPORT_FORMATS[kind], headers={
+        "content-disposition": f'attachment; filename="{name}"', "cache-control": "private, no-store"})
+
+
+def sees_figures(visit: Visit) -> bool:
+    """Whether the visitor may take the figures away: a coordinator or an administrator."""
+    return visit.who.may("coordinator") or visit.who.may("administrator")
 
 
 def end_session(config: Config, cookie: str) -> None:
