@@ -234,7 +234,7 @@ def test_item_links_and_labels(packages, documents):
         assert thumbnail["id"] == f"{BASE}/iiif/{LIBRARY}/{item_id}/1/full/256,/0/default.jpg"
         assert thumbnail["width"] == 256
         assert thumbnail["height"] == round(package.pages[0].image_height * 256 / package.pages[0].image_width)
-    assert {e["label"]["en"][0]: e["value"] for e in documents[DIA_CHI]["metadata"]}["Category"] == {
+    assert {e["label"]["en"][0]: e["value"] for e in documents[DIA_CHI]["metadata"]}["Collection (digitization plan)"] == {
         "vi": ["Địa chí"], "en": ["Local history (địa chí)"]}
 
 
@@ -254,7 +254,7 @@ def test_catalogue_description_in_words(documents):
     assert metadata["Subject"] == {"vi": ["Văn học cổ điển -- Việt Nam"]}
     assert metadata["Place"] == {"vi": ["Hải Dương"]}
     assert metadata["Period"] == {"vi": ["Thế kỷ 19"]}
-    assert metadata["Category"] == {"vi": ["Cổ, quý hiếm, có giá trị đặc biệt"],
+    assert metadata["Collection (digitization plan)"] == {"vi": ["Cổ, quý hiếm, có giá trị đặc biệt"],
                                     "en": ["Ancient, rare, special value"]}
     assert document["provider"][0]["label"] == {"vi": [LIBRARY]}  # no library name given: its code
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from digitize.core import rights
 from digitize.core.errors import ConfigError
 from digitize.core.models import TIERS, Access, Profile
 
@@ -62,12 +63,18 @@ class LibraryDeclaration(BaseModel):
     province: str | None = None  # the province's plan file name, e.g. hai-duong
     tier: Literal[TIERS] | None = None
     access: Access | None = None
+    rights: str | None = None  # a RightsStatements.org or Creative Commons URI for items that state none
     # how its items are accepted (nghiệm thu): a person reviews each, a batch by a random sample,
     # or automatically when no page is flagged; per profile where the table names it; Hán-Nôm
     # items (needs_transcription) are always reviewed
     acceptance: Literal[ACCEPTANCE_RULES] = "review"
     acceptance_per_profile: dict[str, Literal[ACCEPTANCE_RULES]] = {}
     aql: float = 2.5  # acceptance by sample: the AQL of the batch's pages (AQL_SERIES)
+
+    @field_validator("rights")
+    @classmethod
+    def _rights_uri(cls, value: str | None) -> str | None:
+        return rights.canonical(value) if value else None
 
     @field_validator("aql")
     @classmethod
@@ -95,5 +102,5 @@ def load_libraries(folder: Path) -> dict[str, LibraryDeclaration]:
 def load_library_defaults(folder: Path) -> dict[str, dict]:
     """Per library code, the metadata its items get when they leave it out (`[HD-TV] access =
     "open"` in <profiles>/libraries.toml)."""
-    return {code: declared.model_dump(mode="json", include={"access"}, exclude_none=True)
+    return {code: declared.model_dump(mode="json", include={"access", "rights"}, exclude_none=True)
             for code, declared in load_libraries(folder).items()}

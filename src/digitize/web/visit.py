@@ -48,8 +48,10 @@ class Visit:
     def libraries(self, who: reading.Visitor | None = None) -> list[site.LibrarySummary]:
         """The libraries with what ``who`` (this visitor) may see of them."""
         links = self.config.links
+        plans = self.config.plans
         return [site.LibrarySummary(code=row.code, name=row.name or row.code, province=row.province or "",
-                                    url=links.library(row.code), counts=counts)
+                                    url=links.library(row.code), counts=counts, tier=row.tier or "",
+                                    province_name=plans[row.province].name if row.province in plans else "")
                 for row, counts in reading.libraries(self.session, who or self.who)]
 
     def library(self, code: str) -> site.LibrarySummary | None:
