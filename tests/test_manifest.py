@@ -99,6 +99,7 @@ def described(package: ItemPackage) -> ItemPackage:
         "place": "Hà Nội", "publisher": "Liễu Văn Đường", "date": "[1866?]", "date_w3cdtf": "1866",
         "languages": ["vie", "chi"], "extent": "2 tr. ; 24 cm", "notes": ["Bản khắc gỗ, chữ Nôm."],
         "subjects": ["Văn học cổ điển -- Việt Nam"], "places": ["Hải Dương"], "periods": ["Thế kỷ 19"],
+        "rights": "http://creativecommons.org/licenses/by-nc/4.0/",
     })
     return package.model_copy(update={"description": description})
 
@@ -164,6 +165,17 @@ def checked(documents) -> dict[str, list[str]]:
 def test_manifests_and_collections_are_valid_iiif(documents, checked):
     for name in documents:
         assert checked[name] == [], name
+
+
+def test_the_licence_is_the_manifests_rights_and_named_in_its_required_statement(documents):
+    """The item's rights URI is the manifest's ``rights`` (checked valid above, by iiif-prezi3), named
+    in both languages in the statement a viewer shows; an item without one states no ``rights``."""
+    described = documents["described"]
+    assert described["rights"] == "http://creativecommons.org/licenses/by-nc/4.0/"
+    statement = described["requiredStatement"]["value"]
+    assert "Creative Commons Ghi công - Phi thương mại 4.0 (CC BY-NC)" in statement["vi"][0]
+    assert "Creative Commons Attribution-NonCommercial 4.0 (CC BY-NC)" in statement["en"][0]
+    assert "rights" not in documents[DIA_CHI]
 
 
 def test_the_check_finds_broken_manifests(documents, checked):
@@ -309,7 +321,8 @@ def test_nothing_but_public_urls(packages, documents):
             assert private not in text, (name, private)
         for value in strings(document):
             if "://" in value:
-                assert value.startswith(BASE + "/") or value in PUBLIC_SCHEMAS, (name, value)
+                assert value.startswith(BASE + "/") or value in PUBLIC_SCHEMAS or value == document.get("rights"), \
+                    (name, value)
 
 
 def test_links_from_any_store(packages):

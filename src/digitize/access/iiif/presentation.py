@@ -104,8 +104,7 @@ def _metadata(package: ItemPackage) -> list[dict]:
     add("Quyền truy cập", "Access", {"vi": [dublincore.ACCESS_TEXT[package.access]]})
     if d.rights:
         licence = rights.name(d.rights)
-        add("Quyền sử dụng", "Rights", _words(f"{licence.in_language('vi')} ({d.rights})",
-                                               f"{licence.in_language('en')} ({d.rights})"))
+        add("Quyền sử dụng", "Rights", _words(licence.in_language("vi"), licence.in_language("en")))
     return entries
 
 
