@@ -7,6 +7,7 @@ values with lang on English pages (Chromium and axe-core, phone and desktop)."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,7 +17,7 @@ import pytest
 from lxml import etree
 from sqlalchemy.orm import Session
 
-from conftest import copy_stored_items, ledger_session, serious_accessibility_faults, sqlite_url, uvicorn_server
+from conftest import copy_stored_items, free_port, ledger_session, serious_accessibility_faults, sqlite_url, wait_for
 from digitize.capture.intake import MetadataFaults, read_item_metadata, read_items_csv
 from digitize.core.errors import ConfigError
 from digitize.core.links import PublicLinks
@@ -28,7 +29,6 @@ from digitize.describe import dublincore, marc, mets, mods, schemas
 LICENCE = "http://creativecommons.org/licenses/by-nc/4.0/"
 STATEMENT = "http://rightsstatements.org/vocab/InC-EDU/1.0/"
 DC = dublincore.DC
-PUBLIC = "https://thuvien.example.vn"  # the site's public address (its links), served on a loopback port
 NEW_KEYS = 'publisher = "Nxb. Văn học"\nplace = "Hà Nội"\nextent = "240 tr. ; 21 cm"\n'
 
 
@@ -154,11 +154,14 @@ def site(stored, tmp_path_factory):
     from digitize.search import indexing
     from digitize.store.storage import FolderStore
     from digitize.web.app import create_app
+    import uvicorn
 
     package, meta = described_package(stored)
     identifiers = [e.text for e in etree.fromstring((stored.folder("HD-DC-0001") / "dc.xml").read_bytes())
                    .findall(f"{{{DC}}}identifier")]
     (stored.folder("HD-DC-0001") / "mets.xml").write_bytes(mets.render(package, meta, identifiers, "mets.xml"))
+    (stored.folder("HD-DC-0001") / "dc.xml").write_bytes(etree.tostring(  # as engine.pipeline.write_dc writes it
+        dublincore.oai_dc(package.description, meta, identifiers), xml_declaration=True, encoding="UTF-8"))
     store = FolderStore(stored.store)
     url = sqlite_url(tmp_path_factory.mktemp("ledger") / "l.sqlite")
     when = datetime(2026, 1, 15, tzinfo=timezone.utc)
@@ -174,15 +177,24 @@ def site(stored, tmp_path_factory):
             indexing.index_stored(session, store, item)
         session.commit()
         engine = session.get_bind()
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"  # the public address itself, so the page's own links work
         app = create_app(lambda: Session(engine), load_plans(PACKAGED_PROFILES), store_url=store.root.as_uri(),
-                         links=PublicLinks(PUBLIC))
-        with uvicorn_server(app) as base:
+                         links=PublicLinks(base))
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            wait_for(lambda: server.started or not thread.is_alive(), 30, "uvicorn to start")
             yield base
+        finally:
+            server.should_exit = True
+            thread.join(10)
 
 
 @pytest.mark.slow
 def test_the_item_page_names_the_licence_cites_the_item_and_links_the_pages_text(site, browser):
-    item = f"{PUBLIC}/items/HD-TV/HD-DC-0001"
+    item = f"{site}/items/HD-TV/HD-DC-0001"
     for lang, licence_name, available in (("vi", "Creative Commons Ghi công - Phi thương mại 4.0 (CC BY-NC)",
                                            "Truy cập tại:"),
                                           ("en", "Creative Commons Attribution-NonCommercial 4.0 (CC BY-NC)",
@@ -206,16 +218,16 @@ def test_the_item_page_names_the_licence_cites_the_item_and_links_the_pages_text
                 fields = page.locator("dl.fields dt").all_inner_texts()
                 assert ("Nhóm tài liệu (kế hoạch số hóa)" if lang == "vi" else "Collection (digitization plan)") \
                     in fields and "Loại hình" not in fields
-                assert page.locator("h1").get_attribute("lang") == (None if lang == "vi" else "vi")
+                assert page.locator("h1").first.get_attribute("lang") == (None if lang == "vi" else "vi")
                 if lang == "en":
                     assert page.locator("cite").get_attribute("lang") == "vi"
-                    assert not page.locator("dd:has-text('Ủy ban nhân dân') >> xpath=self::*[not(@lang)]").count()
+                    assert not page.locator("dl.fields dd:has-text('Ủy ban nhân dân') >> xpath=self::*[not(@lang)]").count()
                 assert page.evaluate("document.documentElement.scrollWidth") <= width
                 assert serious_accessibility_faults(page) == [], (lang, width)
                 page.screenshot(path=f"/tmp/r-metadata-item-{lang}-{width}.png", full_page=True)
             finally:
                 page.close()
-    answer = httpx.get(text_url.replace(PUBLIC, site))
+    answer = httpx.get(text_url)
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
     assert re.search(r"\w{3,}", answer.text)
 
@@ -240,3 +252,16 @@ def test_lists_show_author_and_year_and_name_the_province_and_tier(site, browser
         assert serious_accessibility_faults(page) == []
     finally:
         page.close()
+
+
+@pytest.mark.slow
+def test_oai_pmh_harvests_them_in_dc_and_in_the_mets_mods(site):
+    ns = {"dc": DC, "m": mods.MODS, "xlink": mods.XLINK}
+    dc = etree.fromstring(httpx.get(f"{site}/oai", params={"verb": "ListRecords", "metadataPrefix": "oai_dc"}).content)
+    [record] = [r for r in dc.iter("{http://www.openarchives.org/OAI/2.0/oai_dc/}dc")
+                if r.findtext("dc:publisher", namespaces=ns)]
+    assert record.findtext("dc:publisher", namespaces=ns) == "Hà Nội : Nxb. Văn học"
+    assert LICENCE in [e.text for e in record.findall("dc:rights", namespaces=ns)]
+    package = etree.fromstring(httpx.get(f"{site}/oai", params={"verb": "ListRecords", "metadataPrefix": "mets"}).content)
+    assert package.xpath("//m:accessCondition[@type='use and reproduction']/@xlink:href", namespaces=ns) == [LICENCE]
+    assert package.xpath("//m:physicalDescription/m:extent/text()", namespaces=ns) == ["240 tr. ; 21 cm"]
