@@ -258,7 +258,7 @@ def test_marc_crosswalks_to_the_expected_dc_and_mods_values(catalogue):
         "creator": ["Ủy ban nhân dân tỉnh Hải Dương"],
         "subject": ["Lịch sử -- Văn hóa"],
         "description": ["Đầu trang tên sách ghi: Tỉnh ủy - HĐND - UBND tỉnh Hải Dương", "Thư mục: tr. 1010-1020"],
-        "publisher": ["Nxb. Chính trị Quốc gia"],
+        "publisher": ["Hải Dương : Nxb. Chính trị Quốc gia"],  # place : publisher, the LoC MARC to DC crosswalk
         "contributor": ["Nguyễn Văn Đức", "Trần, Thị B."],
         "date": ["2008"],
         "type": ["Text"],

@@ -35,10 +35,11 @@ ITEM = ItemView(
     title=f"Địa chí Hải Dương {HOSTILE}",
     fields=[("title", [f"Địa chí Hải Dương {HOSTILE}"]),
             ("creator", ["Nguyễn Văn A (chủ biên)", f"Trần Thị B {HOSTILE}"]),
-            ("date", ["1999"]), ("publisher", ["Nxb Chính trị quốc gia"]), ("language", ["vie"]),
+            ("date", ["1999"]), ("publisher", ["Nxb Chính trị quốc gia"]), ("place", ["Hà Nội"]), ("language", ["vie"]),
             ("subject", ["Hải Dương", "Lịch sử"]), ("coverage", ["Hải Dương"]), ("type", ["Text"]),
-            ("format", ["124 tr."]), ("identifier", ["DC.0001"]), ("rights", ["Phạm vi công cộng"]),
-            ("library", ["Thư viện tỉnh Hải Dương"])],
+            ("format", ["124 tr."]), ("extent", ["124 tr. ; 21 cm"]), ("identifier", ["DC.0001"]),
+            ("rights", ["Phạm vi công cộng"]), ("library", ["Thư viện tỉnh Hải Dương"]),
+            ("collection", ["Địa chí"])],
     rights=f"Phạm vi công cộng {HOSTILE}",
     item_url=f"{BASE}/items/HD-DC-0001",
     pdf_url=f"{BASE}/items/HD-DC-0001/HD-DC-0001.pdf",
@@ -222,7 +223,7 @@ def test_a_restricted_item_shows_the_notice_instead_of_the_viewer_and_the_pdf(la
 def test_fields_without_a_value_are_left_out():
     item = ItemView(**{**ITEM.__dict__, "fields": [("publisher", []), ("format", ["", None, "124 tr."])]})
     tree = parse(site.item_page(context(), item))
-    assert tree.xpath("//dl[@class='fields']/dt/text()") == ["Định dạng, số trang"]
+    assert tree.xpath("//dl[@class='fields']/dt/text()") == ["Số trang số hóa"]
     assert tree.xpath("//dl[@class='fields']/dd/text()") == ["124 tr."]
 
 

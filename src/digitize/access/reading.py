@@ -141,6 +141,14 @@ def library_items(session: Session, library: str, who: Visitor, category: str | 
     return list(rows), total
 
 
+def items_named(session: Session, keys: list[tuple[str, str]]) -> list[Item]:
+    """The ledger rows of (library, item id) pairs the caller has already found visible (search hits)."""
+    if not keys:
+        return []
+    return list(session.scalars(select(Item).where(or_(*(and_(Item.library == library, Item.item_id == item_id)
+                                                          for library, item_id in keys)))))
+
+
 def public_items(session: Session, unlisted: Collection[str] = ()) -> list[Item]:
     """The items whose page anyone may open, open or a restricted item's record (for the sitemap)."""
     return list(session.scalars(select(Item).where(listed(Visitor(), unlisted)).order_by(Item.library, Item.item_id)))

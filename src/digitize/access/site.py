@@ -21,9 +21,13 @@ from urllib.parse import parse_qsl, quote, urlencode
 from digitize.access import pages
 from digitize.core.labels import CATEGORY_LABELS
 
-FIELDS = ("title", "creator", "date", "publisher", "language", "subject", "coverage", "type", "format",
-          "identifier", "rights", "library")
-"""The label keys of ``ItemView.fields``: the Dublin Core elements, and the holding library."""
+FIELDS = ("title", "creator", "date", "publisher", "place", "language", "subject", "coverage", "type", "format",
+          "extent", "identifier", "rights", "library", "collection")
+"""The label keys of ``ItemView.fields``: the Dublin Core elements, the holding library and the
+collection of the digitization plan the item counts in (its category, not a document type)."""
+RECORD_TEXT = ("creator", "publisher", "place", "subject", "coverage", "extent", "library")
+"""The fields whose values are the catalogue's own words, written in Vietnamese whatever the
+interface's language (marked ``lang="vi"`` on the English pages); the title is in the item's language."""
 RESTRICTIONS = ("reading_room", "staff")
 """Where a restricted item can be read: ``ItemView.restricted``."""
 SIGN_IN_ERRORS = ("wrong", "locked")
@@ -56,6 +60,8 @@ class LibrarySummary:
     province: str
     url: str
     counts: dict[str, int] = field(default_factory=dict)
+    province_name: str = ""  # the province in words (its plan's name), else its code is shown
+    tier: str = ""  # provincial, district, ... (digitize.core.models.TIERS)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class ItemSummary:
     date: str = ""
     pages: int = 0
     at_library: bool = False  # a restricted item: read at the library (a badge)
+    title_lang: str = "vi"  # the language tag of the title (the item's language)
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,22 @@ class ItemView:
     library_url: str | None = None
     transcription: ReaderTranscription | None = None  # a transcribed Hán-Nôm page, shown beside its image
     reading_room: ReadingRoom | None = None  # where a restricted item's record says it is read
+    title_lang: str = "vi"  # the language tag of the title (the item's language)
+    licence: tuple[str, str] | None = None  # the rights statement or licence: (its name in words, its URI)
+    citation: Citation | None = None  # what the "cite this" box is made of
+    page_texts: dict[int, str] = field(default_factory=dict)  # page number: its plain text's URL
+
+
+@dataclass(frozen=True)
+class Citation:
+    """The parts of an item's citation (the library's form: creator. title. year. library, call
+    number. the permalink of the page shown)."""
+
+    title: str
+    creator: str = ""
+    year: str = ""
+    library: str = ""
+    call_number: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,6 +165,9 @@ class SearchHitView:
     snippet: list[tuple[str, bool]]
     thumbnail_url: str | None = None
     at_library: bool = False  # a restricted item: read at the library (a badge)
+    creator: str = ""
+    date: str = ""
+    title_lang: str = "vi"
 
 
 @dataclass(frozen=True)
@@ -180,7 +206,9 @@ def library_page(context: Context, library: LibrarySummary, items: list[ItemSumm
 
 
 def item_page(context: Context, item: ItemView, page: int | None = None, search: ItemSearch | None = None) -> str:
-    """An item: its title, the PDF/A and IIIF manifest links, the form searching inside it (a GET
+    """An item: its title (``lang`` of its language where the interface's differs), its description
+    (the catalogue's words marked ``lang="vi"`` on English pages), its rights and licence (named,
+    linked), a citation and the permalink of the page shown (``?page=N``), that page's plain text, the PDF/A and IIIF manifest links, the form searching inside it (a GET
     of ``q`` to the item page), the viewer opened at page number ``page`` (the thumbnails link to
     ``?page=N#viewer``; ``data-canvas`` is the page's position in ``item.pages``, from 1, as in the
     manifest), the page thumbnails, and its description and rights. With ``search`` (a query
@@ -203,9 +231,12 @@ def item_page(context: Context, item: ItemView, page: int | None = None, search:
     scripts: tuple[str, ...] = ()
     if item.manifest_url and not item.restricted:
         scripts = (f"{context.base}/static/mirador/mirador.min.js", f"{context.base}/static/viewer.js")
-    fields = [(key, shown) for key, values in item.fields if (shown := [value for value in values if value])]
+    fields = [(key, shown, item.title_lang if key == "title" else "vi" if key in RECORD_TEXT else None)
+              for key, values in item.fields if (shown := [value for value in values if value])]
+    permalink = f"{item.item_url}?page={start}" if numbers and not item.restricted else item.item_url
     return _render("item.html", context, scripts=scripts, item=item, query=query, hits=hits, start=start,
-                   canvas=numbers.index(start) + 1 if numbers else 1, fields=fields)
+                   canvas=numbers.index(start) + 1 if numbers else 1, fields=fields, permalink=permalink,
+                   page_text=None if item.restricted else item.page_texts.get(start))
 
 
 def search_page(context: Context, view: SearchView) -> str:

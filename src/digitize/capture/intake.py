@@ -222,7 +222,7 @@ def unknown_keys(data: dict, where: str, also: tuple[str, ...] = ()) -> list[tup
     return found
 
 
-SHOWN_VALUES = {"access", "category", "dpi", "language", "profile"}  # codes, safe to repeat in a reason
+SHOWN_VALUES = {"access", "category", "dpi", "language", "profile", "rights"}  # codes, safe to repeat in a reason
 
 
 def value_fault(error: dict, where: str, from_csv: bool) -> BadInput:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from digitize.core import pronom
+from digitize.core import pronom, rights
 from digitize.core.i18n import Reason, Text
 from digitize.core.languages import language_code
 
@@ -160,6 +160,13 @@ class ItemMetadata(BaseModel):
     profile: str | None = None
     # the scan resolution, when the files record none or a wrong one (scanner software writes 72 or 96)
     dpi: int | None = Field(None, ge=50, le=4800)
+    # where no catalogue record describes the item: its publication and extent as the title page
+    # and the object say (e.g. "Nxb. Văn học", "Hà Nội", "240 tr. ; 21 cm")
+    publisher: str = ""
+    place: str = ""
+    extent: str = ""
+    # a RightsStatements.org or Creative Commons URI (digitize.core.rights), or its library's default
+    rights: str = ""
 
     @field_validator("*", mode="before")
     @classmethod
@@ -179,6 +186,11 @@ class ItemMetadata(BaseModel):
     @classmethod
     def _language_code(cls, value: str) -> str:
         return language_code(value)  # "tiếng Việt" is recorded as vie; an unknown language is refused
+
+    @field_validator("rights")
+    @classmethod
+    def _rights_uri(cls, value: str) -> str:
+        return rights.canonical(value) if value else value
 
 
 class Name(BaseModel):
@@ -211,6 +223,7 @@ class Description(BaseModel):
     call_number: str = ""
     control_number: str = ""  # MARC 001
     links: list[str] = []  # 856 $u
+    rights: str = ""  # a RightsStatements.org or Creative Commons URI (digitize.core.rights)
 
     @field_validator("*", mode="before")
     @classmethod

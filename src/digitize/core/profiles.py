@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from digitize.core import rights
 from digitize.core.errors import ConfigError
 from digitize.core.models import TIERS, Access, Profile
 
@@ -62,6 +63,7 @@ class LibraryDeclaration(BaseModel):
     province: str | None = None  # the province's plan file name, e.g. hai-duong
     tier: Literal[TIERS] | None = None
     access: Access | None = None
+    rights: str | None = None  # a RightsStatements.org or Creative Commons URI for items that state none
     # how its items are accepted (nghiệm thu): a person reviews each, a batch by a random sample,
     # or automatically when no page is flagged; per profile where the table names it; Hán-Nôm
     # items (needs_transcription) are always reviewed
@@ -74,6 +76,11 @@ class LibraryDeclaration(BaseModel):
     hours: str | None = None  # as the library writes them, e.g. "Thứ Hai–Thứ Sáu, 7:30–17:00"
     list_restricted: bool = True  # False: its restricted records are left out of lists, counts and search
     reading_room_downloads: bool = False  # True: the reading room offers the PDF and file downloads too
+
+    @field_validator("rights")
+    @classmethod
+    def _rights_uri(cls, value: str | None) -> str | None:
+        return rights.canonical(value) if value else None
 
     @field_validator("aql")
     @classmethod
@@ -101,5 +108,5 @@ def load_libraries(folder: Path) -> dict[str, LibraryDeclaration]:
 def load_library_defaults(folder: Path) -> dict[str, dict]:
     """Per library code, the metadata its items get when they leave it out (`[HD-TV] access =
     "open"` in <profiles>/libraries.toml)."""
-    return {code: declared.model_dump(mode="json", include={"access"}, exclude_none=True)
+    return {code: declared.model_dump(mode="json", include={"access", "rights"}, exclude_none=True)
             for code, declared in load_libraries(folder).items()}

@@ -27,7 +27,18 @@ def from_item(meta: ItemMetadata) -> Description:
     year = meta.date[:4] if meta.date[:4].isdigit() else ""
     return Description(title=meta.title, names=[Name(name=meta.creator, primary=True)] if meta.creator else [],
                        date=meta.date, date_w3cdtf=year, languages=[meta.language],
-                       call_number=meta.call_number)
+                       call_number=meta.call_number, publisher=meta.publisher, place=meta.place,
+                       extent=meta.extent, rights=meta.rights)
+
+
+def publication(description: Description) -> str:
+    """Place and publisher in one dc:publisher, as the Library of Congress' MARC to Dublin Core
+    crosswalk joins 264 $a and $b ("Hà Nội : Văn học"; "[s.n.]" where the publisher is not known). The
+    place of publication is not dc:coverage: coverage is what the item is about, and a local-history
+    (địa chí) book about Hải Dương printed in Hà Nội must not be harvested as covering Hà Nội."""
+    if not description.place:
+        return description.publisher
+    return f"{description.place} : {description.publisher or '[s.n.]'}"
 
 
 def title(description: Description) -> str:
@@ -57,7 +68,7 @@ def oai_dc(description: Description, meta: ItemMetadata, identifiers: list[str])
         add("subject", subject)
     for note in d.notes:
         add("description", note)
-    add("publisher", d.publisher)
+    add("publisher", publication(d))
     for name in contributors(d):
         add("contributor", name)
     add("date", d.date_w3cdtf)
@@ -71,6 +82,7 @@ def oai_dc(description: Description, meta: ItemMetadata, identifiers: list[str])
     for coverage in d.places + d.periods:
         add("coverage", coverage)
     add("rights", ACCESS_TEXT[meta.access])
+    add("rights", d.rights)
     return record
 
 

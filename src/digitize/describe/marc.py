@@ -20,6 +20,7 @@ from pymarc import MARCReader, Record
 from pymarc.exceptions import EndOfRecordNotFound, RecordLengthInvalid, TruncatedRecord
 from pymarc.marcxml import MARC_XML_NS, XmlHandler, parse_xml
 
+from digitize.core import rights
 from digitize.core.errors import BadInput
 from digitize.core.files import nfc
 from digitize.core.links import PublicLinks
@@ -417,6 +418,8 @@ def catalogue_record(package: ItemPackage, item, library_name: str, links: Publi
     for note in d.notes:
         add("500", (" ", " "), ("a", note))
     add("506", ("0", " "), ("a", "Truy cập mở (open access)"))
+    if d.rights:
+        add("540", (" ", " "), ("f", rights.name(d.rights).in_language("vi")), ("u", d.rights))
     add("533", (" ", " "), ("a", "Bản số hóa"), ("c", library_name), ("d", str(item.digitized.year)
                                                                          if item.digitized else ""),
         ("e", f"{pages} trang ảnh"))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from lxml import etree
 
+from digitize.core import rights
 from digitize.core.models import Description, Name
 
 MODS = "http://www.loc.gov/mods/v3"
+XLINK = "http://www.w3.org/1999/xlink"
+USE = "use and reproduction"
 RESPONSIBILITY = "statement of responsibility"
 
 
@@ -67,6 +70,10 @@ def to_mods(description: Description, item_id: str, access_text: str) -> etree._
         for link in d.links:
             _add(location, "url", link)
     _add(mods, "accessCondition", access_text, type="restriction on access")
+    if d.rights:  # the licence by its URI, named in Vietnamese (what the record's other words are in)
+        licence = etree.SubElement(mods, _q("accessCondition"), {"type": USE, f"{{{XLINK}}}href": d.rights},
+                                   nsmap={"xlink": XLINK})
+        licence.text = rights.name(d.rights).in_language("vi")
     if d.control_number:
         _add(_add(mods, "recordInfo"), "recordIdentifier", d.control_number)
     return mods
@@ -98,4 +105,6 @@ def from_mods(mods: etree._Element) -> Description:
         notes=_texts(mods, "m:note[not(@type)]"), subjects=subjects,
         places=_texts(mods, "m:subject/m:geographic"), periods=_texts(mods, "m:subject/m:temporal"),
         call_number=_first(mods, "m:location/m:shelfLocator"), links=_texts(mods, "m:location/m:url"),
-        control_number=_first(mods, "m:recordInfo/m:recordIdentifier"))
+        control_number=_first(mods, "m:recordInfo/m:recordIdentifier"),
+        rights=str(next(iter(mods.xpath(f"m:accessCondition[@type='{USE}']/@xlink:href",
+                                        namespaces={"m": MODS, "xlink": XLINK})), "")))

@@ -217,7 +217,9 @@ def describe(meta: ItemMetadata, catalogue: list) -> Description:
     """The item's catalogue record, matched by control number or call number, crosswalked; or,
     without one, what its own metadata says."""
     record = marc.match(catalogue, call_number=meta.call_number, control_number=meta.control_number)
-    return marc.describe(record) if record is not None else dublincore.from_item(meta)
+    if record is None:
+        return dublincore.from_item(meta)
+    return marc.describe(record).model_copy(update={"rights": meta.rights})  # the catalogue says no licence
 
 
 def pdf_info(description: Description, meta: ItemMetadata) -> PdfInfo:

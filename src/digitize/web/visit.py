@@ -57,8 +57,10 @@ class Visit:
         """The libraries with what ``who`` (this visitor) may see of them: the items listed to them
         (``records``: restricted records too) or only those they may open."""
         links = self.config.links
+        plans = self.config.plans
         return [site.LibrarySummary(code=row.code, name=row.name or row.code, province=row.province or "",
-                                    url=links.library(row.code), counts=counts)
+                                    url=links.library(row.code), counts=counts, tier=row.tier or "",
+                                    province_name=plans[row.province].name if row.province in plans else "")
                 for row, counts in reading.libraries(self.session, who or self.who, self.config.unlisted, records)]
 
     def library(self, code: str, records: bool = True) -> site.LibrarySummary | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from digitize.access.iiif import content_search, image as iiif_image
 from digitize.describe import dublincore
 from digitize.describe.mets import stored_path
+from digitize.core import rights
 from digitize.core.labels import CATEGORY_LABELS
 from digitize.core.links import PublicLinks
 from digitize.core.models import FileEntry, ItemPackage, Name, PageImage
@@ -98,9 +99,12 @@ def _metadata(package: ItemPackage) -> list[dict]:
     add("Thời kỳ", "Period", {"vi": d.periods})
     add("Ký hiệu xếp giá", "Call number", {"none": [d.call_number]})
     add("Mã tài liệu", "Identifier", {"none": [package.item_id]})
-    add("Loại tài liệu", "Category", _words(CATEGORY_LABELS["vi"][package.category.value],
+    add("Nhóm tài liệu (kế hoạch số hóa)", "Collection (digitization plan)", _words(CATEGORY_LABELS["vi"][package.category.value],
                                             CATEGORY_LABELS["en"][package.category.value]))
     add("Quyền truy cập", "Access", {"vi": [dublincore.ACCESS_TEXT[package.access]]})
+    if d.rights:
+        licence = rights.name(d.rights)
+        add("Quyền sử dụng", "Rights", _words(licence.in_language("vi"), licence.in_language("en")))
     return entries
 
 
@@ -171,7 +175,8 @@ def item_manifest(package: ItemPackage, links: PublicLinks, library_name: str = 
     """The IIIF Presentation 3.0 Manifest of a stored item (JSON-ready), from its METS package;
     ``library_name`` is the library's name to show (else its code). Its rights are stated in words
     (requiredStatement): the access an item has is no Creative Commons or RightsStatements.org
-    licence, so there is no ``rights``. ValueError for an item without pages or page images."""
+    licence: ``rights`` is the item's RightsStatements.org or Creative Commons URI where its metadata
+    (or its library's default) gives one, named in the requiredStatement too. ValueError for an item without pages or page images."""
     if not package.pages:
         raise ValueError(f"{package.library}/{package.item_id}: the item has no pages")
     library, item_id = package.library, package.item_id
@@ -187,9 +192,13 @@ def item_manifest(package: ItemPackage, links: PublicLinks, library_name: str = 
     }
     if package.description.notes:
         manifest["summary"] = {"vi": package.description.notes}
+    licence = rights.name(package.description.rights) if package.description.rights else None
     manifest["requiredStatement"] = {
         "label": _words("Nguồn và quyền sử dụng", "Attribution and rights"),
-        "value": _words(f"Tài liệu của {name}. {access}", f"Provided by {name}. {access}")}
+        "value": _words(f"Tài liệu của {name}. {access}" + (f" {licence.in_language('vi')}." if licence else ""),
+                        f"Provided by {name}. {access}" + (f" {licence.in_language('en')}." if licence else ""))}
+    if licence:
+        manifest["rights"] = package.description.rights
     manifest["homepage"] = [{"id": links.item(library, item_id), "type": "Text",
                              "label": {"vi": [dublincore.title(package.description)]}, "format": "text/html"}]
     if PDF_FILE in files:

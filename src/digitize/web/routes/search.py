@@ -6,13 +6,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 
-from digitize.access import site
+from digitize.access import reading, site
 from digitize.access.iiif import presentation as manifest
 from digitize.core.labels import CATEGORY_LABELS
 from digitize.search import index as search
 from digitize.web import responses
 from digitize.web.limits import MAX_PAGE, MAX_SEARCH, PAGE_SIZE, whole_number
-from digitize.web.routes.site import thumbnail
+from digitize.web.routes.site import byline, thumbnail
 from digitize.web.visit import CurrentVisit, Visit
 
 FILTER_LENGTH = 64  # characters of a filter's value
@@ -68,6 +68,8 @@ def json_document(visit: Visit, query: str, filters: dict, result: search.Search
 def search_view(visit: Visit, query: str, filters: dict, result: search.SearchResult,
                 names: dict[str, str]) -> site.SearchView:
     links, lang = visit.config.links, visit.lang
+    bylines = {(row.library, row.item_id): byline(visit, row)
+               for row in reading.items_named(visit.session, [(hit.library, hit.item_id) for hit in result.hits])}
     facets = {"library": [(code, names.get(code, code), n) for code, n in result.facets["library"].items()],
               "category": [(code, CATEGORY_LABELS[lang].get(code, code), n)
                            for code, n in result.facets["category"].items()],
@@ -78,7 +80,7 @@ def search_view(visit: Visit, query: str, filters: dict, result: search.SearchRe
                                pages_matched=hit.pages_matched, snippet=hit.snippet,
                                thumbnail_url=thumbnail(links.image_service(hit.library, hit.item_id, hit.page or 1))
                                if hit.access == "open" or visit.who.opens_restricted else None,
-                               at_library=hit.access == "restricted")
+                               at_library=hit.access == "restricted", **bylines.get((hit.library, hit.item_id), {}))
             for hit in result.hits]
     return site.SearchView(url=links.base + "/search", query=query, filters={k: str(v) for k, v in filters.items()},
                            hits=hits, total=result.total, more=result.more, page=result.page, pages=result.pages,

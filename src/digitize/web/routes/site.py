@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query
 from digitize.access import reading, site
 from digitize.access.iiif import presentation as manifest
 from digitize.core.labels import CATEGORY_LABELS
-from digitize.core.models import ItemPackage
+from digitize.core import rights
+from digitize.core.models import Description, ItemPackage
 from digitize.ledger.database import Item
-from digitize.describe.dublincore import ACCESS_TEXT, creators, title
+from digitize.describe.dublincore import ACCESS_TEXT, LANGUAGE_TAGS, creators, title
 from digitize.web.limits import MAX_PAGE, MAX_SEARCH, PAGE_SIZE
 from digitize.web.routes.iiif import search_inside
 from digitize.web.routes.transcription import reader_transcription
@@ -41,7 +42,8 @@ def library_page(visit: CurrentVisit, library: str, category: str | None = None,
     items = [site.ItemSummary(title=row.title, url=links.item(row.library, row.item_id),
                               thumbnail_url=thumbnail(links.image_service(row.library, row.item_id, 1))
                               if opens(visit, row) else None,
-                              pages=row.pages, at_library=row.access == "restricted") for row in rows]
+                              pages=row.pages, at_library=row.access == "restricted", **byline(visit, row))
+                              for row in rows]
     return visit.page(site.library_page(visit.context, found, items, category, page, pages, total))
 
 
@@ -67,9 +69,17 @@ def item_page(visit: CurrentVisit, library: str, item_id: str, page: int | None 
                 counts[number] = counts.get(number, 0) + 1
         inside = site.ItemSearch(q, [(n, counts[n], f"{links.image_service(library, item_id, n)}/full/max/0/"
                                                     "default.jpg") for n in sorted(counts)])
+    d = package.description
+    holder = visit.library(library)
     view = site.ItemView(
-        title=title(package.description), fields=item_fields(package, visit.library(library), visit.lang),
+        title=title(d), fields=item_fields(package, holder, visit.lang),
         rights=ACCESS_TEXT[package.access], item_url=links.item(library, item_id),
+        title_lang=language_tag(d.languages),
+        licence=(rights.name(d.rights).in_language(visit.lang), d.rights) if d.rights else None,
+        citation=site.Citation(title=title(d), creator="; ".join(creators(d)), year=year(d),
+                               library=holder.name if holder else library, call_number=d.call_number),
+        page_texts={p.number: links.file(library, item_id, relative) for p in package.pages
+                    if (relative := stored.page_file(p, p.text))} if visit.downloads(item) else {},
         pdf_url=links.pdf(library, item_id) if visit.downloads(item) else None,
         manifest_url=links.manifest(library, item_id),
         pages=[(p.number, p.label, thumbnail(links.image_service(library, item_id, p.number)))
@@ -103,13 +113,38 @@ def thumbnail(image_service: str) -> str:
 
 
 def item_fields(package: ItemPackage, library: site.LibrarySummary | None, lang: str) -> list[tuple[str, list[str]]]:
-    """The Dublin Core fields of the item page, in its order."""
+    """The Dublin Core fields of the item page, in its order. The item's category is shown as what
+    it is, the collection of the digitization plan it counts in (địa chí, rare, endogenous), not as
+    a document type; "other" says nothing to a reader and is left out."""
     d = package.description
+    category = package.category.value
     fields = [("title", [title(d)]), ("creator", creators(d)), ("date", [d.date]), ("publisher", [d.publisher]),
+              ("place", [d.place]),
               ("language", [manifest.LANGUAGE_NAMES.get(code, (code, code))[lang == "en"] for code in d.languages]),
               ("subject", d.subjects), ("coverage", [*d.places, *d.periods]),
-              ("type", [CATEGORY_LABELS[lang].get(package.category.value, package.category.value)]),
-              ("format", [d.extent, f"{len(package.pages)} tr." if lang == "vi" else f"{len(package.pages)} p."]),
-              ("identifier", [d.call_number, package.item_id]),
-              ("library", [library.name if library else package.library])]
+              ("format", [f"{len(package.pages)} tr." if lang == "vi" else f"{len(package.pages)} p."]),
+              ("extent", [d.extent]), ("identifier", [d.call_number or package.item_id]),
+              ("library", [library.name if library else package.library]),
+              ("collection", [CATEGORY_LABELS[lang].get(category, category)] if category != "other" else [])]
     return [(key, [v for v in values if v]) for key, values in fields if any(values)]
+
+
+def year(description: Description) -> str:
+    """The year of publication as a list shows it (the record's date where it has no year)."""
+    return description.date_w3cdtf[:4] or description.date
+
+
+def language_tag(languages: list[str]) -> str:
+    """The BCP 47 tag of an item's first language (what ``lang`` says of its title)."""
+    code = languages[0] if languages else "vie"
+    return LANGUAGE_TAGS.get(code, code)
+
+
+def byline(visit: CurrentVisit, row) -> dict[str, str]:
+    """Creator, year and title language of a listed item, from its stored record (cached by
+    StoredItems; an unreadable one lists its title alone)."""
+    try:
+        d = visit.config.stored_items.get(row).package.description
+    except reading.ItemUnreadable:
+        return {}
+    return {"creator": "; ".join(creators(d)), "date": year(d), "title_lang": language_tag(d.languages)}
