@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, urlencode
 
-from digitize.access import pages
+from digitize.access import assets, pages
 from digitize.core.labels import CATEGORY_LABELS
 
 FIELDS = ("title", "creator", "date", "publisher", "language", "subject", "coverage", "type", "format",
@@ -187,7 +187,8 @@ def item_page(context: Context, item: ItemView, page: int | None = None, search:
     start = page if page in numbers else (numbers[0] if numbers else 1)
     scripts: tuple[str, ...] = ()
     if item.manifest_url and not item.restricted:
-        scripts = (f"{context.base}/static/mirador/mirador.min.js", f"{context.base}/static/viewer.js")
+        scripts = tuple(assets.url(context.base, name)
+                        for name in ("mirador/mirador.min.js", "viewer-words.js", "viewer.js"))
     fields = [(key, shown) for key, values in item.fields if (shown := [value for value in values if value])]
     return _render("item.html", context, scripts=scripts, item=item, query=query, hits=hits, start=start,
                    canvas=numbers.index(start) + 1 if numbers else 1, fields=fields)

@@ -20,6 +20,7 @@
   'use strict';
 
   var WINDOW = 'book';
+  var WIDE_ENOUGH = 900;  // px of the viewer's width
 
   function sameSearchUnderWay(state, action) {
     var searches = window.Mirador.getSearchForWindow(state, { windowId: action.windowId }) || {};
@@ -81,19 +82,63 @@
     });
   }
 
+  /* Mirador's page counter under the image (ViewerInfo) in our words: "Trang 6/48". Mirador
+     says "6 of 48" with the word it also uses for the search results' "1 of 5", so its element
+     is kept (its place and style) and its text replaced. */
+  function pageCounter(words) {
+    return function PageCounter(props) {
+      var shown = props.targetProps;
+      var text = words.pageOf.replace('{{current}}', shown.canvasIndex + 1).replace('{{total}}', shown.canvasCount);
+      var element = typeof props.TargetComponent === 'function' ? props.TargetComponent(shown) : null;
+      if (!element || typeof element !== 'object' || !element.props) {
+        return text;
+      }
+      return Object.assign({}, element, { props: Object.assign({}, element.props, { children: text }) });
+    };
+  }
+
+  /* Spreads only where two pages can be read side by side: a wide, landscape viewer. */
+  function wide(element) {
+    return element.clientWidth >= WIDE_ENOUGH && element.clientWidth > element.clientHeight * 1.2;
+  }
+
+  /* Mirador's landmarks and heading made plain parts of the page's own: the page has one main
+     (the site's), one banner and one h1 (the item's title); Mirador's workspace <main>, its
+     window's banner and its hidden h1 ("Mirador viewer") become a labelled region, a group and
+     a paragraph's worth of text. Run on every change of the viewer's elements (React renders
+     them again). */
+  function plainLandmarks(element) {
+    element.querySelectorAll('main').forEach(function (landmark) {
+      landmark.setAttribute('role', 'region');
+    });
+    element.querySelectorAll('[role="banner"], [role="main"], header').forEach(function (landmark) {
+      landmark.setAttribute('role', landmark.tagName === 'HEADER' || landmark.getAttribute('role') === 'banner'
+                                    ? 'group' : 'region');
+    });
+    element.querySelectorAll('h1').forEach(function (heading) {
+      heading.setAttribute('role', 'presentation');
+      heading.removeAttribute('aria-level');
+    });
+  }
+
   function start() {
     var element = document.getElementById('viewer');
     if (!element || !window.Mirador || !element.getAttribute('data-manifest')) {
       return;
     }
     var language = element.getAttribute('data-lang') === 'vi' ? 'vi' : 'en';
+    var words = window.DigitizeViewerWords || { vi: {}, en: {} };
     var page = parseInt(element.getAttribute('data-canvas'), 10);
     var query = (element.getAttribute('data-query') || '').trim();
+    var spreads = wide(element);
     var bookWindow = {
       id: WINDOW,
       manifestId: element.getAttribute('data-manifest'),
-      thumbnailNavigationPosition: 'far-bottom'
+      thumbnailNavigationPosition: spreads ? 'far-bottom' : 'off'
     };
+    if (!spreads) {
+      bookWindow.view = 'single';  // (else Mirador shows a paged item as spreads)
+    }
     if (page > 1) {
       bookWindow.canvasIndex = page - 1;
     }
@@ -105,6 +150,8 @@
     var config = {
       id: element.id,
       language: language,
+      availableLanguages: { vi: 'Tiếng Việt', en: 'English' },
+      translations: { vi: words.vi, en: words.en },
       windows: [bookWindow],
       window: {
         allowClose: false,
@@ -115,15 +162,25 @@
         hideWindowTitle: true,
         sideBarOpenByDefault: false
       },
-      thumbnailNavigation: { defaultPosition: 'far-bottom' },
-      workspace: { type: 'mosaic', allowNewWindows: false, showZoomControls: true },
+      thumbnailNavigation: { defaultPosition: spreads ? 'far-bottom' : 'off' },
+      // 'single' is no layout of Mirador's: the one window drawn alone, without the mosaic, whose
+      // drag and drop (react-dnd) logs React 19's "Accessing element.ref" error
+      workspace: { type: 'single', allowNewWindows: false, showZoomControls: true },
       workspaceControlPanel: { enabled: false }
     };
     var store = steadyStore(config);
     if (query) {
       searchOnArrival(store, query);
     }
-    window.Mirador.viewer(config, { plugins: [], store: store });
+    var plugins = [{ target: 'ViewerInfo', mode: 'wrap', component: pageCounter(words[language]) }];
+    window.Mirador.viewer(config, { plugins: plugins, store: store });
+    plainLandmarks(element);
+    new MutationObserver(function () { plainLandmarks(element); }).observe(element, { childList: true, subtree: true });
+    window.matchMedia('(max-width: ' + (WIDE_ENOUGH - 1) + 'px)').addEventListener('change', function (narrow) {
+      if (narrow.matches) {
+        store.dispatch(window.Mirador.setWindowViewType(WINDOW, 'single'));
+      }
+    });
   }
 
   if (document.readyState === 'loading') {
