@@ -4,8 +4,8 @@
 store.
 
 Every page is one document with the stylesheet ``{base}/static/site.css`` and no inline script or
-style (the site's Content-Security-Policy forbids both): the item page loads Mirador and
-``{base}/static/viewer.js``, which reads what to show from the ``data-`` attributes of
+style (the site's Content-Security-Policy forbids both), every static file by its versioned name
+(``assets.url``): the item page alone loads Mirador, ``viewer-words.js`` and ``viewer.js``, which reads what to show from the ``data-`` attributes of
 ``<div id="viewer">``. Every text put into a page is escaped, and every URL given by the caller
 must be absolute (http or https, under the public base URL ``base``, which has no trailing
 slash). Links within the site keep the language (``lang=en``; Vietnamese needs none).

@@ -1,11 +1,17 @@
 /* Starts Mirador in <div id="viewer"> of an item page (digitize.site): one window on the manifest
    of data-manifest, opened at the canvas in position data-canvas (from 1), in the language of
-   data-lang (Mirador falls back to English for a language it lacks), with the page thumbnails
-   along the bottom and no workspace controls. With data-query (the page's ?q=), the window opens
+   data-lang (in our words: viewer-words.js, loaded before, gives Mirador its Vietnamese and
+   English), with no workspace controls. With data-query (the page's ?q=), the window opens
    with its search panel showing that query's hits (the manifest's IIIF Content Search service):
    the hits listed, their boxes drawn on the page, the first hit of the page shown selected (or,
    when the page has none, the first hit of the item, Mirador turning to its page). Loaded after
-   mirador.min.js; no inline script, so the page's strict Content-Security-Policy holds.
+   mirador.min.js and viewer-words.js; no inline script, so the page's strict
+   Content-Security-Policy holds.
+
+   One page at a time unless the viewer is wide (WIDE_ENOUGH, and wider than tall), where Mirador
+   shows a paged item as spreads, with the page thumbnails along the bottom (on a phone the page's
+   own strip is enough). The one window is drawn alone (no mosaic layout), and Mirador's landmarks
+   and heading are made plain parts of the page's (plainLandmarks).
 
    Why not Mirador's own `defaultSearchQuery`: Mirador 4.0.0 starts that search from a saga, and
    its search panel, seeing the query appear, asks for it again (the panel asks for its query
@@ -175,7 +181,13 @@
     var plugins = [{ target: 'ViewerInfo', mode: 'wrap', component: pageCounter(words[language]) }];
     window.Mirador.viewer(config, { plugins: plugins, store: store });
     plainLandmarks(element);
-    new MutationObserver(function () { plainLandmarks(element); }).observe(element, { childList: true, subtree: true });
+    var pending = false;
+    new MutationObserver(function () {
+      if (!pending) {
+        pending = true;
+        window.requestAnimationFrame(function () { pending = false; plainLandmarks(element); });
+      }
+    }).observe(element, { childList: true, subtree: true });
     window.matchMedia('(max-width: ' + (WIDE_ENOUGH - 1) + 'px)').addEventListener('change', function (narrow) {
       if (narrow.matches) {
         store.dispatch(window.Mirador.setWindowViewType(WINDOW, 'single'));
