@@ -12,6 +12,7 @@ import lxml.html
 import pytest
 
 from conftest import ARTIFACTS, free_port, ledger_session, sqlite_url, wait_until_answers
+from digitize.access import assets
 from digitize.ledger import quota
 from digitize.ledger.plans import load_plans
 from test_ledger import AS_OF, PROFILES, SECRET_TITLE, populate
@@ -93,7 +94,7 @@ def test_under_staff_the_dashboard_has_the_sites_header_and_no_inline_style(ledg
     tree = lxml.html.document_fromstring(html)
     assert tree.get("lang") == lang
     assert not tree.xpath("//style | //*[@style] | //script")  # the site's Content-Security-Policy
-    assert tree.xpath('//link[@rel="stylesheet"]/@href') == [f"{base}/static/site.css"]
+    assert tree.xpath('//link[@rel="stylesheet"]/@href') == [f"{base}/static/site.{assets.tag('site.css')[:12]}.css"]
     assert tree.xpath('//a[@class="skip"]/@href') == ["#content"]
     assert tree.xpath("//header[@class='site-header']") and tree.xpath("//footer[@class='site-footer']")
     assert tree.xpath("//main[@id='content']//table[@id='progress']") and tree.xpath("//main//svg")

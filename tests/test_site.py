@@ -17,7 +17,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from conftest import ROOT
-from digitize.access import pages, site
+from digitize.access import assets, pages, site
 from digitize.core import i18n
 from digitize.access.site import Context, ItemSummary, ItemView, LibrarySummary
 
@@ -88,7 +88,7 @@ def test_every_page_parses_escapes_and_has_no_inline_script_or_style(lang, user)
         assert tree.xpath('//meta[@name="viewport"]/@content') == ["width=device-width, initial-scale=1"], name
         assert all(script.get("src") for script in tree.iter("script")), name
         assert not tree.xpath("//*[@style]") and not tree.xpath("//style"), name
-        assert tree.xpath('//link[@rel="stylesheet"]/@href') == [f"{BASE}/static/site.css"], name
+        assert tree.xpath('//link[@rel="stylesheet"]/@href') == [assets.url(BASE, "site.css")], name
         assert tree.xpath('//header//a[@class="site-name"]/@href')[0] in (f"{BASE}/", f"{BASE}/?lang=en"), name
         assert tree.xpath("//footer") and tree.xpath("//main[@class='page']"), name
         if user is not None and name != "sign_in":
@@ -189,7 +189,8 @@ def test_the_item_page_mounts_the_viewer(lang):
     viewer = tree.get_element_by_id("viewer")
     assert viewer.get("data-manifest") == ITEM.manifest_url
     assert viewer.get("data-lang") == lang and viewer.get("data-canvas") == "3"
-    assert tree.xpath("//script/@src") == [f"{BASE}/static/mirador/mirador.min.js", f"{BASE}/static/viewer.js"]
+    assert tree.xpath("//script/@src") == [assets.url(BASE, name) for name in
+                                           ("mirador/mirador.min.js", "viewer-words.js", "viewer.js")]
     pdf = tree.get_element_by_id("pdf-link")
     assert pdf.get("href") == ITEM.pdf_url and pdf.get("download") is not None
     assert pdf.text == ("Tải PDF/A" if lang == "vi" else "Download PDF/A")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from digitize.access import pages, site
+from digitize.access import assets, pages, site
 from digitize.core.i18n import translations
 
 CROP_MARGIN = 4  # pixels around a line's box in its crop: diacritics above, descenders below
@@ -87,8 +87,8 @@ def readings(words: list[WordView]) -> list[str]:
 def editor_page(context: site.Context, view: EditorView) -> str:
     conflicts = sum(1 for line in view.lines if line.conflict is not None)
     return site._render(
-        "editor.html", context, view=view, scripts=(f"{context.base}/static/editor.js",),
-        styles=(f"{context.base}/static/editor.css",), conflict_count=conflicts,
+        "editor.html", context, view=view, scripts=(assets.url(context.base, "editor.js"),),
+        styles=(assets.url(context.base, "editor.css"),), conflict_count=conflicts,
         conflict_summary=save_message(context.lang, 0, conflicts) if conflicts else "",
         saved_message=save_message(context.lang, view.saved or 0, 0, view.checked),
         has_alternatives=any(word.alternatives for line in view.lines for word in line.words),

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 # The catalogues' names, here too for the pages' callers.
+from digitize.access import assets
 from digitize.core.i18n import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, LOCALE, language, translations
 
 HERE = Path(__file__).parent
@@ -49,7 +50,7 @@ def environment(lang: str) -> Environment:
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["url"] = absolute
-    env.globals.update(lang=lang, default_lang=DEFAULT_LANGUAGE,
+    env.globals.update(lang=lang, default_lang=DEFAULT_LANGUAGE, static=assets.url,
                        link=lambda url, **parameters: absolute(link(url, lang, **parameters)))
     return env
 

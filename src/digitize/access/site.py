@@ -4,8 +4,8 @@
 store.
 
 Every page is one document with the stylesheet ``{base}/static/site.css`` and no inline script or
-style (the site's Content-Security-Policy forbids both): the item page loads Mirador and
-``{base}/static/viewer.js``, which reads what to show from the ``data-`` attributes of
+style (the site's Content-Security-Policy forbids both), every static file by its versioned name
+(``assets.url``): the item page alone loads Mirador, ``viewer-words.js`` and ``viewer.js``, which reads what to show from the ``data-`` attributes of
 ``<div id="viewer">``. Every text put into a page is escaped, and every URL given by the caller
 must be absolute (http or https, under the public base URL ``base``, which has no trailing
 slash). Links within the site keep the language (``lang=en``; Vietnamese needs none).
@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, urlencode
 
-from digitize.access import pages
+from digitize.access import assets, pages
 from digitize.core.labels import CATEGORY_LABELS
 
 FIELDS = ("title", "creator", "date", "publisher", "place", "language", "subject", "coverage", "type", "format",
@@ -230,7 +230,8 @@ def item_page(context: Context, item: ItemView, page: int | None = None, search:
     start = page if page in numbers else (numbers[0] if numbers else 1)
     scripts: tuple[str, ...] = ()
     if item.manifest_url and not item.restricted:
-        scripts = (f"{context.base}/static/mirador/mirador.min.js", f"{context.base}/static/viewer.js")
+        scripts = tuple(assets.url(context.base, name)
+                        for name in ("mirador/mirador.min.js", "viewer-words.js", "viewer.js"))
     fields = [(key, shown, item.title_lang if key == "title" else "vi" if key in RECORD_TEXT else None)
               for key, values in item.fields if (shown := [value for value in values if value])]
     permalink = f"{item.item_url}?page={start}" if numbers and not item.restricted else item.item_url

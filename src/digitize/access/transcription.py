@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from digitize.access import site
+from digitize.access import assets, site
 from digitize.access.site import Context
 
 EDITOR_MESSAGES = ("saved",)
@@ -48,4 +48,4 @@ def editor_page(context: Context, view: EditorView) -> str:
     if view.message is not None and view.message not in EDITOR_MESSAGES:
         raise ValueError(f"unknown message {view.message!r}: one of {', '.join(EDITOR_MESSAGES)}")
     return site._render("transcription.html", context, sign_in_link=False, view=view,
-                        scripts=(f"{context.base}/static/transcription.js",))
+                        scripts=(assets.url(context.base, "transcription.js"),))

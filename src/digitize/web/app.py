@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.middleware.gzip import GZipMiddleware
 from sqlalchemy.orm import Session
 
 from digitize.access import oai as oai_pmh
@@ -29,6 +30,10 @@ from digitize.web.routes import dashboard, editor, files, iiif, oai, review, sea
 from digitize.web.routes import staff as staff_area
 from digitize.web.routes import transcription
 
+# Answers not worth gzip-encoding (images, PDFs: compressed already); the static files come encoded.
+COMPRESSED_ALREADY = ("image/*", "audio/*", "video/*", "font/*", "application/pdf", "application/zip",
+                      "application/gzip", "application/octet-stream", "text/event-stream")
+
 
 def create_app(open_session: Callable[[], Session], plans: dict[str, Plan], store_url: str | None = None,
                oai_page_size: int = 100, today: Callable[[], date] = date.today, staff: bool = False,
@@ -45,6 +50,8 @@ def create_app(open_session: Callable[[], Session], plans: dict[str, Plan], stor
     declarations of libraries.toml (reading rooms, restricted records listed, downloads). ``data``: the data folder, whose
     record of the last malware scan the dashboard shows."""
     app = FastAPI(title="digitize", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6,  # pages, JSON, XML, text
+                      exclude_content_types=COMPRESSED_ALREADY)
     app.add_middleware(Methods)  # HEAD, CORS preflight
     app.add_middleware(RequestLimits)  # added last: the outermost, every request's first
     app.add_exception_handler(RequestValidationError, errors.bad_parameter)

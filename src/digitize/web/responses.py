@@ -20,6 +20,7 @@ SITE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-
                "img-src 'self' data: blob:; connect-src 'self'; font-src 'self' data:; form-action 'self'; "
                "base-uri 'none'; frame-ancestors 'none'")
 OPEN_CACHE = "public, max-age=86400"
+IMMUTABLE_CACHE = "public, max-age=31536000, immutable"  # a static file by its versioned name
 PRIVATE_CACHE = "private, no-store"  # what a reading room or staff opened stays out of shared caches
 PRESENTATION_MEDIA_TYPE = 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
 NOT_FOUND_TEXT = b"Not found.\n"

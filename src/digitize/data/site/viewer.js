@@ -1,11 +1,17 @@
 /* Starts Mirador in <div id="viewer"> of an item page (digitize.site): one window on the manifest
    of data-manifest, opened at the canvas in position data-canvas (from 1), in the language of
-   data-lang (Mirador falls back to English for a language it lacks), with the page thumbnails
-   along the bottom and no workspace controls. With data-query (the page's ?q=), the window opens
+   data-lang (in our words: viewer-words.js, loaded before, gives Mirador its Vietnamese and
+   English), with no workspace controls. With data-query (the page's ?q=), the window opens
    with its search panel showing that query's hits (the manifest's IIIF Content Search service):
    the hits listed, their boxes drawn on the page, the first hit of the page shown selected (or,
    when the page has none, the first hit of the item, Mirador turning to its page). Loaded after
-   mirador.min.js; no inline script, so the page's strict Content-Security-Policy holds.
+   mirador.min.js and viewer-words.js; no inline script, so the page's strict
+   Content-Security-Policy holds.
+
+   One page at a time unless the viewer is wide (WIDE_ENOUGH, and wider than tall), where Mirador
+   shows a paged item as spreads, with the page thumbnails along the bottom (on a phone the page's
+   own strip is enough). The one window is drawn alone (no mosaic layout), and Mirador's landmarks
+   and heading are made plain parts of the page's (plainLandmarks).
 
    Why not Mirador's own `defaultSearchQuery`: Mirador 4.0.0 starts that search from a saga, and
    its search panel, seeing the query appear, asks for it again (the panel asks for its query
@@ -20,6 +26,7 @@
   'use strict';
 
   var WINDOW = 'book';
+  var WIDE_ENOUGH = 900;  // px of the viewer's width
 
   function sameSearchUnderWay(state, action) {
     var searches = window.Mirador.getSearchForWindow(state, { windowId: action.windowId }) || {};
@@ -81,19 +88,63 @@
     });
   }
 
+  /* Mirador's page counter under the image (ViewerInfo) in our words: "Trang 6/48". Mirador
+     says "6 of 48" with the word it also uses for the search results' "1 of 5", so its element
+     is kept (its place and style) and its text replaced. */
+  function pageCounter(words) {
+    return function PageCounter(props) {
+      var shown = props.targetProps;
+      var text = words.pageOf.replace('{{current}}', shown.canvasIndex + 1).replace('{{total}}', shown.canvasCount);
+      var element = typeof props.TargetComponent === 'function' ? props.TargetComponent(shown) : null;
+      if (!element || typeof element !== 'object' || !element.props) {
+        return text;
+      }
+      return Object.assign({}, element, { props: Object.assign({}, element.props, { children: text }) });
+    };
+  }
+
+  /* Spreads only where two pages can be read side by side: a wide, landscape viewer. */
+  function wide(element) {
+    return element.clientWidth >= WIDE_ENOUGH && element.clientWidth > element.clientHeight * 1.2;
+  }
+
+  /* Mirador's landmarks and heading made plain parts of the page's own: the page has one main
+     (the site's), one banner and one h1 (the item's title); Mirador's workspace <main>, its
+     window's banner and its hidden h1 ("Mirador viewer") become a labelled region, a group and
+     a paragraph's worth of text. Run on every change of the viewer's elements (React renders
+     them again). */
+  function plainLandmarks(element) {
+    element.querySelectorAll('main').forEach(function (landmark) {
+      landmark.setAttribute('role', 'region');
+    });
+    element.querySelectorAll('[role="banner"], [role="main"], header').forEach(function (landmark) {
+      landmark.setAttribute('role', landmark.tagName === 'HEADER' || landmark.getAttribute('role') === 'banner'
+                                    ? 'group' : 'region');
+    });
+    element.querySelectorAll('h1').forEach(function (heading) {
+      heading.setAttribute('role', 'presentation');
+      heading.removeAttribute('aria-level');
+    });
+  }
+
   function start() {
     var element = document.getElementById('viewer');
     if (!element || !window.Mirador || !element.getAttribute('data-manifest')) {
       return;
     }
     var language = element.getAttribute('data-lang') === 'vi' ? 'vi' : 'en';
+    var words = window.DigitizeViewerWords || { vi: {}, en: {} };
     var page = parseInt(element.getAttribute('data-canvas'), 10);
     var query = (element.getAttribute('data-query') || '').trim();
+    var spreads = wide(element);
     var bookWindow = {
       id: WINDOW,
       manifestId: element.getAttribute('data-manifest'),
-      thumbnailNavigationPosition: 'far-bottom'
+      thumbnailNavigationPosition: spreads ? 'far-bottom' : 'off'
     };
+    if (!spreads) {
+      bookWindow.view = 'single';  // (else Mirador shows a paged item as spreads)
+    }
     if (page > 1) {
       bookWindow.canvasIndex = page - 1;
     }
@@ -105,6 +156,8 @@
     var config = {
       id: element.id,
       language: language,
+      availableLanguages: { vi: 'Tiếng Việt', en: 'English' },
+      translations: { vi: words.vi, en: words.en },
       windows: [bookWindow],
       window: {
         allowClose: false,
@@ -115,15 +168,31 @@
         hideWindowTitle: true,
         sideBarOpenByDefault: false
       },
-      thumbnailNavigation: { defaultPosition: 'far-bottom' },
-      workspace: { type: 'mosaic', allowNewWindows: false, showZoomControls: true },
+      thumbnailNavigation: { defaultPosition: spreads ? 'far-bottom' : 'off' },
+      // 'single' is no layout of Mirador's: the one window drawn alone, without the mosaic, whose
+      // drag and drop (react-dnd) logs React 19's "Accessing element.ref" error
+      workspace: { type: 'single', allowNewWindows: false, showZoomControls: true },
       workspaceControlPanel: { enabled: false }
     };
     var store = steadyStore(config);
     if (query) {
       searchOnArrival(store, query);
     }
-    window.Mirador.viewer(config, { plugins: [], store: store });
+    var plugins = [{ target: 'ViewerInfo', mode: 'wrap', component: pageCounter(words[language]) }];
+    window.Mirador.viewer(config, { plugins: plugins, store: store });
+    plainLandmarks(element);
+    var pending = false;
+    new MutationObserver(function () {
+      if (!pending) {
+        pending = true;
+        window.requestAnimationFrame(function () { pending = false; plainLandmarks(element); });
+      }
+    }).observe(element, { childList: true, subtree: true });
+    window.matchMedia('(max-width: ' + (WIDE_ENOUGH - 1) + 'px)').addEventListener('change', function (narrow) {
+      if (narrow.matches) {
+        store.dispatch(window.Mirador.setWindowViewType(WINDOW, 'single'));
+      }
+    });
   }
 
   if (document.readyState === 'loading') {

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-from functools import cache
-from importlib.resources import files as package_files
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from digitize.access import reading
+from digitize.access import assets, reading
 from digitize.web import responses
 from digitize.web.visit import CurrentVisit
 
-STATIC = Path(str(package_files("digitize") / "data" / "site"))
-STATIC_FILES = {"site.css": "text/css; charset=utf-8", "viewer.js": "text/javascript; charset=utf-8",
-                "mirador/mirador.min.js": "text/javascript; charset=utf-8",
-                "editor.js": "text/javascript; charset=utf-8", "editor.css": "text/css; charset=utf-8",
-                "transcription.js": "text/javascript; charset=utf-8"}
 MEDIA_TYPES = {".pdf": "application/pdf", ".xml": "application/xml", ".txt": "text/plain; charset=utf-8",
                ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff",
                ".tiff": "image/tiff", ".jp2": "image/jp2"}
@@ -53,14 +45,19 @@ def stored_file(request: Request, visit: CurrentVisit, library: str, item_id: st
 
 @router.get("/static/{name:path}")
 def static(request: Request, name: str):
-    if name not in STATIC_FILES:
+    """A static file of the site: by its versioned name (``assets.url``, what the pages name) kept a
+    year by every cache, by its plain name a day; gzip-encoded (made once) for a client that takes it."""
+    found = assets.resolve(name)
+    if found is None:
         return responses.not_found_plain()
-    headers = {"etag": f'"{static_tag(name)}"', "cache-control": responses.OPEN_CACHE}
+    plain_name, versioned = found
+    encoded = "gzip" in request.headers.get("accept-encoding", "").lower()
+    headers = {"etag": f'"{assets.tag(plain_name)}{"-gzip" if encoded else ""}"',
+               "cache-control": responses.IMMUTABLE_CACHE if versioned else responses.OPEN_CACHE,
+               "vary": "accept-encoding"}
     if (answer := responses.unchanged(request, headers)) is not None:
         return answer
-    return Response((STATIC / name).read_bytes(), media_type=STATIC_FILES[name], headers=headers)
-
-
-@cache
-def static_tag(name: str) -> str:
-    return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:32]
+    if encoded:
+        headers["content-encoding"] = "gzip"
+        return Response(assets.gzipped(plain_name), media_type=assets.FILES[plain_name], headers=headers)
+    return Response(assets.content(plain_name), media_type=assets.FILES[plain_name], headers=headers)
