@@ -464,16 +464,20 @@ def invoke_cli(*args: str, stdin: str | None = None, **settings: str) -> subproc
     that no traceback reaches the terminal): a `digitize` process costs 2 CPU-s of imports."""
     from typer.testing import CliRunner
 
+    from digitize.cli import language, output
     from digitize.cli.app import app
     from digitize.core.settings import get_settings
 
     wanted = cli_env(None, args, settings)
     env = {key: None for key in os.environ if key not in wanted} | wanted
+    spoken = language.LANGUAGE  # chosen when this process imported the CLI: the words run_cli's process would use
+    language.LANGUAGE = output.LANGUAGE = language.chosen(wanted)
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(app, list(args), input=stdin, env=env)
     finally:
         get_settings.cache_clear()
+        language.LANGUAGE = output.LANGUAGE = spoken
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return subprocess.CompletedProcess(["digitize", *args], result.exit_code, result.stdout, result.stderr)
