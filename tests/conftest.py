@@ -458,6 +458,31 @@ def run_cli(*args: str, api_url: str | None = None, **settings: str) -> subproce
                           capture_output=True, text=True, timeout=900)
 
 
+def invoke_cli(*args: str, stdin: str | None = None, **settings: str) -> subprocess.CompletedProcess:
+    """`digitize ARGS` in this process (Typer's CliRunner), with the environment run_cli gives its
+    process: for the commands whose subject is what they do, not the process (its exit status,
+    that no traceback reaches the terminal): a `digitize` process costs 2 CPU-s of imports."""
+    from typer.testing import CliRunner
+
+    from digitize.cli import language, output
+    from digitize.cli.app import app
+    from digitize.core.settings import get_settings
+
+    wanted = cli_env(None, args, settings)
+    env = {key: None for key in os.environ if key not in wanted} | wanted
+    spoken = language.LANGUAGE  # chosen when this process imported the CLI: the words run_cli's process would use
+    language.LANGUAGE = output.LANGUAGE = language.chosen(wanted)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, list(args), input=stdin, env=env)
+    finally:
+        get_settings.cache_clear()
+        language.LANGUAGE = output.LANGUAGE = spoken
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(["digitize", *args], result.exit_code, result.stdout, result.stderr)
+
+
 def run_cli_in_terminal(*args: str, columns: int = 80, **settings: str) -> subprocess.CompletedProcess:
     """`digitize ARGS` on a terminal ``columns`` wide (a pseudo-terminal), as an operator at a console
     sees it: stdout holds what the terminal got (stderr too), its escape sequences taken out; a

@@ -11,7 +11,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
-from conftest import ledger_session, run_cli, sqlite_url, tree_hashes
+from conftest import invoke_cli, ledger_session, run_cli, sqlite_url, tree_hashes
 from digitize.preservation import backup
 from digitize.ledger import database as ledger, quota
 from digitize.store import storage
@@ -123,15 +123,15 @@ def test_cli_backup_then_restore_on_a_new_server(tmp_path):
     old, new = tmp_path / "old", tmp_path / "new"
     with ledger_session(sqlite_url(old / "ledger.sqlite")) as session:
         populate(session, tmp_path)
-    made = run_cli("backup", data=str(old))
+    made = invoke_cli("backup", data=str(old))
     assert made.returncode == 0, made.stderr
     [info] = backup.list_backups(storage.open_store((old / "store").as_uri()))
     assert info.sha256 in made.stdout and info.snapshot in made.stdout
-    listed = run_cli("backup", "--list", data=str(old))
+    listed = invoke_cli("backup", "--list", data=str(old))
     assert listed.returncode == 0 and info.snapshot in listed.stdout
 
     store = (old / "store").as_uri()
-    restored = run_cli("restore", "--from", store, "--profiles", str(new / "profiles"), data=str(new))
+    restored = invoke_cli("restore", "--from", store, "--profiles", str(new / "profiles"), data=str(new))
     assert restored.returncode == 0, restored.stderr
     assert info.snapshot in restored.stdout
     assert figures(sqlite_url(new / "ledger.sqlite")) == figures(sqlite_url(old / "ledger.sqlite"))

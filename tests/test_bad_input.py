@@ -3,8 +3,6 @@ reason and copied to the quarantine, and nothing under the input folder changes.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import json
 import shutil
 import struct
@@ -13,7 +11,7 @@ import zlib
 
 import pytest
 
-from conftest import SAMPLES, cli_env, report_reasons, run_cli, tree_hashes
+from conftest import SAMPLES, invoke_cli, report_reasons, run_cli, tree_hashes
 
 pytestmark = pytest.mark.slow  # a batch run (OCR of its good items)
 
@@ -95,8 +93,8 @@ def bad_batch(tmp_path_factory):
     register = root / "holdings.csv"
     register.write_text("call_number,title,category\nĐC.TEST.1,Địa chí Hải Dương,dia_chi\nĐC.TEST.2,Khác,dia_chi\n",
                         encoding="utf-8")
-    imported = run_cli("holdings", "import", str(register), "--library", "TEST", "--name",
-                       "Thư viện thử", "--province", "hai-duong", "--tier", "provincial", data=str(root))
+    imported = invoke_cli("holdings", "import", str(register), "--library", "TEST", "--name",
+                          "Thư viện thử", "--province", "hai-duong", "--tier", "provincial", data=str(root))
     assert imported.returncode == 0, imported.stdout + imported.stderr
     register.unlink()
     result = run_cli("run", str(batch), "--out", str(out))
@@ -172,19 +170,18 @@ def test_the_ledger_counts_the_items_that_match_the_holdings_register(bad_batch)
     root, _, _, _, report, _ = bad_batch
     notes = [p["reason"] for p in report["problems"]]
     assert any("DC-2" in n and "no holding record" in n for n in notes)  # digitized, but not in the register
-    quota = run_cli("quota", "--library", "TEST", data=str(root))
+    quota = invoke_cli("quota", "--library", "TEST", data=str(root))
     assert quota.returncode == 0, quota.stdout + quota.stderr
     line = next(line for line in quota.stdout.splitlines() if "dia_chi" in line)
     cells = line.split("\t")  # into a pipe: one line per row, tab-separated
     # 2 held, 1 digitized, awaiting review, none accepted yet: nothing counts
     assert cells[:9] == ["hai-duong", "TEST", "dia_chi", "2", "1", "1", "0", "0", "0.0"]
-    added = subprocess.run([sys.executable, "-m", "digitize.cli.app", "user", "add", "lan", "--role", "reviewer",
-                            "--password-stdin"], input="mật khẩu đủ dài 12\n", capture_output=True, text=True,
-                           env=cli_env(None, (), {"data": str(root)}))
+    added = invoke_cli("user", "add", "lan", "--role", "reviewer", "--password-stdin", stdin="mật khẩu đủ dài 12\n",
+                       data=str(root))
     assert added.returncode == 0, added.stderr
-    accepted = run_cli("review", "accept", "TEST/GOOD-1", "TEST/DC-2", "--reviewer", "lan", data=str(root))
+    accepted = invoke_cli("review", "accept", "TEST/GOOD-1", "TEST/DC-2", "--reviewer", "lan", data=str(root))
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
-    quota = run_cli("quota", "--library", "TEST", data=str(root))
+    quota = invoke_cli("quota", "--library", "TEST", data=str(root))
     cells = next(line for line in quota.stdout.splitlines() if "dia_chi" in line).split("\t")
     assert cells[:8] == ["hai-duong", "TEST", "dia_chi", "2", "1", "0", "1", "1"]  # accepted: 1 item, 1 page
     assert cells[8] == "50.0" and cells[9] == "100"
@@ -193,13 +190,13 @@ def test_the_ledger_counts_the_items_that_match_the_holdings_register(bad_batch)
     from openpyxl import load_workbook
 
     period = str(date.today().year)
-    made = run_cli("report", "--period", period, "--province", "hai-duong", "--out",
-                   str(root / "reports"), data=str(root))
+    made = invoke_cli("report", "--period", period, "--province", "hai-duong", "--out",
+                      str(root / "reports"), data=str(root))
     assert made.returncode == 0, made.stdout + made.stderr
     sheet = load_workbook(root / "reports" / f"bao-cao-so-hoa-hai-duong-{period}.xlsx").active
     header_row = sheet[sheet.freeze_panes].row - 1  # the header is the row kept frozen on top
     header = [c.value for c in sheet[header_row]]
     rows = [dict(zip(header, r)) for r in sheet.iter_rows(min_row=header_row + 1, values_only=True)]
     [dia_chi] = [r for r in rows if r["Loại tài liệu"] == "Địa chí"]
-    assert (dia_chi["Vốn tài liệu"], dia_chi["Số hóa trong kỳ"], dia_chi["Tổng số đã số hóa"]) == (2, 1, 1)
+    assert (dia_chi["Vốn tài liệu"], dia_chi["Nghiệm thu trong kỳ"], dia_chi["Tổng số đã nghiệm thu"]) == (2, 1, 1)
     assert (root / "reports" / f"bao-cao-so-hoa-hai-duong-{period}.csv").is_file()

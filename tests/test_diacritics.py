@@ -11,7 +11,7 @@ from lxml import etree
 from PIL import Image, ImageDraw, ImageFont
 from rapidfuzz.distance import Levenshtein
 
-from conftest import ROOT, register_library, run_cli
+from conftest import ROOT, invoke_cli, register_library
 from digitize.describe import mets
 from digitize.capture.intake import plan_item
 from digitize.core.models import PageRecord
@@ -152,7 +152,7 @@ def test_noise_page_is_listed_to_review_and_the_figure_is_in_the_records_and_met
     (item / "item.toml").write_text('id = "REV-1"\ntitle = "Trang lạ"\nlibrary = "TEST"\naccess = "open"\n',
                                     encoding="utf-8")
     register_library(tmp_path, "TEST")
-    result = run_cli("run", str(batch), "--out", str(tmp_path / "out"), "--workers", "2")
+    result = invoke_cli("run", str(batch), "--out", str(tmp_path / "out"), "--workers", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     output = " ".join(result.stdout.split())
     assert "to review" in result.stdout and "0002.png" in output

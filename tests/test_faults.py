@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import (MINI, SAMPLES, cli_env, latest_report, ledger_session, register_library, report_reasons,
+from conftest import (MINI, SAMPLES, cli_env, invoke_cli, latest_report, ledger_session, register_library, report_reasons,
                       report_statuses, run_cli, sqlite_url, tree_hashes)
 from digitize.ledger.database import BatchLock, Item
 
@@ -175,7 +175,7 @@ def test_a_full_disk_stops_the_run_and_a_rerun_completes(tmp_path):
         assert "items left for the next run" in full.stderr
         assert locks(root) == []
         remount(out, "size=200m")
-        again = run_cli("run", str(batch), "--out", str(out))
+        again = invoke_cli("run", str(batch), "--out", str(out))
         assert again.returncode == 0, again.stdout + again.stderr
         assert stored_items(root) == {"ONE": "ok", "TWO": "ok"}
 
@@ -187,7 +187,7 @@ def test_a_read_only_output_folder_stops_the_run_before_any_work(small_batch):
         refused = run_cli("run", str(batch), "--out", str(out))
         clean_stop(refused, 73, "output folder cannot be written", "Read-only file system")
         remount(out, "rw")
-        again = run_cli("run", str(batch), "--out", str(out))
+        again = invoke_cli("run", str(batch), "--out", str(out))
         assert again.returncode == 0, again.stdout + again.stderr
 
 
@@ -199,7 +199,7 @@ def test_a_read_only_store_stops_the_run(small_batch):
         clean_stop(refused, 74, "store cannot be written", "Read-only file system")
         assert locks(root) == []
         remount(store, "rw")
-        again = run_cli("run", str(batch), "--out", str(root / "out"))
+        again = invoke_cli("run", str(batch), "--out", str(root / "out"))
         assert again.returncode == 0, again.stdout + again.stderr
         assert (store / "TEST" / "TWO" / "stored.json").is_file()
 
@@ -207,7 +207,7 @@ def test_a_read_only_store_stops_the_run(small_batch):
 @pytest.mark.slow  # batch runs (OCR)
 def test_a_locked_ledger_stops_the_run_cleanly(small_batch):
     root, batch = small_batch
-    assert run_cli("run", str(batch), "--out", str(root / "out")).returncode == 0
+    assert invoke_cli("run", str(batch), "--out", str(root / "out")).returncode == 0
     item(batch, "THREE")
     holder = sqlite3.connect(root / "ledger.sqlite")
     holder.execute("BEGIN EXCLUSIVE")
@@ -218,7 +218,7 @@ def test_a_locked_ledger_stops_the_run_cleanly(small_batch):
         holder.rollback()
         holder.close()
     clean_stop(locked, 71, "ledger", "locked")
-    again = run_cli("run", str(batch), "--out", str(root / "out"))
+    again = invoke_cli("run", str(batch), "--out", str(root / "out"))
     assert again.returncode == 0, again.stdout + again.stderr
     assert stored_items(root) == {"ONE": "ok", "TWO": "ok", "THREE": "ok"}
 
@@ -232,5 +232,5 @@ def test_a_damaged_ledger_stops_the_run_cleanly(small_batch):
     clean_stop(damaged, 71, "ledger")
     assert not (root / "out" / "TEST").exists()  # stopped before any work
     ledger_file.rename(root / "ledger.damaged")  # kept for the operator: nothing is deleted
-    again = run_cli("run", str(batch), "--out", str(root / "out"))
+    again = invoke_cli("run", str(batch), "--out", str(root / "out"))
     assert again.returncode == 0, again.stdout + again.stderr

@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 from PIL import Image
 
-from conftest import MINI, STORED, copy_stored_items, latest_report, report_reasons, run_cli, toml
+from conftest import MINI, STORED, copy_stored_items, invoke_cli, latest_report, report_reasons, toml
 from digitize.capture import formats
 from digitize.capture.intake import plan_item
 from digitize.core.models import ItemMetadata, Profile
@@ -138,7 +138,7 @@ def test_a_png_named_tif_is_reported_in_the_summary_and_the_mets(tmp_path):
     item_folder(batch, "MISNAMED-1", {"0001.tif": png.getvalue()})
     shutil.copy(MINI / "HD-DC-0001" / "0002.tif", batch / "MISNAMED-1" / "0002.tif")
     out = tmp_path / "out"
-    result = run_cli("run", str(batch), "--out", str(out), "--workers", "1", DIGITIZE_DATA=str(tmp_path / "data"))
+    result = invoke_cli("run", str(batch), "--out", str(out), "--workers", "1", DIGITIZE_DATA=str(tmp_path / "data"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0001.tif" in result.stdout and "PNG (fmt/11" in result.stdout and ".tif says TIFF" in result.stdout
     assert "PNG (fmt/11" in report_reasons(latest_report(out), "warning")["MISNAMED-1/0001.tif"]

@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 from PIL import Image
 
-from conftest import copy_stored_items, ledger_session, run_cli, sqlite_url
+from conftest import copy_stored_items, invoke_cli, ledger_session, run_cli, sqlite_url
 from digitize.access import dashboard
 from digitize.core import vietnamese
 from digitize.ledger.database import Item, Library
@@ -81,7 +81,7 @@ def accepted(tmp_path_factory):
 def test_export_writes_tesstrain_pairs_that_read_back(accepted, tmp_path):
     stored, store, session, data = accepted
     out = tmp_path / "gt"
-    done = run_cli("groundtruth", "export", str(out), data=str(data), store=stored.store.as_uri())
+    done = invoke_cli("groundtruth", "export", str(out), data=str(data), store=stored.store.as_uri())
     assert done.returncode == 0, done.stdout + done.stderr
     texts = sorted(out.glob("*.gt.txt"))
     images = sorted(out.glob("*.png"))
@@ -113,8 +113,8 @@ def test_export_writes_tesstrain_pairs_that_read_back(accepted, tmp_path):
     assert all(p.name.isascii() and " " not in p.name for p in images)
 
     secret = tmp_path / "secret"
-    done = run_cli("groundtruth", "export", str(secret), "--include-secret", "--since", "2026-07-05",
-                   data=str(data), store=stored.store.as_uri())
+    done = invoke_cli("groundtruth", "export", str(secret), "--include-secret", "--since", "2026-07-05",
+                      data=str(data), store=stored.store.as_uri())
     assert done.returncode == 0, done.stdout + done.stderr
     assert "staff data" in done.stdout
     items = {p.name.split("_")[1] for p in secret.glob("*.gt.txt")}
@@ -150,7 +150,7 @@ def test_retrain_teaches_the_correction_and_measures_it(accepted, tmp_path):
     known = retrain.spellings(shipped)
     assert retrain.corrected(["Thanh", "Mien"], shipped, known) != list(TAUGHT)  # the shipped data gets it wrong
 
-    done = run_cli("vietnamese", "retrain", "--seed", str(seed), data=str(data), store=stored.store.as_uri())
+    done = invoke_cli("vietnamese", "retrain", "--seed", str(seed), data=str(data), store=stored.store.as_uri())
     assert done.returncode == 0, done.stdout + done.stderr
     folder = data / "vietnamese"
     assert (folder / "syllables.tsv").is_file() and (folder / "bigrams.tsv").is_file()

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import free_port, run_cli, start_cli, wait_until_answers
+from conftest import free_port, invoke_cli, start_cli, wait_until_answers
 from digitize.core.settings import PACKAGED_PROFILES
 from iiif_validator import run_validator, validator_image
 
@@ -43,7 +43,7 @@ def digitized(root, **settings):
                                                  'access = "open"\nprofile = "as-scanned"\ndpi = 300\n',
                                                  encoding="utf-8")
     settings |= {"data": str(root / "data"), "profiles": str(profiles)}
-    done = run_cli("run", str(batch), **settings)
+    done = invoke_cli("run", str(batch), **settings)
     assert done.returncode == 0, done.stdout + done.stderr
     return settings
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import SAMPLES, ledger_session, run_cli
+from conftest import SAMPLES, invoke_cli, ledger_session, run_cli
 from digitize.search import index as search
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,7 @@ def test_runs_keep_the_index_and_a_rebuild_makes_it_again_from_the_store(engine,
         ledger = settings["ledger"] = request.getfixturevalue("postgres").new_database("indexing")
     put_item(batch, "PLAN", PLAN_PAGE)
     put_item(batch, "KIEU", KIEU_PAGE, category="rare", profile="quoc-ngu-old")
-    done = run_cli("run", str(batch), "--workers", "2", **settings)
+    done = invoke_cli("run", str(batch), "--workers", "2", **settings)
     assert done.returncode == 0, done.stdout + done.stderr
     assert found(ledger, "hai duong") == {"PLAN": 1}  # typed without marks, printed "Hải Dương"
     assert found(ledger, "QĐ-TTg") == {"PLAN": 1}
@@ -61,16 +61,16 @@ def test_runs_keep_the_index_and_a_rebuild_makes_it_again_from_the_store(engine,
 
     # a new version with another page: the old page's words are gone, the new ones found
     put_item(batch, "KIEU", KIEU_LATER, category="rare", profile="quoc-ngu-old")
-    done = run_cli("run", str(batch), "--workers", "2", "--new-version", **settings)
+    done = invoke_cli("run", str(batch), "--workers", "2", "--new-version", **settings)
     assert done.returncode == 0, done.stdout + done.stderr
     assert found(ledger, '"cõi người ta"') == {}
     assert found(ledger, "dam tien") == {"KIEU": 1}
 
     # withdrawn: gone from the index; given back: found again
-    withdrawn = run_cli("withdraw", f"{LIBRARY}/PLAN", **settings)
+    withdrawn = invoke_cli("withdraw", f"{LIBRARY}/PLAN", **settings)
     assert withdrawn.returncode == 0, withdrawn.stdout + withdrawn.stderr
     assert found(ledger, "206 qd ttg", {"open", "restricted"}) == {}
-    back = run_cli("withdraw", f"{LIBRARY}/PLAN", "--undo", **settings)
+    back = invoke_cli("withdraw", f"{LIBRARY}/PLAN", "--undo", **settings)
     assert back.returncode == 0, back.stdout + back.stderr
     assert found(ledger, "206 qd ttg") == {"PLAN": 1}
     unknown = run_cli("withdraw", f"{LIBRARY}/NO-SUCH", **settings)
@@ -78,7 +78,7 @@ def test_runs_keep_the_index_and_a_rebuild_makes_it_again_from_the_store(engine,
 
     # made secret by its metadata: out of the index, whoever asks
     put_item(batch, "KIEU", KIEU_LATER, access="secret", category="rare", profile="quoc-ngu-old")
-    done = run_cli("run", str(batch), "--workers", "2", **settings)
+    done = invoke_cli("run", str(batch), "--workers", "2", **settings)
     assert done.returncode == 0, done.stdout + done.stderr
     assert found(ledger, "dam tien", {"open", "restricted", "secret"}) == {}
 
@@ -86,7 +86,7 @@ def test_runs_keep_the_index_and_a_rebuild_makes_it_again_from_the_store(engine,
     with ledger_session(ledger) as session:
         search.clear(session)
     assert found(ledger, "206 qd ttg") == {}
-    rebuilt = run_cli("index", "--rebuild", **settings)
+    rebuilt = invoke_cli("index", "--rebuild", **settings)
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert "items indexed: 1 (1 pages); left out (withdrawn, secret or not stored): 1" in rebuilt.stdout
     assert found(ledger, "206 qd ttg") == {"PLAN": 1}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MINI, cli_env, latest_report, report_reasons, report_statuses, run_cli, toml, tree_hashes
+from conftest import MINI, cli_env, invoke_cli, latest_report, report_reasons, report_statuses, run_cli, toml, tree_hashes
 from digitize.capture.intake import find_items, plan_item
 from digitize.core.profiles import get_profile
 from digitize.core.settings import get_settings
@@ -193,7 +193,7 @@ def test_an_all_black_page_is_named_in_a_warning(tmp_path):
     item = make_item(batch, "BLACK-1", toml(id="BLACK-1", title="Trang đen", library="TEST", access="open"))
     Image.new("L", (612, 339), 0).save(item / "0002.jpg", dpi=(200, 200))
     out = tmp_path / "out"
-    result = run_cli("run", str(batch), "--out", str(out), "--workers", "1")
+    result = invoke_cli("run", str(batch), "--out", str(out), "--workers", "1")
     assert result.returncode == 0, result.stdout + result.stderr  # a warning, not a failure
     report = latest_report(out)
     warnings = report_reasons(report, "warning")
@@ -224,7 +224,7 @@ def test_notes_beside_the_items_leave_a_clean_run_clean(tmp_path):
     shutil.copytree(MINI / "HD-DC-0001", batch / "HD-DC-0001")
     (batch / "notes.xml").write_text(NOTES, encoding="utf-8")
     out = tmp_path / "out"
-    result = run_cli("run", str(batch), "--out", str(out))
+    result = invoke_cli("run", str(batch), "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     assert report_statuses(latest_report(out)) == {"HD-DC-0001": "ok"}
     assert "notes.xml" in result.stdout and "not MARCXML" in result.stdout

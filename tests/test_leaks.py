@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import MINI, batch_flow_runs, cli_env, ledger_session, run_cli, sqlite_url
+from conftest import MINI, batch_flow_runs, cli_env, invoke_cli, ledger_session, run_cli, sqlite_url
 from digitize.core.errors import ConfigError, LedgerUnavailable
 
 PAGE = MINI / "HD-DC-0001" / "0001.jpg"  # a strip of text: what is tested is where words go, not the OCR
@@ -178,10 +178,10 @@ def test_report_cells_never_become_formulas(tmp_path):
     names = {"HD-EVIL": EVIL, "HD-AT": "@SUM(1+1)*cmd|' /C calc'!A0", "HD-PLUS": "+84 Thư viện",
              "HD-TAB": "\t=1+1", "HD-OK": "Thư viện tỉnh Hải Dương"}
     for code, name in names.items():
-        made = run_cli("holdings", "import", str(register), "--library", code, "--name", name,
+        made = invoke_cli("holdings", "import", str(register), "--library", code, "--name", name,
                        "--province", "hai-duong", "--tier", "district", data=str(data))
         assert made.returncode == 0, made.stdout + made.stderr
-    made = run_cli("report", "--period", "2026", "--out", str(out), data=str(data))
+    made = invoke_cli("report", "--period", "2026", "--out", str(out), data=str(data))
     assert made.returncode == 0, made.stdout + made.stderr
 
     sheet = load_workbook(out / "bao-cao-so-hoa-all-2026.xlsx").active

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pymarc import Field, Indicators, Record, Subfield
 
-from conftest import ledger_session, run_cli, sqlite_url
+from conftest import invoke_cli, ledger_session, run_cli, sqlite_url
 from digitize.ledger import holdings, database as ledger, quota, review
 from digitize.ledger.database import Holding, Item
 from digitize.core.errors import BadInput, ExitCode
@@ -259,7 +259,7 @@ def cells_of(line: str) -> list[str]:
 def test_the_report_command_totals_what_quota_prints(tmp_path):
     data, out = tmp_path / "data", tmp_path / "reports"
     day = cli_ledger(data)
-    shown = run_cli("quota", "--province", "hai-duong", data=str(data))
+    shown = invoke_cli("quota", "--province", "hai-duong", data=str(data))
     assert shown.returncode == 0, shown.stdout + shown.stderr
     printed = {}  # category -> (holdings, digitized, pages) as `digitize quota` prints them
     for line in shown.stdout.splitlines():
@@ -271,7 +271,7 @@ def test_the_report_command_totals_what_quota_prints(tmp_path):
             printed[cells[at + 1]] = (holdings, accepted, pages)
     assert printed == {"dia_chi": (3, 2, 20), "rare": (2, 1, 10)}, shown.stdout
 
-    made = run_cli("report", "--period", str(day.year), "--province", "hai-duong", "--out", str(out), data=str(data))
+    made = invoke_cli("report", "--period", str(day.year), "--province", "hai-duong", "--out", str(out), data=str(data))
     assert made.returncode == 0, made.stdout + made.stderr
     _, header, rows, totals, _ = read_xlsx(out / f"bao-cao-so-hoa-hai-duong-{day.year}.xlsx")
     assert header == HEADERS_VI
@@ -280,8 +280,8 @@ def test_the_report_command_totals_what_quota_prints(tmp_path):
     assert lines[0] == ["Kỳ báo cáo", *HEADERS_VI]
     assert sum(int(line[HEADERS_VI.index("Tổng số đã nghiệm thu") + 1]) for line in lines[1:]) == 3
 
-    english = run_cli("report", "--period", str(day.year), "--library", "HD-TV", "--lang", "en", "--out", str(out),
-                      data=str(data))
+    english = invoke_cli("report", "--period", str(day.year), "--library", "HD-TV", "--lang", "en", "--out", str(out),
+                         data=str(data))
     assert english.returncode == 0, english.stdout + english.stderr
     above, header, rows, totals, _ = read_xlsx(out / f"bao-cao-so-hoa-HD-TV-{day.year}.xlsx")
     assert header == HEADERS_EN and above[2] == "Library: Thư viện tỉnh Hải Dương (Hải Dương)"

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
 
-from conftest import (MINI, SAMPLES, latest_report, ledger_session, register_library, report_reasons,
+from conftest import (MINI, SAMPLES, invoke_cli, latest_report, ledger_session, register_library, report_reasons,
                       report_statuses, run_cli, sqlite_url, toml, tree_hashes)
 from digitize.ledger.database import Item
 from digitize.core.links import PublicLinks
@@ -129,14 +129,15 @@ def public_outputs(root: Path, out: Path, profiles: Path) -> str:
             assert undated[0].replace("SECRET-1", "NO-SUCH-ITEM") == undated[1]  # as if it did not exist
             texts.append(client.get("/").text)
     bags = root / f"public-bags-{len(list(root.glob('public-bags-*')))}"  # a new export each time
-    done = run_cli("export", "--to", str(bags), "--public", data=str(root), profiles=str(profiles),
-                   public_url=PUBLIC_URL)
+    done = invoke_cli("export", "--to", str(bags), "--public", data=str(root), profiles=str(profiles),
+                      public_url=PUBLIC_URL)
     assert done.returncode == 0, done.stdout + done.stderr
     texts += [p.read_bytes().decode("utf-8", "replace") for p in bags.rglob("*") if p.is_file()]
     for library in ("TEST", "DEF"):
-        dataset = run_cli("dataset", library, data=str(root), public_url=PUBLIC_URL)
+        dataset = invoke_cli("dataset", library, data=str(root), public_url=PUBLIC_URL)
         union = root / f"union-{library}.xml"
-        catalogue = run_cli("union-catalogue", library, "--out", str(union), data=str(root), public_url=PUBLIC_URL)
+        catalogue = invoke_cli("union-catalogue", library, "--out", str(union), data=str(root),
+                               public_url=PUBLIC_URL)
         assert dataset.returncode == 0 and catalogue.returncode == 0, dataset.stderr + catalogue.stderr
         texts += [dataset.stdout, union.read_text(encoding="utf-8")]
     return "\n".join(texts)
@@ -173,7 +174,7 @@ def test_changed_metadata_is_stored_again_as_a_new_version(published):
     assert [v.read_bytes() for v in versions] == [old_pdf]  # the stored copy before the change is kept
     with ledger_session(sqlite_url(root / "ledger.sqlite")) as session:
         assert session.scalar(select(Item.title).where(Item.item_id == "OPEN-1")) == "Địa chí tỉnh Hải Dương"
-    audit = run_cli("audit", data=str(root))
+    audit = invoke_cli("audit", data=str(root))
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
 
@@ -182,7 +183,7 @@ def test_an_item_made_secret_leaves_the_public_outputs(published):
     item = batch / "OPEN-2" / "item.toml"
     item.write_text(item.read_text(encoding="utf-8").replace('access = "open"', 'access = "secret"'),
                     encoding="utf-8")
-    result = run_cli("run", str(batch), "--out", str(out), profiles=str(profiles))
+    result = invoke_cli("run", str(batch), "--out", str(out), profiles=str(profiles))
     assert report_statuses(latest_report(out))["OPEN-2"] == "ok", result.stdout
     public = public_outputs(root, out, profiles)
     assert "Gia phả họ Nguyễn" not in public
@@ -228,7 +229,7 @@ def test_two_folders_with_one_id_in_a_batch_are_both_refused(two_batches):
 
 def test_an_id_stored_from_another_batch_is_refused_until_new_version(two_batches):
     root, first, second, _, out = two_batches
-    assert run_cli("run", str(first), "--out", str(out)).returncode == 0
+    assert invoke_cli("run", str(first), "--out", str(out)).returncode == 0
     stored = root / "store" / "TEST" / "BOOK-1"
     before = tree_hashes(stored)
     refused = run_cli("run", str(second), "--out", str(out))
@@ -239,9 +240,9 @@ def test_an_id_stored_from_another_batch_is_refused_until_new_version(two_batche
     assert tree_hashes(stored) == before
     with ledger_session(sqlite_url(root / "ledger.sqlite")) as session:
         assert session.scalar(select(Item.status).where(Item.item_id == "BOOK-1")) == "ok"  # not demoted
-    again = run_cli("run", str(first), "--out", str(out))  # the first batch still completes
+    again = invoke_cli("run", str(first), "--out", str(out))  # the first batch still completes
     assert again.returncode == 0, again.stdout + again.stderr
-    replaced = run_cli("run", str(second), "--out", str(out), "--new-version")
+    replaced = invoke_cli("run", str(second), "--out", str(out), "--new-version")
     assert replaced.returncode == 0, replaced.stdout + replaced.stderr
     assert "Sách khác" in (stored / "dc.xml").read_text(encoding="utf-8")
     assert list((root / "store" / "_versions").rglob("TEST/BOOK-1/BOOK-1.pdf"))  # the first kept as a version

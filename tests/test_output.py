@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (SAMPLES, cli_env, latest_report, ledger_session, register_library, run_cli, run_cli_in_terminal,
+from conftest import (SAMPLES, cli_env, invoke_cli, latest_report, ledger_session, register_library, run_cli_in_terminal,
                       toml)
 from digitize.ledger import review
 
@@ -77,7 +77,7 @@ def runs(tmp_path_factory):
     make_item(batch, "HD-DC-0008", toml(id="HD-DC-0008", title="Kế hoạch chuyển đổi số", call_number="ĐC.2023.001",
                                         **common))
     make_item(batch, LONG_ID, toml(id=LONG_ID, title="Tập 2", **common), page=False)
-    imported = run_cli("holdings", "import", str(REGISTER), "--library", "HD-TV", data=str(root))
+    imported = invoke_cli("holdings", "import", str(REGISTER), "--library", "HD-TV", data=str(root))
     assert imported.returncode == 0, imported.stdout + imported.stderr
     register_library(root, LONG_LIBRARY)
     terminal = run_cli_in_terminal("run", str(batch), "--out", str(out), columns=80)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import latest_report, report_statuses, run_cli, tree_hashes
+from conftest import invoke_cli, latest_report, report_statuses, run_cli, tree_hashes
 
 TYPO = 'id = "BOOK"\ntittle = "Địa chí Hải Dương"\nlibrary = "TEST"\naccess = "open"\n'
 BOOK_PAGES = [f"{n:04d}.png" for n in range(1, 6)]
@@ -114,7 +114,7 @@ def test_an_item_stored_leaves_the_quarantine(two_runs):
     _, batch, out, _ = two_runs
     (batch / "BOOK" / "item.toml").write_text(TYPO.replace("tittle", "title"), encoding="utf-8")
     page(batch / "BAD-PAGES" / "0002.png")
-    result = run_cli("run", str(batch), "--out", str(out))
+    result = invoke_cli("run", str(batch), "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     report = latest_report(out)
     assert report_statuses(report) == {"BOOK": "ok", "BAD-PAGES": "ok"}

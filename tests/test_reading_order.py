@@ -15,7 +15,7 @@ from fontTools.ttLib import TTFont
 from lxml import etree
 from PIL import Image, ImageDraw, ImageFont
 
-from conftest import CORPUS, run_cli
+from conftest import CORPUS, invoke_cli
 from digitize.capture.pdf import validate_pdfa
 
 pytestmark = pytest.mark.slow  # a batch run (OCR) of rendered pages
@@ -75,7 +75,7 @@ def item(tmp_path_factory):
                                       encoding="utf-8")
     for number, kind in enumerate(PAGES, 1):
         page(kind).save(folder / f"p{number}.png", dpi=(DPI, DPI), compress_level=1)  # written fast
-    result = run_cli("run", str(root / "batch"), "--out", str(root / "out"), "--workers", "2")
+    result = invoke_cli("run", str(root / "batch"), "--out", str(root / "out"), "--workers", "2")
     return root / "out" / "TEST" / "RO-1", result
 
 

@@ -10,8 +10,6 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from html import escape as escape_html, unescape as html_unescape
 from pathlib import Path
@@ -20,7 +18,7 @@ from urllib.parse import quote_plus, urlsplit
 import httpx
 import pytest
 
-from conftest import (ARTIFACTS, SAMPLES, free_port, run_cli, sample_manifest, serious_accessibility_faults,
+from conftest import (ARTIFACTS, SAMPLES, free_port, invoke_cli, run_cli, sample_manifest, serious_accessibility_faults,
                       start_cli, wait_until_answers)
 from digitize.describe import dublincore
 from digitize.core import labels
@@ -82,16 +80,14 @@ def service(tmp_path_factory):
                                            'access = "open"\ncategory = "rare"\nprofile = "han-nom"\n',
                                            encoding="utf-8")
     settings = {"data": str(data), "profiles": str(profiles)}
-    done = run_cli("run", str(batch), "--workers", "2", **settings)
+    done = invoke_cli("run", str(batch), "--workers", "2", **settings)
     assert done.returncode == 0, done.stdout + done.stderr
-    added = subprocess.run([sys.executable, "-m", "digitize.cli", "user", "add", "staff", "--password-stdin"],
-                           input=PASSWORD + "\n", capture_output=True, text=True,
-                           env={**__import__("os").environ, "DIGITIZE_DATA": str(data)})
+    added = invoke_cli("user", "add", "staff", "--password-stdin", stdin=PASSWORD + "\n", data=str(data))
     assert added.returncode == 0, added.stdout + added.stderr
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings |= {"public_url": base, "reading_rooms": "10.9.0.0/16", "trusted_proxies": "127.0.0.1/32"}
-    server = start_cli(root / "web.log", "web", "--port", str(port), "--workers", "2", **settings)
+    server = start_cli(root / "web.log", "web", "--port", str(port), "--workers", "1", **settings)
     try:
         wait_until_answers(base + "/", 60, process=server, log=root / "web.log")
         yield base, data, batch, settings
@@ -356,14 +352,12 @@ def test_staff_sign_in_refuses_wrong_passwords_forged_cookies_and_forms_without_
     locked = guesser.post("/staff/login", data={"name": "staff", "password": PASSWORD, "csrf": token})
     assert locked.status_code == 403 and "sign-in-error" in locked.text
     guesser.close()
-    listed = run_cli("user", "list", data=str(data))
+    listed = invoke_cli("user", "list", data=str(data))
     assert "staff" in listed.stdout and "locked" in listed.stdout
     client(base, "staff")  # the staff member, from another address, still signs in
-    run_cli("user", "remove", "staff", data=str(data))
+    invoke_cli("user", "remove", "staff", data=str(data))
     assert signed.get(f"/items/{LIBRARY}/RESTR-1/files/RESTR-1.pdf").status_code == 404  # sessions end with it
-    added = subprocess.run([sys.executable, "-m", "digitize.cli", "user", "add", "staff", "--password-stdin"],
-                           input=PASSWORD + "\n", capture_output=True, text=True,
-                           env={**__import__("os").environ, "DIGITIZE_DATA": str(data)})
+    added = invoke_cli("user", "add", "staff", "--password-stdin", stdin=PASSWORD + "\n", data=str(data))
     assert added.returncode == 0
 
 
@@ -390,15 +384,15 @@ def public_texts(base: str, data: Path, root: Path, settings: dict[str, str]) ->
     http = client(base, "anonymous")
     for query in OAI_QUERIES:
         texts[f"oai {query}"] = http.get(f"/oai?{query}").text
-    dataset = run_cli("dataset", LIBRARY, **settings)
+    dataset = invoke_cli("dataset", LIBRARY, **settings)
     assert dataset.returncode == 0, dataset.stderr
     texts["dcat"] = dataset.stdout
     union = root / "union.xml"
-    catalogue = run_cli("union-catalogue", LIBRARY, "--out", str(union), **settings)
+    catalogue = invoke_cli("union-catalogue", LIBRARY, "--out", str(union), **settings)
     assert catalogue.returncode == 0, catalogue.stderr
     texts["marcxml"] = union.read_text(encoding="utf-8")
     bags = root / "bags"
-    exported = run_cli("export", "--to", str(bags), "--public", **settings)
+    exported = invoke_cli("export", "--to", str(bags), "--public", **settings)
     assert exported.returncode == 0, exported.stdout + exported.stderr
     for path in sorted(bags.rglob("*")):
         if path.is_file() and path.suffix in (".xml", ".txt") and "alto" not in path.parts:

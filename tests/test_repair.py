@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MINI, SAMPLES, run_cli
+from conftest import MINI, SAMPLES, invoke_cli
 
 pytestmark = pytest.mark.slow  # batch runs of sample pages
 
@@ -35,14 +35,14 @@ def make_batch(root: Path) -> Path:
 
 def run(batch: Path, data: Path, *args: str):
     # one page at a time: two items assembled at once can race in building the XML schemas (lxml)
-    return run_cli("run", str(batch), "--out", str(data / "out"), "--workers", "1", *args)
+    return invoke_cli("run", str(batch), "--out", str(data / "out"), "--workers", "1", *args)
 
 
 def first_run(batch: Path, data: Path) -> None:
     """The library's holdings register, then the batch: its items are recorded in the ledger."""
-    imported = run_cli("holdings", "import", str(SAMPLES / "_holdings" / "HD-TV.csv"), "--library", LIBRARY,
-                       "--name", "Thư viện tỉnh Hải Dương", "--province", "hai-duong", "--tier", "provincial",
-                       data=str(data))
+    imported = invoke_cli("holdings", "import", str(SAMPLES / "_holdings" / "HD-TV.csv"), "--library", LIBRARY,
+                          "--name", "Thư viện tỉnh Hải Dương", "--province", "hai-duong", "--tier", "provincial",
+                          data=str(data))
     assert imported.returncode == 0, imported.stdout + imported.stderr
     result = run(batch, data)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -65,7 +65,7 @@ def url(data: Path, item_id: str, path: str) -> str:
 
 
 def audit(data: Path):
-    return run_cli("audit", data=str(data))
+    return invoke_cli("audit", data=str(data))
 
 
 def reported(result, *kinds: str) -> set[tuple[str, str]]:
@@ -142,7 +142,7 @@ def test_repair_restores_deleted_and_changed_objects_byte_for_byte(data):
     assert reported(found, "warning") == {("warning", extra.resolve().as_uri())}  # reported, not a failure
     assert "3 missing, 1 changed, 1 not in the ledger" in found.stdout
 
-    repaired = run_cli("repair", data=str(data))
+    repaired = invoke_cli("repair", data=str(data))
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert reported(repaired, "restored") == {("restored", url(data, i, p)) for i, p in deleted}
     assert reported(repaired, "replaced") == {("replaced", url(data, "HD-DC-0001", "text/0001.txt"))}
@@ -166,7 +166,7 @@ def test_an_item_whose_local_copy_is_gone_is_named_with_what_to_do(data, templat
     (data / "out" / LIBRARY / "HN-TK-0002" / "text" / "0001.txt").write_text("sửa tay", encoding="utf-8")
     stored(data, "HD-DC-0001", "dc.xml").unlink()  # this one can be repaired
 
-    result = run_cli("repair", data=str(data))
+    result = invoke_cli("repair", data=str(data))
     assert result.returncode == 5, result.stdout + result.stderr
     assert reported(result, "restored") == {("restored", url(data, "HD-DC-0001", "dc.xml"))}
     [line] = [line for line in result.stdout.splitlines() if line.startswith("not repairable")]

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from conftest import MINI, ledger_session, run_cli, sqlite_url
+from conftest import MINI, invoke_cli, ledger_session, sqlite_url
 from digitize.capture import intake
 from digitize.core.settings import get_settings
 from digitize.describe import mets
@@ -240,7 +240,7 @@ def test_a_run_again_with_new_version_keeps_a_correction_on_an_unchanged_page(re
     old, text = correct_page(data, 3)
     assert old != "Nghiệm"
     # the first batch again: pages 2 and 5 are its own scans again (new OCR), page 3 is unchanged
-    run = run_cli("run", str(rescanned["first"]), "--out", str(data / "out"), "--new-version", "--workers", "2")
+    run = invoke_cli("run", str(rescanned["first"]), "--out", str(data / "out"), "--new-version", "--workers", "2")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "keeps the text a reviewer corrected" in run.stdout + json.dumps(
         json.loads(sorted((data / "out" / "_reports").glob("batch1-*.json"))[-1].read_text(encoding="utf-8")))

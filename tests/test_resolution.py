@@ -16,7 +16,7 @@ from PIL import Image
 
 import hanpages
 import vnpages
-from conftest import CORPUS, latest_report, report_reasons, report_statuses, run_cli
+from conftest import CORPUS, invoke_cli, latest_report, report_reasons, report_statuses
 from digitize.describe import mets
 from digitize.capture.intake import plan_item
 from digitize.capture.pagefiles import check_page_file
@@ -114,7 +114,7 @@ def wrong_tags(tmp_path_factory):
     make_item(batch, "STATED-1", 300, 96, 5, ["png"], extra="dpi = 250\n")
     make_item(batch, "HANNOM-1", 300, 96, 6, ["png"], profile="han-nom", paper="A5",
               render=partial(hanpages.render_pages, CORPUS / "han-qianziwen.txt", direction="vertical", border=False))
-    result = run_cli("run", str(batch), "--out", str(out), "--workers", "2")
+    result = invoke_cli("run", str(batch), "--out", str(out), "--workers", "2")
     return batch, out, result, latest_report(out)
 
 
@@ -202,7 +202,7 @@ def test_a_han_nom_page_with_a_wrong_tag_gets_a_sane_page_size(wrong_tags):
 def test_a_resolution_stated_for_the_batch_on_the_command_line(tmp_path):
     batch, out = tmp_path / "batch", tmp_path / "out"
     make_item(batch, "FLAG-1", 300, 96, 7, ["jpg"])
-    result = run_cli("run", str(batch), "--out", str(out), "--workers", "2", "--dpi", "280")
+    result = invoke_cli("run", str(batch), "--out", str(out), "--workers", "2", "--dpi", "280")
     assert result.returncode == 0, result.stdout + result.stderr
     [record] = page_records(out, "FLAG-1")
     assert (record["dpi"], record["dpi_method"]) == (280, "stated")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EPOCH, MINI, SAMPLES, ledger_session, output_hashes, run_cli, sqlite_url, start_cli, wait_for
+from conftest import EPOCH, MINI, SAMPLES, invoke_cli, ledger_session, output_hashes, run_cli, sqlite_url, start_cli, wait_for
 from digitize.ledger import database as ledger
 from digitize.core.errors import BatchBusy
 
@@ -23,8 +23,8 @@ LIBRARY = ("--library", "HD-TV", "--name", "Thư viện tỉnh Hải Dương", "
 
 
 def import_holdings(data: Path) -> None:
-    result = run_cli("holdings", "import", str(SAMPLES / "_holdings" / "HD-TV.csv"), *LIBRARY,
-                     data=str(data))
+    result = invoke_cli("holdings", "import", str(SAMPLES / "_holdings" / "HD-TV.csv"), *LIBRARY,
+                        data=str(data))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -50,7 +50,7 @@ def test_killed_run_resumes_to_the_same_outputs_and_a_second_run_is_refused(tmp_
 
     # the uninterrupted run, kept aside; the other run then works in the same place (same paths)
     import_holdings(data)
-    clean = run_cli(*args)
+    clean = invoke_cli(*args)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     data.rename(tmp_path / "clean")
     clean_data = tmp_path / "clean"
@@ -73,7 +73,7 @@ def test_killed_run_resumes_to_the_same_outputs_and_a_second_run_is_refused(tmp_
     assert total == 5 and 2 <= len(done) < total, "the kill must come in the middle of the batch"
     assert ledger_rows(data)["locks"], "a killed run leaves its lock behind"
 
-    again = run_cli(*args)
+    again = invoke_cli(*args)
     assert again.returncode == 0, again.stdout + again.stderr
     after = {p: p.stat().st_mtime_ns for p in records()}
     assert all(after[p] == mtime for p, mtime in done.items()), "pages done before the kill were redone"
@@ -117,7 +117,7 @@ def test_a_lock_held_on_another_machine_needs_the_operator(tmp_path):
         session.commit()
         refused = run_cli("run", str(batch), data=str(data))
         assert refused.returncode == BatchBusy.exit_code and "scan-server-2" in refused.stderr + refused.stdout
-        unlocked = run_cli("unlock", str(batch), data=str(data))
+        unlocked = invoke_cli("unlock", str(batch), data=str(data))
         assert unlocked.returncode == 0 and "removed" in unlocked.stdout
         assert session.scalars(ledger.select(ledger.BatchLock)).all() == []
 
@@ -146,7 +146,7 @@ def test_page_that_killed_the_run_twice_is_set_aside_and_the_rest_finishes(tmp_p
     assert not (out / "HD-TV" / "HD-DC-0001" / "HD-DC-0001.pdf").exists()
 
     (work["HD-DC-0001"] / "0002.ocr-started").unlink()  # as the message says: rescanned, try again
-    again = run_cli("run", str(batch), "--out", str(out), "--workers", "1")
+    again = invoke_cli("run", str(batch), "--out", str(out), "--workers", "1")
     assert again.returncode == 0, again.stdout + again.stderr
     assert (out / "HD-TV" / "HD-DC-0001" / "HD-DC-0001.pdf").is_file()
 
@@ -171,7 +171,7 @@ def test_a_rerun_removes_the_temporary_a_killed_write_left(tmp_path):
     shutil.copytree(MINI / "HD-DC-0001", batch / "HD-DC-0001")
     data, out = tmp_path / "data", tmp_path / "data" / "out"
     args = ("run", str(batch), "--out", str(out), "--workers", "1")
-    assert run_cli(*args).returncode == 0
+    assert invoke_cli(*args).returncode == 0
     masters = out / "HD-TV" / "HD-DC-0001" / "masters"
     before = output_hashes(data)
     killed = subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, str(masters / "0001.jpg")])
@@ -181,7 +181,7 @@ def test_a_rerun_removes_the_temporary_a_killed_write_left(tmp_path):
     mine = out / "HD-TV" / "HD-DC-0001" / ".notes.txt"  # a hidden file not of our making stays
     mine.write_text("ghi chú", encoding="utf-8")
 
-    again = run_cli(*args)
+    again = invoke_cli(*args)
     assert again.returncode == 0, again.stdout + again.stderr
     assert not left.exists() and [p.name for p in masters.iterdir() if p.name.startswith(".")] == []
     assert mine.read_text(encoding="utf-8") == "ghi chú"

@@ -19,7 +19,7 @@ import pytest
 from lxml import etree
 from PIL import Image, ImageDraw, ImageFont
 
-from conftest import ARTIFACTS, MINI, free_port, ledger_session, run_cli, wait_for
+from conftest import ARTIFACTS, MINI, free_port, invoke_cli, ledger_session, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def nonsense_page(path) -> None:
 
 def quota_row(data) -> list[str]:
     """HD-TV's địa chí row of `digitize quota`: ..., holdings, digitized, awaiting review, accepted, %."""
-    shown = run_cli("quota", data=str(data))
+    shown = invoke_cli("quota", data=str(data))
     assert shown.returncode == 0, shown.stderr
     [row] = [line.split("\t") for line in shown.stdout.splitlines() if "\tHD-TV\t" in line and "dia_chi" in line]
     return row
@@ -72,7 +72,7 @@ def digitized(tmp_path_factory):
         register.write_text("call_number,title,category\nĐC.2023.001,Kế hoạch chuyển đổi số,dia_chi\n", encoding="utf-8")
         holdings.import_file(session, register, library, PACKAGED_PROFILES)
         accounts.add_user(session, REVIEWER, PASSWORD, roles=["reviewer"])
-    done = run_cli("run", str(batch), "--out", str(root / "out"))
+    done = invoke_cli("run", str(batch), "--out", str(root / "out"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "to review" in done.stdout  # page 3, as the run's summary says
     with ledger_session(url) as session:
@@ -165,7 +165,7 @@ def test_a_reviewer_corrects_and_accepts_with_the_keyboard_and_everything_follow
     assert f"accepted by {REVIEWER}" in mets and f"<premis:agentName>{REVIEWER}</premis:agentName>" in mets
     assert quota_row(root)[4:7] == ["1", "0", "1"]  # accepted: it counts
 
-    again = run_cli("run", str(root / "batch"), "--out", str(root / "out"), "--new-version")
+    again = invoke_cli("run", str(root / "batch"), "--out", str(root / "out"), "--new-version")
     assert again.returncode == 0, again.stdout + again.stderr
     kept = etree.fromstring(stored(root, "alto/0001.xml"))
     assert kept.xpath("//alto:String[@CONTENT='Nguyễn']/@CS", namespaces=NS) == ["true"]
@@ -175,7 +175,7 @@ def test_a_reviewer_corrects_and_accepts_with_the_keyboard_and_everything_follow
     toml = root / "batch" / ITEM / "item.toml"  # a metadata fix: the item described anew, its correction kept
     toml.write_text(toml.read_text(encoding="utf-8").replace("Kế hoạch chuyển đổi số", "Kế hoạch số hóa"),
                     encoding="utf-8")
-    fixed = run_cli("run", str(root / "batch"), "--out", str(root / "out"))
+    fixed = invoke_cli("run", str(root / "batch"), "--out", str(root / "out"))
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert "Kế hoạch số hóa" in stored(root, "mets.xml").decode("utf-8")
     assert etree.fromstring(stored(root, "alto/0001.xml")).xpath(

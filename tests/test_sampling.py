@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ledger_session, run_cli, sqlite_url, stored_records
+from conftest import invoke_cli, ledger_session, run_cli, sqlite_url, stored_records
 from digitize.capture.pdf import validate_pdfa
 from digitize.core.errors import BadInput, ConfigError, ExitCode
 from digitize.core.models import Access, Category, ItemMetadata, ItemResult
@@ -218,8 +218,8 @@ def test_rejected_at_re_defects_returns_the_batch(lots):
 def test_the_command_line_end_to_end(lots):
     url, batches, root, store = lots
     batch = batches["C"]
-    drawn = run_cli("acceptance", "sample", batch, "--reviewer", REVIEWER, "--seed", "7", ledger=url,
-                    data=str(root))
+    drawn = invoke_cli("acceptance", "sample", batch, "--reviewer", REVIEWER, "--seed", "7", ledger=url,
+                       data=str(root))
     assert drawn.returncode == 0, drawn.stderr
     assert "code letter G" in drawn.stdout and "n=32" in drawn.stdout and "Ac=2, Re=3" in drawn.stdout
     listed = [line.split() for line in drawn.stdout.splitlines() if line.startswith(f"{LIBRARY}/")]
@@ -229,17 +229,17 @@ def test_the_command_line_end_to_end(lots):
     with ledger_session(url) as session:  # most findings through the library; two through the command
         _inspect(session, batch, set(), leave=2)
     (item, page), (other, other_page) = [(line[0].split("/")[1], line[1]) for line in listed[-2:]]
-    found = run_cli("acceptance", "finding", batch, item, page, "--defect", "--note", "mất chữ ở lề phải",
-                    "--reviewer", REVIEWER, ledger=url)
+    found = invoke_cli("acceptance", "finding", batch, item, page, "--defect", "--note", "mất chữ ở lề phải",
+                       "--reviewer", REVIEWER, ledger=url)
     assert found.returncode == 0 and f"{item} page {page}: defective" in found.stdout, found.stderr
     wrong = run_cli("acceptance", "finding", batch, item, "999", "--no-defect", "--reviewer", REVIEWER, ledger=url)
     assert wrong.returncode == ExitCode.bad_input and "not in the batch's sample" in wrong.stderr
     assert "Traceback" not in wrong.stderr
-    found = run_cli("acceptance", "finding", Path(batch).name, other, other_page, "--no-defect", "--reviewer",
-                    REVIEWER, ledger=url)  # the batch named by its folder's name
+    found = invoke_cli("acceptance", "finding", Path(batch).name, other, other_page, "--no-defect", "--reviewer",
+                       REVIEWER, ledger=url)  # the batch named by its folder's name
     assert found.returncode == 0, found.stderr
-    decided = run_cli("acceptance", "decide", batch, "--reviewer", REVIEWER, "--out", str(root / "report-c"),
-                      ledger=url, store=store.root.as_uri())
+    decided = invoke_cli("acceptance", "decide", batch, "--reviewer", REVIEWER, "--out", str(root / "report-c"),
+                         ledger=url, store=store.root.as_uri())
     assert decided.returncode == 0, decided.stderr
     assert "sample accepted: 1 defects in 32 pages (Ac=2, Re=3): 10 items accepted" in decided.stdout
     pdf, table = (Path(p) for p in decided.stdout.split("acceptance report: ")[1].strip().split(" and "))

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import MINI, SAMPLES, run_cli, sample_manifest
+from conftest import MINI, SAMPLES, invoke_cli, run_cli, sample_manifest
 from digitize.describe import mets
 from digitize.engine import pipeline
 from digitize.core.models import ItemRecord
@@ -60,14 +60,14 @@ def pushed(swift, tmp_path_factory):
     bucket = swift.bucket("samples")
     out = tmp_path_factory.mktemp("s3run") / "out"
     # the library in the ledger, so that its items are recorded there (the audit works from the ledger)
-    imported = run_cli("holdings", "import", str(SAMPLES / "_holdings" / "HD-TV.csv"), "--library", "HD-TV",
-                       "--name", "Thư viện tỉnh Hải Dương", "--province", "hai-duong", "--tier", "provincial",
-                       data=str(out.parent))
+    imported = invoke_cli("holdings", "import", str(SAMPLES / "_holdings" / "HD-TV.csv"), "--library", "HD-TV",
+                          "--name", "Thư viện tỉnh Hải Dương", "--province", "hai-duong", "--tier", "provincial",
+                          data=str(out.parent))
     assert imported.returncode == 0, imported.stdout + imported.stderr
     with s3_environment(swift):
-        first = run_cli("run", str(MINI), "--out", str(out), store=f"s3://{bucket}/archive")
+        first = invoke_cli("run", str(MINI), "--out", str(out), store=f"s3://{bucket}/archive")
         listing = swift.client().list_objects_v2(Bucket=bucket)["Contents"]
-        second = run_cli("run", str(MINI), "--out", str(out), store=f"s3://{bucket}/archive")
+        second = invoke_cli("run", str(MINI), "--out", str(out), store=f"s3://{bucket}/archive")
     return bucket, out, first, second, listing
 
 
@@ -225,7 +225,7 @@ def test_a_batch_run_during_an_outage_leaves_items_waiting_then_completes(swift,
         assert "waiting for storage" in down.stdout
         assert (out / "HD-TV" / "HN-TK-0002" / "HN-TK-0002.pdf").is_file()  # outputs kept
         assert objects(swift, bucket) == {}
-        up = run_cli("run", str(batch), "--out", str(out), store=f"s3://{bucket}")
+        up = invoke_cli("run", str(batch), "--out", str(out), store=f"s3://{bucket}")
     assert up.returncode == 0, up.stdout + up.stderr
     stored = objects(swift, bucket)
     assert "HD-TV/HN-TK-0002/stored.json" in stored and "HD-TV/HN-TK-0002/mets.xml" in stored
