@@ -472,12 +472,16 @@ def invoke_cli(*args: str, stdin: str | None = None, **settings: str) -> subproc
     env = {key: None for key in os.environ if key not in wanted} | wanted
     spoken = language.LANGUAGE  # chosen when this process imported the CLI: the words run_cli's process would use
     language.LANGUAGE = output.LANGUAGE = language.chosen(wanted)
+    # the consoles' width too was taken from the environment at import: run_cli's process is COLUMNS wide
+    widths = output.console.width, output.errors.width
+    output.console.width = output.errors.width = int(wanted.get("COLUMNS", "80"))
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(app, list(args), input=stdin, env=env)
     finally:
         get_settings.cache_clear()
         language.LANGUAGE = output.LANGUAGE = spoken
+        output.console.width, output.errors.width = widths
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return subprocess.CompletedProcess(["digitize", *args], result.exit_code, result.stdout, result.stderr)

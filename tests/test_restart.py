@@ -59,7 +59,9 @@ def test_killed_run_resumes_to_the_same_outputs_and_a_second_run_is_refused(tmp_
     first = start_cli(tmp_path / "first.log", *args)
     try:
         wait_for(lambda: (data / "ledger.sqlite").exists() and ledger_rows(data)["locks"], 120, "the batch lock")
-        second = run_cli(*args)  # the same batch while the first run holds it
+        # the same batch while the first run holds it (in this process: no start-up time in which the
+        # first run could finish)
+        second = invoke_cli(*args)
         records = lambda: sorted(out.glob("HD-TV/*/pages/*.json"))  # noqa: E731
         wait_for(lambda: len(records()) >= 2, 120, "two finished pages")
     finally:
