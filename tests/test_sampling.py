@@ -242,7 +242,7 @@ def test_the_command_line_end_to_end(lots):
                          ledger=url, store=store.root.as_uri())
     assert decided.returncode == 0, decided.stderr
     assert "sample accepted: 1 defects in 32 pages (Ac=2, Re=3): 10 items accepted" in decided.stdout
-    pdf, table = (Path(p) for p in decided.stdout.split("acceptance report: ")[1].strip().split(" and "))
+    pdf, table = (Path(p.strip()) for p in decided.stdout.split("acceptance report: ")[1].strip().split(" and "))
     assert validate_pdfa(pdf) == [] and "mất chữ ở lề phải" in _pdf_text(pdf)
     assert sum(int(r["Lỗi / Defective"]) for r in _read_csv(table)) == 1
     with ledger_session(url) as session:
