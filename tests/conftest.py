@@ -672,11 +672,14 @@ def ledger_session(url: str):
 
 
 @contextmanager
-def uvicorn_server(app, seconds: float = 30):
-    """An ASGI app served by uvicorn on a free loopback port, in a thread; yields its base URL."""
+def uvicorn_server(app=None, seconds: float = 30, for_base=None):
+    """An ASGI app served by uvicorn on a free loopback port, in a thread; yields its base URL.
+    ``for_base(base)`` makes the app instead, for an app that must know its own address."""
     import uvicorn
 
     port = free_port()
+    if for_base is not None:
+        app = for_base(f"http://127.0.0.1:{port}")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

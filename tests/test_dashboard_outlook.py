@@ -12,13 +12,12 @@ import contextlib
 import csv
 import io
 import re
-import threading
 from datetime import date
 
 import httpx
 import pytest
 
-from conftest import ARTIFACTS, free_port, ledger_session, run_cli, serious_accessibility_faults, sqlite_url, wait_for
+from conftest import ARTIFACTS, ledger_session, run_cli, serious_accessibility_faults, sqlite_url, uvicorn_server
 from digitize.ledger import outlook, quota
 from digitize.ledger.plans import load_plans
 from test_ledger import AS_OF, HEADERS_EN, HEADERS_VI, LIBRARY_NAMES, PROFILES, SECRET_TITLE, populate, without_codes
@@ -64,7 +63,6 @@ def test_a_plan_projected_after_its_deadline_is_late_and_one_before_it_on_track(
 def site(tmp_path_factory):
     """The reading service on populate's ledger, its day fixed at 30/06/2026, with a coordinator
     and a reviewer; and what `digitize quota` printed of the same ledger: (base URL, quota lines)."""
-    import uvicorn
     from sqlalchemy.orm import Session
 
     from digitize.core.links import PublicLinks
@@ -79,20 +77,11 @@ def site(tmp_path_factory):
         printed = run_cli("quota", data=str(data))
         assert printed.returncode == 0, printed.stderr
         engine = session.get_bind()
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        app = create_app(lambda: Session(engine), load_plans(PROFILES), store_url=(data / "store").as_uri(),
-                         secret_key=b"d" * 32, links=PublicLinks(base), today=lambda: AS_OF)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            wait_for(lambda: server.started or not thread.is_alive(), 30, "uvicorn to start")
+        with uvicorn_server(for_base=lambda base: create_app(
+                lambda: Session(engine), load_plans(PROFILES), store_url=(data / "store").as_uri(),
+                secret_key=b"d" * 32, links=PublicLinks(base), today=lambda: AS_OF)) as base:
             yield base, [line.split("\t") for line in printed.stdout.splitlines()
-                   if line.count("\t") >= 10 and line.split("\t")[3].isdigit()]
-        finally:
-            server.should_exit = True
-            thread.join(10)
+                         if line.count("\t") >= 10 and line.split("\t")[3].isdigit()]
 
 
 @contextlib.contextmanager

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import threading
 import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,8 +15,8 @@ import httpx
 import pytest
 from lxml import etree
 
-from conftest import (ARTIFACTS, copy_stored_items, free_port, ledger_session, serious_accessibility_faults, sqlite_url,
-                      wait_for)
+from conftest import (ARTIFACTS, copy_stored_items, ledger_session, serious_accessibility_faults, sqlite_url,
+                      uvicorn_server)
 from digitize.core.links import PublicLinks
 from digitize.describe import mets, schemas
 from digitize.ledger import accounts
@@ -61,7 +59,6 @@ def stored_ledger(root: Path, users: bool = True):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """(base URL, store, ledger URL) of the public app serving the stored items."""
-    import uvicorn
     from sqlalchemy.orm import Session
 
     from digitize.ledger import database as ledger
@@ -69,19 +66,11 @@ def served(tmp_path_factory):
 
     store, url = stored_ledger(tmp_path_factory.mktemp("editor"))
     engine = ledger.open_ledger(url).get_bind()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = create_app(lambda: Session(engine), {}, store_url=store.root.as_uri(), secret_key=KEY,
-                     links=PublicLinks(base))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        wait_for(lambda: server.started or not thread.is_alive(), 30, "uvicorn to start")
-        yield base, store, url
+        with uvicorn_server(for_base=lambda base: create_app(lambda: Session(engine), {}, store_url=store.root.as_uri(),
+                                                             secret_key=KEY, links=PublicLinks(base))) as base:
+            yield base, store, url
     finally:
-        server.should_exit = True
-        thread.join(10)
         engine.dispose()
 
 

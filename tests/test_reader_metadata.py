@@ -7,7 +7,6 @@ values with lang on English pages (Chromium and axe-core, phone and desktop)."""
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +16,7 @@ import pytest
 from lxml import etree
 from sqlalchemy.orm import Session
 
-from conftest import copy_stored_items, free_port, ledger_session, serious_accessibility_faults, sqlite_url, wait_for
+from conftest import copy_stored_items, ledger_session, serious_accessibility_faults, sqlite_url, uvicorn_server
 from digitize.capture.intake import MetadataFaults, read_item_metadata, read_items_csv
 from digitize.core.errors import ConfigError
 from digitize.core.links import PublicLinks
@@ -154,7 +153,6 @@ def site(stored, tmp_path_factory):
     from digitize.search import indexing
     from digitize.store.storage import FolderStore
     from digitize.web.app import create_app
-    import uvicorn
 
     package, meta = described_package(stored)
     identifiers = [e.text for e in etree.fromstring((stored.folder("HD-DC-0001") / "dc.xml").read_bytes())
@@ -177,19 +175,11 @@ def site(stored, tmp_path_factory):
             indexing.index_stored(session, store, item)
         session.commit()
         engine = session.get_bind()
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"  # the public address itself, so the page's own links work
-        app = create_app(lambda: Session(engine), load_plans(PACKAGED_PROFILES), store_url=store.root.as_uri(),
-                         links=PublicLinks(base))
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            wait_for(lambda: server.started or not thread.is_alive(), 30, "uvicorn to start")
+        # the public address itself, so the page's own links work
+        with uvicorn_server(for_base=lambda base: create_app(
+                lambda: Session(engine), load_plans(PACKAGED_PROFILES), store_url=store.root.as_uri(),
+                links=PublicLinks(base))) as base:
             yield base
-        finally:
-            server.should_exit = True
-            thread.join(10)
 
 
 @pytest.mark.slow

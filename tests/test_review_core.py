@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from conftest import ARTIFACTS, copy_stored_items, ledger_session, serious_accessibility_faults, sqlite_url, stored_records
+from conftest import (ARTIFACTS, copy_stored_items, ledger_session, serious_accessibility_faults, sqlite_url,
+                      stored_records)
 from digitize.core.links import PublicLinks
 from digitize.core.models import Access, Category, ItemMetadata, ItemResult, PageRecord
 from digitize.core.profiles import LibraryDeclaration, get_profile
@@ -319,24 +320,11 @@ def test_review_list_accept_and_return_from_the_command_line(tmp_path, monkeypat
 @pytest.fixture(scope="module")
 def site(staff_app):
     """The app served by uvicorn on a port of its own, its public address that port's."""
-    import threading
-
-    import uvicorn
-
-    from conftest import free_port, wait_for
+    from conftest import uvicorn_server
 
     make_app, _ = staff_app
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = uvicorn.Server(uvicorn.Config(make_app(base), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started or not thread.is_alive(), 30, "uvicorn to start")
+    with uvicorn_server(for_base=make_app) as base:
         yield base
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.mark.slow

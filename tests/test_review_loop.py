@@ -12,14 +12,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import threading
 
 import httpx
 import pytest
 from lxml import etree
 from PIL import Image, ImageDraw, ImageFont
 
-from conftest import ARTIFACTS, MINI, free_port, invoke_cli, ledger_session, wait_for
+from conftest import ARTIFACTS, MINI, invoke_cli, ledger_session, uvicorn_server
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +51,6 @@ def quota_row(data) -> list[str]:
 def digitized(tmp_path_factory):
     """The run of a batch whose item has two good pages and a flagged one, its library's register,
     a reviewer, and the reading service on its ledger and store: (root, base URL)."""
-    import uvicorn
     from sqlalchemy.orm import Session
 
     from digitize.core.links import PublicLinks
@@ -77,19 +75,10 @@ def digitized(tmp_path_factory):
     assert "to review" in done.stdout  # page 3, as the run's summary says
     with ledger_session(url) as session:
         engine = session.get_bind()
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        app = create_app(lambda: Session(engine), load_plans(PACKAGED_PROFILES),
-                         store_url=(root / "store").as_uri(), secret_key=KEY, links=PublicLinks(base))
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            wait_for(lambda: server.started or not thread.is_alive(), 30, "uvicorn to start")
+        with uvicorn_server(for_base=lambda base: create_app(
+                lambda: Session(engine), load_plans(PACKAGED_PROFILES), store_url=(root / "store").as_uri(),
+                secret_key=KEY, links=PublicLinks(base))) as base:
             yield root, base
-        finally:
-            server.should_exit = True
-            thread.join(10)
 
 
 def tab_to(page, test: str, what: str, presses: int = 80) -> None:

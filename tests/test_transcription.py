@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import threading
 from datetime import datetime, timezone
 
 import httpx
@@ -18,8 +17,8 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conftest import (ARTIFACTS, copy_stored_items, free_port, ledger_session, serious_accessibility_faults, sqlite_url,
-                      wait_for)
+from conftest import (ARTIFACTS, copy_stored_items, ledger_session, serious_accessibility_faults, sqlite_url,
+                      uvicorn_server)
 from digitize.describe import mets
 from digitize.review import hannom
 from digitize.review import transcription as tr
@@ -146,7 +145,6 @@ def site(tmp_path_factory):
     from digitize.search import indexing
     from digitize.store.storage import FolderStore
     from digitize.web.app import create_app
-    import uvicorn
 
     stored = copy_stored_items(tmp_path_factory.mktemp("stored"))
     folder = stored.folder(ITEM)
@@ -168,20 +166,11 @@ def site(tmp_path_factory):
             accounts.add_user(session, name, PASSWORD).roles = roles
         session.commit()
         indexing.index_recorded(session, store, LIBRARY, ITEM)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         engine = session.get_bind()
-        app = create_app(lambda: Session(engine), load_plans(PACKAGED_PROFILES), store_url=store.root.as_uri(),
-                         secret_key=b"k" * 32, links=PublicLinks(base))
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            wait_for(lambda: server.started or not thread.is_alive(), 30, "uvicorn to start")
+        with uvicorn_server(for_base=lambda base: create_app(
+                lambda: Session(engine), load_plans(PACKAGED_PROFILES), store_url=store.root.as_uri(),
+                secret_key=b"k" * 32, links=PublicLinks(base))) as base:
             yield base, session, store, folder
-        finally:
-            server.should_exit = True
-            thread.join(10)
 
 
 def signed_in(browser, base: str, name: str, **viewport):

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import gzip
 import re
-import threading
 
 import httpx
 import pytest
 
-from conftest import ARTIFACTS, ROOT, free_port, serious_accessibility_faults, wait_for
+from conftest import ARTIFACTS, ROOT, serious_accessibility_faults, uvicorn_server
 from digitize.access import assets
 from digitize.core.links import PublicLinks
 from test_editor import KEY, LIBRARY, stored_ledger
@@ -73,7 +72,6 @@ def test_every_word_mirador_shows_has_the_projects_vietnamese():
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The base URL of the public app serving the stored test items."""
-    import uvicorn
     from sqlalchemy.orm import Session
 
     from digitize.ledger import database as ledger
@@ -81,19 +79,9 @@ def served(tmp_path_factory):
 
     store, url = stored_ledger(tmp_path_factory.mktemp("viewer"), users=False)
     engine = ledger.open_ledger(url).get_bind()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = create_app(lambda: Session(engine), {}, store_url=store.root.as_uri(), secret_key=KEY,
-                     links=PublicLinks(base))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started or not thread.is_alive(), 30, "uvicorn to start")
+    with uvicorn_server(for_base=lambda base: create_app(lambda: Session(engine), {}, store_url=store.root.as_uri(),
+                                                         secret_key=KEY, links=PublicLinks(base))) as base:
         yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.mark.slow
